@@ -1,0 +1,431 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/imagebump/imagebump/policy"
+)
+
+// PolicyFileNames are the names of policy files, looked for in every
+// directory of a repository.
+var PolicyFileNames = []string{".imagebump.yaml", ".imagebump.yml"}
+
+// Policies is everything the policy files of one repository say.
+type Policies struct {
+	// Policies are sorted by name.
+	Policies []*Policy
+	// PullRequests holds the repository-wide settings of the root file, with
+	// defaults filled in.
+	PullRequests PullRequests
+	// Files are the policy files read, relative to the root.
+	Files []string
+}
+
+// Policy is a compiled policy and where it is defined.
+type Policy struct {
+	*policy.Policy
+	File string
+	Line int
+}
+
+// Lookup returns the policy with the given name, or nil.
+func (ps *Policies) Lookup(name string) *Policy {
+	i, ok := slices.BinarySearchFunc(ps.Policies, name, func(p *Policy, name string) int {
+		return strings.Compare(p.Name(), name)
+	})
+	if !ok {
+		return nil
+	}
+	return ps.Policies[i]
+}
+
+// Grouping says how changes are split into pull requests.
+type Grouping string
+
+// Groupings of pull requests.
+const (
+	ByPolicy Grouping = "policy" // one pull request per policy
+	ByGroup  Grouping = "group"  // one per policy group
+	All      Grouping = "all"    // one for everything
+)
+
+// PullRequests are the repository-wide pull request settings.
+type PullRequests struct {
+	Grouping      Grouping // default ByPolicy
+	BranchPrefix  string   // default "imagebump/"
+	Labels        []string
+	Reviewers     []string
+	TeamReviewers []string
+	Draft         bool
+	MaxOpen       int // default 10; 0 means no limit
+}
+
+// DefaultPullRequests are the settings used when the root file says nothing.
+func DefaultPullRequests() PullRequests {
+	return PullRequests{Grouping: ByPolicy, BranchPrefix: "imagebump/", MaxOpen: 10}
+}
+
+type policyFile struct {
+	Policies     []policyEntry     `yaml:"policies"`
+	PullRequests *pullRequestsFile `yaml:"pullRequests"`
+}
+
+type policyEntry struct {
+	Name         string      `yaml:"name"`
+	Image        string      `yaml:"image"`
+	SemVer       string      `yaml:"semver"`
+	Alphabetical string      `yaml:"alphabetical"`
+	Numerical    string      `yaml:"numerical"`
+	Track        string      `yaml:"track"`
+	FilterTags   *filterTags `yaml:"filterTags"`
+	Exclude      []string    `yaml:"exclude"`
+	Prereleases  bool        `yaml:"prereleases"`
+	PinDigest    bool        `yaml:"pinDigest"`
+	Platforms    []string    `yaml:"platforms"`
+	MinAge       string      `yaml:"minAge"`
+	Group        string      `yaml:"group"`
+}
+
+type filterTags struct {
+	Pattern string `yaml:"pattern"`
+	Extract string `yaml:"extract"`
+}
+
+type pullRequestsFile struct {
+	Grouping      string   `yaml:"grouping"`
+	BranchPrefix  *string  `yaml:"branchPrefix"`
+	Labels        []string `yaml:"labels"`
+	Reviewers     []string `yaml:"reviewers"`
+	TeamReviewers []string `yaml:"teamReviewers"`
+	Draft         bool     `yaml:"draft"`
+	MaxOpen       *int     `yaml:"maxOpen"`
+}
+
+// LoadPolicies reads every policy file under root. Symbolic links are not
+// followed and .git directories are skipped. When any file is invalid the
+// error is Problems, listing each problem with its file and line, and no
+// policies are returned: a partly loaded set would change what gets written.
+// Other errors are I/O failures.
+func LoadPolicies(root string) (*Policies, error) {
+	files, err := findPolicyFiles(root)
+	if err != nil {
+		return nil, err
+	}
+	out := &Policies{PullRequests: DefaultPullRequests(), Files: files}
+	var problems Problems
+	for _, rel := range files {
+		src, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(rel)))
+		if err != nil {
+			return nil, fmt.Errorf("reading policy file: %w", err)
+		}
+		ps, prs, probs := parsePolicyFile(rel, src)
+		problems = append(problems, probs...)
+		out.Policies = append(out.Policies, ps...)
+		if prs != nil {
+			if isRoot(rel) {
+				out.PullRequests = *prs
+			} else {
+				problems = append(problems, Problem{File: rel, Line: prsLine(src),
+					Message: "pullRequests is read from the repository's root policy file only"})
+			}
+		}
+	}
+	problems = append(problems, duplicateNames(out.Policies)...)
+	if len(problems) > 0 {
+		slices.SortStableFunc(problems, func(a, b Problem) int {
+			if c := strings.Compare(a.File, b.File); c != 0 {
+				return c
+			}
+			return a.Line - b.Line
+		})
+		return nil, problems
+	}
+	slices.SortFunc(out.Policies, func(a, b *Policy) int { return strings.Compare(a.Name(), b.Name()) })
+	return out, nil
+}
+
+func isRoot(rel string) bool { return !strings.Contains(rel, "/") }
+
+// findPolicyFiles returns the policy files under root, relative and sorted.
+func findPolicyFiles(root string) ([]string, error) {
+	var files []string
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if d.Name() == ".git" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		// WalkDir does not follow links; a linked policy file is not read
+		// either, so nothing outside the repository can define policies.
+		if !d.Type().IsRegular() || !slices.Contains(PolicyFileNames, d.Name()) {
+			return nil
+		}
+		rel, err := filepath.Rel(root, path)
+		if err != nil {
+			return err
+		}
+		files = append(files, filepath.ToSlash(rel))
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("looking for policy files in %s: %w", root, err)
+	}
+	slices.Sort(files)
+	return files, nil
+}
+
+// parsePolicyFile decodes one policy file strictly and compiles its
+// policies, returning the valid ones and a problem for each invalid one.
+func parsePolicyFile(file string, src []byte) ([]*Policy, *PullRequests, Problems) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		return nil, nil, decodeProblems(file, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil, nil, nil // an empty file defines nothing
+	}
+	var pf policyFile
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	dec.KnownFields(true)
+	if err := dec.Decode(&pf); err != nil {
+		return nil, nil, decodeProblems(file, err)
+	}
+	var more yaml.Node
+	if dec.Decode(&more) == nil {
+		return nil, nil, Problems{{File: file, Line: more.Line, Message: "a policy file holds one YAML document; found another"}}
+	}
+	top := doc.Content[0]
+	items := valueOf(top, "policies")
+
+	var problems Problems
+	var out []*Policy
+	for i, e := range pf.Policies {
+		var item *yaml.Node
+		if items != nil && i < len(items.Content) {
+			item = items.Content[i]
+		}
+		p, probs := compile(e, file, item)
+		problems = append(problems, probs...)
+		if p != nil {
+			out = append(out, p)
+		}
+	}
+	var prs *PullRequests
+	if pf.PullRequests != nil {
+		var probs Problems
+		prs, probs = pullRequests(*pf.PullRequests, file, valueOf(top, "pullRequests"))
+		problems = append(problems, probs...)
+	}
+	return out, prs, problems
+}
+
+// compile turns one policies[] entry into a policy; item is its YAML node,
+// used to point problems at the line of the field they are about.
+func compile(e policyEntry, file string, item *yaml.Node) (*Policy, Problems) {
+	line := func(field string) int { return fieldLine(item, field) }
+	label := "policy"
+	if e.Name != "" {
+		label = fmt.Sprintf("policy %q", e.Name)
+	}
+	var problems Problems
+	s := policy.Spec{
+		Name:         e.Name,
+		Image:        e.Image,
+		SemVer:       e.SemVer,
+		Alphabetical: policy.Order(e.Alphabetical),
+		Numerical:    policy.Order(e.Numerical),
+		Track:        e.Track,
+		Exclude:      e.Exclude,
+		Prereleases:  e.Prereleases,
+		PinDigest:    e.PinDigest,
+		Platforms:    e.Platforms,
+		Group:        e.Group,
+	}
+	if e.FilterTags != nil {
+		s.Filter = &policy.Filter{Pattern: e.FilterTags.Pattern, Extract: e.FilterTags.Extract}
+	}
+	if e.MinAge != "" {
+		d, err := parseAge(e.MinAge)
+		if err != nil {
+			problems = append(problems, Problem{File: file, Line: line("minAge"), Message: fmt.Sprintf("%s: minAge: %v", label, err)})
+		}
+		s.MinAge = d
+	}
+	if strings.ContainsAny(e.Group, "/: ~^?*[\\") {
+		problems = append(problems, Problem{File: file, Line: line("group"),
+			Message: fmt.Sprintf("%s: group: %q cannot be part of a branch name", label, e.Group)})
+	}
+	p, err := policy.New(s)
+	if err != nil {
+		for _, e := range unjoin(err) {
+			var fe *policy.FieldError
+			if errors.As(e, &fe) {
+				problems = append(problems, Problem{File: file, Line: line(fe.Field), Message: label + ": " + fe.Error()})
+			} else {
+				problems = append(problems, Problem{File: file, Line: line(""), Message: label + ": " + e.Error()})
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	return &Policy{Policy: p, File: file, Line: line("name")}, nil
+}
+
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// parseAge reads a Go duration ("72h", "90m") or a number of days ("7d").
+func parseAge(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("%q is not a duration such as 72h or 3d", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration such as 72h or 3d", s)
+	}
+	return d, nil
+}
+
+// branchUnsafe matches what git does not allow in a branch name.
+var branchUnsafe = regexp.MustCompile(`[\x00-\x20~^:?*\[\\\x7f]|\.\.|@\{|//|^/|\.lock$|\.$`)
+
+func pullRequests(f pullRequestsFile, file string, node *yaml.Node) (*PullRequests, Problems) {
+	line := func(field string) int { return fieldLine(node, field) }
+	prs := DefaultPullRequests()
+	var problems Problems
+	switch g := Grouping(f.Grouping); g {
+	case "":
+	case ByPolicy, ByGroup, All:
+		prs.Grouping = g
+	default:
+		problems = append(problems, Problem{File: file, Line: line("grouping"),
+			Message: fmt.Sprintf("pullRequests.grouping: %q is not policy, group or all", f.Grouping)})
+	}
+	if f.BranchPrefix != nil {
+		prs.BranchPrefix = *f.BranchPrefix
+		if *f.BranchPrefix == "" || branchUnsafe.MatchString(*f.BranchPrefix) {
+			problems = append(problems, Problem{File: file, Line: line("branchPrefix"),
+				Message: fmt.Sprintf("pullRequests.branchPrefix: %q is not a valid start of a git branch name", *f.BranchPrefix)})
+		}
+	}
+	if f.MaxOpen != nil {
+		prs.MaxOpen = *f.MaxOpen
+		if *f.MaxOpen < 0 {
+			problems = append(problems, Problem{File: file, Line: line("maxOpen"),
+				Message: fmt.Sprintf("pullRequests.maxOpen: %d is negative (0 means no limit)", *f.MaxOpen)})
+		}
+	}
+	prs.Labels, prs.Reviewers, prs.TeamReviewers, prs.Draft = f.Labels, f.Reviewers, f.TeamReviewers, f.Draft
+	for _, list := range []struct {
+		field  string
+		values []string
+	}{{"labels", f.Labels}, {"reviewers", f.Reviewers}, {"teamReviewers", f.TeamReviewers}} {
+		for i, v := range list.values {
+			if strings.TrimSpace(v) == "" {
+				problems = append(problems, Problem{File: file, Line: line(fmt.Sprintf("%s[%d]", list.field, i)),
+					Message: fmt.Sprintf("pullRequests.%s[%d] is empty", list.field, i)})
+			}
+		}
+	}
+	return &prs, problems
+}
+
+func duplicateNames(ps []*Policy) Problems {
+	first := map[string]*Policy{}
+	var problems Problems
+	for _, p := range ps {
+		if q, ok := first[p.Name()]; ok {
+			problems = append(problems, Problem{File: p.File, Line: p.Line,
+				Message: fmt.Sprintf("policy %q is defined twice: here and at %s:%d", p.Name(), q.File, q.Line)})
+			continue
+		}
+		first[p.Name()] = p
+	}
+	return problems
+}
+
+func prsLine(src []byte) int {
+	var doc yaml.Node
+	if yaml.Unmarshal(src, &doc) != nil || len(doc.Content) == 0 {
+		return 0
+	}
+	return keyLine(doc.Content[0], "pullRequests")
+}
+
+// valueOf returns the value node of key in a mapping node, or nil.
+func valueOf(m *yaml.Node, key string) *yaml.Node {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func keyLine(m *yaml.Node, key string) int {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return 0
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i].Line
+		}
+	}
+	return m.Line
+}
+
+// fieldLine finds the line of a field path such as "filterTags.extract" or
+// "exclude[1]" below node, falling back to the deepest node found.
+func fieldLine(node *yaml.Node, path string) int {
+	if node == nil {
+		return 0
+	}
+	line := node.Line
+	for _, part := range strings.Split(path, ".") {
+		if part == "" {
+			break
+		}
+		key, idx := part, -1
+		if k, rest, ok := strings.Cut(part, "["); ok {
+			key = k
+			idx, _ = strconv.Atoi(strings.TrimSuffix(rest, "]"))
+		}
+		v := valueOf(node, key)
+		if v == nil {
+			return line
+		}
+		node, line = v, v.Line
+		if idx >= 0 && v.Kind == yaml.SequenceNode && idx < len(v.Content) {
+			node, line = v.Content[idx], v.Content[idx].Line
+		}
+	}
+	return line
+}

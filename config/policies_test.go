@@ -1,0 +1,209 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// writeTree creates files (path → content) under a new temporary directory.
+func writeTree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	root := t.TempDir()
+	for name, content := range files {
+		path := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+func TestLoadPolicies(t *testing.T) {
+	root := writeTree(t, map[string]string{
+		".imagebump.yaml": `policies:
+  - name: web
+    image: ghcr.io/acme/web
+    semver: ">=1.0.0 <2.0.0"
+    exclude: ['-rc\.?\d*$']
+    pinDigest: true
+    platforms: [linux/amd64, linux/arm64]
+    minAge: 3d
+pullRequests:
+  grouping: group
+  labels: [dependencies]
+  maxOpen: 0
+`,
+		"apps/api/.imagebump.yml": `policies:
+- name: flux-system:api
+  image: localhost:5000/acme/api
+  numerical: asc
+  filterTags:
+    pattern: '^main-[0-9a-f]+-(?P<ts>\d+)$'
+    extract: '$ts'
+  group: backend
+`,
+		"apps/empty/.imagebump.yaml": "",
+		".git/.imagebump.yaml":       "not: read",
+	})
+	ps, err := LoadPolicies(root)
+	if err != nil {
+		t.Fatalf("LoadPolicies: %v", err)
+	}
+	if diff := cmp.Diff([]string{".imagebump.yaml", "apps/api/.imagebump.yml", "apps/empty/.imagebump.yaml"}, ps.Files); diff != "" {
+		t.Errorf("Files (-want +got):\n%s", diff)
+	}
+	type summary struct {
+		Name, File, Image, Group string
+		Line                     int
+		MinAge                   time.Duration
+	}
+	var got []summary
+	for _, p := range ps.Policies {
+		s := p.Spec()
+		got = append(got, summary{p.Name(), p.File, s.Image, s.Group, p.Line, s.MinAge})
+	}
+	want := []summary{
+		{"flux-system:api", "apps/api/.imagebump.yml", "localhost:5000/acme/api", "backend", 2, 0},
+		{"web", ".imagebump.yaml", "ghcr.io/acme/web", "", 2, 72 * time.Hour},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("policies (-want +got):\n%s", diff)
+	}
+	wantPRs := PullRequests{Grouping: ByGroup, BranchPrefix: "imagebump/", Labels: []string{"dependencies"}, MaxOpen: 0}
+	if diff := cmp.Diff(wantPRs, ps.PullRequests); diff != "" {
+		t.Errorf("PullRequests (-want +got):\n%s", diff)
+	}
+	if p := ps.Lookup("web"); p == nil || p.Name() != "web" {
+		t.Errorf("Lookup(web) = %v", p)
+	}
+	if p := ps.Lookup("nope"); p != nil {
+		t.Errorf("Lookup(nope) = %v, want nil", p)
+	}
+	if tag, _ := ps.Lookup("flux-system:api").Select([]string{"main-abc-10", "main-def-9"}); tag != "main-abc-10" {
+		t.Errorf("compiled policy selected %q", tag)
+	}
+}
+
+func TestLoadPoliciesDefaults(t *testing.T) {
+	ps, err := LoadPolicies(writeTree(t, map[string]string{"x/.imagebump.yaml": "policies: []\n"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(DefaultPullRequests(), ps.PullRequests); diff != "" {
+		t.Errorf("PullRequests (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadPoliciesProblems(t *testing.T) {
+	const ok = "policies:\n  - name: ok\n    image: r/ok\n    semver: '*'\n"
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  []string
+	}{
+		{"unknown field", map[string]string{".imagebump.yaml": "policies:\n  - name: web\n    image: r/web\n    semvar: '*'\n"},
+			[]string{`.imagebump.yaml:4: unknown field "semvar"`}},
+		{"unknown top-level field", map[string]string{".imagebump.yaml": "polices: []\n"},
+			[]string{`.imagebump.yaml:1: unknown field "polices"`}},
+		{"syntax error", map[string]string{"a/.imagebump.yaml": "policies:\n  - name: web\n   image: x\n"},
+			[]string{`a/.imagebump.yaml:1: did not find expected '-' indicator`}},
+		{"wrong type", map[string]string{".imagebump.yaml": "policies:\n  - name: [a]\n"},
+			[]string{`.imagebump.yaml:2: cannot unmarshal seq into string`}},
+		{"two documents", map[string]string{".imagebump.yaml": ok + "---\npolicies: []\n"},
+			[]string{`.imagebump.yaml:5: a policy file holds one YAML document; found another`}},
+		{"no kind", map[string]string{".imagebump.yaml": "policies:\n  - name: web\n    image: r/web\n"},
+			[]string{`.imagebump.yaml:2: policy "web": semver: a policy needs exactly one of semver, alphabetical, numerical, track; it has none`}},
+		{"errors point at their field", map[string]string{".imagebump.yaml": `policies:
+  - name: web
+    image: r/web
+    semver: '*'
+    numerical: up
+    filterTags:
+      pattern: '^(?P<v>.*)$'
+      extract: '$ver'
+    exclude:
+      - ok
+      - '(('
+    minAge: soon
+    group: a/b
+  - image: r/anon
+    alphabetical: asc
+`},
+			[]string{
+				`.imagebump.yaml:5: policy "web": numerical: "up" is not asc or desc`,
+				`.imagebump.yaml:5: policy "web": numerical: a policy needs exactly one of semver, alphabetical, numerical, track; it has semver and numerical`,
+				`.imagebump.yaml:8: policy "web": filterTags.extract: "$ver" refers to group "ver", which the pattern does not define`,
+				".imagebump.yaml:11: policy \"web\": exclude[1]: error parsing regexp: missing closing ): `((`",
+				`.imagebump.yaml:12: policy "web": minAge: "soon" is not a duration such as 72h or 3d`,
+				`.imagebump.yaml:13: policy "web": group: "a/b" cannot be part of a branch name`,
+				`.imagebump.yaml:14: policy: name: is required`,
+			}},
+		{"duplicate across files", map[string]string{".imagebump.yaml": ok, "b/.imagebump.yaml": "\n" + ok},
+			[]string{`b/.imagebump.yaml:3: policy "ok" is defined twice: here and at .imagebump.yaml:2`}},
+		{"pull requests outside root", map[string]string{".imagebump.yaml": ok, "b/.imagebump.yaml": "pullRequests:\n  draft: true\n"},
+			[]string{`b/.imagebump.yaml:1: pullRequests is read from the repository's root policy file only`}},
+		{"bad pull requests", map[string]string{".imagebump.yaml": "pullRequests:\n  grouping: team\n  branchPrefix: 'bot..x/'\n  maxOpen: -1\n  labels: ['']\n"},
+			[]string{
+				`.imagebump.yaml:2: pullRequests.grouping: "team" is not policy, group or all`,
+				`.imagebump.yaml:3: pullRequests.branchPrefix: "bot..x/" is not a valid start of a git branch name`,
+				`.imagebump.yaml:4: pullRequests.maxOpen: -1 is negative (0 means no limit)`,
+				`.imagebump.yaml:5: pullRequests.labels[0] is empty`,
+			}},
+		{"problems in several files, the valid one ignored", map[string]string{
+			"z/.imagebump.yaml": "policies: 3\n", "a/.imagebump.yml": "policies:\n - {name: x, image: r/x, track: ''}\n", "m/.imagebump.yaml": ok},
+			[]string{
+				`a/.imagebump.yml:2: policy "x": semver: a policy needs exactly one of semver, alphabetical, numerical, track; it has none`,
+				`z/.imagebump.yaml:1: cannot unmarshal int ` + "`3`" + ` into []config.policyEntry`,
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ps, err := LoadPolicies(writeTree(t, tc.files))
+			var problems Problems
+			if !errors.As(err, &problems) {
+				t.Fatalf("LoadPolicies = %v, %v; want Problems", ps, err)
+			}
+			if ps != nil {
+				t.Errorf("LoadPolicies returned policies along with problems")
+			}
+			var got []string
+			for _, p := range problems {
+				got = append(got, p.String())
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestLoadPoliciesSkipsLinks(t *testing.T) {
+	outside := writeTree(t, map[string]string{".imagebump.yaml": "policies:\n  - {name: evil, image: r/e, semver: '*'}\n"})
+	root := writeTree(t, map[string]string{".imagebump.yaml": "policies:\n  - {name: web, image: r/w, semver: '*'}\n"})
+	if err := os.Symlink(outside, filepath.Join(root, "linked-dir")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(outside, ".imagebump.yaml"), filepath.Join(root, "sub", ".imagebump.yaml")); err != nil {
+		if err := os.MkdirAll(filepath.Join(root, "sub"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(filepath.Join(outside, ".imagebump.yaml"), filepath.Join(root, "sub", ".imagebump.yaml")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ps, err := LoadPolicies(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{".imagebump.yaml"}, ps.Files); diff != "" {
+		t.Errorf("Files (-want +got):\n%s", diff)
+	}
+}
