@@ -1,0 +1,506 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/singleflight"
+)
+
+// Pass is a view of a Client for one update pass. Within a Pass each
+// repository is listed once and each reference is resolved to a digest
+// once, however many callers ask; concurrent callers share one request.
+// Each host is pinged once and each repository scope gets one token. A new
+// Pass starts from a clean slate, so the bot makes one per pass and sees
+// new tags on the next. Platforms and created times are immutable for a
+// digest and cached by the Client across passes.
+//
+// A Pass is safe for concurrent use. Errors are cached for the rest of the
+// pass too, so a failing registry is not asked again and again, except
+// errors from a caller's cancelled context.
+type Pass struct {
+	c      *Client
+	puller *remote.Puller
+	counts counter
+	pings  memo[*cachedResponse]
+
+	tags    memo[[]string]
+	digests memo[string]
+}
+
+// Pass starts a pass.
+func (c *Client) Pass() *Pass {
+	p := &Pass{c: c}
+	p.pings.keepErrors = true
+	p.tags.keepErrors = true
+	p.digests.keepErrors = true
+	puller, err := remote.NewPuller(
+		remote.WithTransport(&passTransport{p: p}),
+		remote.WithAuthFromKeychain(c.keychain),
+		remote.WithUserAgent(c.userAgent),
+		remote.WithPageSize(pageSize),
+		// Retries are retryTransport's; see transport.go.
+		remote.WithRetryStatusCodes(),
+		remote.WithRetryPredicate(func(error) bool { return false }),
+		remote.WithRetryBackoff(remote.Backoff{Steps: 1}),
+	)
+	if err != nil {
+		// The options above are constant and valid.
+		panic("registry: building puller: " + err.Error())
+	}
+	p.puller = puller
+	return p
+}
+
+// Counts returns the requests this pass sent, by host and kind, sorted
+// by host then kind.
+func (p *Pass) Counts() []Count { return p.counts.snapshot() }
+
+// Tags lists the tags of a repository such as "ghcr.io/acme/web", following
+// the registry's pagination (n=1000, Link headers). A listing that fails
+// on any page is an error, never a partial list. The caller owns the
+// returned slice.
+func (p *Pass) Tags(ctx context.Context, repo string) ([]string, error) {
+	r, err := p.c.repository(repo)
+	if err != nil {
+		return nil, err
+	}
+	tags, err := p.tags.do(ctx, r.Name(), func() ([]string, error) {
+		return p.list(ctx, r)
+	})
+	if err != nil {
+		return nil, p.c.secrets.redact(fmt.Errorf("listing tags of %s: %w", r.Name(), err))
+	}
+	return slices.Clone(tags), nil
+}
+
+func (p *Pass) list(ctx context.Context, r name.Repository) ([]string, error) {
+	lister, err := p.puller.Lister(ctx, r)
+	if err != nil {
+		return nil, decodeErr(err)
+	}
+	var tags []string
+	seen := map[string]bool{}
+	for lister.HasNext() {
+		page, err := lister.Next(ctx)
+		if err != nil {
+			return nil, decodeErr(err)
+		}
+		tags = append(tags, page.Tags...)
+		if page.Next != "" {
+			if seen[page.Next] {
+				return nil, fmt.Errorf("registry pagination loops back to %s", page.Next)
+			}
+			seen[page.Next] = true
+		}
+	}
+	if tags == nil {
+		tags = []string{}
+	}
+	return tags, nil
+}
+
+// Digest resolves a reference such as "ghcr.io/acme/web:1.4.2" to the
+// digest of its manifest, "sha256:…": for a multi-platform image the digest
+// of the index, the one to pin. It sends a HEAD request, and a GET only if
+// the registry refuses HEAD (405, 501, or a response without
+// Docker-Content-Digest). A reference that already holds a digest is
+// returned as is, without a request.
+func (p *Pass) Digest(ctx context.Context, ref string) (string, error) {
+	r, err := p.c.reference(ref)
+	if err != nil {
+		return "", err
+	}
+	if d, ok := r.(name.Digest); ok {
+		return d.DigestStr(), nil
+	}
+	d, err := p.digests.do(ctx, r.Name(), func() (string, error) {
+		return p.head(ctx, r)
+	})
+	if err != nil {
+		return "", p.c.secrets.redact(fmt.Errorf("resolving digest of %s: %w", r.Name(), err))
+	}
+	return d, nil
+}
+
+func (p *Pass) head(ctx context.Context, r name.Reference) (string, error) {
+	desc, err := p.puller.Head(ctx, r)
+	if err == nil {
+		return desc.Digest.String(), nil
+	}
+	if !headRefused(err) {
+		return "", err
+	}
+	p.c.log.Debug("registry refused HEAD, falling back to GET", "ref", r.Name(), "error", err.Error())
+	got, gerr := p.puller.Get(ctx, r)
+	if gerr != nil {
+		return "", decodeErr(gerr)
+	}
+	return got.Digest.String(), nil
+}
+
+// headRefused tells errors that mean "this registry does not do HEAD on
+// manifests" from real failures (401, 404, 5xx, network).
+func headRefused(err error) bool {
+	var te *transport.Error
+	if errors.As(err, &te) {
+		return te.StatusCode == http.StatusMethodNotAllowed || te.StatusCode == http.StatusNotImplemented
+	}
+	// go-containerregistry's own complaint about missing headers.
+	return strings.Contains(err.Error(), "response did not include")
+}
+
+// Platform is an os/architecture[/variant] an image runs on.
+type Platform struct {
+	OS           string
+	Architecture string
+	Variant      string
+}
+
+// String formats the platform as "linux/arm64" or "linux/arm/v7".
+func (p Platform) String() string {
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}
+
+// Platforms returns the platforms of a reference: those its index lists, or
+// for a single-platform image the one its config names. Attestation
+// manifests (buildx's "unknown/unknown") are not platforms and are left
+// out. The result is in the index's order.
+func (p *Pass) Platforms(ctx context.Context, ref string) ([]Platform, error) {
+	r, d, err := p.resolve(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	plats, err := p.c.platforms.do(ctx, d.DigestStr(), func() ([]Platform, error) {
+		return p.platforms(ctx, d)
+	})
+	if err != nil {
+		return nil, p.c.secrets.redact(fmt.Errorf("reading platforms of %s: %w", r, err))
+	}
+	return slices.Clone(plats), nil
+}
+
+// resolve parses ref and pins it to its digest within this pass.
+func (p *Pass) resolve(ctx context.Context, ref string) (string, name.Digest, error) {
+	r, err := p.c.reference(ref)
+	if err != nil {
+		return "", name.Digest{}, err
+	}
+	dg, err := p.Digest(ctx, ref)
+	if err != nil {
+		return "", name.Digest{}, err
+	}
+	return r.Name(), r.Context().Digest(dg), nil
+}
+
+func (p *Pass) platforms(ctx context.Context, d name.Digest) ([]Platform, error) {
+	desc, err := p.puller.Get(ctx, d)
+	if err != nil {
+		return nil, decodeErr(err)
+	}
+	if desc.MediaType.IsIndex() {
+		idx, err := desc.ImageIndex()
+		if err != nil {
+			return nil, err
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			return nil, decodeErr(err)
+		}
+		var out []Platform
+		for _, m := range im.Manifests {
+			if m.Platform == nil || attestation(m) {
+				continue
+			}
+			out = append(out, Platform{OS: m.Platform.OS, Architecture: m.Platform.Architecture, Variant: m.Platform.Variant})
+		}
+		return out, nil
+	}
+	if !desc.MediaType.IsImage() {
+		return nil, fmt.Errorf("unsupported manifest media type %q", desc.MediaType)
+	}
+	cf, err := p.config(desc)
+	if err != nil {
+		return nil, err
+	}
+	return []Platform{{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}}, nil
+}
+
+func attestation(m v1.Descriptor) bool {
+	return m.Annotations["vnd.docker.reference.type"] == "attestation-manifest" ||
+		(m.Platform != nil && m.Platform.OS == "unknown" && m.Platform.Architecture == "unknown")
+}
+
+func (p *Pass) config(desc *remote.Descriptor) (*v1.ConfigFile, error) {
+	img, err := desc.Image()
+	if err != nil {
+		return nil, decodeErr(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading image config: %w", decodeErr(err))
+	}
+	return cf, nil
+}
+
+// Created returns when the image a reference names was built, from the
+// "created" field of its config; the zero time if the config has none.
+// For an index it is the newest created time of its platform images: a
+// policy's minAge then holds for every platform, at the cost of one
+// manifest and one config request per platform the first time a digest
+// is seen (results are cached by digest for the Client's lifetime).
+func (p *Pass) Created(ctx context.Context, ref string) (time.Time, error) {
+	r, d, err := p.resolve(ctx, ref)
+	if err != nil {
+		return time.Time{}, err
+	}
+	t, err := p.created(ctx, d)
+	if err != nil {
+		return time.Time{}, p.c.secrets.redact(fmt.Errorf("reading created time of %s: %w", r, err))
+	}
+	return t, nil
+}
+
+func (p *Pass) created(ctx context.Context, d name.Digest) (time.Time, error) {
+	return p.c.created.do(ctx, d.DigestStr(), func() (time.Time, error) {
+		desc, err := p.puller.Get(ctx, d)
+		if err != nil {
+			return time.Time{}, decodeErr(err)
+		}
+		if desc.MediaType.IsImage() {
+			cf, err := p.config(desc)
+			if err != nil {
+				return time.Time{}, err
+			}
+			return cf.Created.Time, nil
+		}
+		if !desc.MediaType.IsIndex() {
+			return time.Time{}, fmt.Errorf("unsupported manifest media type %q", desc.MediaType)
+		}
+		idx, err := desc.ImageIndex()
+		if err != nil {
+			return time.Time{}, err
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			return time.Time{}, decodeErr(err)
+		}
+		var (
+			mu     sync.Mutex
+			newest time.Time
+		)
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(DefaultMaxConcurrency)
+		for _, m := range im.Manifests {
+			if attestation(m) || !(m.MediaType.IsImage() || m.MediaType.IsIndex()) {
+				continue
+			}
+			child := d.Context().Digest(m.Digest.String())
+			g.Go(func() error {
+				t, err := p.created(gctx, child)
+				if err != nil {
+					return fmt.Errorf("platform image %s: %w", m.Digest, err)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if t.After(newest) {
+					newest = t
+				}
+				return nil
+			})
+		}
+		err = g.Wait()
+		return newest, err
+	})
+}
+
+// repository parses a repository name, marking insecure hosts.
+func (c *Client) repository(repo string) (name.Repository, error) {
+	r, err := name.NewRepository(repo)
+	if err != nil {
+		return name.Repository{}, fmt.Errorf("invalid repository %q: %w", repo, err)
+	}
+	if c.insecure(r.RegistryStr()) {
+		r, err = name.NewRepository(repo, name.Insecure)
+	}
+	return r, err
+}
+
+// reference parses an image reference, marking insecure hosts.
+func (c *Client) reference(ref string) (name.Reference, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return nil, fmt.Errorf("invalid image reference %q: %w", ref, err)
+	}
+	if c.insecure(r.Context().RegistryStr()) {
+		r, err = name.ParseReference(ref, name.Insecure)
+	}
+	return r, err
+}
+
+// decodeErr says that a JSON error came from a malformed registry
+// response; encoding/json's own message does not.
+func decodeErr(err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &se) || errors.As(err, &te) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("malformed registry response: %w", err)
+	}
+	return err
+}
+
+// Tags is Pass().Tags: uncached, it pings and authenticates afresh. Use a
+// Pass for more than one call.
+func (c *Client) Tags(ctx context.Context, repo string) ([]string, error) {
+	return c.Pass().Tags(ctx, repo)
+}
+
+// Digest is Pass().Digest; see Tags.
+func (c *Client) Digest(ctx context.Context, ref string) (string, error) {
+	return c.Pass().Digest(ctx, ref)
+}
+
+// Platforms is Pass().Platforms; see Tags.
+func (c *Client) Platforms(ctx context.Context, ref string) ([]Platform, error) {
+	return c.Pass().Platforms(ctx, ref)
+}
+
+// Created is Pass().Created; see Tags.
+func (c *Client) Created(ctx context.Context, ref string) (time.Time, error) {
+	return c.Pass().Created(ctx, ref)
+}
+
+// memo runs a function once per key, shares the call among concurrent
+// callers (singleflight), and keeps the result. With keepErrors it keeps
+// errors too, except context errors, which belong to one caller and must
+// not poison others.
+type memo[T any] struct {
+	keepErrors bool
+
+	mu   sync.Mutex
+	done map[string]memoResult[T]
+	sf   singleflight.Group
+}
+
+type memoResult[T any] struct {
+	v   T
+	err error
+}
+
+func (m *memo[T]) do(ctx context.Context, key string, fn func() (T, error)) (T, error) {
+	m.mu.Lock()
+	if r, ok := m.done[key]; ok {
+		m.mu.Unlock()
+		return r.v, r.err
+	}
+	m.mu.Unlock()
+	v, err, _ := m.sf.Do(key, func() (any, error) {
+		m.mu.Lock()
+		if r, ok := m.done[key]; ok {
+			m.mu.Unlock()
+			return r.v, r.err
+		}
+		m.mu.Unlock()
+		v, err := fn()
+		ctxErr := errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil
+		if err == nil || (m.keepErrors && !ctxErr) {
+			m.mu.Lock()
+			if m.done == nil {
+				m.done = map[string]memoResult[T]{}
+			}
+			m.done[key] = memoResult[T]{v: v, err: err}
+			m.mu.Unlock()
+		}
+		return v, err
+	})
+	tv, _ := v.(T)
+	return tv, err
+}
+
+// passTransport tags each request with the pass's counter and answers
+// repeated pings from a cache: go-containerregistry pings once per
+// repository, and the answer (200, or 401 with its challenge) is a
+// property of the host.
+type passTransport struct {
+	p *Pass
+}
+
+type cachedResponse struct {
+	status     int
+	statusText string
+	header     http.Header
+	body       []byte
+}
+
+func (t *passTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := context.WithValue(req.Context(), passCounterKey{}, &t.p.counts)
+	req = req.WithContext(ctx)
+	if req.Method != http.MethodGet || classify(req) != KindPing {
+		return t.p.c.rt.RoundTrip(req)
+	}
+	cr, err := t.p.pings.do(ctx, req.URL.String(), func() (*cachedResponse, error) {
+		resp, err := t.p.c.rt.RoundTrip(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if err != nil {
+			return nil, err
+		}
+		cr := &cachedResponse{status: resp.StatusCode, statusText: resp.Status, header: resp.Header.Clone(), body: body}
+		if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusUnauthorized {
+			// Only the answers that describe the host are kept; serve
+			// this one to its caller and forget it.
+			return cr, errNotCached{cr}
+		}
+		return cr, nil
+	})
+	var nc errNotCached
+	if errors.As(err, &nc) {
+		cr, err = nc.cr, nil
+		t.p.pings.forget(req.URL.String())
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &http.Response{
+		Status:        cr.statusText,
+		StatusCode:    cr.status,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        cr.header.Clone(),
+		Body:          io.NopCloser(bytes.NewReader(cr.body)),
+		ContentLength: int64(len(cr.body)),
+		Request:       req,
+	}, nil
+}
+
+type errNotCached struct{ cr *cachedResponse }
+
+func (errNotCached) Error() string { return "ping response not cached" }
+
+func (m *memo[T]) forget(key string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.done, key)
+}
