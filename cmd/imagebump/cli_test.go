@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// runCLI runs the root command as main does and returns stdout, stderr and
+// the exit code.
+func runCLI(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	root := newRootCommand()
+	root.SetArgs(args)
+	root.SetOut(&stdout)
+	root.SetErr(&stderr)
+	err := root.ExecuteContext(context.Background())
+	code := exitCode(err, &stderr)
+	return stdout.String(), stderr.String(), code
+}
+
+func writeFiles(t *testing.T, files map[string]string) string {
+	t.Helper()
+	root := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name     string
+		files    map[string]string
+		wantOut  string
+		wantCode int
+	}{
+		{"clean", map[string]string{
+			".imagebump.yaml":          "policies:\n  - {name: web, image: ghcr.io/acme/web, semver: '^1'}\n",
+			"apps/api/.imagebump.yaml": "policies:\n  - {name: api, image: ghcr.io/acme/api, numerical: asc}\n",
+		}, "ok: 2 policies in 2 policy files\n", 0},
+		{"broken", map[string]string{
+			".imagebump.yaml":      "policies:\n  - name: web\n    image: ghcr.io/acme/web\n    semvar: '^1'\n",
+			"apps/.imagebump.yaml": "policies:\n  - name: api\n    image: ghcr.io/acme/api\n    semver: '^1'\n    exclude: ['(']\n",
+		}, ".imagebump.yaml:4: unknown field \"semvar\"\napps/.imagebump.yaml:5: policy \"api\": exclude[0]: error parsing regexp: missing closing ): `(`\n", 2},
+		{"no policy files", map[string]string{"deploy.yaml": "kind: Deployment\n"}, "ok: 0 policies in 0 policy files\n", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeFiles(t, tc.files)
+			out, _, code := runCLI(t, "validate", dir)
+			if diff := cmp.Diff(tc.wantOut, out); diff != "" {
+				t.Errorf("output (-want +got):\n%s", diff)
+			}
+			if code != tc.wantCode {
+				t.Errorf("exit code %d, want %d", code, tc.wantCode)
+			}
+		})
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"unknown command", []string{"bump"}, `unknown command "bump"`},
+		{"unknown flag", []string{"validate", "--nope"}, "unknown flag: --nope"},
+		{"too many args", []string{"validate", "a", "b"}, "takes at most 1 argument(s), got 2: a b"},
+		{"missing dir", []string{"validate", "/nonexistent/dir"}, "no such file or directory"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, stderr, code := runCLI(t, tc.args...)
+			if code != exitInvalid {
+				t.Errorf("exit code %d, want %d", code, exitInvalid)
+			}
+			if !strings.Contains(stderr, tc.wantErr) {
+				t.Errorf("stderr %q does not contain %q", stderr, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, _, code := runCLI(t, "version")
+	if code != 0 || !strings.HasPrefix(out, "imagebump dev\ncommit: unknown\ngo: go1.") {
+		t.Errorf("version printed %q (exit %d)", out, code)
+	}
+}

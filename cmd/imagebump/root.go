@@ -1,0 +1,99 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes, as DESIGN.md defines them.
+const (
+	exitOK      = 0
+	exitFailed  = 1 // some work failed or needs attention; the rest was done
+	exitInvalid = 2 // bad usage, or an invalid config or policy file
+	exitChanges = 3 // plan --exit-code found changes and nothing failed
+)
+
+// exitError makes a command end with a given exit code. A nil err means
+// the command already said everything and only the code is left.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageError reports bad usage: exit code 2.
+func usageError(format string, args ...any) error {
+	return &exitError{code: exitInvalid, err: fmt.Errorf(format, args...)}
+}
+
+// exitCode prints err, if it has something to say, and returns the code the
+// process exits with.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return exitOK
+	}
+	code := exitFailed
+	var ee *exitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.code
+		if ee.err == nil {
+			return code
+		}
+	case strings.HasPrefix(err.Error(), "unknown command"):
+		// cobra's own words for an argument it cannot place.
+		code = exitInvalid
+	}
+	fmt.Fprintf(stderr, "imagebump: %v\n", err)
+	return code
+}
+
+func newRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "imagebump",
+		Short: "Keep container image tags in GitOps manifests up to date",
+		Long: `imagebump lists tags in container registries, picks the newest tag each
+policy allows, and rewrites exactly the image fields marked with
+# {"$imagepolicy": "NAME"} in a repository's YAML manifests.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return &exitError{code: exitInvalid, err: err}
+	})
+	root.AddCommand(
+		newVersionCommand(),
+		newValidateCommand(),
+	)
+	return root
+}
+
+// maxArgs is cobra.MaximumNArgs with exit code 2.
+func maxArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) > n {
+			return usageError("%s takes at most %d argument(s), got %d: %s", cmd.CommandPath(), n, len(args), strings.Join(args, " "))
+		}
+		return nil
+	}
+}
+
+// dirArg returns the directory argument of plan, apply and validate.
+func dirArg(args []string) string {
+	if len(args) == 0 {
+		return "."
+	}
+	return args[0]
+}

@@ -1,0 +1,69 @@
+package test
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// goList returns the import paths `go list -f FORMAT PKG` prints.
+func goList(t *testing.T, format, pkg string) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-f", format, pkg).Output()
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			t.Fatalf("go list %s: %v\n%s", pkg, err, ee.Stderr)
+		}
+		t.Fatalf("go list %s: %v", pkg, err)
+	}
+	return strings.Fields(string(out))
+}
+
+// stdlib reports whether an import path belongs to the standard library:
+// its first element has no dot.
+func stdlib(path string) bool {
+	first, _, _ := strings.Cut(path, "/")
+	return !strings.Contains(first, ".")
+}
+
+// TestImports enforces the layering of DESIGN.md: what each library package
+// may import directly.
+func TestImports(t *testing.T) {
+	const mod = "github.com/imagebump/imagebump/"
+	tests := []struct {
+		pkg     string
+		allowed []string // prefixes of allowed non-standard imports
+	}{
+		{"policy", []string{"github.com/Masterminds/semver/v3"}},
+		{"patcher", []string{"sigs.k8s.io/kustomize/kyaml", "go.yaml.in/yaml/v3"}},
+		{"config", []string{mod + "policy", "go.yaml.in/yaml/v3", "sigs.k8s.io/kustomize/kyaml", "github.com/robfig/cron/v3"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.pkg, func(t *testing.T) {
+			for _, imp := range goList(t, `{{join .Imports " "}}`, mod+tc.pkg) {
+				if stdlib(imp) || slices.ContainsFunc(tc.allowed, func(a string) bool { return strings.HasPrefix(imp, a) }) {
+					continue
+				}
+				t.Errorf("%s imports %s; DESIGN.md allows only the standard library and %v", tc.pkg, imp, tc.allowed)
+			}
+		})
+	}
+}
+
+// TestNoNetwork checks that policy and config cannot do network I/O: nothing
+// they depend on, directly or not, is a network package. patcher is held to
+// its direct imports by TestImports only: kyaml itself links net/http through
+// its OpenAPI packages.
+func TestNoNetwork(t *testing.T) {
+	const mod = "github.com/imagebump/imagebump/"
+	for _, pkg := range []string{"policy", "config"} {
+		t.Run(pkg, func(t *testing.T) {
+			for _, dep := range goList(t, `{{join .Deps " "}}`, mod+pkg) {
+				if dep == "net" || strings.HasPrefix(dep, "net/http") || dep == "crypto/tls" {
+					t.Errorf("%s depends on %s, a network package", pkg, dep)
+				}
+			}
+		})
+	}
+}
