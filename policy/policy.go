@@ -99,7 +99,8 @@ type Explanation struct {
 	Verdicts []Verdict
 }
 
-// NoMatchError reports a policy that allowed none of the tags it saw.
+// NoMatchError reports a policy that allowed none of the tags it saw. Its
+// message does not name the policy; callers add that context.
 type NoMatchError struct {
 	Policy  string
 	Seen    int
@@ -108,7 +109,7 @@ type NoMatchError struct {
 
 func (e *NoMatchError) Error() string {
 	if e.Seen == 0 {
-		return fmt.Sprintf("policy %q: no tag matches: the repository has no tags", e.Policy)
+		return "no tag matches: the repository has no tags"
 	}
 	var parts []string
 	for r := Signature; int(r) < len(reasonNames); r++ {
@@ -116,7 +117,7 @@ func (e *NoMatchError) Error() string {
 			parts = append(parts, fmt.Sprintf("%d %s", n, r))
 		}
 	}
-	return fmt.Sprintf("policy %q: no tag matches: %d seen, dropped: %s", e.Policy, e.Seen, strings.Join(parts, ", "))
+	return fmt.Sprintf("no tag matches: %d seen, dropped: %s", e.Seen, strings.Join(parts, ", "))
 }
 
 // Is makes errors.Is(err, ErrNoMatch) hold.

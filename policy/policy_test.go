@@ -86,17 +86,17 @@ func TestSelectNoMatch(t *testing.T) {
 		tags    []string
 		wantMsg string
 	}{
-		{"empty", Spec{SemVer: "*"}, nil, `policy "web": no tag matches: the repository has no tags`},
+		{"empty", Spec{SemVer: "*"}, nil, `no tag matches: the repository has no tags`},
 		{"nothing semver", Spec{SemVer: "*"}, []string{"latest", "main", "1.2", sig + ".sig"},
-			`policy "web": no tag matches: 4 seen, dropped: 1 signature/attestation, 3 not semver`},
+			`no tag matches: 4 seen, dropped: 1 signature/attestation, 3 not semver`},
 		{"all outside", Spec{SemVer: ">=3"}, []string{"1.0.0", "2.0.0", "3.1.0-rc.1"},
-			`policy "web": no tag matches: 3 seen, dropped: 1 prerelease, 2 outside range`},
+			`no tag matches: 3 seen, dropped: 1 prerelease, 2 outside range`},
 		{"not numbers", Spec{Numerical: Asc}, []string{"a", "1e5", "1."},
-			`policy "web": no tag matches: 3 seen, dropped: 3 not a number`},
+			`no tag matches: 3 seen, dropped: 3 not a number`},
 		{"excluded", Spec{Alphabetical: Asc, Exclude: []string{"."}}, []string{"a"},
-			`policy "web": no tag matches: 1 seen, dropped: 1 excluded`},
+			`no tag matches: 1 seen, dropped: 1 excluded`},
 		{"track absent", Spec{Track: "stable"}, []string{"latest"},
-			`policy "web": no tag matches: 1 seen, dropped: 1 not tracked`},
+			`no tag matches: 1 seen, dropped: 1 not tracked`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
