@@ -82,11 +82,11 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		var wait time.Duration
 		switch {
 		case err != nil:
+			timedOut := errors.Is(areq.Context().Err(), context.DeadlineExceeded)
 			cancel()
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			timedOut := areq.Context().Err() != nil
 			if !timedOut && !transient(err) {
 				return nil, err
 			}
