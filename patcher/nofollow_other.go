@@ -1,0 +1,5 @@
+//go:build !unix
+
+package patcher
+
+const syscallNoFollow = 0
