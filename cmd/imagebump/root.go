@@ -76,6 +76,7 @@ policy allows, and rewrites exactly the image fields marked with
 	root.AddCommand(
 		newVersionCommand(),
 		newValidateCommand(),
+		newTagsCommand(),
 	)
 	return root
 }

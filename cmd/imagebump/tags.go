@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/imagebump/imagebump/bot"
+	"github.com/imagebump/imagebump/config"
+	"github.com/imagebump/imagebump/policy"
+)
+
+type tagsConfig struct {
+	spec     policy.Spec
+	output   string
+	registry registryFlags
+	log      *slog.Logger
+}
+
+func newTagsCommand() *cobra.Command {
+	var (
+		cfg             tagsConfig
+		filter, extract string
+		minAge          time.Duration
+		alpha, num      string
+	)
+	cmd := &cobra.Command{
+		Use:   "tags IMAGE",
+		Short: "List an image's tags and show which one a policy picks and why each other was dropped",
+		Long: `tags lists the tags of IMAGE (a repository, without tag) and applies a
+policy given by flags: the tag it selects, the candidates ranked below it,
+and for every dropped tag the reason. Without a kind flag the policy is
+--semver '*'. With --platform or --min-age the candidates are checked best
+first, as the bot does, until one passes.
+
+Exit status: 0 when a tag is selected, 1 when none is or the registry fails,
+2 for bad flags.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError("tags takes one IMAGE argument, got %d", len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s := &cfg.spec
+			s.Name, s.Image = "tags", args[0]
+			s.Alphabetical, s.Numerical = policy.Order(alpha), policy.Order(num)
+			if s.Kind() == "" {
+				s.SemVer = "*"
+			}
+			if filter != "" || extract != "" {
+				s.Filter = &policy.Filter{Pattern: filter, Extract: extract}
+			}
+			s.MinAge = minAge
+			cfg.log = newLogger(cmd.ErrOrStderr())
+			return runTags(cmd.Context(), cmd.OutOrStdout(), cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.spec.SemVer, "semver", "", "semver `RANGE` (default '*')")
+	f.StringVar(&alpha, "alphabetical", "", "order tags alphabetically: asc or desc")
+	f.StringVar(&num, "numerical", "", "order tags as numbers: asc or desc")
+	f.StringVar(&cfg.spec.Track, "track", "", "follow the digest of this mutable `TAG`")
+	f.StringVar(&filter, "filter", "", "keep only tags matching this `REGEX` (filterTags.pattern)")
+	f.StringVar(&extract, "extract", "", "order by this expansion of the filter's groups, e.g. '$ts' (filterTags.extract)")
+	f.StringArrayVar(&cfg.spec.Exclude, "exclude", nil, "drop tags matching this `REGEX`; repeatable")
+	f.BoolVar(&cfg.spec.Prereleases, "prereleases", false, "semver: consider prereleases")
+	f.StringArrayVar(&cfg.spec.Platforms, "platform", nil, "the selected image must run on this `OS/ARCH[/VARIANT]`; repeatable")
+	f.DurationVar(&minAge, "min-age", 0, "skip images younger than this `DURATION`")
+	f.StringVarP(&cfg.output, "output", "o", "text", "output format: text or json")
+	cfg.registry.add(f)
+	return cmd
+}
+
+// tagsReport is the JSON output of tags.
+type tagsReport struct {
+	Image    string       `json:"image"`
+	Selected string       `json:"selected"`
+	Digest   string       `json:"digest,omitempty"`
+	Error    string       `json:"error,omitempty"`
+	Tags     []tagVerdict `json:"tags"`
+}
+
+type tagVerdict struct {
+	Tag    string `json:"tag"`
+	Value  string `json:"value,omitempty"` // when filterTags.extract made it differ from the tag
+	Kept   bool   `json:"kept"`
+	Reason string `json:"reason"`
+	Detail string `json:"detail,omitempty"`
+}
+
+func runTags(ctx context.Context, out io.Writer, cfg tagsConfig) error {
+	if cfg.output != "text" && cfg.output != "json" {
+		return usageError("--output %q: want text or json", cfg.output)
+	}
+	p, err := policy.New(cfg.spec)
+	if err != nil {
+		return usageError("invalid policy flags: %v", err)
+	}
+	client, err := cfg.registry.client(cfg.log)
+	if err != nil {
+		return err
+	}
+	pass := client.Pass()
+	tags, err := pass.Tags(ctx, cfg.spec.Image)
+	if err != nil {
+		return fmt.Errorf("listing tags of %s: %w", cfg.spec.Image, err)
+	}
+	res := (&bot.Resolver{}).Resolve(ctx, pass, []bot.Request{{Policy: &config.Policy{Policy: p, File: "flags"}, Digest: true}})[0]
+	report := buildTagsReport(p, tags, res)
+	if cfg.output == "json" {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(report); err != nil {
+			return err
+		}
+	} else {
+		printTags(out, report)
+	}
+	if res.Err != nil {
+		return &exitError{code: exitFailed, err: res.Err}
+	}
+	return nil
+}
+
+// buildTagsReport merges the policy's verdicts with what the resolver's
+// lazy checks rejected and selected.
+func buildTagsReport(p *policy.Policy, tags []string, res bot.Resolution) tagsReport {
+	r := tagsReport{Image: p.Spec().Image, Selected: res.Tag, Digest: res.Digest, Tags: []tagVerdict{}}
+	if res.Err != nil {
+		r.Error = res.Err.Error()
+	}
+	rejected := map[string]string{}
+	for _, rj := range res.Rejected {
+		rejected[rj.Tag] = rj.Reason
+	}
+	for _, v := range p.Explain(tags).Verdicts {
+		tv := tagVerdict{Tag: v.Tag, Kept: v.Reason == policy.Kept, Reason: v.Reason.String(), Detail: v.Detail}
+		if v.Value != v.Tag {
+			tv.Value = v.Value
+		}
+		switch {
+		case v.Tag == res.Tag:
+			tv.Reason = "selected"
+		case rejected[v.Tag] != "":
+			tv.Kept, tv.Reason, tv.Detail = false, "rejected", rejected[v.Tag]
+		}
+		r.Tags = append(r.Tags, tv)
+	}
+	return r
+}
+
+func printTags(out io.Writer, r tagsReport) {
+	switch {
+	case r.Selected != "" && r.Digest != "":
+		fmt.Fprintf(out, "%s: selected %s (%s)\n", r.Image, r.Selected, r.Digest)
+	case r.Selected != "":
+		fmt.Fprintf(out, "%s: selected %s\n", r.Image, r.Selected)
+	default:
+		fmt.Fprintf(out, "%s: no tag selected\n", r.Image)
+	}
+	if len(r.Tags) == 0 {
+		return
+	}
+	fmt.Fprintln(out)
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TAG\tVERDICT\tDETAIL")
+	for _, t := range r.Tags {
+		detail := t.Detail
+		if t.Value != "" && detail == "" {
+			detail = "orders as " + t.Value
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", t.Tag, t.Reason, detail)
+	}
+	tw.Flush()
+}
+
+// newLogger is the logger of the one-shot commands: warnings and errors as
+// text on stderr.
+func newLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/imagebump/imagebump/test/registrytest"
+)
+
+func TestTagsRealRegistry(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	reg := registrytest.Start(t)
+	sig := "sha256-" + strings.Repeat("ab", 32) + ".sig"
+	digest := reg.Seed(t, "acme/web", "1.0.0", "1.4.2", "v1.10.0", "2.0.0", "1.5.0-rc.1", "latest", sig)
+
+	out, stderr, code := runCLI(t, "tags", reg.Repo("acme/web"), "--semver", "^1", "--exclude", "^1\\.0\\.", "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var got tagsReport
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("%v in %s", err, out)
+	}
+	want := tagsReport{
+		Image: reg.Repo("acme/web"), Selected: "v1.10.0", Digest: digest,
+		Tags: []tagVerdict{
+			{Tag: "v1.10.0", Kept: true, Reason: "selected"},
+			{Tag: "1.4.2", Kept: true, Reason: "candidate"},
+			{Tag: "1.0.0", Reason: "excluded", Detail: `excluded by '^1\.0\.'`},
+			{Tag: "1.5.0-rc.1", Reason: "prerelease", Detail: "1.5.0-rc.1 is a prerelease; set prereleases: true or name a prerelease in the range"},
+			{Tag: "2.0.0", Reason: "outside range", Detail: `2.0.0 is outside the range "^1"`},
+			{Tag: "latest", Reason: "not semver", Detail: `"latest" is not a version [v]MAJOR.MINOR.PATCH[-pre][+build]`},
+			{Tag: sig, Reason: "signature/attestation", Detail: "cosign signature, attestation or SBOM tag"},
+		},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("tags -o json (-want +got):\n%s", diff)
+	}
+
+	text, _, code := runCLI(t, "tags", reg.Repo("acme/web"), "--semver", ">=3")
+	if code != exitFailed {
+		t.Errorf("no match: exit %d, want %d", code, exitFailed)
+	}
+	for _, line := range []string{
+		reg.Repo("acme/web") + ": no tag selected",
+		`2.0.0 outside range 2.0.0 is outside the range ">=3"`,
+		`latest not semver "latest" is not a version [v]MAJOR.MINOR.PATCH[-pre][+build]`,
+	} {
+		if !strings.Contains(squash(text), line) {
+			t.Errorf("text output lacks %q:\n%s", line, text)
+		}
+	}
+}
+
+func TestTagsLazyChecks(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	reg := registrytest.StartInProcess(t)
+	old := time.Now().Add(-30 * 24 * time.Hour)
+	reg.Push(t, "acme/app:1.1.0", registrytest.NewIndex(t,
+		registrytest.ImageSpec{Platform: "linux/amd64", Created: old},
+		registrytest.ImageSpec{Platform: "linux/arm64", Created: old}))
+	reg.Push(t, "acme/app:1.2.0", registrytest.NewImage(t, registrytest.ImageSpec{Platform: "linux/amd64", Created: old}))
+	reg.Push(t, "acme/app:1.3.0", registrytest.NewIndex(t,
+		registrytest.ImageSpec{Platform: "linux/amd64", Created: time.Now()},
+		registrytest.ImageSpec{Platform: "linux/arm64", Created: time.Now()}))
+
+	out, stderr, code := runCLI(t, "tags", reg.Repo("acme/app"), "--platform", "linux/arm64", "--min-age", "72h")
+	if code != 0 {
+		t.Fatalf("exit %d: %s\n%s", code, stderr, out)
+	}
+	for _, want := range []string{
+		reg.Repo("acme/app") + ": selected 1.1.0 (sha256:",
+		"1.3.0 rejected created ",
+		"1.2.0 rejected lacks platform linux/arm64",
+		"1.1.0 selected",
+	} {
+		if !strings.Contains(squash(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestTagsBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"tags"},
+		{"tags", "r/a", "--semver", "latest"},
+		{"tags", "r/a", "--semver", "*", "--numerical", "asc"},
+		{"tags", "r/a", "--filter", "(", "--extract", "$1"},
+		{"tags", "r/a", "-o", "yaml"},
+	} {
+		if _, stderr, code := runCLI(t, args...); code != exitInvalid {
+			t.Errorf("%q: exit %d, want %d (%s)", args, code, exitInvalid, stderr)
+		}
+	}
+}
+
+// squash collapses the column padding of each line to one space.
+func squash(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = strings.Join(strings.Fields(l), " ")
+	}
+	return strings.Join(lines, "\n")
+}
