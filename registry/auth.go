@@ -75,8 +75,9 @@ func (k *dockerConfigKeychain) Resolve(r authn.Resource) (authn.Authenticator, e
 	defer f.Close()
 	cf, err := config.LoadFromReader(f)
 	if err != nil {
-		// docker/cli's parse errors name neither values nor keys.
-		return nil, fmt.Errorf("docker config %s: %w", k.path, err)
+		// docker/cli's parse errors name neither values nor keys. %v: the
+		// JSON error inside is not the registry's malformed response.
+		return nil, fmt.Errorf("docker config %s: %v", k.path, err)
 	}
 	// The lookup order of go-containerregistry's DefaultKeychain: the
 	// repository, then the registry, with Docker Hub's historical key.
