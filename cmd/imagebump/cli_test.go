@@ -50,12 +50,18 @@ func TestValidate(t *testing.T) {
 		{"clean", map[string]string{
 			".imagebump.yaml":          "policies:\n  - {name: web, image: ghcr.io/acme/web, semver: '^1'}\n",
 			"apps/api/.imagebump.yaml": "policies:\n  - {name: api, image: ghcr.io/acme/api, numerical: asc}\n",
-		}, "ok: 2 policies in 2 policy files\n", 0},
+			"apps/web.yaml":            "image: ghcr.io/acme/web:1.0.0 # {\"$imagepolicy\": \"web\"}\n",
+		}, "ok: 2 policies in 2 policy files, 1 markers\n", 0},
 		{"broken", map[string]string{
 			".imagebump.yaml":      "policies:\n  - name: web\n    image: ghcr.io/acme/web\n    semvar: '^1'\n",
 			"apps/.imagebump.yaml": "policies:\n  - name: api\n    image: ghcr.io/acme/api\n    semver: '^1'\n    exclude: ['(']\n",
 		}, ".imagebump.yaml:4: unknown field \"semvar\"\napps/.imagebump.yaml:5: policy \"api\": exclude[0]: error parsing regexp: missing closing ): `(`\n", 2},
-		{"no policy files", map[string]string{"deploy.yaml": "kind: Deployment\n"}, "ok: 0 policies in 0 policy files\n", 0},
+		{"no policy files", map[string]string{"deploy.yaml": "kind: Deployment\n"}, "ok: 0 policies in 0 policy files, 0 markers\n", 0},
+		{"marker problems", map[string]string{
+			".imagebump.yaml": "policies:\n  - {name: web, image: ghcr.io/acme/web, semver: '^1'}\n",
+			"a.yaml":          "spec: # {\"$imagepolicy\": \"web\"}\n  x: 1\nimage: r:1 # {\"$imagepolicy\": \"wbe:tag\"}\n",
+			"chart/t.yaml":    "{{- if .Values.web }}\nimage: r:1 # {\"$imagepolicy\": \"web\"}\n{{- end }}\n",
+		}, "a.yaml:1: marker is on a mapping, not on a scalar value; not applied\na.yaml:3: marker names policy \"wbe\", which no policy file defines\nchart/t.yaml: not valid YAML, left untouched: did not find expected node content\n", 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -77,6 +77,8 @@ policy allows, and rewrites exactly the image fields marked with
 		newVersionCommand(),
 		newValidateCommand(),
 		newTagsCommand(),
+		newPlanCommand(),
+		newApplyCommand(),
 	)
 	return root
 }

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/imagebump/imagebump/config"
+	"github.com/imagebump/imagebump/patcher"
 )
 
 type validateConfig struct {
@@ -18,10 +21,13 @@ type validateConfig struct {
 func newValidateCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "validate [DIR]",
-		Short: "Check policy files offline; print file:line for each problem",
+		Short: "Check policy files and markers offline; print file:line for each problem",
 		Long: `validate reads every .imagebump.yaml under DIR (default: the current
-directory) and reports each problem as file:line: message. It contacts no
-registry. It exits 0 when everything is valid and 2 when anything is not.`,
+directory) and every marked manifest, and reports each problem as
+file:line: message: invalid policy files, markers naming a policy no file
+defines, markers on a mapping or sequence, files with markers that do not
+parse as YAML. It contacts no registry. It exits 0 when everything is valid
+and 2 when anything is not.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runValidate(cmd.Context(), cmd.OutOrStdout(), validateConfig{dir: dirArg(args)})
@@ -29,18 +35,40 @@ registry. It exits 0 when everything is valid and 2 when anything is not.`,
 	}
 }
 
-func runValidate(_ context.Context, out io.Writer, cfg validateConfig) error {
+func runValidate(ctx context.Context, out io.Writer, cfg validateConfig) error {
 	ps, err := config.LoadPolicies(cfg.dir)
 	var problems config.Problems
-	if errors.As(err, &problems) {
-		for _, p := range problems {
-			fmt.Fprintln(out, p)
-		}
-		return &exitError{code: exitInvalid, err: fmt.Errorf("%d problem(s) found", len(problems))}
+	if err != nil && !errors.As(err, &problems) {
+		return &exitError{code: exitInvalid, err: err}
 	}
+	markers, scanProblems, err := patcher.ScanDir(ctx, cfg.dir, nil)
 	if err != nil {
 		return &exitError{code: exitInvalid, err: err}
 	}
-	fmt.Fprintf(out, "ok: %d policies in %d policy files\n", len(ps.Policies), len(ps.Files))
+	for _, p := range scanProblems {
+		problems = append(problems, config.Problem{File: p.File, Line: p.Line, Message: p.Message})
+	}
+	// Unknown policies can only be told when the policy files are valid.
+	if ps != nil {
+		for _, m := range markers {
+			if ps.Lookup(m.Policy) == nil {
+				problems = append(problems, config.Problem{File: m.File, Line: m.Line,
+					Message: fmt.Sprintf("marker names policy %q, which no policy file defines", m.Policy)})
+			}
+		}
+	}
+	slices.SortStableFunc(problems, func(a, b config.Problem) int {
+		if c := strings.Compare(a.File, b.File); c != 0 {
+			return c
+		}
+		return a.Line - b.Line
+	})
+	for _, p := range problems {
+		fmt.Fprintln(out, p)
+	}
+	if len(problems) > 0 {
+		return &exitError{code: exitInvalid, err: fmt.Errorf("%d problem(s) found", len(problems))}
+	}
+	fmt.Fprintf(out, "ok: %d policies in %d policy files, %d markers\n", len(ps.Policies), len(ps.Files), len(markers))
 	return nil
 }

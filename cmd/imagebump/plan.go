@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/aymanbagabas/go-udiff"
+	"github.com/spf13/cobra"
+
+	"github.com/imagebump/imagebump/bot"
+	"github.com/imagebump/imagebump/config"
+)
+
+type planConfig struct {
+	dir      string
+	output   string
+	exitCode bool
+	write    bool // apply: write the files
+	registry registryFlags
+	log      *slog.Logger
+}
+
+func newPlanCommand() *cobra.Command {
+	var cfg planConfig
+	cmd := &cobra.Command{
+		Use:   "plan [DIR]",
+		Short: "Resolve the policies of a checkout and print the changes and a diff; writes nothing",
+		Long: `plan reads the policy files and marked manifests under DIR (default: the
+current directory), asks the registries for tags, and prints what apply would
+change: a table of changes and a unified diff, or with -o json one object
+with changes, policies, problems and skipped fields.
+
+Exit status: 0 done; 1 a policy, registry or marker failed (everything else
+is still reported); 2 bad usage or an invalid policy file; 3 with
+--exit-code when there are changes and nothing failed.`,
+		Args: maxArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg.dir = dirArg(args)
+			cfg.log = newLogger(cmd.ErrOrStderr())
+			return runPlan(cmd.Context(), cmd.OutOrStdout(), cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&cfg.output, "output", "o", "text", "output format: text or json")
+	f.BoolVar(&cfg.exitCode, "exit-code", false, "exit 3 when there are changes and nothing failed")
+	cfg.registry.add(f)
+	return cmd
+}
+
+func newApplyCommand() *cobra.Command {
+	cfg := planConfig{write: true}
+	cmd := &cobra.Command{
+		Use:   "apply [DIR]",
+		Short: "Resolve the policies of a checkout and write the changes to the files; no git",
+		Long: `apply does what plan does and then writes the changed files, each
+replaced atomically. It does not touch git. A policy that fails leaves only
+the fields that use it unchanged; an invalid policy file writes nothing.
+
+Exit status as for plan, without 3.`,
+		Args: maxArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg.dir = dirArg(args)
+			cfg.log = newLogger(cmd.ErrOrStderr())
+			return runPlan(cmd.Context(), cmd.OutOrStdout(), cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&cfg.output, "output", "o", "text", "output format: text or json")
+	cfg.registry.add(f)
+	return cmd
+}
+
+func runPlan(ctx context.Context, out io.Writer, cfg planConfig) error {
+	if cfg.output != "text" && cfg.output != "json" {
+		return usageError("--output %q: want text or json", cfg.output)
+	}
+	client, err := cfg.registry.client(cfg.log)
+	if err != nil {
+		return err
+	}
+	outcome, err := (&bot.Resolver{}).Plan(ctx, client.Pass(), cfg.dir, nil)
+	var problems config.Problems
+	if errors.As(err, &problems) {
+		for _, p := range problems {
+			fmt.Fprintln(out, p)
+		}
+		return &exitError{code: exitInvalid, err: fmt.Errorf("%d problem(s) in policy files; nothing was changed", len(problems))}
+	}
+	if err != nil {
+		return err
+	}
+	if cfg.write {
+		if err := outcome.Patch.Write(ctx); err != nil {
+			return fmt.Errorf("writing changes: %w", err)
+		}
+	}
+	if cfg.output == "json" {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(newPlanReport(outcome)); err != nil {
+			return err
+		}
+	} else {
+		printPlan(out, outcome, !cfg.write)
+	}
+	switch {
+	case outcome.Failed():
+		return &exitError{code: exitFailed}
+	case cfg.exitCode && len(outcome.Patch.Changes) > 0:
+		return &exitError{code: exitChanges}
+	}
+	return nil
+}
+
+// planReport is the JSON shape of DESIGN.md's plan -o json.
+type planReport struct {
+	Changes  []planChange  `json:"changes"`
+	Policies []planPolicy  `json:"policies"`
+	Problems []planProblem `json:"problems"`
+	Skipped  []planSkipped `json:"skipped"`
+}
+
+type planChange struct {
+	File   string `json:"file"`
+	Line   int    `json:"line"`
+	Policy string `json:"policy"`
+	Field  string `json:"field"`
+	Old    string `json:"old"`
+	New    string `json:"new"`
+}
+
+type planPolicy struct {
+	Name   string `json:"name"`
+	Image  string `json:"image"`
+	Tag    string `json:"tag"`
+	Digest string `json:"digest"`
+	Error  string `json:"error"`
+}
+
+type planProblem struct {
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+	Message string `json:"message"`
+}
+
+type planSkipped struct {
+	File     string `json:"file"`
+	Line     int    `json:"line"`
+	Policy   string `json:"policy"`
+	Current  string `json:"current"`
+	Selected string `json:"selected"`
+	Reason   string `json:"reason"`
+}
+
+func newPlanReport(o *bot.Outcome) planReport {
+	r := planReport{Changes: []planChange{}, Policies: []planPolicy{}, Problems: []planProblem{}, Skipped: []planSkipped{}}
+	for _, c := range o.Patch.Changes {
+		r.Changes = append(r.Changes, planChange{File: c.File, Line: c.Line, Policy: c.Policy, Field: string(c.Field), Old: c.Old, New: c.New})
+	}
+	for _, p := range o.Policies {
+		pp := planPolicy{Name: p.Policy.Name(), Image: p.Policy.Spec().Image, Tag: p.Tag, Digest: p.Digest}
+		if p.Err != nil {
+			pp.Error = p.Err.Error()
+		}
+		r.Policies = append(r.Policies, pp)
+	}
+	for _, p := range o.Patch.Problems {
+		r.Problems = append(r.Problems, planProblem{File: p.File, Line: p.Line, Message: p.Message})
+	}
+	for _, s := range o.Patch.Skipped {
+		r.Skipped = append(r.Skipped, planSkipped{File: s.File, Line: s.Line, Policy: s.Policy, Current: s.Current, Selected: s.Selected, Reason: s.Reason})
+	}
+	return r
+}
+
+// printPlan writes the human report: changes, then what needs attention,
+// then (for plan) the diff.
+func printPlan(out io.Writer, o *bot.Outcome, diff bool) {
+	p := o.Patch
+	if len(p.Changes) == 0 {
+		fmt.Fprintln(out, "No changes.")
+	} else {
+		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "FILE\tPOLICY\tFIELD\tOLD\tNEW")
+		for _, c := range p.Changes {
+			fmt.Fprintf(tw, "%s:%d\t%s\t%s\t%s\t%s\n", c.File, c.Line, c.Policy, c.Field, c.Old, c.New)
+		}
+		tw.Flush()
+		verb := "would change"
+		if !diff {
+			verb = "changed"
+		}
+		fmt.Fprintf(out, "\n%d value(s) in %d file(s) %s.\n", len(p.Changes), len(p.Files), verb)
+	}
+	var failed []string
+	for _, r := range o.Policies {
+		if r.Err != nil {
+			failed = append(failed, r.Err.Error())
+		}
+	}
+	section(out, "Policies that failed", failed)
+	var lines []string
+	for _, pr := range p.Problems {
+		lines = append(lines, pr.String())
+	}
+	section(out, "Problems", lines)
+	lines = nil
+	for _, s := range p.Skipped {
+		lines = append(lines, fmt.Sprintf("%s:%d: %s: kept %s, policy selected %s: %s", s.File, s.Line, s.Policy, s.Current, s.Selected, s.Reason))
+	}
+	section(out, "Skipped", lines)
+	if diff {
+		for _, f := range p.Files {
+			fmt.Fprintln(out)
+			fmt.Fprint(out, udiff.Unified("a/"+f.Path, "b/"+f.Path, string(f.Old), string(f.New)))
+		}
+	}
+}
+
+func section(out io.Writer, title string, lines []string) {
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintf(out, "\n%s:\n  %s\n", title, strings.Join(lines, "\n  "))
+}

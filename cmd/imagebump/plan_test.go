@@ -1,0 +1,182 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/imagebump/imagebump/test/registrytest"
+)
+
+// fleet writes a small manifests checkout whose policies use reg.
+func fleet(t *testing.T, reg *registrytest.Registry) string {
+	t.Helper()
+	reg.Seed(t, "acme/web", "1.0.0", "1.4.2", "1.10.0", "2.0.0")
+	reg.Seed(t, "acme/api", "3.1.0", "3.2.0")
+	web, api, gone := reg.Repo("acme/web"), reg.Repo("acme/api"), reg.Repo("acme/gone")
+	return writeFiles(t, map[string]string{
+		".imagebump.yaml": `policies:
+  - name: web
+    image: ` + web + `
+    semver: ^1
+  - name: flux-system:api
+    image: ` + api + `
+    semver: '*'
+    pinDigest: true
+  - name: gone
+    image: ` + gone + `
+    semver: '*'
+`,
+		"apps/web.yaml": "# web\r\napiVersion: apps/v1\r\nkind: Deployment\r\nspec:\r\n  template:\r\n    spec:\r\n      containers:\r\n        - name: web\r\n          image: " + web + ":1.0.0 # {\"$imagepolicy\": \"web\"}\r\n        - name: side\r\n          image: '" + web + ":1.4.2' # {\"$imagepolicy\": \"web\"}\r\n",
+		"apps/values.yaml": `image:
+  repository: ` + api + ` # {"$imagepolicy": "flux-system:api:name"}
+  tag: "3.1.0"  # {"$imagepolicy": "flux-system:api:tag"}
+  digest: sha256:0000000000000000000000000000000000000000000000000000000000000000 # {"$imagepolicy": "flux-system:api:digest"}
+old: ` + web + `:9.0.0 # {"$imagepolicy": "web"}
+broken: ` + gone + `:1 # {"$imagepolicy": "gone"}
+typo: x # {"$imagepolicy": "wbe"}
+`,
+	})
+}
+
+func TestPlanAndApply(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	reg := registrytest.Start(t)
+	dir := fleet(t, reg)
+	web, api := reg.Repo("acme/web"), reg.Repo("acme/api")
+	before := snapshot(t, dir)
+
+	out, stderr, code := runCLI(t, "plan", dir, "-o", "json")
+	if code != exitFailed {
+		t.Errorf("plan exit %d, want %d (a policy failed): %s", code, exitFailed, stderr)
+	}
+	var got planReport
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("%v in %s", err, out)
+	}
+	apiDigest := got.Policies[0].Digest
+	if !strings.HasPrefix(apiDigest, "sha256:") {
+		t.Fatalf("flux-system:api has no digest: %+v", got.Policies)
+	}
+	if got.Policies[1].Error == "" {
+		t.Fatalf("policy gone did not fail: %+v", got.Policies)
+	}
+	got.Policies[1].Error = strings.SplitAfter(got.Policies[1].Error, "listing tags of "+reg.Repo("acme/gone")+":")[0]
+	want := planReport{
+		Changes: []planChange{
+			{File: "apps/values.yaml", Line: 3, Policy: "flux-system:api", Field: "tag", Old: "3.1.0", New: "3.2.0"},
+			{File: "apps/values.yaml", Line: 4, Policy: "flux-system:api", Field: "digest", Old: "sha256:" + strings.Repeat("0", 64), New: apiDigest},
+			{File: "apps/web.yaml", Line: 9, Policy: "web", Field: "ref", Old: web + ":1.0.0", New: web + ":1.10.0"},
+			{File: "apps/web.yaml", Line: 11, Policy: "web", Field: "ref", Old: web + ":1.4.2", New: web + ":1.10.0"},
+		},
+		Policies: []planPolicy{
+			{Name: "flux-system:api", Image: api, Tag: "3.2.0", Digest: apiDigest},
+			{Name: "gone", Image: reg.Repo("acme/gone"), Error: `policy "gone" (.imagebump.yaml:9): listing tags of ` + reg.Repo("acme/gone") + ":"},
+			{Name: "web", Image: web, Tag: "1.10.0"},
+		},
+		Problems: []planProblem{{File: "apps/values.yaml", Line: 7, Message: `unknown policy "wbe"`}},
+		Skipped:  []planSkipped{{File: "apps/values.yaml", Line: 5, Policy: "web", Current: "9.0.0", Selected: "1.10.0", Reason: "would downgrade"}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("plan -o json (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(before, snapshot(t, dir)); diff != "" {
+		t.Errorf("plan wrote files (-before +after):\n%s", diff)
+	}
+
+	// The text report has the table and a diff that keeps CRLF.
+	text, _, _ := runCLI(t, "plan", dir)
+	for _, s := range []string{"apps/web.yaml:9", "--- a/apps/web.yaml", "+          image: " + web + ":1.10.0 # {\"$imagepolicy\": \"web\"}\r\n", "Problems:", "Skipped:", "Policies that failed:"} {
+		if !strings.Contains(text, s) {
+			t.Errorf("plan text lacks %q:\n%s", s, text)
+		}
+	}
+
+	// apply writes exactly the planned values; a second plan finds nothing
+	// to change.
+	if _, stderr, code := runCLI(t, "apply", dir); code != exitFailed {
+		t.Errorf("apply exit %d, want %d: %s", code, exitFailed, stderr)
+	}
+	after := snapshot(t, dir)
+	wantWeb := strings.ReplaceAll(before["apps/web.yaml"], ":1.0.0 #", ":1.10.0 #")
+	wantWeb = strings.ReplaceAll(wantWeb, ":1.4.2' #", ":1.10.0' #")
+	if diff := cmp.Diff(wantWeb, after["apps/web.yaml"]); diff != "" {
+		t.Errorf("apps/web.yaml after apply (-want +got):\n%s", diff)
+	}
+	out, _, _ = runCLI(t, "plan", dir, "-o", "json")
+	var again planReport
+	if err := json.Unmarshal([]byte(out), &again); err != nil {
+		t.Fatal(err)
+	}
+	if len(again.Changes) != 0 {
+		t.Errorf("plan after apply still has changes: %+v", again.Changes)
+	}
+}
+
+func TestPlanExitCodes(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	reg := registrytest.StartInProcess(t)
+	reg.Seed(t, "acme/web", "1.0.0", "1.1.0")
+	policies := "policies:\n  - {name: web, image: " + reg.Repo("acme/web") + ", semver: '*'}\n"
+	tests := []struct {
+		name  string
+		files map[string]string
+		args  []string
+		want  int
+	}{
+		{"changes", map[string]string{".imagebump.yaml": policies, "d.yaml": "image: " + reg.Repo("acme/web") + ":1.0.0 # {\"$imagepolicy\": \"web\"}\n"}, []string{"--exit-code"}, exitChanges},
+		{"changes without --exit-code", map[string]string{".imagebump.yaml": policies, "d.yaml": "image: " + reg.Repo("acme/web") + ":1.0.0 # {\"$imagepolicy\": \"web\"}\n"}, nil, exitOK},
+		{"up to date", map[string]string{".imagebump.yaml": policies, "d.yaml": "image: " + reg.Repo("acme/web") + ":1.1.0 # {\"$imagepolicy\": \"web\"}\n"}, []string{"--exit-code"}, exitOK},
+		{"invalid policy file", map[string]string{".imagebump.yaml": policies + "    semvar: x\n", "d.yaml": "image: " + reg.Repo("acme/web") + ":1.0.0 # {\"$imagepolicy\": \"web\"}\n"}, []string{"--exit-code"}, exitInvalid},
+		{"marker on a mapping", map[string]string{".imagebump.yaml": policies, "d.yaml": "image: # {\"$imagepolicy\": \"web\"}\n  a: b\n"}, []string{"--exit-code"}, exitFailed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeFiles(t, tc.files)
+			for _, cmd := range []string{"plan", "apply"} {
+				want := tc.want
+				if cmd == "apply" {
+					if tc.args != nil {
+						continue // --exit-code is plan's
+					}
+				}
+				before := snapshot(t, dir)
+				_, stderr, code := runCLI(t, append([]string{cmd, dir}, tc.args...)...)
+				if code != want {
+					t.Errorf("%s: exit %d, want %d: %s", cmd, code, want, stderr)
+				}
+				if want == exitInvalid {
+					if diff := cmp.Diff(before, snapshot(t, dir)); diff != "" {
+						t.Errorf("%s wrote files despite an invalid policy file:\n%s", cmd, diff)
+					}
+				}
+			}
+		})
+	}
+}
+
+// snapshot returns the content of every file under dir by relative path.
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		files[filepath.ToSlash(rel)] = string(b)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
