@@ -1,0 +1,187 @@
+package patcher
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// parseAll decodes every document of src, or fails.
+func parseAll(src []byte) ([]*yaml.Node, error) {
+	var docs []*yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	for {
+		d := new(yaml.Node)
+		err := dec.Decode(d)
+		if errors.Is(err, io.EOF) {
+			return docs, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, d)
+	}
+}
+
+// checkPatch verifies the properties every Apply must have on src:
+//   - the output equals the input outside the edited byte ranges, and inside
+//     each range the input holds the old value's text and the output the new;
+//   - when the input parses, the output parses to the same document structure
+//     (kinds, keys, anchors, comments, untouched scalars with their style),
+//     and only the changed scalars differ, holding their New value as strings.
+func checkPatch(t *testing.T, src []byte, res Result, edits []edit) {
+	t.Helper()
+	if len(edits) != len(res.Changes) {
+		t.Fatalf("%d edits for %d changes", len(edits), len(res.Changes))
+	}
+	if len(edits) == 0 {
+		if !bytes.Equal(res.Out, src) {
+			t.Fatalf("no change reported but output differs")
+		}
+		return
+	}
+	// Outside the edits, byte for byte.
+	in, out := 0, 0
+	for i, e := range edits {
+		if e.start < in {
+			t.Fatalf("edits overlap or are out of order: %+v", edits)
+		}
+		gap := e.start - in
+		if !bytes.Equal(src[in:e.start], res.Out[out:out+gap]) {
+			t.Fatalf("bytes before edit %d differ:\n in: %q\nout: %q", i, src[in:e.start], res.Out[out:out+gap])
+		}
+		out += gap
+		if got := string(res.Out[out : out+len(e.text)]); got != e.text {
+			t.Fatalf("edit %d: output holds %q, want %q", i, got, e.text)
+		}
+		out += len(e.text)
+		in = e.end
+	}
+	if !bytes.Equal(src[in:], res.Out[out:]) {
+		t.Fatalf("bytes after the last edit differ")
+	}
+
+	before, err := parseAll(src)
+	if err != nil {
+		t.Fatalf("changes made to a file that does not parse: %v", err)
+	}
+	after, err := parseAll(res.Out)
+	if err != nil {
+		t.Fatalf("output does not parse: %v\n%s", err, res.Out)
+	}
+	if len(before) != len(after) {
+		t.Fatalf("%d documents became %d", len(before), len(after))
+	}
+	// Map each edited range start to its change; the walk finds the
+	// original scalar at that offset independently of Apply.
+	byStart := map[int]Change{}
+	for i, e := range edits {
+		byStart[e.start] = res.Changes[i]
+	}
+	lines := newLineIndex(src)
+	seen := 0
+	var walk func(a, b *yaml.Node, path string)
+	walk = func(a, b *yaml.Node, path string) {
+		if a.Kind != b.Kind || len(a.Content) != len(b.Content) || a.Anchor != b.Anchor ||
+			a.HeadComment != b.HeadComment || a.LineComment != b.LineComment || a.FootComment != b.FootComment {
+			t.Fatalf("%s: node changed: %+v -> %+v", path, *a, *b)
+		}
+		if a.Kind == yaml.ScalarNode {
+			start := -1
+			if off, ok := lines.offset(src, a.Line, a.Column); ok {
+				if p, err := skipProperties(src, off); err == nil {
+					start = p
+				}
+			}
+			if c, ok := byStart[start]; ok {
+				seen++
+				if a.Value != c.Old || b.Value != c.New || b.Tag != "!!str" {
+					t.Fatalf("%s: changed scalar %q (%s) -> %q (%s), want %q -> %q (!!str)", path, a.Value, a.Tag, b.Value, b.Tag, c.Old, c.New)
+				}
+				if _, _, err := parseMarker(a.LineComment); err != nil {
+					t.Fatalf("%s: changed scalar %q has no marker (%q)", path, a.Value, a.LineComment)
+				}
+				if a.Line != c.Line {
+					t.Fatalf("%s: change reported on line %d, value is on line %d", path, c.Line, a.Line)
+				}
+			} else if a.Value != b.Value || a.Tag != b.Tag || a.Style != b.Style {
+				t.Fatalf("%s: untouched scalar changed: %q %s %v -> %q %s %v", path, a.Value, a.Tag, a.Style, b.Value, b.Tag, b.Style)
+			}
+		}
+		for i := range a.Content {
+			walk(a.Content[i], b.Content[i], path+"/"+a.Content[i].Value)
+		}
+	}
+	for i := range before {
+		walk(before[i], after[i], "")
+	}
+	if seen != len(edits) {
+		t.Fatalf("found %d of %d changed scalars in the parsed input", seen, len(edits))
+	}
+}
+
+// inputs returns every YAML input file of the golden cases and the corpus.
+func inputs(t testing.TB) map[string][]byte {
+	files := map[string][]byte{}
+	for _, dir := range []string{"testdata/golden", "testdata/corpus"} {
+		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !isYAML(p) || strings.Contains(p, "/expected/") {
+				return err
+			}
+			b, err := os.ReadFile(p)
+			files[p] = b
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return files
+}
+
+func TestPatchProperties(t *testing.T) {
+	files := inputs(t)
+	if len(files) < 20 {
+		t.Fatalf("only %d input files found", len(files))
+	}
+	changed := 0
+	for name, src := range files {
+		t.Run(name, func(t *testing.T) {
+			res, edits := apply(name, src, testTargets())
+			changed += len(edits)
+			checkPatch(t, src, res, edits)
+		})
+	}
+	if changed == 0 {
+		t.Fatal("no input changed: the property was never exercised")
+	}
+}
+
+func FuzzPatch(f *testing.F) {
+	for _, src := range inputs(f) {
+		f.Add(src)
+	}
+	f.Add([]byte("a: b # {\"$imagepolicy\": \"web\"}\n"))
+	f.Add([]byte("- 'x' # {\"$imagepolicy\": \"web:tag\"}\r\n- \"y\" # {\"$imagepolicy\": \"api\"}"))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		res, edits := apply("fuzz.yaml", src, testTargets())
+		markers, _ := Scan("fuzz.yaml", src)
+		if len(markers) < len(res.Changes)+len(res.Skipped) {
+			t.Fatalf("%d markers for %d changes and %d skipped", len(markers), len(res.Changes), len(res.Skipped))
+		}
+		if _, err := parseAll(src); err != nil {
+			if !bytes.Equal(res.Out, src) || len(res.Changes) != 0 {
+				t.Fatalf("a file that does not parse was changed")
+			}
+			return
+		}
+		checkPatch(t, src, res, edits)
+	})
+}

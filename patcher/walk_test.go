@@ -1,0 +1,261 @@
+package patcher
+
+import (
+	stdcmp "cmp"
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const marked = "image: ghcr.io/acme/web:1.0.0 # {\"$imagepolicy\": \"web\"}\n"
+
+// writeTree creates files (slash paths) under a new temporary directory.
+func writeTree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	root := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+func planPaths(p *Plan) []string {
+	var out []string
+	for _, f := range p.Files {
+		out = append(out, f.Path)
+	}
+	return out
+}
+
+func TestPlanDirSelectsFiles(t *testing.T) {
+	outside := writeTree(t, map[string]string{"evil.yaml": marked})
+	root := writeTree(t, map[string]string{
+		"a.yaml":                marked,
+		"b.yml":                 marked,
+		"c.YAML.txt":            marked,
+		"notes.md":              marked,
+		".git/config.yaml":      marked,
+		"sub/.git/x.yaml":       marked,
+		"sub/deep/d.yaml":       marked,
+		".github/workflow.yaml": marked,
+		"unmarked.yaml":         "image: ghcr.io/acme/web:1.0.0\n",
+	})
+	for link, target := range map[string]string{"link.yaml": "a.yaml", "linkdir": outside, "sub/up.yaml": filepath.Join(outside, "evil.yaml")} {
+		if err := os.Symlink(target, filepath.Join(root, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := syscall.Mkfifo(filepath.Join(root, "fifo.yaml"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := PlanDir(context.Background(), root, nil, testTargets())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{".github/workflow.yaml", "a.yaml", "b.yml", "sub/deep/d.yaml"}
+	if diff := cmp.Diff(want, planPaths(plan)); diff != "" {
+		t.Errorf("planned files (-want +got):\n%s", diff)
+	}
+	if len(plan.Problems) != 0 {
+		t.Errorf("problems: %v", plan.Problems)
+	}
+	markers, _, err := ScanDir(context.Background(), root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var scanned []string
+	for _, m := range markers {
+		scanned = append(scanned, m.File)
+	}
+	if diff := cmp.Diff(want, scanned); diff != "" {
+		t.Errorf("scanned files (-want +got):\n%s", diff)
+	}
+}
+
+func TestPlanDirPaths(t *testing.T) {
+	outside := writeTree(t, map[string]string{"evil.yaml": marked})
+	root := writeTree(t, map[string]string{
+		"a.yaml":           marked,
+		"apps/web/w.yaml":  marked,
+		"apps/api/a.yaml":  marked,
+		"apps/api/x/y.yml": marked,
+	})
+	if err := os.Symlink(outside, filepath.Join(root, "linked")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("apps", filepath.Join(root, "alias")); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		paths []string
+		want  []string
+		err   string
+	}{
+		{"all", nil, []string{"a.yaml", "apps/api/a.yaml", "apps/api/x/y.yml", "apps/web/w.yaml"}, ""},
+		{"subdir", []string{"apps/api"}, []string{"apps/api/a.yaml", "apps/api/x/y.yml"}, ""},
+		{"overlapping", []string{"apps/api/x", "apps", "apps/api/"}, []string{"apps/api/a.yaml", "apps/api/x/y.yml", "apps/web/w.yaml"}, ""},
+		{"single file", []string{"apps/web/w.yaml"}, []string{"apps/web/w.yaml"}, ""},
+		{"dot", []string{"."}, []string{"a.yaml", "apps/api/a.yaml", "apps/api/x/y.yml", "apps/web/w.yaml"}, ""},
+		{"cleaned inside", []string{"apps/../apps/web"}, []string{"apps/web/w.yaml"}, ""},
+		{"parent", []string{"../x"}, nil, "not inside the root"},
+		{"absolute", []string{"/etc"}, nil, "not inside the root"},
+		{"escaping", []string{"apps/../../x"}, nil, "not inside the root"},
+		{"symlink out", []string{"linked"}, nil, "symbolic link"},
+		{"symlink in", []string{"alias/web"}, nil, "symbolic link"},
+		{"missing", []string{"nope"}, nil, "no such file"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			plan, err := PlanDir(context.Background(), root, tc.paths, testTargets())
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want one containing %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, planPaths(plan)); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestPlanDirResultsSorted(t *testing.T) {
+	files := map[string]string{}
+	for _, name := range []string{"z.yaml", "a/b.yaml", "a.yaml", "m/n/o.yaml", "b.yaml"} {
+		files[name] = marked + "other: x # {\"$imagepolicy\": \"nosuch\"}\n" + strings.Replace(marked, "image", "second", 1)
+	}
+	root := writeTree(t, files)
+	for range 5 { // concurrency must not show in the order
+		plan, err := PlanDir(context.Background(), root, nil, testTargets())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(plan.Changes) != 10 || len(plan.Problems) != 5 {
+			t.Fatalf("%d changes, %d problems", len(plan.Changes), len(plan.Problems))
+		}
+		if !slices.IsSortedFunc(plan.Changes, func(a, b Change) int {
+			return stdcmp.Or(strings.Compare(a.File, b.File), a.Line-b.Line)
+		}) || plan.Changes[0].File != "a.yaml" || plan.Changes[1].Line != 3 {
+			t.Fatalf("changes not sorted: %v", plan.Changes)
+		}
+		if !slices.IsSortedFunc(plan.Problems, func(a, b Problem) int { return strings.Compare(a.File, b.File) }) {
+			t.Fatalf("problems not sorted: %v", plan.Problems)
+		}
+	}
+}
+
+func TestWrite(t *testing.T) {
+	root := writeTree(t, map[string]string{
+		"private.yaml": marked,
+		"exec.yaml":    marked,
+		"same.yaml":    "image: ghcr.io/acme/web:1.5.0 # {\"$imagepolicy\": \"web\"}\n",
+	})
+	must(t, os.Chmod(filepath.Join(root, "private.yaml"), 0o600))
+	must(t, os.Chmod(filepath.Join(root, "exec.yaml"), 0o755))
+	old := time.Now().Add(-time.Hour).Truncate(time.Second)
+	must(t, os.Chtimes(filepath.Join(root, "same.yaml"), old, old))
+
+	plan, err := PlanDir(context.Background(), root, nil, testTargets())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"exec.yaml", "private.yaml"}, planPaths(plan)); diff != "" {
+		t.Fatalf("(-want +got):\n%s", diff)
+	}
+	// Planning wrote nothing.
+	if b, _ := os.ReadFile(filepath.Join(root, "private.yaml")); string(b) != marked {
+		t.Fatalf("PlanDir wrote %q", b)
+	}
+	if err := plan.Write(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Replace(marked, "1.0.0", "1.5.0", 1)
+	for name, mode := range map[string]os.FileMode{"private.yaml": 0o600, "exec.yaml": 0o755} {
+		p := filepath.Join(root, name)
+		b, err := os.ReadFile(p)
+		if err != nil || string(b) != want {
+			t.Errorf("%s = %q, %v; want %q", name, b, err, want)
+		}
+		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != mode {
+			t.Errorf("%s: mode %v, %v; want %v", name, fi.Mode(), err, mode)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(root, "same.yaml")); err != nil || !fi.ModTime().Equal(old) {
+		t.Errorf("an unchanged file was rewritten")
+	}
+	entries, _ := os.ReadDir(root)
+	if len(entries) != 3 {
+		t.Errorf("temporary files left behind: %v", entries)
+	}
+}
+
+func TestWriteRefusesFileChangedSincePlan(t *testing.T) {
+	root := writeTree(t, map[string]string{"a.yaml": marked, "b.yaml": marked})
+	plan, err := PlanDir(context.Background(), root, nil, testTargets())
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := marked + "# edited by someone else\n"
+	must(t, os.WriteFile(filepath.Join(root, "a.yaml"), []byte(edited), 0o644))
+	err = plan.Write(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "a.yaml") || !strings.Contains(err.Error(), "changed since") {
+		t.Fatalf("Write error = %v, want one about a.yaml having changed", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "a.yaml")); string(b) != edited {
+		t.Errorf("a.yaml was overwritten: %q", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "b.yaml")); !strings.Contains(string(b), "1.5.0") {
+		t.Errorf("b.yaml was not written: %q", b)
+	}
+}
+
+func TestPlanDirNoopKeepsNothing(t *testing.T) {
+	files := map[string]string{}
+	for _, n := range []string{"a", "b", "c"} {
+		files[n+".yaml"] = "image: ghcr.io/acme/web:1.5.0 # {\"$imagepolicy\": \"web\"}\n"
+	}
+	plan, err := PlanDir(context.Background(), writeTree(t, files), nil, testTargets())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Files) != 0 || len(plan.Changes) != 0 {
+		t.Fatalf("no-op plan holds %d files, %d changes", len(plan.Files), len(plan.Changes))
+	}
+	if err := plan.Write(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPlanDirCanceled(t *testing.T) {
+	root := writeTree(t, map[string]string{"a.yaml": marked})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := PlanDir(ctx, root, nil, testTargets()); err == nil {
+		t.Fatal("PlanDir with a canceled context succeeded")
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
