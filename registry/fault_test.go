@@ -110,12 +110,32 @@ func TestTagsFaults(t *testing.T) {
 	}, {
 		name:         "JSON of the wrong shape",
 		mw:           rawTags(http.StatusOK, `{"name":"app","tags":"1.0.0"}`),
-		wantErr:      `listing tags of %[1]s/app: malformed registry response: json: cannot unmarshal string into Go struct field Tags.tags of type []string`,
+		wantErr:      `listing tags of %[1]s/app: malformed registry response: json: cannot unmarshal string into Go struct field .tags of type []string`,
 		tagsRequests: 1,
 	}, {
 		name:         "not JSON at all",
 		mw:           rawTags(http.StatusOK, `<html>proxy error</html>`),
 		wantErr:      `listing tags of %[1]s/app: malformed registry response: invalid character '<' looking for beginning of value`,
+		tagsRequests: 1,
+	}, {
+		name:         "a Link to another host is refused",
+		mw:           linkTags(`<http://elsewhere.example/v2/app/tags/list?n=1000&last=a>; rel="next"`, `["a"]`),
+		wantErr:      `listing tags of %[1]s/app: registry %[1]s links the next page of app to another host, elsewhere.example`,
+		tagsRequests: 1,
+	}, {
+		name:         "a Link back to the same page is refused",
+		mw:           linkTags(`</v2/app/tags/list?n=1000>; rel="next"`, `["a"]`),
+		wantErr:      `listing tags of %[1]s/app: registry pagination loops back to http://%[1]s/v2/app/tags/list?n=1000`,
+		tagsRequests: 1,
+	}, {
+		name:         "a page repeating tags is refused",
+		mw:           linkTags(`</v2/app/tags/list?n=1000&last=b>; rel="next"`, `["a","b"]`),
+		wantErr:      `listing tags of %[1]s/app: registry listed tags of page 2 again while paginating; refusing a possibly partial list`,
+		tagsRequests: 2,
+	}, {
+		name:         "a malformed Link",
+		mw:           linkTags(`http://x/>; rel="next"`, `["a"]`),
+		wantErr:      `listing tags of %[1]s/app: malformed Link header "http://x/>; rel=\"next\""`,
 		tagsRequests: 1,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -196,6 +216,48 @@ func TestRetryAfter(t *testing.T) {
 			got, ok := retryAfter(tc.in, now)
 			if got != tc.want || ok != tc.ok {
 				t.Errorf("retryAfter(%q) = %s, %t; want %s, %t", tc.in, got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
+// TestTagsFullPagesWithoutLink covers registries that cut a listing at n
+// without a Link header, go-containerregistry's in-process one among them,
+// and registries that ignore n and last altogether.
+func TestTagsFullPagesWithoutLink(t *testing.T) {
+	many := make([]string, 2*pageSize+pageSize/2)
+	for i := range many {
+		many[i] = fmt.Sprintf("t%05d", i)
+	}
+	exact := many[:pageSize]
+	for _, tc := range []struct {
+		name         string
+		mw           func(http.Handler) http.Handler
+		want         []string
+		tagsRequests int64
+	}{
+		{"cut at n, honours last", nil, many, 3},
+		{"ignores n and last, exactly n tags", ignoreN(exact), exact, 2},
+		{"ignores n and last, more than n tags", ignoreN(many), many, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var opts []registrytest.Option
+			if tc.mw != nil {
+				opts = append(opts, registrytest.WithMiddleware(tc.mw))
+			}
+			r := registrytest.StartInProcess(t, opts...)
+			r.Seed(t, "app", tc.want...)
+			c := newClient(t, nil)
+			got, err := c.Tags(t.Context(), r.Repo("app"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(got)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("tags (-want +got):\n%s", diff)
+			}
+			if n := count(c.Counts(), r.Host, KindTags); n != tc.tagsRequests {
+				t.Errorf("%d tags/list requests, want %d", n, tc.tagsRequests)
 			}
 		})
 	}

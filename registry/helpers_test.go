@@ -252,3 +252,34 @@ func (a *tokenAuth) middleware(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// linkTags answers every tags/list request with the tags (a JSON array)
+// and the Link header link.
+func linkTags(link, tags string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if isTagsList(r) {
+				w.Header().Set("Link", link)
+				w.Header().Set("Content-Type", "application/json")
+				fmt.Fprintf(w, `{"name":"app","tags":%s}`, tags)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// ignoreN answers every tags/list request with all of tags, as
+// docker-registry 2.8 does whatever n and last say.
+func ignoreN(tags []string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if isTagsList(r) {
+				w.Header().Set("Content-Type", "application/json")
+				_ = json.NewEncoder(w).Encode(map[string]any{"name": "app", "tags": tags})
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}

@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -34,9 +36,11 @@ import (
 // errors from a caller's cancelled context.
 type Pass struct {
 	c      *Client
-	puller *remote.Puller
 	counts counter
 	pings  memo[*cachedResponse]
+	// conns holds one authenticated transport per repository: one
+	// token exchange per repository scope for everything the pass does.
+	conns memo[http.RoundTripper]
 
 	tags    memo[[]string]
 	digests memo[string]
@@ -46,24 +50,36 @@ type Pass struct {
 func (c *Client) Pass() *Pass {
 	p := &Pass{c: c}
 	p.pings.keepErrors = true
+	p.conns.keepErrors = true
 	p.tags.keepErrors = true
 	p.digests.keepErrors = true
-	puller, err := remote.NewPuller(
-		remote.WithTransport(&passTransport{p: p}),
-		remote.WithAuthFromKeychain(c.keychain),
-		remote.WithUserAgent(c.userAgent),
-		remote.WithPageSize(pageSize),
-		// Retries are retryTransport's; see transport.go.
-		remote.WithRetryStatusCodes(),
-		remote.WithRetryPredicate(func(error) bool { return false }),
-		remote.WithRetryBackoff(remote.Backoff{Steps: 1}),
-	)
-	if err != nil {
-		// The options above are constant and valid.
-		panic("registry: building puller: " + err.Error())
-	}
-	p.puller = puller
 	return p
+}
+
+// conn returns the authenticated transport for a repository: go-containerregistry's
+// ping and bearer/basic handshake over passTransport. Being a
+// *transport.Wrapper, remote functions given it use it as is: no second
+// handshake, no retries of their own (ours are under it).
+func (p *Pass) conn(ctx context.Context, r name.Repository) (http.RoundTripper, error) {
+	return p.conns.do(ctx, r.Name(), func() (http.RoundTripper, error) {
+		auth, err := authn.Resolve(ctx, p.c.keychain, r)
+		if err != nil {
+			return nil, err
+		}
+		var rt http.RoundTripper = &passTransport{p: p}
+		rt = transport.NewUserAgent(rt, p.c.userAgent)
+		return transport.NewWithContext(ctx, r.Registry, auth, rt, []string{r.Scope(transport.PullScope)})
+	})
+}
+
+// remote returns the options of go-containerregistry's remote functions
+// for a repository.
+func (p *Pass) remote(ctx context.Context, r name.Repository) ([]remote.Option, error) {
+	rt, err := p.conn(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return []remote.Option{remote.WithTransport(rt), remote.WithContext(ctx)}, nil
 }
 
 // Counts returns the requests this pass sent, by host and kind, sorted
@@ -89,29 +105,125 @@ func (p *Pass) Tags(ctx context.Context, repo string) ([]string, error) {
 }
 
 func (p *Pass) list(ctx context.Context, r name.Repository) ([]string, error) {
-	lister, err := p.puller.Lister(ctx, r)
+	rt, err := p.conn(ctx, r)
 	if err != nil {
-		return nil, decodeErr(err)
+		return nil, err
 	}
-	var tags []string
+	client := &http.Client{Transport: rt, CheckRedirect: sameHost}
+	u := &url.URL{
+		Scheme:   r.Scheme(),
+		Host:     r.RegistryStr(),
+		Path:     fmt.Sprintf("/v2/%s/tags/list", r.RepositoryStr()),
+		RawQuery: fmt.Sprintf("n=%d", pageSize),
+	}
+	tags := []string{}
 	seen := map[string]bool{}
-	for lister.HasNext() {
-		page, err := lister.Next(ctx)
+	requested := map[string]bool{}
+	byLast := false
+	for pageNo := 1; ; pageNo++ {
+		requested[u.String()] = true
+		page, next, err := listPage(ctx, client, u, r)
 		if err != nil {
-			return nil, decodeErr(err)
+			return nil, err
 		}
-		tags = append(tags, page.Tags...)
-		if page.Next != "" {
-			if seen[page.Next] {
-				return nil, fmt.Errorf("registry pagination loops back to %s", page.Next)
+		var fresh []string
+		for _, tg := range page {
+			if !seen[tg] {
+				seen[tg] = true
+				fresh = append(fresh, tg)
 			}
-			seen[page.Next] = true
 		}
+		switch {
+		case byLast && len(fresh) == 0:
+			// Empty, or the whole list again from a registry that
+			// ignores n and last (docker-registry 2.8 does): done.
+			return tags, nil
+		case pageNo > 1 && len(fresh) != len(page):
+			return nil, fmt.Errorf("registry listed tags of page %d again while paginating; refusing a possibly partial list", pageNo)
+		}
+		tags = append(tags, fresh...)
+		byLast = false
+		if next == nil && len(page) == pageSize {
+			// A full page and no Link: go-containerregistry's own
+			// registry (and others) cut at n without saying so. Ask for
+			// the rest with last=, which the distribution spec defines.
+			next = &url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path,
+				RawQuery: url.Values{"n": {fmt.Sprint(pageSize)}, "last": {page[len(page)-1]}}.Encode()}
+			byLast = true
+		}
+		if next == nil {
+			return tags, nil
+		}
+		if requested[next.String()] {
+			return nil, fmt.Errorf("registry pagination loops back to %s", next.Redacted())
+		}
+		u = next
 	}
-	if tags == nil {
-		tags = []string{}
+}
+
+// listPage fetches one page of a tag listing and the URL of the next.
+func listPage(ctx context.Context, client *http.Client, u *url.URL, r name.Repository) ([]string, *url.URL, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, nil, err
 	}
-	return tags, nil
+	req.Header.Set("Accept", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	if err := transport.CheckError(resp, http.StatusOK); err != nil {
+		return nil, nil, err
+	}
+	var body struct {
+		Tags []string `json:"tags"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&body); err != nil {
+		return nil, nil, decodeErr(err)
+	}
+	next, err := nextPage(resp, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	return body.Tags, next, nil
+}
+
+// nextPage parses a Link header (`<url>; rel="next"`) relative to the
+// request, refusing links to other hosts: a registry must not make us
+// send its credentials elsewhere.
+func nextPage(resp *http.Response, r name.Repository) (*url.URL, error) {
+	link := resp.Header.Get("Link")
+	if link == "" {
+		return nil, nil
+	}
+	start, end := strings.IndexByte(link, '<'), strings.IndexByte(link, '>')
+	if start != 0 || end < 0 {
+		return nil, fmt.Errorf("malformed Link header %q", link)
+	}
+	if !strings.Contains(link[end:], `rel="next"`) && !strings.Contains(link[end:], "rel=next") {
+		return nil, nil
+	}
+	ref, err := url.Parse(link[1:end])
+	if err != nil {
+		return nil, fmt.Errorf("malformed Link header %q: %w", link, err)
+	}
+	next := resp.Request.URL.ResolveReference(ref)
+	if next.Host != resp.Request.URL.Host {
+		return nil, fmt.Errorf("registry %s links the next page of %s to another host, %s", r.RegistryStr(), r.RepositoryStr(), next.Host)
+	}
+	return next, nil
+}
+
+// sameHost refuses redirects of tag listings to other hosts.
+func sameHost(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	if req.URL.Host != via[0].URL.Host {
+		return fmt.Errorf("refusing redirect to another host, %s", req.URL.Host)
+	}
+	return nil
 }
 
 // Digest resolves a reference such as "ghcr.io/acme/web:1.4.2" to the
@@ -138,7 +250,11 @@ func (p *Pass) Digest(ctx context.Context, ref string) (string, error) {
 }
 
 func (p *Pass) head(ctx context.Context, r name.Reference) (string, error) {
-	desc, err := p.puller.Head(ctx, r)
+	opts, err := p.remote(ctx, r.Context())
+	if err != nil {
+		return "", err
+	}
+	desc, err := remote.Head(r, opts...)
 	if err == nil {
 		return desc.Digest.String(), nil
 	}
@@ -146,7 +262,7 @@ func (p *Pass) head(ctx context.Context, r name.Reference) (string, error) {
 		return "", err
 	}
 	p.c.log.Debug("registry refused HEAD, falling back to GET", "ref", r.Name(), "error", err.Error())
-	got, gerr := p.puller.Get(ctx, r)
+	got, gerr := remote.Get(r, opts...)
 	if gerr != nil {
 		return "", decodeErr(gerr)
 	}
@@ -212,9 +328,9 @@ func (p *Pass) resolve(ctx context.Context, ref string) (string, name.Digest, er
 }
 
 func (p *Pass) platforms(ctx context.Context, d name.Digest) ([]Platform, error) {
-	desc, err := p.puller.Get(ctx, d)
+	desc, err := p.get(ctx, d)
 	if err != nil {
-		return nil, decodeErr(err)
+		return nil, err
 	}
 	if desc.MediaType.IsIndex() {
 		idx, err := desc.ImageIndex()
@@ -249,6 +365,19 @@ func attestation(m v1.Descriptor) bool {
 		(m.Platform != nil && m.Platform.OS == "unknown" && m.Platform.Architecture == "unknown")
 }
 
+// get fetches a manifest by digest.
+func (p *Pass) get(ctx context.Context, d name.Digest) (*remote.Descriptor, error) {
+	opts, err := p.remote(ctx, d.Context())
+	if err != nil {
+		return nil, err
+	}
+	desc, err := remote.Get(d, opts...)
+	if err != nil {
+		return nil, decodeErr(err)
+	}
+	return desc, nil
+}
+
 func (p *Pass) config(desc *remote.Descriptor) (*v1.ConfigFile, error) {
 	img, err := desc.Image()
 	if err != nil {
@@ -281,9 +410,9 @@ func (p *Pass) Created(ctx context.Context, ref string) (time.Time, error) {
 
 func (p *Pass) created(ctx context.Context, d name.Digest) (time.Time, error) {
 	return p.c.created.do(ctx, d.DigestStr(), func() (time.Time, error) {
-		desc, err := p.puller.Get(ctx, d)
+		desc, err := p.get(ctx, d)
 		if err != nil {
-			return time.Time{}, decodeErr(err)
+			return time.Time{}, err
 		}
 		if desc.MediaType.IsImage() {
 			cf, err := p.config(desc)
