@@ -59,8 +59,9 @@ type Host struct {
 	// MaxConcurrency bounds the requests in flight to this host;
 	// 0 means DefaultMaxConcurrency.
 	MaxConcurrency int
-	// RequestsPerSecond limits the request rate to this host; 0 means
-	// unlimited. Every attempt counts, retries included.
+	// RequestsPerSecond limits the request rate to this host, allowing
+	// bursts of one second's worth; 0 means unlimited. Every attempt
+	// counts, retries included.
 	RequestsPerSecond float64
 
 	// Username for basic authentication or token exchange. A value of the

@@ -86,10 +86,12 @@ func (p *Pass) remote(ctx context.Context, r name.Repository) ([]remote.Option, 
 // by host then kind.
 func (p *Pass) Counts() []Count { return p.counts.snapshot() }
 
-// Tags lists the tags of a repository such as "ghcr.io/acme/web", following
-// the registry's pagination (n=1000, Link headers). A listing that fails
-// on any page is an error, never a partial list. The caller owns the
-// returned slice.
+// Tags lists the tags of a repository such as "ghcr.io/acme/web" in the
+// registry's order. It asks for pages of 1000 (n=1000) and follows Link
+// headers to the same host; a full page without a Link is followed up with
+// last=, because some registries cut at n silently. A listing that fails
+// on any page, loops, or repeats tags across pages is an error, never a
+// partial list. The caller owns the returned slice.
 func (p *Pass) Tags(ctx context.Context, repo string) ([]string, error) {
 	r, err := p.c.repository(repo)
 	if err != nil {

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -347,5 +348,28 @@ func TestMaxConcurrency(t *testing.T) {
 	wg.Wait()
 	if top > 2 {
 		t.Errorf("%d tags/list requests in flight at once, want at most 2", top)
+	}
+}
+
+// TestRateLimit sets a limit of one request per 1000 seconds: the ping
+// takes the only token, and the listing must then wait longer than its
+// context allows, which the limiter reports at once instead of sleeping.
+func TestRateLimit(t *testing.T) {
+	r := registrytest.StartInProcess(t)
+	r.Seed(t, "app", "1.0.0")
+	c := newClient(t, nil, WithHosts(Host{Host: r.Host, RequestsPerSecond: 0.001}))
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	_, err := c.Tags(ctx, r.Repo("app"))
+	want := fmt.Sprintf(`listing tags of %[1]s/app: Get "http://%[1]s/v2/app/tags/list?n=1000": waiting for the rate limit of %[1]s (0.001 requests per second): rate: Wait(n=1) would exceed context deadline`, r.Host)
+	got := ""
+	if err != nil {
+		got = err.Error()
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("error (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[Kind]int64{KindPing: 1}, kinds(c.Counts())); diff != "" {
+		t.Errorf("requests sent (-want +got):\n%s", diff)
 	}
 }

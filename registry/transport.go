@@ -16,11 +16,12 @@ import (
 // Retries are ours, not go-containerregistry's: its retry transport drops
 // the response it retries on, so it cannot honour Retry-After, and it
 // cannot fail at once on a Retry-After longer than we are willing to wait.
-// The Pass turns its retries off and puts retryTransport under its auth
-// transports, so every attempt of every request, token exchanges included,
+// A Pass hands go-containerregistry a *transport.Wrapper per repository,
+// which turns its own retries off, and puts retryTransport under the auth
+// handshake, so every attempt of every request, token exchanges included,
 // goes through the same policy, limits and accounting:
 //
-//	go-containerregistry auth (bearer/basic, per repository scope)
+//	go-containerregistry auth (bearer/basic; one per repository, Pass.conn)
 //	  passTransport   (per Pass: ping cache, per-pass counts)
 //	    retryTransport (attempts, backoff, Retry-After, per-attempt timeout)
 //	      send: scheme policy → host semaphore → rate limit → count → network
@@ -253,7 +254,7 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 	if hs.limiter != nil {
 		if err := hs.limiter.Wait(ctx); err != nil {
 			release()
-			return nil, err
+			return nil, fmt.Errorf("waiting for the rate limit of %s (%g requests per second): %w", hs.name, float64(hs.limiter.Limit()), err)
 		}
 	}
 	c.counts.add(ctx, req)
