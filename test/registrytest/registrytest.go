@@ -73,12 +73,17 @@ func (r *Registry) Auth() authn.Authenticator {
 // When the binary is missing the test is skipped, or fails if CI=true.
 func Start(t testing.TB, opts ...Option) *Registry {
 	t.Helper()
+	return start(t, Binary, opts...)
+}
+
+func start(t testing.TB, binary string, opts ...Option) *Registry {
+	t.Helper()
 	var cfg config
 	for _, o := range opts {
 		o(&cfg)
 	}
-	if _, err := os.Stat(Binary); err != nil {
-		msg := fmt.Sprintf("%s not found: apt-get install docker-registry to run tests against the real registry", Binary)
+	if _, err := os.Stat(binary); err != nil {
+		msg := fmt.Sprintf("%s not found: apt-get install docker-registry to run tests against the real registry", binary)
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}
@@ -89,7 +94,7 @@ func Start(t testing.TB, opts ...Option) *Registry {
 	// listen; try a few.
 	var lastErr error
 	for range 3 {
-		r, err := startReal(t, dir, cfg)
+		r, err := startReal(t, binary, dir, cfg)
 		if err == nil {
 			return r
 		}
@@ -99,7 +104,7 @@ func Start(t testing.TB, opts ...Option) *Registry {
 	return nil
 }
 
-func startReal(t testing.TB, dir string, cfg config) (*Registry, error) {
+func startReal(t testing.TB, binary, dir string, cfg config) (*Registry, error) {
 	t.Helper()
 	port, err := freePort()
 	if err != nil {
@@ -142,7 +147,7 @@ http:
 		return nil, err
 	}
 	defer logFile.Close()
-	cmd := exec.Command(Binary, "serve", cfgPath)
+	cmd := exec.Command(binary, "serve", cfgPath)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none")
