@@ -27,9 +27,13 @@ const (
 // attempt counts: a request retried twice counts three times. Requests
 // that never reach the network (a cached ping, a refused scheme) do not.
 type Count struct {
+	// Host is the host[:port] the requests went to: a registry, its
+	// token server, or blob storage it redirected to.
 	Host string
+	// Kind is what the requests were for.
 	Kind Kind
-	N    int64
+	// N is how many were sent.
+	N int64
 }
 
 type countKey struct {

@@ -46,7 +46,8 @@ type Pass struct {
 	digests memo[string]
 }
 
-// Pass starts a pass.
+// Pass starts a pass: a view of c with empty per-pass caches. Passes may
+// overlap; they share the Client's host limits and digest caches.
 func (c *Client) Pass() *Pass {
 	p := &Pass{c: c}
 	p.pings.keepErrors = true

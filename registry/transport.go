@@ -49,6 +49,7 @@ type RetryAfterError struct {
 	Wait time.Duration
 }
 
+// Error says what the registry asked for and why the client did not wait.
 func (e *RetryAfterError) Error() string {
 	return fmt.Sprintf("%s: registry asks to retry after %s, longer than the %s imagebump waits", e.Status, e.Wait, MaxRetryAfter)
 }
@@ -62,6 +63,7 @@ type TimeoutError struct {
 	Attempts int
 }
 
+// Error says how long each attempt was given and how many were made.
 func (e *TimeoutError) Error() string {
 	return fmt.Sprintf("no response within %s (%d attempts)", e.Limit, e.Attempts)
 }
@@ -227,6 +229,7 @@ type SchemeError struct {
 	Scheme string
 }
 
+// Error says which scheme the host allows.
 func (e *SchemeError) Error() string {
 	if e.Scheme == "https" {
 		return fmt.Sprintf("%s is a loopback host, spoken to over plain HTTP only", e.Host)
