@@ -38,6 +38,13 @@ func TestImports(t *testing.T) {
 		{"policy", []string{"github.com/Masterminds/semver/v3"}},
 		{"patcher", []string{"sigs.k8s.io/kustomize/kyaml", "go.yaml.in/yaml/v3"}},
 		{"config", []string{mod + "policy", "go.yaml.in/yaml/v3", "sigs.k8s.io/kustomize/kyaml", "github.com/robfig/cron/v3"}},
+		// docker/cli's config package is what go-containerregistry's own
+		// default keychain uses; registry imports it to read a config file
+		// from an explicit path, which the keychain cannot be pointed at.
+		{"registry", []string{"github.com/google/go-containerregistry", "github.com/docker/cli/cli/config", "golang.org/x/sync", "golang.org/x/time/rate"}},
+		// bot is everything above plus the git and GitHub libraries; it
+		// must not reach into cmd.
+		{"bot", []string{mod + "config", mod + "policy", mod + "registry", mod + "patcher", mod + "gitwriter", "golang.org/x/sync"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.pkg, func(t *testing.T) {
