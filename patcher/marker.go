@@ -52,6 +52,13 @@ func parseMarker(comment string) (policy string, field Field, err error) {
 	if len(text) < 2 || text[0] != '{' || text[len(text)-1] != '}' {
 		return "", "", errNotMarker
 	}
+	if ref, ok := simpleMarker(text); ok {
+		policy, field = ParseRef(ref)
+		if policy == "" {
+			return "", "", fmt.Errorf("malformed marker %s: empty policy name", text)
+		}
+		return policy, field, nil
+	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(text), &obj); err != nil {
 		return "", "", fmt.Errorf("malformed marker %s: %v", text, err)
@@ -72,4 +79,37 @@ func parseMarker(comment string) (policy string, field Field, err error) {
 		return "", "", fmt.Errorf("malformed marker %s: empty policy name", text)
 	}
 	return policy, field, nil
+}
+
+// simpleMarker reads the common spelling {"$imagepolicy": "REF"} (any JSON
+// whitespace, no escapes in REF) without the cost of encoding/json, which
+// handles everything else.
+func simpleMarker(text string) (ref string, ok bool) {
+	s := strings.TrimLeft(text[1:], " \t\r\n")
+	s, ok = strings.CutPrefix(s, `"`+markerKey+`"`)
+	if !ok {
+		return "", false
+	}
+	s, ok = strings.CutPrefix(strings.TrimLeft(s, " \t\r\n"), ":")
+	if !ok {
+		return "", false
+	}
+	s, ok = strings.CutPrefix(strings.TrimLeft(s, " \t\r\n"), `"`)
+	if !ok {
+		return "", false
+	}
+	end := strings.IndexAny(s, `"\`)
+	if end < 0 || s[end] != '"' {
+		return "", false
+	}
+	ref = s[:end]
+	for _, c := range []byte(ref) {
+		if c < 0x20 {
+			return "", false
+		}
+	}
+	if strings.TrimLeft(s[end+1:], " \t\r\n") != "}" {
+		return "", false
+	}
+	return ref, true
 }

@@ -2,4 +2,7 @@
 
 package patcher
 
-const syscallNoFollow = 0
+const (
+	openNoFollow = 0
+	openNonBlock = 0
+)

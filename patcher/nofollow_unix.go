@@ -4,6 +4,9 @@ package patcher
 
 import "syscall"
 
-// syscallNoFollow makes opening a file fail rather than follow a symbolic
+// openNoFollow makes opening a file fail rather than follow a symbolic
 // link that replaced it after the directory walk saw a regular file.
-const syscallNoFollow = syscall.O_NOFOLLOW
+const openNoFollow = syscall.O_NOFOLLOW
+
+// openNonBlock keeps opening a FIFO from blocking.
+const openNonBlock = syscall.O_NONBLOCK

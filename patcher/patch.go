@@ -115,6 +115,14 @@ type edit struct {
 }
 
 func apply(file string, src []byte, t Targets) (Result, []edit) {
+	if !bytes.Contains(src, markerBytes) || current(src, t) {
+		return Result{Out: src}, nil
+	}
+	return applyParsed(file, src, t)
+}
+
+// applyParsed is Apply without the shortcut for files that need nothing.
+func applyParsed(file string, src []byte, t Targets) (Result, []edit) {
 	found, problems := findMarkers(file, src)
 	res := Result{Out: src, Problems: problems}
 	var edits []edit
@@ -125,16 +133,12 @@ func apply(file string, src []byte, t Targets) (Result, []edit) {
 			res.Problems = append(res.Problems, Problem{file, m.Line, fmt.Sprintf("unknown policy %q", m.Policy)})
 			continue
 		}
-		if tg == nil {
+		old := f.node.Value
+		v := want(tg, m.Field)
+		if v == "" || v == old {
 			continue
 		}
-		old := f.node.Value
-		var v string
-		switch m.Field {
-		case FieldRef, FieldTag:
-			if tg.Image == "" || tg.Tag == "" {
-				continue
-			}
+		if m.Field == FieldRef || m.Field == FieldTag {
 			cur := old
 			if m.Field == FieldRef {
 				_, cur, _ = splitRef(old)
@@ -143,20 +147,6 @@ func apply(file string, src []byte, t Targets) (Result, []edit) {
 				res.Skipped = append(res.Skipped, Skipped{file, m.Line, m.Policy, cur, tg.Tag, ReasonDowngrade})
 				continue
 			}
-			v = tg.Tag
-			if m.Field == FieldRef {
-				v = tg.Image + ":" + tg.Tag
-				if tg.PinDigest && tg.Digest != "" {
-					v += "@" + tg.Digest
-				}
-			}
-		case FieldName:
-			v = tg.Image
-		case FieldDigest:
-			v = tg.Digest
-		}
-		if v == "" || v == old {
-			continue
 		}
 		if !writable(v) {
 			res.Problems = append(res.Problems, Problem{file, m.Line, fmt.Sprintf("policy %q resolved to %q, which is not written into manifests", m.Policy, v)})
@@ -170,6 +160,35 @@ func apply(file string, src []byte, t Targets) (Result, []edit) {
 	}
 	sortProblems(res.Problems)
 	return res, edits
+}
+
+// want is the value a field marked for tg should hold, or "" when the
+// target does not say (an unresolved policy, no digest): then the field is
+// left alone.
+func want(tg *Target, field Field) string {
+	if tg == nil {
+		return ""
+	}
+	switch field {
+	case FieldRef:
+		if tg.Image == "" || tg.Tag == "" {
+			return ""
+		}
+		if tg.PinDigest && tg.Digest != "" {
+			return tg.Image + ":" + tg.Tag + "@" + tg.Digest
+		}
+		return tg.Image + ":" + tg.Tag
+	case FieldTag:
+		if tg.Image == "" {
+			return ""
+		}
+		return tg.Tag
+	case FieldName:
+		return tg.Image
+	case FieldDigest:
+		return tg.Digest
+	}
+	return ""
 }
 
 // writable refuses values no image reference has, which could otherwise
@@ -340,6 +359,10 @@ func (w *walker) walk(n *yaml.Node, isKey, inFlow bool) {
 		w.claim(n.Line)
 		if err != nil {
 			w.problem(n.Line, "%v", err)
+			return
+		}
+		if n.Style&yaml.TaggedStyle != 0 && n.ShortTag() != "!!str" && n.Tag != "!" {
+			w.problem(n.Line, "marker is on a value tagged %s, not a string; not applied", n.Tag)
 			return
 		}
 		off, ok := w.lines.offset(w.src, n.Line, n.Column)

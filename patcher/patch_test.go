@@ -52,6 +52,10 @@ func TestParseMarker(t *testing.T) {
 		{"extra key", `# {"$imagepolicy": "web", "a": 1}`, "", "", "keys other than"},
 		{"bad json", `# {"$imagepolicy": web}`, "", "", "malformed marker"},
 		{"empty policy", `# {"$imagepolicy": ":digest"}`, "", "", "empty policy"},
+		{"escaped", `# {"$imagepolicy": "we\u0062:tag"}`, "web", FieldTag, ""},
+		{"escaped key", `# {"\u0024imagepolicy": "web"}`, "", "", "-"},
+		{"repeated key: the last wins, as in encoding/json", `# {"$imagepolicy": "api", "$imagepolicy": "web"}`, "web", FieldRef, ""},
+		{"trailing comma", `# {"$imagepolicy": "web",}`, "", "", "malformed marker"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -102,7 +102,7 @@ func checkPatch(t *testing.T, src []byte, res Result, edits []edit) {
 			}
 			if c, ok := byStart[start]; ok {
 				seen++
-				if a.Value != c.Old || b.Value != c.New || b.Tag != "!!str" {
+				if a.Value != c.Old || b.Value != c.New || b.Tag != "!!str" && b.Tag != "!" {
 					t.Fatalf("%s: changed scalar %q (%s) -> %q (%s), want %q -> %q (!!str)", path, a.Value, a.Tag, b.Value, b.Tag, c.Old, c.New)
 				}
 				if _, _, err := parseMarker(a.LineComment); err != nil {
@@ -164,6 +164,45 @@ func TestPatchProperties(t *testing.T) {
 	}
 }
 
+// checkCurrent verifies the shortcut of Apply on a file that parses: when
+// current says there is nothing to do, the full path agrees.
+func checkCurrent(t *testing.T, src []byte, targets Targets) bool {
+	t.Helper()
+	if !current(src, targets) {
+		return false
+	}
+	full, _ := applyParsed("f.yaml", src, targets)
+	if len(full.Changes) != 0 || len(full.Problems) != 0 || len(full.Skipped) != 0 {
+		t.Fatalf("current says nothing to do, parsing finds changes %v, problems %v, skipped %v", full.Changes, full.Problems, full.Skipped)
+	}
+	return true
+}
+
+// TestCurrent runs the shortcut on every input once patched: then nothing
+// is left to do, and the shortcut should see that on most files without
+// parsing them.
+func TestCurrent(t *testing.T) {
+	shortcut, total := 0, 0
+	for name, src := range inputs(t) {
+		if _, err := parseAll(src); err != nil {
+			continue
+		}
+		res, _ := apply(name, src, testTargets())
+		again, _ := applyParsed(name, res.Out, testTargets())
+		if len(again.Changes) != 0 {
+			t.Fatalf("%s: a second pass changes %v", name, again.Changes)
+		}
+		total++
+		if checkCurrent(t, res.Out, testTargets()) {
+			shortcut++
+		}
+	}
+	t.Logf("shortcut taken on %d of %d patched inputs", shortcut, total)
+	if shortcut < total/3 {
+		t.Errorf("shortcut taken on only %d of %d patched inputs", shortcut, total)
+	}
+}
+
 func FuzzPatch(f *testing.F) {
 	for _, src := range inputs(f) {
 		f.Add(src)
@@ -183,5 +222,6 @@ func FuzzPatch(f *testing.F) {
 			return
 		}
 		checkPatch(t, src, res, edits)
+		checkCurrent(t, src, testTargets())
 	})
 }

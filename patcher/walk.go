@@ -35,8 +35,8 @@ type Plan struct {
 
 // FileChange is the new content of one file.
 type FileChange struct {
-	Path    string // relative to the root, with forward slashes
-	Mode    fs.FileMode
+	Path    string      // relative to the root, with forward slashes
+	Mode    fs.FileMode // when planned; Write keeps the mode the file has then
 	Old     []byte
 	New     []byte
 	Changes []Change
@@ -59,11 +59,15 @@ type fileResult struct {
 // reported as a Problem; the error is for a root or path that cannot be
 // walked at all.
 func PlanDir(ctx context.Context, root string, paths []string, t Targets) (*Plan, error) {
-	results, err := eachFile(ctx, root, paths, func(name string, src []byte, mode fs.FileMode) fileResult {
+	results, err := eachFile(ctx, root, paths, func(name string, src []byte, dir *os.Root) fileResult {
 		res := Apply(name, src, t)
 		fr := fileResult{problems: res.Problems, skipped: res.Skipped, changes: res.Changes}
 		if res.Changed() {
-			fr.change = &FileChange{Path: name, Mode: mode, Old: bytes.Clone(src), New: res.Out, Changes: res.Changes}
+			fi, err := dir.Lstat(path.Base(name))
+			if err != nil {
+				return fileResult{problems: []Problem{{File: name, Message: err.Error()}}}
+			}
+			fr.change = &FileChange{Path: name, Mode: fi.Mode(), Old: bytes.Clone(src), New: res.Out, Changes: res.Changes}
 		}
 		return fr
 	})
@@ -85,7 +89,7 @@ func PlanDir(ctx context.Context, root string, paths []string, t Targets) (*Plan
 // ScanDir lists the markers in the same files PlanDir reads, with the
 // problems that do not depend on which policies exist.
 func ScanDir(ctx context.Context, root string, paths []string) ([]Marker, []Problem, error) {
-	results, err := eachFile(ctx, root, paths, func(name string, src []byte, _ fs.FileMode) fileResult {
+	results, err := eachFile(ctx, root, paths, func(name string, src []byte, _ *os.Root) fileResult {
 		m, p := Scan(name, src)
 		return fileResult{markers: m, problems: p}
 	})
@@ -125,47 +129,62 @@ func (p *Plan) Write(ctx context.Context) error {
 	}
 	defer r.Close()
 	errs := make([]error, len(p.Files))
-	err = parallel(ctx, len(p.Files), func(i int, _ *[]byte) {
-		errs[i] = writeFile(r, &p.Files[i])
+	err = parallel(ctx, len(p.Files), func(w *worker, i int) {
+		f := &p.Files[i]
+		dir, err := w.dir(r, path.Dir(f.Path))
+		if err == nil {
+			err = writeFile(dir, path.Base(f.Path), f)
+		}
+		if err != nil {
+			errs[i] = fmt.Errorf("writing %s: %w", f.Path, err)
+		}
 	})
 	return errors.Join(append(errs, err)...)
 }
 
-func writeFile(r *os.Root, f *FileChange) error {
-	name := filepath.FromSlash(f.Path)
-	cur, err := r.ReadFile(name)
+// writeFile replaces name in dir with f.New, if it still holds f.Old.
+func writeFile(dir *os.Root, name string, f *FileChange) error {
+	fi, err := dir.Lstat(name)
 	if err != nil {
-		return fmt.Errorf("writing %s: %w", f.Path, err)
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return errors.New("not a regular file")
+	}
+	cur, err := dir.ReadFile(name)
+	if err != nil {
+		return err
 	}
 	if !bytes.Equal(cur, f.Old) {
-		return fmt.Errorf("writing %s: the file changed since it was planned", f.Path)
+		return errors.New("the file changed since it was planned")
 	}
-	tmp := filepath.Join(filepath.Dir(name), ".imagebump-"+filepath.Base(name)+"-"+strconv.FormatUint(rand.Uint64(), 36))
-	w, err := r.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, f.Mode.Perm())
+	mode := fi.Mode().Perm()
+	tmp := ".imagebump-" + name + "-" + strconv.FormatUint(rand.Uint64(), 36)
+	w, err := dir.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
-		return fmt.Errorf("writing %s: %w", f.Path, err)
+		return err
 	}
 	_, err = w.Write(f.New)
 	if cerr := w.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		// OpenFile's mode is subject to the umask; restore the original bits.
-		err = r.Chmod(tmp, f.Mode.Perm())
+		// OpenFile's mode is subject to the umask; keep the file's own.
+		err = dir.Chmod(tmp, mode)
 	}
 	if err == nil {
-		err = r.Rename(tmp, name)
+		err = dir.Rename(tmp, name)
 	}
 	if err != nil {
-		_ = r.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", f.Path, err)
+		_ = dir.Remove(tmp)
 	}
-	return nil
+	return err
 }
 
 // eachFile runs fn on every YAML file under root (or under paths) that
-// mentions $imagepolicy, concurrently, and returns the results in path order.
-func eachFile(ctx context.Context, root string, paths []string, fn func(name string, src []byte, mode fs.FileMode) fileResult) ([]fileResult, error) {
+// mentions $imagepolicy, concurrently, and returns the results in path
+// order. fn gets the file's directory opened as a root.
+func eachFile(ctx context.Context, root string, paths []string, fn func(name string, src []byte, dir *os.Root) fileResult) ([]fileResult, error) {
 	r, err := os.OpenRoot(root)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", root, err)
@@ -176,17 +195,20 @@ func eachFile(ctx context.Context, root string, paths []string, fn func(name str
 		return nil, err
 	}
 	results := make([]fileResult, len(files))
-	err = parallel(ctx, len(files), func(i int, buf *[]byte) {
+	err = parallel(ctx, len(files), func(w *worker, i int) {
 		name := files[i]
-		src, mode, err := readFile(r, name, buf)
+		dir, err := w.dir(r, path.Dir(name))
+		var src []byte
+		if err == nil {
+			src, err = w.read(dir, path.Base(name))
+		}
 		if err != nil {
-			results[i].problems = []Problem{{File: name, Message: err.Error()}}
+			results[i].problems = []Problem{{File: name, Message: "reading: " + err.Error()}}
 			return
 		}
-		if !bytes.Contains(src, markerBytes) {
-			return
+		if bytes.Contains(src, markerBytes) {
+			results[i] = fn(name, src, dir)
 		}
-		results[i] = fn(name, src, mode)
 	})
 	if err != nil {
 		return nil, err
@@ -194,45 +216,72 @@ func eachFile(ctx context.Context, root string, paths []string, fn func(name str
 	return results, nil
 }
 
-// readFile reads a file into *buf, reusing its storage: most files are
+// worker is what one goroutine of parallel keeps from file to file: the
+// directory it is in (files come in path order, so mostly from the same
+// directory as the last one) and a read buffer, since most files are
 // screened out by a byte search and never retained.
-func readFile(r *os.Root, name string, buf *[]byte) ([]byte, fs.FileMode, error) {
-	f, err := r.OpenFile(filepath.FromSlash(name), os.O_RDONLY|syscallNoFollow, 0)
+type worker struct {
+	dirName string
+	dirRoot *os.Root
+	buf     []byte
+}
+
+// dir returns the directory name under r opened as a root of its own:
+// opening a file in it then takes one system call instead of one per path
+// element, and still cannot leave r.
+func (w *worker) dir(r *os.Root, name string) (*os.Root, error) {
+	if name == "." {
+		return r, nil
+	}
+	if w.dirRoot != nil && w.dirName == name {
+		return w.dirRoot, nil
+	}
+	w.close()
+	d, err := r.OpenRoot(filepath.FromSlash(name))
 	if err != nil {
-		return nil, 0, fmt.Errorf("reading: %w", err)
+		return nil, err
+	}
+	w.dirName, w.dirRoot = name, d
+	return d, nil
+}
+
+func (w *worker) close() {
+	if w.dirRoot != nil {
+		w.dirRoot.Close()
+		w.dirRoot = nil
+	}
+}
+
+// read reads the file name in dir into the worker's buffer. The directory
+// walk lists regular files only; O_NOFOLLOW and O_NONBLOCK keep a file
+// swapped since for a symlink or a FIFO from being followed or blocking.
+func (w *worker) read(dir *os.Root, name string) ([]byte, error) {
+	f, err := dir.OpenFile(name, os.O_RDONLY|openNoFollow|openNonBlock, 0)
+	if err != nil {
+		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, 0, fmt.Errorf("reading: %w", err)
+	if w.buf == nil {
+		w.buf = make([]byte, 0, 16<<10)
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, 0, errors.New("reading: not a regular file")
-	}
-	size := int(fi.Size()) + 1 // +1 to see EOF without growing
-	if cap(*buf) < size {
-		*buf = make([]byte, 0, size+size/4)
-	}
-	b := (*buf)[:0]
+	b := w.buf[:0]
 	for {
+		if len(b) == cap(b) {
+			b = slices.Grow(b, len(b))
+		}
 		n, err := f.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return nil, 0, fmt.Errorf("reading: %w", err)
-		}
-		if len(b) == cap(b) {
-			b = slices.Grow(b, len(b))
+			return nil, err
 		}
 	}
-	*buf = b
-	return b, fi.Mode(), nil
+	w.buf = b
+	return b, nil
 }
 
-// listFiles returns the YAML files under paths (all of root when empty),
-// relative to root with forward slashes, sorted and without duplicates.
 func listFiles(ctx context.Context, r *os.Root, paths []string) ([]string, error) {
 	if len(paths) == 0 {
 		paths = []string{"."}
@@ -298,19 +347,23 @@ func isYAML(name string) bool {
 // parallel calls fn(i) for i in [0, n) on at most GOMAXPROCS goroutines, each
 // with a buffer of its own to reuse, and stops handing out work when ctx is
 // done.
-func parallel(ctx context.Context, n int, fn func(i int, buf *[]byte)) error {
+
+// parallel calls fn for i in [0, n) on at most GOMAXPROCS goroutines, each
+// with a worker of its own, and stops handing out work when ctx is done.
+func parallel(ctx context.Context, n int, fn func(w *worker, i int)) error {
 	workers := min(runtime.GOMAXPROCS(0), n)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			var buf []byte
+			var w worker
+			defer w.close()
 			for ctx.Err() == nil {
 				i := int(next.Add(1)) - 1
 				if i >= n {
 					return
 				}
-				fn(i, &buf)
+				fn(&w, i)
 			}
 		})
 	}
