@@ -100,9 +100,15 @@ func (r Result) Changed() bool { return len(r.Changes) > 0 }
 var markerBytes = []byte(markerKey)
 
 // Apply rewrites the values marked in src to what t says, changing no other
-// byte. file is only used to label the results. A file that does not parse
-// is left untouched and reported, but only when it mentions $imagepolicy:
-// other files are not even parsed.
+// byte; file only labels the results. A marker is a line comment that is
+// exactly {"$imagepolicy": "policy[:tag|:name|:digest]"} after a scalar
+// value (`key: value # marker`, `- value # marker`). A file that does not
+// parse is reported and left untouched.
+//
+// Files that do not mention $imagepolicy are not parsed, and neither is a
+// file whose marker lines are all simple `key: value # marker` lines that
+// already hold what t says: nothing is reported for such a file, even a
+// syntax error elsewhere in it. Scan, which always parses, reports those.
 func Apply(file string, src []byte, t Targets) Result {
 	res, _ := apply(file, src, t)
 	return res
@@ -255,24 +261,15 @@ func findMarkers(file string, src []byte) ([]found, []Problem) {
 	if !bytes.Contains(src, markerBytes) {
 		return nil, nil
 	}
-	var docs []*yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(src))
-	for {
-		doc := new(yaml.Node)
-		err := dec.Decode(doc)
-		if errors.Is(err, io.EOF) {
-			break
+	docs, err := decodeAll(src)
+	if err != nil {
+		line := 0
+		if m := errLine.FindStringSubmatch(err.Error()); m != nil {
+			line, _ = strconv.Atoi(m[1])
 		}
-		if err != nil {
-			line := 0
-			if m := errLine.FindStringSubmatch(err.Error()); m != nil {
-				line, _ = strconv.Atoi(m[1])
-			}
-			msg := strings.TrimPrefix(err.Error(), "yaml: ")
-			msg = strings.TrimPrefix(msg, "line "+strconv.Itoa(line)+": ")
-			return nil, []Problem{{file, line, "not valid YAML, left untouched: " + msg}}
-		}
-		docs = append(docs, doc)
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		msg = strings.TrimPrefix(msg, "line "+strconv.Itoa(line)+": ")
+		return nil, []Problem{{file, line, "not valid YAML, left untouched: " + msg}}
 	}
 	w := &walker{file: file, src: src, lines: newLineIndex(src), claimed: map[int]bool{}}
 	for _, d := range docs {
@@ -282,6 +279,28 @@ func findMarkers(file string, src []byte) ([]found, []Problem) {
 		w.problem(w.commentLine(s), "marker is not on the line of a scalar value; not applied")
 	}
 	return w.found, w.problems
+}
+
+// decodeAll parses every document of src. A panic in the parser, which no
+// repository file should be able to cause, is turned into an error.
+func decodeAll(src []byte) (docs []*yaml.Node, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			docs, err = nil, fmt.Errorf("parser failed: %v", r)
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	for {
+		doc := new(yaml.Node)
+		err := dec.Decode(doc)
+		if errors.Is(err, io.EOF) {
+			return docs, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, doc)
+	}
 }
 
 type walker struct {

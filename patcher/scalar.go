@@ -25,6 +25,10 @@ func newLineIndex(src []byte) lineIndex {
 	}
 	idx := lineIndex{start}
 	for i := start; i < len(src); {
+		if c := src[i]; c != '\n' && c != '\r' && c != 0xC2 && c != 0xE2 {
+			i++
+			continue
+		}
 		if n := breakLen(src, i); n > 0 {
 			i += n
 			idx = append(idx, i)

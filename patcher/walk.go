@@ -165,12 +165,12 @@ func writeFile(dir *os.Root, name string, f *FileChange) error {
 		return err
 	}
 	_, err = w.Write(f.New)
-	if cerr := w.Close(); err == nil {
-		err = cerr
-	}
 	if err == nil {
 		// OpenFile's mode is subject to the umask; keep the file's own.
-		err = dir.Chmod(tmp, mode)
+		err = w.Chmod(mode)
+	}
+	if cerr := w.Close(); err == nil {
+		err = cerr
 	}
 	if err == nil {
 		err = dir.Rename(tmp, name)

@@ -53,6 +53,25 @@ func BenchmarkPatcherWrite(b *testing.B) {
 	}
 }
 
+// BenchmarkPatcherScan lists the markers of the same 5,000 files: unlike a
+// no-op PlanDir it parses every marked file.
+func BenchmarkPatcherScan(b *testing.B) {
+	dir := b.TempDir()
+	if err := patchertree.Generate(dir, benchFiles, 1); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for b.Loop() {
+		markers, problems, err := patcher.ScanDir(ctx, dir, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(markers) != benchFiles || len(problems) != 0 {
+			b.Fatalf("scan found %d markers, %d problems", len(markers), len(problems))
+		}
+	}
+}
+
 // BenchmarkApply is Apply on one marked file, in memory.
 func BenchmarkApply(b *testing.B) {
 	dir := b.TempDir()
