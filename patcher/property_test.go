@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -178,6 +179,43 @@ func checkCurrent(t *testing.T, src []byte, targets Targets) bool {
 	return true
 }
 
+// checkReferences verifies that References finds every marker Scan finds.
+func checkReferences(t *testing.T, markers, refs []Marker) {
+	t.Helper()
+	type key struct {
+		line   int
+		policy string
+		field  Field
+	}
+	seen := map[key]bool{}
+	for _, r := range refs {
+		seen[key{r.Line, r.Policy, r.Field}] = true
+	}
+	for _, m := range markers {
+		if !seen[key{m.Line, m.Policy, m.Field}] {
+			t.Fatalf("References misses %s:%d %s %s (found %v)", m.File, m.Line, m.Policy, m.Field, refs)
+		}
+	}
+}
+
+func TestReferences(t *testing.T) {
+	n := 0
+	for name, src := range inputs(t) {
+		markers, _ := Scan(name, src)
+		n += len(markers)
+		checkReferences(t, markers, References(name, src))
+	}
+	if n == 0 {
+		t.Fatal("no markers in the inputs")
+	}
+	// More than Scan: markers in block scalars and unparseable files.
+	src := []byte("a: |\n  x # {\"$imagepolicy\": \"web\"}\n{{ x }} # {\"$imagepolicy\": \"api:tag\"}\n")
+	want := []Marker{{File: "f", Line: 2, Policy: "web", Field: FieldRef}, {File: "f", Line: 3, Policy: "api", Field: FieldTag}}
+	if diff := cmp.Diff(want, References("f", src)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
 // TestCurrent runs the shortcut on every input once patched: then nothing
 // is left to do, and the shortcut should see that on most files without
 // parsing them.
@@ -212,6 +250,7 @@ func FuzzPatch(f *testing.F) {
 	f.Fuzz(func(t *testing.T, src []byte) {
 		res, edits := apply("fuzz.yaml", src, testTargets())
 		markers, _ := Scan("fuzz.yaml", src)
+		checkReferences(t, markers, References("fuzz.yaml", src))
 		if len(markers) < len(res.Changes)+len(res.Skipped) {
 			t.Fatalf("%d markers for %d changes and %d skipped", len(markers), len(res.Changes), len(res.Skipped))
 		}

@@ -105,6 +105,22 @@ func ScanDir(ctx context.Context, root string, paths []string) ([]Marker, []Prob
 	return markers, problems, nil
 }
 
+// ReferencesDir runs References on the same files PlanDir reads: a cheap
+// superset of ScanDir's markers, to learn which policies a tree uses.
+func ReferencesDir(ctx context.Context, root string, paths []string) ([]Marker, error) {
+	results, err := eachFile(ctx, root, paths, func(name string, src []byte, _ *os.Root) fileResult {
+		return fileResult{markers: References(name, src)}
+	})
+	if err != nil {
+		return nil, err
+	}
+	var refs []Marker
+	for _, r := range results {
+		refs = append(refs, r.markers...)
+	}
+	return refs, nil
+}
+
 // ApplyDir is PlanDir followed by Write.
 func ApplyDir(ctx context.Context, root string, paths []string, t Targets) (*Plan, error) {
 	p, err := PlanDir(ctx, root, paths, t)

@@ -83,6 +83,17 @@ func TestPlanDirSelectsFiles(t *testing.T) {
 	if diff := cmp.Diff(want, scanned); diff != "" {
 		t.Errorf("scanned files (-want +got):\n%s", diff)
 	}
+	refs, err := ReferencesDir(context.Background(), root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var referenced []string
+	for _, m := range refs {
+		referenced = append(referenced, m.File)
+	}
+	if diff := cmp.Diff(want, referenced); diff != "" {
+		t.Errorf("referencing files (-want +got):\n%s", diff)
+	}
 }
 
 func TestPlanDirPaths(t *testing.T) {

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Benchmark the patcher on 5,000 generated files (a Deployment and a Service
 # each, with comments; every other file marked, 20 policies):
-#   - the Go benchmarks (no-op pass, write pass, ScanDir, one Apply), then
+#   - the Go benchmarks (no-op pass, write pass, ScanDir, ReferencesDir, one Apply), then
 #   - one no-op pass and one write pass of a small driver, each in a fresh
 #     process under /usr/bin/time, for wall time and peak RSS.
 # The tree goes to $TMPDIR (default /tmp); timings depend on that file
@@ -10,7 +10,7 @@
 #   test/bench/patcher.sh [extra go test flags, e.g. -count 5]
 set -eu
 cd "$(dirname "$0")/../.."
-go test -run '^$' -bench '^Benchmark(PatcherNoop|PatcherWrite|PatcherScan|Apply)$' -benchmem "$@" ./test/bench/
+go test -run '^$' -bench '^Benchmark(PatcherNoop|PatcherWrite|PatcherScan|PatcherReferences|Apply)$' -benchmem "$@" ./test/bench/
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

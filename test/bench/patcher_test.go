@@ -72,6 +72,25 @@ func BenchmarkPatcherScan(b *testing.B) {
 	}
 }
 
+// BenchmarkPatcherReferences finds the policies the same files use without
+// parsing them: what a pass needs before it resolves policies.
+func BenchmarkPatcherReferences(b *testing.B) {
+	dir := b.TempDir()
+	if err := patchertree.Generate(dir, benchFiles, 1); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for b.Loop() {
+		refs, err := patcher.ReferencesDir(ctx, dir, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(refs) != benchFiles {
+			b.Fatalf("found %d references", len(refs))
+		}
+	}
+}
+
 // BenchmarkApply is Apply on one marked file, in memory.
 func BenchmarkApply(b *testing.B) {
 	dir := b.TempDir()
