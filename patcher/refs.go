@@ -1,9 +1,6 @@
 package patcher
 
-import (
-	"bytes"
-	"sort"
-)
+import "bytes"
 
 // References lists the marker references in src without parsing it: every
 // comment on a line mentioning $imagepolicy whose text is a marker,
@@ -11,23 +8,34 @@ import (
 // of Scan's markers, cheap enough to run on every pass to learn which
 // policies to resolve; Scan and Apply say which markers are really usable.
 func References(file string, src []byte) []Marker {
-	if !bytes.Contains(src, markerBytes) {
-		return nil
-	}
 	var refs []Marker
-	lines := newLineIndex(src)
-	for off := 0; ; {
-		i := bytes.Index(src[off:], markerBytes)
+	line, start := 1, 0 // start is where line begins
+	if bytes.HasPrefix(src, bom) {
+		start = 3
+	}
+	for {
+		i := bytes.Index(src[start:], markerBytes)
 		if i < 0 {
 			return refs
 		}
-		i += off
-		line := sort.Search(len(lines), func(n int) bool { return lines[n] > i })
-		start, end := lines[line-1], len(src)
-		if line < len(lines) {
-			end = lines[line]
+		i += start
+		// Count line breaks up to i as the parser does, so that lines agree
+		// with Scan's.
+		for p := start; p < i; {
+			if c := src[p]; c != '\n' && c != '\r' && c != 0xC2 && c != 0xE2 {
+				p++
+			} else if n := breakLen(src, p); n > 0 {
+				p += n
+				line, start = line+1, p
+			} else {
+				p++
+			}
 		}
-		text := bytes.TrimRight(src[start:end], "\r\n\u0085\u2028\u2029 \t")
+		end := i
+		for end < len(src) && breakLen(src, end) == 0 {
+			end++
+		}
+		text := bytes.TrimRight(src[start:end], " \t")
 		for j := range text {
 			if text[j] != '#' {
 				continue
@@ -36,6 +44,9 @@ func References(file string, src []byte) []Marker {
 				refs = append(refs, Marker{File: file, Line: line, Policy: policy, Field: field})
 			}
 		}
-		off = max(end, i+1)
+		if end == len(src) {
+			return refs
+		}
+		line, start = line+1, end+breakLen(src, end)
 	}
 }
