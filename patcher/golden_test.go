@@ -148,7 +148,7 @@ func readTree(t *testing.T, dir string) map[string]string {
 func formatPlan(p *Plan) string {
 	var b strings.Builder
 	for _, f := range p.Files {
-		fmt.Fprintf(&b, "file %s %v\n", f.Path, f.Mode)
+		fmt.Fprintf(&b, "file %s\n", f.Path)
 	}
 	for _, c := range p.Changes {
 		fmt.Fprintf(&b, "change %s:%d:%d %s %s %q -> %q\n", c.File, c.Line, c.Column, c.Policy, c.Field, c.Old, c.New)

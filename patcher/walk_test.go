@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -57,9 +56,6 @@ func TestPlanDirSelectsFiles(t *testing.T) {
 		if err := os.Symlink(target, filepath.Join(root, link)); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if err := syscall.Mkfifo(filepath.Join(root, "fifo.yaml"), 0o644); err != nil {
-		t.Fatal(err)
 	}
 	plan, err := PlanDir(context.Background(), root, nil, testTargets())
 	if err != nil {
