@@ -21,6 +21,11 @@ func mustPolicy(t *testing.T, s policy.Spec) *config.Policy {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return atRoot(p)
+}
+
+// atRoot places p on line 2 of a root policy file.
+func atRoot(p *policy.Policy) *config.Policy {
 	return &config.Policy{Policy: p, File: ".imagebump.yaml", Line: 2}
 }
 
