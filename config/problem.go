@@ -38,7 +38,7 @@ func (ps Problems) Error() string {
 var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 
 // unknownField matches yaml.v3's strict-decoding complaint.
-var unknownField = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
+var unknownField = regexp.MustCompile(`^field (\S+) not found in type .+$`)
 
 // decodeProblems turns a yaml.v3 decoding error into problems with lines.
 func decodeProblems(file string, err error) Problems {

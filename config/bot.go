@@ -1,0 +1,443 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"text/template"
+
+	"github.com/robfig/cron/v3"
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// Bot is the deployment-side configuration of imagebump (DESIGN.md "Bot
+// config"), with defaults filled in.
+type Bot struct {
+	// Schedule is the cron spec of update passes; Cron is it parsed.
+	Schedule string
+	Cron     cron.Schedule
+	// WorkDir holds the persistent clones. Default /var/lib/imagebump.
+	WorkDir string
+	// Listen is the address of /metrics, /healthz and /readyz. Default ":8080".
+	Listen       string
+	Log          Log
+	Repositories []Repository
+	Commit       Commit
+	Registries   Registries
+}
+
+// Log configures the bot's log output.
+type Log struct {
+	Format string // "json" (default) or "text"
+	Level  string // "debug", "info" (default), "warn" or "error"
+}
+
+// Mode is how a repository receives changes.
+type Mode string
+
+// Modes of a repository.
+const (
+	PullRequest Mode = "pullRequest" // one branch and pull request per group
+	Push        Mode = "push"        // commit and push to the branch
+)
+
+// Repository is one manifests repository the bot updates.
+type Repository struct {
+	URL        string
+	Branch     string   // default "main"
+	Paths      []string // subtrees to scan; empty means all
+	Mode       Mode     // default PullRequest
+	PushBranch string   // push mode: push here instead of Branch
+	Auth       Auth
+	GitHub     GitHub
+	// Owner and Name are the repository's GitHub owner and name, from the
+	// URL path; set in pull request mode.
+	Owner, Name string
+	// Line is where the entry starts in the config file.
+	Line int
+}
+
+// Auth holds file paths of a repository's credentials. The files are read
+// when used, so rotated secrets are picked up; they are never logged.
+type Auth struct {
+	TokenFile      string
+	SSHKeyFile     string
+	KnownHostsFile string
+}
+
+// GitHub configures the GitHub API of a repository.
+type GitHub struct {
+	// APIURL is empty for api.github.com; for GitHub Enterprise
+	// https://HOST/api/v3/.
+	APIURL string
+}
+
+// Commit configures the commits the bot makes.
+type Commit struct {
+	AuthorName, AuthorEmail string
+	SigningKeyFile          string
+	// MessageTemplate is a text/template over the list of changes; empty
+	// means the built-in message. Template is it parsed, or nil.
+	MessageTemplate string
+	Template        *template.Template
+}
+
+// Registries configures registry access.
+type Registries struct {
+	DockerConfig string
+	Hosts        []RegistryHost
+}
+
+// RegistryHost holds the settings of one registry host.
+type RegistryHost struct {
+	Host              string
+	Insecure          bool
+	CAFile            string
+	MaxConcurrency    int
+	RequestsPerSecond float64
+}
+
+type botFile struct {
+	Schedule     string           `yaml:"schedule"`
+	WorkDir      string           `yaml:"workDir"`
+	Listen       string           `yaml:"listen"`
+	Log          logFile          `yaml:"log"`
+	Repositories []repositoryFile `yaml:"repositories"`
+	Commit       commitFile       `yaml:"commit"`
+	Registries   registriesFile   `yaml:"registries"`
+}
+
+type logFile struct {
+	Format string `yaml:"format"`
+	Level  string `yaml:"level"`
+}
+
+type repositoryFile struct {
+	URL        string   `yaml:"url"`
+	Branch     string   `yaml:"branch"`
+	Paths      []string `yaml:"paths"`
+	Mode       string   `yaml:"mode"`
+	PushBranch string   `yaml:"pushBranch"`
+	Auth       struct {
+		TokenFile      string `yaml:"tokenFile"`
+		SSHKeyFile     string `yaml:"sshKeyFile"`
+		KnownHostsFile string `yaml:"knownHostsFile"`
+	} `yaml:"auth"`
+	GitHub struct {
+		APIURL string `yaml:"apiURL"`
+	} `yaml:"github"`
+}
+
+type commitFile struct {
+	Author struct {
+		Name  string `yaml:"name"`
+		Email string `yaml:"email"`
+	} `yaml:"author"`
+	SigningKeyFile  string `yaml:"signingKeyFile"`
+	MessageTemplate string `yaml:"messageTemplate"`
+}
+
+type registriesFile struct {
+	DockerConfig string `yaml:"dockerConfig"`
+	Hosts        []struct {
+		Host              string  `yaml:"host"`
+		Insecure          bool    `yaml:"insecure"`
+		CAFile            string  `yaml:"caFile"`
+		MaxConcurrency    int     `yaml:"maxConcurrency"`
+		RequestsPerSecond float64 `yaml:"requestsPerSecond"`
+	} `yaml:"hosts"`
+}
+
+// cronParser accepts what DESIGN.md promises: five fields, descriptors
+// such as @hourly and @every 5m, and a CRON_TZ= (or TZ=) prefix.
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// LoadBot reads and validates the bot config file at path. The file is
+// decoded strictly: an unknown field is an error. When anything is invalid
+// the error is Problems, each with the line it is about. ${NAME} in string
+// values is replaced by the environment variable NAME; a reference to an
+// unset variable is a problem.
+func LoadBot(path string) (*Bot, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading bot config: %w", err)
+	}
+	return parseBot(path, src)
+}
+
+func parseBot(file string, src []byte) (*Bot, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		return nil, decodeProblems(file, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil, Problems{{File: file, Message: "the bot config is empty"}}
+	}
+	// Strict decoding of the file as written reports unknown fields and
+	// wrong types at their lines; the values are then taken from the
+	// document with ${NAME} references expanded.
+	var f botFile
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		return nil, decodeProblems(file, err)
+	}
+	var problems Problems
+	expandEnv(&doc, file, &problems)
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	f = botFile{}
+	if err := doc.Decode(&f); err != nil {
+		return nil, decodeProblems(file, err)
+	}
+	top := doc.Content[0]
+	line := func(path string) int { return fieldLine(top, path) }
+	bad := func(path, format string, args ...any) {
+		problems = append(problems, Problem{File: file, Line: line(path), Message: path + ": " + fmt.Sprintf(format, args...)})
+	}
+
+	b := &Bot{
+		Schedule: f.Schedule,
+		WorkDir:  f.WorkDir,
+		Listen:   f.Listen,
+		Log:      Log{Format: f.Log.Format, Level: f.Log.Level},
+		Commit: Commit{
+			AuthorName:      f.Commit.Author.Name,
+			AuthorEmail:     f.Commit.Author.Email,
+			SigningKeyFile:  f.Commit.SigningKeyFile,
+			MessageTemplate: f.Commit.MessageTemplate,
+		},
+		Registries: Registries{DockerConfig: f.Registries.DockerConfig},
+	}
+	if b.Schedule == "" {
+		bad("schedule", "is required, e.g. \"*/10 * * * *\" or \"@every 10m\"")
+	} else if s, err := cronParser.Parse(b.Schedule); err != nil {
+		bad("schedule", "%q: %v", b.Schedule, err)
+	} else {
+		b.Cron = s
+	}
+	if b.WorkDir == "" {
+		b.WorkDir = "/var/lib/imagebump"
+	}
+	if b.Listen == "" {
+		b.Listen = ":8080"
+	} else if !validListen(b.Listen) {
+		bad("listen", "%q is not host:port or :port", b.Listen)
+	}
+	switch b.Log.Format {
+	case "":
+		b.Log.Format = "json"
+	case "json", "text":
+	default:
+		bad("log.format", "%q is not json or text", b.Log.Format)
+	}
+	switch b.Log.Level {
+	case "":
+		b.Log.Level = "info"
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q is not debug, info, warn or error", b.Log.Level)
+	}
+	if b.Commit.AuthorName == "" {
+		b.Commit.AuthorName = "imagebump"
+	}
+	if b.Commit.AuthorEmail == "" {
+		b.Commit.AuthorEmail = "imagebump@users.noreply.github.com"
+	} else if !strings.Contains(b.Commit.AuthorEmail, "@") {
+		bad("commit.author.email", "%q is not an email address", b.Commit.AuthorEmail)
+	}
+	if t := b.Commit.MessageTemplate; t != "" {
+		tmpl, err := template.New("message").Parse(t)
+		if err != nil {
+			bad("commit.messageTemplate", "%v", err)
+		}
+		b.Commit.Template = tmpl
+	}
+
+	if len(f.Repositories) == 0 {
+		bad("repositories", "at least one repository is required")
+	}
+	seen := map[string]int{}
+	for i, r := range f.Repositories {
+		at := fmt.Sprintf("repositories[%d]", i)
+		repo := Repository{
+			URL: r.URL, Branch: r.Branch, Paths: r.Paths, Mode: Mode(r.Mode), PushBranch: r.PushBranch,
+			Auth:   Auth{TokenFile: r.Auth.TokenFile, SSHKeyFile: r.Auth.SSHKeyFile, KnownHostsFile: r.Auth.KnownHostsFile},
+			GitHub: GitHub{APIURL: r.GitHub.APIURL},
+			Line:   line(at),
+		}
+		if repo.Branch == "" {
+			repo.Branch = "main"
+		}
+		if repo.Mode == "" {
+			repo.Mode = PullRequest
+		}
+		if repo.Mode != PullRequest && repo.Mode != Push {
+			bad(at+".mode", "%q is not pullRequest or push", r.Mode)
+		}
+		if repo.PushBranch != "" && repo.Mode != Push {
+			bad(at+".pushBranch", "applies only to mode: push")
+		}
+		for _, br := range []struct{ field, name string }{{"branch", repo.Branch}, {"pushBranch", repo.PushBranch}} {
+			if br.name != "" && branchUnsafe.MatchString(br.name) {
+				bad(at+"."+br.field, "%q is not a valid git branch name", br.name)
+			}
+		}
+		for j, p := range repo.Paths {
+			if p == "" || strings.HasPrefix(p, "/") || escapes(p) {
+				bad(fmt.Sprintf("%s.paths[%d]", at, j), "%q must be a relative path inside the repository", p)
+			}
+		}
+		if repo.URL == "" {
+			bad(at+".url", "is required")
+		} else if owner, name, err := repoPath(repo.URL); err != nil {
+			bad(at+".url", "%v", err)
+		} else {
+			repo.Owner, repo.Name = owner, name
+			if prev, dup := seen[repo.URL+"#"+repo.Branch]; dup {
+				bad(at+".url", "%s (branch %s) is also repositories[%d]", repo.URL, repo.Branch, prev)
+			}
+			seen[repo.URL+"#"+repo.Branch] = i
+		}
+		a := repo.Auth
+		if a.TokenFile != "" && a.SSHKeyFile != "" {
+			bad(at+".auth", "set tokenFile or sshKeyFile, not both")
+		}
+		if a.SSHKeyFile != "" && a.KnownHostsFile == "" {
+			bad(at+".auth.knownHostsFile", "is required with sshKeyFile: host keys are always verified")
+		}
+		if a.SSHKeyFile != "" && !isSSH(repo.URL) {
+			bad(at+".auth.sshKeyFile", "needs an ssh URL, not %s", repo.URL)
+		}
+		if u := repo.GitHub.APIURL; u != "" {
+			if pu, err := url.Parse(u); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
+				bad(at+".github.apiURL", "%q is not an http(s) URL", u)
+			}
+		}
+		b.Repositories = append(b.Repositories, repo)
+	}
+
+	hosts := map[string]bool{}
+	for i, h := range f.Registries.Hosts {
+		at := fmt.Sprintf("registries.hosts[%d]", i)
+		switch {
+		case h.Host == "":
+			bad(at+".host", "is required")
+		case strings.ContainsAny(h.Host, "/ ") || strings.Contains(h.Host, "://"):
+			bad(at+".host", "%q must be a host[:port], without scheme or path", h.Host)
+		case hosts[h.Host]:
+			bad(at+".host", "%q is listed twice", h.Host)
+		}
+		hosts[h.Host] = true
+		if h.MaxConcurrency < 0 {
+			bad(at+".maxConcurrency", "%d is negative", h.MaxConcurrency)
+		}
+		if h.RequestsPerSecond < 0 {
+			bad(at+".requestsPerSecond", "%v is negative (0 means unlimited)", h.RequestsPerSecond)
+		}
+		b.Registries.Hosts = append(b.Registries.Hosts, RegistryHost(h))
+	}
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	return b, nil
+}
+
+// repoPath returns OWNER and REPO from a git URL's path: https://HOST/OWNER/REPO(.git),
+// ssh://git@HOST/OWNER/REPO.git or git@HOST:OWNER/REPO.git.
+func repoPath(raw string) (owner, name string, err error) {
+	var path string
+	if u, perr := url.Parse(raw); perr == nil && u.Scheme != "" && u.Host != "" {
+		switch u.Scheme {
+		case "https", "http", "ssh", "file":
+		default:
+			return "", "", fmt.Errorf("%q: scheme %s is not https, ssh or http", raw, u.Scheme)
+		}
+		if u.User != nil {
+			if _, hasPassword := u.User.Password(); hasPassword {
+				return "", "", fmt.Errorf("the URL holds a password; use auth.tokenFile")
+			}
+		}
+		path = u.Path
+	} else if at, rest, ok := strings.Cut(raw, ":"); ok && strings.Contains(at, "@") && !strings.Contains(at, "/") {
+		path = rest // scp-like git@github.com:OWNER/REPO.git
+	} else {
+		return "", "", fmt.Errorf("%q is not a git URL (https://HOST/OWNER/REPO.git, ssh://…, or git@HOST:OWNER/REPO.git)", raw)
+	}
+	parts := strings.Split(strings.Trim(strings.TrimSuffix(path, ".git"), "/"), "/")
+	if len(parts) < 2 || parts[len(parts)-2] == "" || parts[len(parts)-1] == "" {
+		return "", "", fmt.Errorf("%q: the path must end in OWNER/REPO", raw)
+	}
+	return parts[len(parts)-2], parts[len(parts)-1], nil
+}
+
+func isSSH(raw string) bool {
+	if u, err := url.Parse(raw); err == nil && u.Scheme != "" {
+		return u.Scheme == "ssh"
+	}
+	return strings.Contains(raw, "@") // scp-like
+}
+
+// escapes reports whether a relative path leaves its root.
+func escapes(p string) bool {
+	depth := 0
+	for _, part := range strings.Split(p, "/") {
+		switch part {
+		case "..":
+			depth--
+		case ".", "":
+		default:
+			depth++
+		}
+		if depth < 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// envRef matches a ${NAME} reference. A bare $NAME is left alone: commit
+// message templates use $ for their variables.
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// expandEnv replaces ${NAME} in every scalar of the document with the
+// environment variable NAME, recording a problem for unset ones.
+func expandEnv(n *yaml.Node, file string, problems *Problems) {
+	if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, "${") {
+		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
+			name := ref[2 : len(ref)-1]
+			v, ok := os.LookupEnv(name)
+			if !ok {
+				*problems = append(*problems, Problem{File: file, Line: n.Line,
+					Message: fmt.Sprintf("environment variable %s is not set", name)})
+			}
+			return v
+		})
+		return
+	}
+	for _, c := range n.Content {
+		expandEnv(c, file, problems)
+	}
+}
+
+// validListen accepts host:port, :port and [v6]:port. It does not resolve
+// the host: config does no network I/O.
+func validListen(addr string) bool {
+	i := strings.LastIndexByte(addr, ':')
+	if i < 0 {
+		return false
+	}
+	host, port := addr[:i], addr[i+1:]
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return false
+	}
+	if strings.HasPrefix(host, "[") {
+		return strings.HasSuffix(host, "]")
+	}
+	return !strings.ContainsAny(host, ":[]/ ")
+}

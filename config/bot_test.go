@@ -1,0 +1,180 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+func writeConfig(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "imagebump.yaml")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestLoadBot(t *testing.T) {
+	t.Setenv("IMAGEBUMP_TEST_HOST", "registry.internal:5000")
+	path := writeConfig(t, `schedule: "CRON_TZ=Europe/Berlin */10 * * * *"
+workDir: /work
+log: {format: text, level: debug}
+repositories:
+  - url: https://github.com/acme/fleet.git
+    paths: [clusters/prod]
+    auth:
+      tokenFile: /var/run/secrets/git/token
+  - url: git@github.example.com:platform/infra.git
+    branch: release
+    mode: push
+    pushBranch: imagebump/updates
+    auth: {sshKeyFile: /keys/id, knownHostsFile: /keys/known_hosts}
+    github: {apiURL: "https://github.example.com/api/v3/"}
+commit:
+  author: {name: bot, email: bot@acme.io}
+  messageTemplate: "{{ range $c := . }}{{ $c.New }}{{ end }}"
+registries:
+  dockerConfig: /docker/config.json
+  hosts:
+    - host: ${IMAGEBUMP_TEST_HOST}
+      insecure: true
+      maxConcurrency: 2
+      requestsPerSecond: 5.5
+`)
+	got, err := LoadBot(path)
+	if err != nil {
+		t.Fatalf("LoadBot: %v", err)
+	}
+	want := &Bot{
+		Schedule: "CRON_TZ=Europe/Berlin */10 * * * *",
+		WorkDir:  "/work",
+		Listen:   ":8080",
+		Log:      Log{Format: "text", Level: "debug"},
+		Repositories: []Repository{
+			{URL: "https://github.com/acme/fleet.git", Branch: "main", Paths: []string{"clusters/prod"}, Mode: PullRequest,
+				Auth: Auth{TokenFile: "/var/run/secrets/git/token"}, Owner: "acme", Name: "fleet", Line: 5},
+			{URL: "git@github.example.com:platform/infra.git", Branch: "release", Mode: Push, PushBranch: "imagebump/updates",
+				Auth:   Auth{SSHKeyFile: "/keys/id", KnownHostsFile: "/keys/known_hosts"},
+				GitHub: GitHub{APIURL: "https://github.example.com/api/v3/"}, Owner: "platform", Name: "infra", Line: 9},
+		},
+		Commit: Commit{AuthorName: "bot", AuthorEmail: "bot@acme.io", MessageTemplate: "{{ range $c := . }}{{ $c.New }}{{ end }}"},
+		Registries: Registries{DockerConfig: "/docker/config.json", Hosts: []RegistryHost{
+			{Host: "registry.internal:5000", Insecure: true, MaxConcurrency: 2, RequestsPerSecond: 5.5},
+		}},
+	}
+	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(Bot{}, "Cron"), cmpopts.IgnoreFields(Commit{}, "Template")); diff != "" {
+		t.Errorf("LoadBot (-want +got):\n%s", diff)
+	}
+	if got.Cron == nil || got.Commit.Template == nil {
+		t.Errorf("schedule or template not parsed: %v %v", got.Cron, got.Commit.Template)
+	}
+}
+
+func TestLoadBotDefaults(t *testing.T) {
+	got, err := LoadBot(writeConfig(t, "schedule: '@every 5m'\nrepositories:\n  - url: http://127.0.0.1:8080/git/acme/fleet\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Bot{
+		Schedule: "@every 5m", WorkDir: "/var/lib/imagebump", Listen: ":8080", Log: Log{Format: "json", Level: "info"},
+		Repositories: []Repository{{URL: "http://127.0.0.1:8080/git/acme/fleet", Branch: "main", Mode: PullRequest, Owner: "acme", Name: "fleet", Line: 3}},
+		Commit:       Commit{AuthorName: "imagebump", AuthorEmail: "imagebump@users.noreply.github.com"},
+	}
+	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(Bot{}, "Cron")); diff != "" {
+		t.Errorf("LoadBot (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadBotProblems(t *testing.T) {
+	const repo = "repositories:\n  - url: https://github.com/acme/fleet.git\n"
+	tests := []struct {
+		name, content string
+		want          []string
+	}{
+		{"unknown field", "schedule: '@hourly'\nschedul: x\n" + repo, []string{`F:2: unknown field "schedul"`}},
+		{"unknown nested field", "schedule: '@hourly'\nrepositories:\n  - url: https://github.com/a/b\n    auth: {token: x}\n", []string{`F:4: unknown field "token"`}},
+		{"bad cron", "schedule: '*/10 * * *'\n" + repo, []string{`F:1: schedule: "*/10 * * *": expected exactly 5 fields, found 4: [*/10 * * *]`}},
+		{"seconds field refused", "schedule: '0 */10 * * * *'\n" + repo, []string{`F:1: schedule: "0 */10 * * * *": expected exactly 5 fields, found 6: [0 */10 * * * *]`}},
+		{"missing schedule and repositories", "workDir: /x\n", []string{
+			`F:1: schedule: is required, e.g. "*/10 * * * *" or "@every 10m"`,
+			`F:1: repositories: at least one repository is required`}},
+		{"unset env", "schedule: '@hourly'\n" + repo + "registries:\n  dockerConfig: ${IMAGEBUMP_UNSET_VAR}\n", []string{`F:5: environment variable IMAGEBUMP_UNSET_VAR is not set`}},
+		{"repository errors", `schedule: '@hourly'
+listen: 8080
+log: {format: xml, level: loud}
+repositories:
+  - url: ftp://example.com/a/b
+  - url: https://github.com/onlyowner
+    mode: pull
+    pushBranch: x
+  - url: https://user:secret@github.com/a/b.git
+    paths: [../up, /abs]
+  - url: https://github.com/acme/fleet
+    auth: {tokenFile: /t, sshKeyFile: /k}
+    github: {apiURL: "github.com"}
+  - url: git@github.com:acme/fleet.git
+    branch: "bad..name"
+    auth: {sshKeyFile: /k}
+commit:
+  author: {email: nobody}
+  messageTemplate: "{{ .Foo"
+registries:
+  hosts:
+    - host: https://r.io
+    - host: r.io
+      maxConcurrency: -1
+      requestsPerSecond: -2
+    - host: r.io
+`, []string{
+			`F:2: listen: "8080" is not host:port or :port`,
+			`F:3: log.format: "xml" is not json or text`,
+			`F:3: log.level: "loud" is not debug, info, warn or error`,
+			`F:5: repositories[0].url: "ftp://example.com/a/b": scheme ftp is not https, ssh or http`,
+			`F:6: repositories[1].url: "https://github.com/onlyowner": the path must end in OWNER/REPO`,
+			`F:7: repositories[1].mode: "pull" is not pullRequest or push`,
+			`F:8: repositories[1].pushBranch: applies only to mode: push`,
+			`F:9: repositories[2].url: the URL holds a password; use auth.tokenFile`,
+			`F:10: repositories[2].paths[0]: "../up" must be a relative path inside the repository`,
+			`F:10: repositories[2].paths[1]: "/abs" must be a relative path inside the repository`,
+			`F:12: repositories[3].auth: set tokenFile or sshKeyFile, not both`,
+			`F:12: repositories[3].auth.knownHostsFile: is required with sshKeyFile: host keys are always verified`,
+			`F:12: repositories[3].auth.sshKeyFile: needs an ssh URL, not https://github.com/acme/fleet`,
+			`F:13: repositories[3].github.apiURL: "github.com" is not an http(s) URL`,
+			`F:15: repositories[4].branch: "bad..name" is not a valid git branch name`,
+			`F:16: repositories[4].auth.knownHostsFile: is required with sshKeyFile: host keys are always verified`,
+			`F:18: commit.author.email: "nobody" is not an email address`,
+			`F:19: commit.messageTemplate: template: message:1: unclosed action`,
+			`F:22: registries.hosts[0].host: "https://r.io" must be a host[:port], without scheme or path`,
+			`F:24: registries.hosts[1].maxConcurrency: -1 is negative`,
+			`F:25: registries.hosts[1].requestsPerSecond: -2 is negative (0 means unlimited)`,
+			`F:26: registries.hosts[2].host: "r.io" is listed twice`,
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeConfig(t, tc.content)
+			_, err := LoadBot(path)
+			var problems Problems
+			if !errors.As(err, &problems) {
+				t.Fatalf("LoadBot error %v, want Problems", err)
+			}
+			var got []string
+			for _, p := range problems {
+				p.File = "F"
+				got = append(got, p.String())
+			}
+			slices.Sort(got)
+			want := append([]string(nil), tc.want...)
+			slices.Sort(want)
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
