@@ -37,7 +37,9 @@ func (r *Resolver) Plan(ctx context.Context, reg Registry, root string, paths []
 	if err != nil {
 		return nil, err
 	}
-	markers, _, err := patcher.ScanDir(ctx, root, paths)
+	// References finds markers without parsing: cheap, and a superset of
+	// what the patcher acts on, so no policy in use is left unresolved.
+	markers, err := patcher.ReferencesDir(ctx, root, paths)
 	if err != nil {
 		return nil, fmt.Errorf("scanning manifests: %w", err)
 	}

@@ -80,7 +80,7 @@ func runPlan(ctx context.Context, out io.Writer, cfg planConfig) error {
 	if cfg.output != "text" && cfg.output != "json" {
 		return usageError("--output %q: want text or json", cfg.output)
 	}
-	client, err := cfg.registry.client(cfg.log)
+	client, err := cfg.registry.client(out, cfg.log)
 	if err != nil {
 		return err
 	}

@@ -1,37 +1,53 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 
 	"github.com/spf13/pflag"
 
+	"github.com/imagebump/imagebump/bot"
+	"github.com/imagebump/imagebump/config"
 	"github.com/imagebump/imagebump/registry"
 )
 
 // registryFlags are the registry settings of plan, apply and tags.
 type registryFlags struct {
+	config       string
 	insecure     []string
 	dockerConfig string
 }
 
 func (f *registryFlags) add(fs *pflag.FlagSet) {
+	fs.StringVar(&f.config, "config", "", "read registry settings (registries:) from this bot config `FILE`")
 	fs.StringArrayVar(&f.insecure, "insecure-registry", nil, "speak plain HTTP (or HTTPS without verification) to this `HOST`; repeatable (loopback hosts always use HTTP)")
-	fs.StringVar(&f.dockerConfig, "docker-config", "", "docker config `FILE` with registry credentials (default $DOCKER_CONFIG/config.json, else ~/.docker/config.json)")
+	fs.StringVar(&f.dockerConfig, "docker-config", "", "docker config `FILE` with registry credentials (default: the bot config's, else $DOCKER_CONFIG/config.json, else ~/.docker/config.json)")
 }
 
-// client builds the registry client the flags describe.
-func (f *registryFlags) client(log *slog.Logger) (*registry.Client, error) {
-	opts := []registry.Option{registry.WithLogger(log)}
+// client builds the registry client the flags describe. An invalid bot
+// config is printed to out, problem by problem, and is a usage error.
+func (f *registryFlags) client(out io.Writer, log *slog.Logger) (*registry.Client, error) {
+	var regs config.Registries
+	if f.config != "" {
+		b, err := config.LoadBot(f.config)
+		var problems config.Problems
+		if errors.As(err, &problems) {
+			for _, p := range problems {
+				fmt.Fprintln(out, p)
+			}
+			return nil, usageError("%d problem(s) in %s", len(problems), f.config)
+		}
+		if err != nil {
+			return nil, usageError("%v", err)
+		}
+		regs = b.Registries
+	}
 	if f.dockerConfig != "" {
-		opts = append(opts, registry.WithDockerConfig(f.dockerConfig))
+		regs.DockerConfig = f.dockerConfig
 	}
-	var hosts []registry.Host
-	for _, h := range f.insecure {
-		hosts = append(hosts, registry.Host{Host: h, Insecure: true})
-	}
-	if len(hosts) > 0 {
-		opts = append(opts, registry.WithHosts(hosts...))
-	}
+	opts := append([]registry.Option{registry.WithLogger(log)}, bot.RegistryOptions(regs, f.insecure...)...)
 	c, err := registry.New(opts...)
 	if err != nil {
 		return nil, usageError("registry settings: %v", err)

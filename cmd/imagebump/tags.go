@@ -103,7 +103,7 @@ func runTags(ctx context.Context, out io.Writer, cfg tagsConfig) error {
 	if err != nil {
 		return usageError("invalid policy flags: %v", err)
 	}
-	client, err := cfg.registry.client(cfg.log)
+	client, err := cfg.registry.client(out, cfg.log)
 	if err != nil {
 		return err
 	}

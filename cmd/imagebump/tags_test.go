@@ -1,7 +1,10 @@
 package main
 
 import (
+	"encoding/base64"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -105,4 +108,38 @@ func squash(s string) string {
 		lines[i] = strings.Join(strings.Fields(l), " ")
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestConfigRegistries checks that --config's registries section reaches
+// the registry client: the credentials of its dockerConfig open a registry
+// that refuses anonymous access.
+func TestConfigRegistries(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	reg := registrytest.Start(t, registrytest.WithBasicAuth("bot", "s3cret-pass"))
+	reg.Seed(t, "acme/web", "1.0.0", "1.1.0")
+	auth := base64.StdEncoding.EncodeToString([]byte("bot:s3cret-pass"))
+	dir := writeFiles(t, map[string]string{
+		"docker/config.json": `{"auths": {"` + reg.Host + `": {"auth": "` + auth + `"}}}`,
+		"bad.yaml":           "schedule: '@hourly'\nrepositories: [{url: https://github.com/a/b}]\nregistries: {dockerConfg: x}\n",
+	})
+	good := filepath.Join(dir, "bot.yaml")
+	if err := os.WriteFile(good, []byte("schedule: '@hourly'\nrepositories: [{url: https://github.com/a/b}]\nregistries:\n  dockerConfig: "+filepath.Join(dir, "docker/config.json")+"\n  hosts: [{host: '"+reg.Host+"', maxConcurrency: 1}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	_, stderr, code := runCLI(t, "tags", reg.Repo("acme/web"))
+	if code != exitFailed || !strings.Contains(stderr, "401") && !strings.Contains(stderr, "UNAUTHORIZED") {
+		t.Errorf("anonymous: exit %d, stderr %q; want 1 and an authentication error", code, stderr)
+	}
+	if strings.Contains(stderr, "s3cret-pass") {
+		t.Errorf("stderr shows the password: %s", stderr)
+	}
+	out, stderr, code := runCLI(t, "tags", reg.Repo("acme/web"), "--config", good)
+	if code != 0 || !strings.Contains(out, "selected 1.1.0") {
+		t.Errorf("with --config: exit %d, out %q, stderr %q", code, out, stderr)
+	}
+	out, _, code = runCLI(t, "plan", dir, "--config", filepath.Join(dir, "bad.yaml"))
+	if code != exitInvalid || !strings.Contains(out, `bad.yaml:3: unknown field "dockerConfg"`) {
+		t.Errorf("bad config: exit %d, out %q", code, out)
+	}
 }

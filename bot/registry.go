@@ -1,0 +1,40 @@
+package bot
+
+import (
+	"github.com/imagebump/imagebump/config"
+	"github.com/imagebump/imagebump/registry"
+)
+
+// RegistryOptions turns the registries section of the bot config into
+// registry client options. Hosts named in insecure are marked insecure,
+// added when the config does not list them.
+func RegistryOptions(cfg config.Registries, insecure ...string) []registry.Option {
+	var opts []registry.Option
+	if cfg.DockerConfig != "" {
+		opts = append(opts, registry.WithDockerConfig(cfg.DockerConfig))
+	}
+	var hosts []registry.Host
+	listed := map[string]int{}
+	for _, h := range cfg.Hosts {
+		listed[h.Host] = len(hosts)
+		hosts = append(hosts, registry.Host{
+			Host:              h.Host,
+			Insecure:          h.Insecure,
+			CAFile:            h.CAFile,
+			MaxConcurrency:    h.MaxConcurrency,
+			RequestsPerSecond: h.RequestsPerSecond,
+		})
+	}
+	for _, h := range insecure {
+		if i, ok := listed[h]; ok {
+			hosts[i].Insecure = true
+			continue
+		}
+		listed[h] = len(hosts)
+		hosts = append(hosts, registry.Host{Host: h, Insecure: true})
+	}
+	if len(hosts) > 0 {
+		opts = append(opts, registry.WithHosts(hosts...))
+	}
+	return opts
+}
