@@ -8,26 +8,12 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/imagebump/imagebump/test/filetree"
 )
 
-// writeTree creates files (path → content) under a new temporary directory.
-func writeTree(t *testing.T, files map[string]string) string {
-	t.Helper()
-	root := t.TempDir()
-	for name, content := range files {
-		path := filepath.Join(root, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return root
-}
-
 func TestLoadPolicies(t *testing.T) {
-	root := writeTree(t, map[string]string{
+	root := filetree.Write(t, map[string]string{
 		".imagebump.yaml": `policies:
   - name: web
     image: ghcr.io/acme/web
@@ -93,7 +79,7 @@ pullRequests:
 }
 
 func TestLoadPoliciesDefaults(t *testing.T) {
-	ps, err := LoadPolicies(writeTree(t, map[string]string{"x/.imagebump.yaml": "policies: []\n"}))
+	ps, err := LoadPolicies(filetree.Write(t, map[string]string{"x/.imagebump.yaml": "policies: []\n"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +152,7 @@ func TestLoadPoliciesProblems(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ps, err := LoadPolicies(writeTree(t, tc.files))
+			ps, err := LoadPolicies(filetree.Write(t, tc.files))
 			var problems Problems
 			if !errors.As(err, &problems) {
 				t.Fatalf("LoadPolicies = %v, %v; want Problems", ps, err)
@@ -186,8 +172,8 @@ func TestLoadPoliciesProblems(t *testing.T) {
 }
 
 func TestLoadPoliciesSkipsLinks(t *testing.T) {
-	outside := writeTree(t, map[string]string{".imagebump.yaml": "policies:\n  - {name: evil, image: r/e, semver: '*'}\n"})
-	root := writeTree(t, map[string]string{".imagebump.yaml": "policies:\n  - {name: web, image: r/w, semver: '*'}\n"})
+	outside := filetree.Write(t, map[string]string{".imagebump.yaml": "policies:\n  - {name: evil, image: r/e, semver: '*'}\n"})
+	root := filetree.Write(t, map[string]string{".imagebump.yaml": "policies:\n  - {name: web, image: r/w, semver: '*'}\n"})
 	if err := os.Symlink(outside, filepath.Join(root, "linked-dir")); err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/imagebump/imagebump/test/filetree"
 )
 
 var update = flag.Bool("update", false, "rewrite the expected output of the golden tests")
@@ -94,7 +95,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := readTree(t, work)
+			got := filetree.Read(t, work)
 			report := formatPlan(plan)
 			if *update {
 				exp := filepath.Join(dir, "expected")
@@ -109,7 +110,7 @@ func TestGolden(t *testing.T) {
 				}
 				return
 			}
-			if diff := cmp.Diff(readTree(t, filepath.Join(dir, "expected")), got); diff != "" {
+			if diff := cmp.Diff(filetree.Read(t, filepath.Join(dir, "expected")), got); diff != "" {
 				t.Errorf("tree mismatch (-want +got):\n%s", diff)
 			}
 			want, err := os.ReadFile(filepath.Join(dir, "report.txt"))
@@ -121,28 +122,6 @@ func TestGolden(t *testing.T) {
 			}
 		})
 	}
-}
-
-// readTree returns the files under dir by slash path.
-func readTree(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	files := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		files[filepath.ToSlash(rel)] = string(b)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return files
 }
 
 func formatPlan(p *Plan) string {

@@ -11,25 +11,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/imagebump/imagebump/test/filetree"
 )
 
 const marked = "image: ghcr.io/acme/web:1.0.0 # {\"$imagepolicy\": \"web\"}\n"
-
-// writeTree creates files (slash paths) under a new temporary directory.
-func writeTree(t *testing.T, files map[string]string) string {
-	t.Helper()
-	root := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(root, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return root
-}
 
 func planPaths(p *Plan) []string {
 	var out []string
@@ -40,8 +26,8 @@ func planPaths(p *Plan) []string {
 }
 
 func TestPlanDirSelectsFiles(t *testing.T) {
-	outside := writeTree(t, map[string]string{"evil.yaml": marked})
-	root := writeTree(t, map[string]string{
+	outside := filetree.Write(t, map[string]string{"evil.yaml": marked})
+	root := filetree.Write(t, map[string]string{
 		"a.yaml":                marked,
 		"b.yml":                 marked,
 		"c.YAML.txt":            marked,
@@ -93,8 +79,8 @@ func TestPlanDirSelectsFiles(t *testing.T) {
 }
 
 func TestPlanDirPaths(t *testing.T) {
-	outside := writeTree(t, map[string]string{"evil.yaml": marked})
-	root := writeTree(t, map[string]string{
+	outside := filetree.Write(t, map[string]string{"evil.yaml": marked})
+	root := filetree.Write(t, map[string]string{
 		"a.yaml":           marked,
 		"apps/web/w.yaml":  marked,
 		"apps/api/a.yaml":  marked,
@@ -149,7 +135,7 @@ func TestPlanDirResultsSorted(t *testing.T) {
 	for _, name := range []string{"z.yaml", "a/b.yaml", "a.yaml", "m/n/o.yaml", "b.yaml"} {
 		files[name] = marked + "other: x # {\"$imagepolicy\": \"nosuch\"}\n" + strings.Replace(marked, "image", "second", 1)
 	}
-	root := writeTree(t, files)
+	root := filetree.Write(t, files)
 	for range 5 { // concurrency must not show in the order
 		plan, err := PlanDir(context.Background(), root, nil, testTargets())
 		if err != nil {
@@ -170,7 +156,7 @@ func TestPlanDirResultsSorted(t *testing.T) {
 }
 
 func TestWrite(t *testing.T) {
-	root := writeTree(t, map[string]string{
+	root := filetree.Write(t, map[string]string{
 		"private.yaml": marked,
 		"exec.yaml":    marked,
 		"same.yaml":    "image: ghcr.io/acme/web:1.5.0 # {\"$imagepolicy\": \"web\"}\n",
@@ -215,7 +201,7 @@ func TestWrite(t *testing.T) {
 }
 
 func TestWriteRefusesFileChangedSincePlan(t *testing.T) {
-	root := writeTree(t, map[string]string{"a.yaml": marked, "b.yaml": marked})
+	root := filetree.Write(t, map[string]string{"a.yaml": marked, "b.yaml": marked})
 	plan, err := PlanDir(context.Background(), root, nil, testTargets())
 	if err != nil {
 		t.Fatal(err)
@@ -239,7 +225,7 @@ func TestPlanDirNoopKeepsNothing(t *testing.T) {
 	for _, n := range []string{"a", "b", "c"} {
 		files[n+".yaml"] = "image: ghcr.io/acme/web:1.5.0 # {\"$imagepolicy\": \"web\"}\n"
 	}
-	plan, err := PlanDir(context.Background(), writeTree(t, files), nil, testTargets())
+	plan, err := PlanDir(context.Background(), filetree.Write(t, files), nil, testTargets())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +238,7 @@ func TestPlanDirNoopKeepsNothing(t *testing.T) {
 }
 
 func TestPlanDirCanceled(t *testing.T) {
-	root := writeTree(t, map[string]string{"a.yaml": marked})
+	root := filetree.Write(t, map[string]string{"a.yaml": marked})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := PlanDir(ctx, root, nil, testTargets()); err == nil {

@@ -10,12 +10,14 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/imagebump/imagebump/test/filetree"
 )
 
 // TestPlanDirSkipsFIFO checks that a FIFO named like a manifest is neither
 // listed nor opened: reading it would block the pass.
 func TestPlanDirSkipsFIFO(t *testing.T) {
-	root := writeTree(t, map[string]string{"a.yaml": marked})
+	root := filetree.Write(t, map[string]string{"a.yaml": marked})
 	if err := syscall.Mkfifo(filepath.Join(root, "fifo.yaml"), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -3,12 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/imagebump/imagebump/test/filetree"
 )
 
 // runCLI runs the root command as main does and returns stdout, stderr and
@@ -23,21 +23,6 @@ func runCLI(t *testing.T, args ...string) (string, string, int) {
 	err := root.ExecuteContext(context.Background())
 	code := exitCode(err, &stderr)
 	return stdout.String(), stderr.String(), code
-}
-
-func writeFiles(t *testing.T, files map[string]string) string {
-	t.Helper()
-	root := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(root, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return root
 }
 
 func TestValidate(t *testing.T) {
@@ -65,7 +50,7 @@ func TestValidate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := writeFiles(t, tc.files)
+			dir := filetree.Write(t, tc.files)
 			out, _, code := runCLI(t, "validate", dir)
 			if diff := cmp.Diff(tc.wantOut, out); diff != "" {
 				t.Errorf("output (-want +got):\n%s", diff)

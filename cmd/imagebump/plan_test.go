@@ -2,13 +2,12 @@ package main
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/imagebump/imagebump/test/filetree"
 	"github.com/imagebump/imagebump/test/registrytest"
 )
 
@@ -18,7 +17,7 @@ func fleet(t *testing.T, reg *registrytest.Registry) string {
 	reg.Seed(t, "acme/web", "1.0.0", "1.4.2", "1.10.0", "2.0.0")
 	reg.Seed(t, "acme/api", "3.1.0", "3.2.0")
 	web, api, gone := reg.Repo("acme/web"), reg.Repo("acme/api"), reg.Repo("acme/gone")
-	return writeFiles(t, map[string]string{
+	return filetree.Write(t, map[string]string{
 		".imagebump.yaml": `policies:
   - name: web
     image: ` + web + `
@@ -48,7 +47,7 @@ func TestPlanAndApply(t *testing.T) {
 	reg := registrytest.Start(t)
 	dir := fleet(t, reg)
 	web, api := reg.Repo("acme/web"), reg.Repo("acme/api")
-	before := snapshot(t, dir)
+	before := filetree.Read(t, dir)
 
 	out, stderr, code := runCLI(t, "plan", dir, "-o", "json")
 	if code != exitFailed {
@@ -84,7 +83,7 @@ func TestPlanAndApply(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("plan -o json (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(before, snapshot(t, dir)); diff != "" {
+	if diff := cmp.Diff(before, filetree.Read(t, dir)); diff != "" {
 		t.Errorf("plan wrote files (-before +after):\n%s", diff)
 	}
 
@@ -101,7 +100,7 @@ func TestPlanAndApply(t *testing.T) {
 	if _, stderr, code := runCLI(t, "apply", dir); code != exitFailed {
 		t.Errorf("apply exit %d, want %d: %s", code, exitFailed, stderr)
 	}
-	after := snapshot(t, dir)
+	after := filetree.Read(t, dir)
 	wantWeb := strings.ReplaceAll(before["apps/web.yaml"], ":1.0.0 #", ":1.10.0 #")
 	wantWeb = strings.ReplaceAll(wantWeb, ":1.4.2' #", ":1.10.0' #")
 	if diff := cmp.Diff(wantWeb, after["apps/web.yaml"]); diff != "" {
@@ -136,7 +135,7 @@ func TestPlanExitCodes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := writeFiles(t, tc.files)
+			dir := filetree.Write(t, tc.files)
 			for _, cmd := range []string{"plan", "apply"} {
 				want := tc.want
 				if cmd == "apply" {
@@ -144,39 +143,17 @@ func TestPlanExitCodes(t *testing.T) {
 						continue // --exit-code is plan's
 					}
 				}
-				before := snapshot(t, dir)
+				before := filetree.Read(t, dir)
 				_, stderr, code := runCLI(t, append([]string{cmd, dir}, tc.args...)...)
 				if code != want {
 					t.Errorf("%s: exit %d, want %d: %s", cmd, code, want, stderr)
 				}
 				if want == exitInvalid {
-					if diff := cmp.Diff(before, snapshot(t, dir)); diff != "" {
+					if diff := cmp.Diff(before, filetree.Read(t, dir)); diff != "" {
 						t.Errorf("%s wrote files despite an invalid policy file:\n%s", cmd, diff)
 					}
 				}
 			}
 		})
 	}
-}
-
-// snapshot returns the content of every file under dir by relative path.
-func snapshot(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	files := map[string]string{}
-	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, path)
-		files[filepath.ToSlash(rel)] = string(b)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return files
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/imagebump/imagebump/test/filetree"
 	"github.com/imagebump/imagebump/test/registrytest"
 )
 
@@ -118,7 +119,7 @@ func TestConfigRegistries(t *testing.T) {
 	reg := registrytest.Start(t, registrytest.WithBasicAuth("bot", "s3cret-pass"))
 	reg.Seed(t, "acme/web", "1.0.0", "1.1.0")
 	auth := base64.StdEncoding.EncodeToString([]byte("bot:s3cret-pass"))
-	dir := writeFiles(t, map[string]string{
+	dir := filetree.Write(t, map[string]string{
 		"docker/config.json": `{"auths": {"` + reg.Host + `": {"auth": "` + auth + `"}}}`,
 		"bad.yaml":           "schedule: '@hourly'\nrepositories: [{url: https://github.com/a/b}]\nregistries: {dockerConfg: x}\n",
 	})
