@@ -136,7 +136,7 @@ func applyParsed(file string, src []byte, t Targets) (Result, []edit) {
 		m := f.marker
 		tg, known := t[m.Policy]
 		if !known {
-			res.Problems = append(res.Problems, Problem{file, m.Line, fmt.Sprintf("unknown policy %q", m.Policy)})
+			res.Problems = append(res.Problems, Problem{file, m.Line, fmt.Sprintf("marker names policy %q, which no policy file defines", m.Policy)})
 			continue
 		}
 		old := f.node.Value

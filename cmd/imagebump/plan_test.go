@@ -77,7 +77,7 @@ func TestPlanAndApply(t *testing.T) {
 			{Name: "gone", Image: reg.Repo("acme/gone"), Error: `policy "gone" (.imagebump.yaml:9): listing tags of ` + reg.Repo("acme/gone") + ":"},
 			{Name: "web", Image: web, Tag: "1.10.0"},
 		},
-		Problems: []planProblem{{File: "apps/values.yaml", Line: 7, Message: `unknown policy "wbe"`}},
+		Problems: []planProblem{{File: "apps/values.yaml", Line: 7, Message: `marker names policy "wbe", which no policy file defines`}},
 		Skipped:  []planSkipped{{File: "apps/values.yaml", Line: 5, Policy: "web", Current: "9.0.0", Selected: "1.10.0", Reason: "would downgrade"}},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
