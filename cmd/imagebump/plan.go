@@ -15,6 +15,7 @@ import (
 
 	"github.com/imagebump/imagebump/bot"
 	"github.com/imagebump/imagebump/config"
+	"github.com/imagebump/imagebump/patcher"
 )
 
 type planConfig struct {
@@ -80,15 +81,27 @@ func runPlan(ctx context.Context, out io.Writer, cfg planConfig) error {
 	if cfg.output != "text" && cfg.output != "json" {
 		return usageError("--output %q: want text or json", cfg.output)
 	}
-	client, err := cfg.registry.client(out, cfg.log)
+	client, err := cfg.registry.client(cfg.log)
 	if err != nil {
 		return err
 	}
 	outcome, err := (&bot.Resolver{}).Plan(ctx, client.Pass(), cfg.dir, nil)
 	var problems config.Problems
 	if errors.As(err, &problems) {
-		for _, p := range problems {
-			fmt.Fprintln(out, p)
+		if cfg.output == "json" {
+			// The same shape as a planned run, so that tools reading it
+			// need no second parser.
+			r := newPlanReport(&bot.Outcome{Patch: &patcher.Plan{}})
+			for _, p := range problems {
+				r.Problems = append(r.Problems, planProblem{File: p.File, Line: p.Line, Message: p.Message})
+			}
+			if err := writeJSON(out, r); err != nil {
+				return err
+			}
+		} else {
+			for _, p := range problems {
+				fmt.Fprintln(out, p)
+			}
 		}
 		return &exitError{code: exitInvalid, err: fmt.Errorf("%d problem(s) in policy files; nothing was changed", len(problems))}
 	}
@@ -101,9 +114,7 @@ func runPlan(ctx context.Context, out io.Writer, cfg planConfig) error {
 		}
 	}
 	if cfg.output == "json" {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(newPlanReport(outcome)); err != nil {
+		if err := writeJSON(out, newPlanReport(outcome)); err != nil {
 			return err
 		}
 	} else {
@@ -116,6 +127,12 @@ func runPlan(ctx context.Context, out io.Writer, cfg planConfig) error {
 		return &exitError{code: exitChanges}
 	}
 	return nil
+}
+
+func writeJSON(out io.Writer, v any) error {
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // planReport is the JSON shape of DESIGN.md's plan -o json.

@@ -130,6 +130,7 @@ func TestPlanExitCodes(t *testing.T) {
 		{"changes", map[string]string{".imagebump.yaml": policies, "d.yaml": "image: " + reg.Repo("acme/web") + ":1.0.0 # {\"$imagepolicy\": \"web\"}\n"}, []string{"--exit-code"}, exitChanges},
 		{"changes without --exit-code", map[string]string{".imagebump.yaml": policies, "d.yaml": "image: " + reg.Repo("acme/web") + ":1.0.0 # {\"$imagepolicy\": \"web\"}\n"}, nil, exitOK},
 		{"up to date", map[string]string{".imagebump.yaml": policies, "d.yaml": "image: " + reg.Repo("acme/web") + ":1.1.0 # {\"$imagepolicy\": \"web\"}\n"}, []string{"--exit-code"}, exitOK},
+		{"invalid policy file, json", map[string]string{".imagebump.yaml": policies + "    semvar: x\n"}, []string{"-o", "json"}, exitInvalid},
 		{"invalid policy file", map[string]string{".imagebump.yaml": policies + "    semvar: x\n", "d.yaml": "image: " + reg.Repo("acme/web") + ":1.0.0 # {\"$imagepolicy\": \"web\"}\n"}, []string{"--exit-code"}, exitInvalid},
 		{"marker on a mapping", map[string]string{".imagebump.yaml": policies, "d.yaml": "image: # {\"$imagepolicy\": \"web\"}\n  a: b\n"}, []string{"--exit-code"}, exitFailed},
 	}
@@ -155,5 +156,24 @@ func TestPlanExitCodes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPlanJSONInvalidPolicyFile checks that -o json stays JSON when the
+// policy files are invalid: the problems go where a run's problems go.
+func TestPlanJSONInvalidPolicyFile(t *testing.T) {
+	dir := filetree.Write(t, map[string]string{".imagebump.yaml": "policies:\n  - name: web\n    image: r/web\n    semvar: '*'\n"})
+	out, _, code := runCLI(t, "plan", dir, "-o", "json")
+	if code != exitInvalid {
+		t.Errorf("exit %d, want %d", code, exitInvalid)
+	}
+	var got planReport
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out)
+	}
+	want := planReport{Changes: []planChange{}, Policies: []planPolicy{}, Skipped: []planSkipped{},
+		Problems: []planProblem{{File: ".imagebump.yaml", Line: 4, Message: `unknown field "semvar"`}}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("plan -o json (-want +got):\n%s", diff)
 	}
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 
 	"github.com/spf13/pflag"
@@ -27,17 +25,14 @@ func (f *registryFlags) add(fs *pflag.FlagSet) {
 }
 
 // client builds the registry client the flags describe. An invalid bot
-// config is printed to out, problem by problem, and is a usage error.
-func (f *registryFlags) client(out io.Writer, log *slog.Logger) (*registry.Client, error) {
+// config is a usage error that lists every problem with its line.
+func (f *registryFlags) client(log *slog.Logger) (*registry.Client, error) {
 	var regs config.Registries
 	if f.config != "" {
 		b, err := config.LoadBot(f.config)
 		var problems config.Problems
 		if errors.As(err, &problems) {
-			for _, p := range problems {
-				fmt.Fprintln(out, p)
-			}
-			return nil, usageError("%d problem(s) in %s", len(problems), f.config)
+			return nil, usageError("invalid bot config %s:\n%v", f.config, err)
 		}
 		if err != nil {
 			return nil, usageError("%v", err)

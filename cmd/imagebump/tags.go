@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -103,7 +102,7 @@ func runTags(ctx context.Context, out io.Writer, cfg tagsConfig) error {
 	if err != nil {
 		return usageError("invalid policy flags: %v", err)
 	}
-	client, err := cfg.registry.client(out, cfg.log)
+	client, err := cfg.registry.client(cfg.log)
 	if err != nil {
 		return err
 	}
@@ -115,9 +114,7 @@ func runTags(ctx context.Context, out io.Writer, cfg tagsConfig) error {
 	res := (&bot.Resolver{}).Resolve(ctx, pass, []bot.Request{{Policy: &config.Policy{Policy: p, File: "flags"}, Digest: true}})[0]
 	report := buildTagsReport(p, tags, res)
 	if cfg.output == "json" {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(report); err != nil {
+		if err := writeJSON(out, report); err != nil {
 			return err
 		}
 	} else {

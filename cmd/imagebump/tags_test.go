@@ -139,8 +139,8 @@ func TestConfigRegistries(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "selected 1.1.0") {
 		t.Errorf("with --config: exit %d, out %q, stderr %q", code, out, stderr)
 	}
-	out, _, code = runCLI(t, "plan", dir, "--config", filepath.Join(dir, "bad.yaml"))
-	if code != exitInvalid || !strings.Contains(out, `bad.yaml:3: unknown field "dockerConfg"`) {
-		t.Errorf("bad config: exit %d, out %q", code, out)
+	_, stderr, code = runCLI(t, "plan", dir, "--config", filepath.Join(dir, "bad.yaml"))
+	if code != exitInvalid || !strings.Contains(stderr, `bad.yaml:3: unknown field "dockerConfg"`) {
+		t.Errorf("bad config: exit %d, stderr %q", code, stderr)
 	}
 }
