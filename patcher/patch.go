@@ -131,6 +131,15 @@ func apply(file string, src []byte, t Targets) (Result, []edit) {
 func applyParsed(file string, src []byte, t Targets) (Result, []edit) {
 	found, problems := findMarkers(file, src)
 	res := Result{Out: src, Problems: problems}
+	// A policy whose tag or reference is kept in this file as a refused
+	// downgrade keeps its :digest fields here too: a digest of the selected
+	// tag beside the kept tag would deploy the older image by digest.
+	downgraded := map[string]bool{}
+	for _, f := range found {
+		if tg := t[f.marker.Policy]; tg != nil && refusedDowngrade(tg, f.marker.Field, f.node.Value) != "" {
+			downgraded[f.marker.Policy] = true
+		}
+	}
 	var edits []edit
 	for _, f := range found {
 		m := f.marker
@@ -144,15 +153,13 @@ func applyParsed(file string, src []byte, t Targets) (Result, []edit) {
 		if v == "" || v == old {
 			continue
 		}
-		if m.Field == FieldRef || m.Field == FieldTag {
-			cur := old
-			if m.Field == FieldRef {
-				_, cur, _ = splitRef(old)
-			}
-			if cur != "" && cur != tg.Tag && tg.Higher != nil && tg.Higher(cur) {
-				res.Skipped = append(res.Skipped, Skipped{file, m.Line, m.Policy, cur, tg.Tag, ReasonDowngrade})
-				continue
-			}
+		if cur := refusedDowngrade(tg, m.Field, old); cur != "" {
+			res.Skipped = append(res.Skipped, Skipped{file, m.Line, m.Policy, cur, tg.Tag, ReasonDowngrade})
+			continue
+		}
+		if m.Field == FieldDigest && downgraded[m.Policy] {
+			res.Skipped = append(res.Skipped, Skipped{file, m.Line, m.Policy, old, v, ReasonDowngrade})
+			continue
 		}
 		if !writable(v) {
 			res.Problems = append(res.Problems, Problem{file, m.Line, fmt.Sprintf("policy %q resolved to %q, which is not written into manifests", m.Policy, v)})
@@ -166,6 +173,23 @@ func applyParsed(file string, src []byte, t Targets) (Result, []edit) {
 	}
 	sortProblems(res.Problems)
 	return res, edits
+}
+
+// refusedDowngrade returns the current tag of a ref or tag field whose
+// value the policy orders above the selected tag, or "" when the field may
+// be written.
+func refusedDowngrade(tg *Target, field Field, old string) string {
+	if field != FieldRef && field != FieldTag {
+		return ""
+	}
+	cur := old
+	if field == FieldRef {
+		_, cur, _ = splitRef(old)
+	}
+	if cur != "" && cur != tg.Tag && tg.Higher != nil && tg.Higher(cur) {
+		return cur
+	}
+	return ""
 }
 
 // want is the value a field marked for tg should hold, or "" when the
