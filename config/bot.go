@@ -187,7 +187,8 @@ func parseBot(file string, src []byte) (*Bot, error) {
 		return nil, decodeProblems(file, err)
 	}
 	var problems Problems
-	expandEnv(&doc, file, &problems)
+	secrets := map[string]string{} // expanded value → the ${NAME} it came from
+	expandEnv(&doc, file, secrets, &problems)
 	if len(problems) > 0 {
 		return nil, problems
 	}
@@ -300,7 +301,7 @@ func parseBot(file string, src []byte) (*Bot, error) {
 		} else {
 			repo.Owner, repo.Name = owner, name
 			if prev, dup := seen[repo.URL+"#"+repo.Branch]; dup {
-				bad(at+".url", "%s (branch %s) is also repositories[%d]", repo.URL, repo.Branch, prev)
+				bad(at+".url", "%s (branch %s) is also repositories[%d]", displayURL(repo.URL), repo.Branch, prev)
 			}
 			seen[repo.URL+"#"+repo.Branch] = i
 		}
@@ -312,7 +313,7 @@ func parseBot(file string, src []byte) (*Bot, error) {
 			bad(at+".auth.knownHostsFile", "is required with sshKeyFile: host keys are always verified")
 		}
 		if a.SSHKeyFile != "" && !isSSH(repo.URL) {
-			bad(at+".auth.sshKeyFile", "needs an ssh URL, not %s", repo.URL)
+			bad(at+".auth.sshKeyFile", "needs an ssh URL, not %s", displayURL(repo.URL))
 		}
 		if u := repo.GitHub.APIURL; u != "" {
 			if pu, err := url.Parse(u); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
@@ -343,6 +344,13 @@ func parseBot(file string, src []byte) (*Bot, error) {
 		b.Registries.Hosts = append(b.Registries.Hosts, RegistryHost(h))
 	}
 	if len(problems) > 0 {
+		// Values from the environment are often secrets: messages show
+		// the reference that was written instead.
+		for i := range problems {
+			for value, ref := range secrets {
+				problems[i].Message = strings.ReplaceAll(problems[i].Message, value, ref)
+			}
+		}
 		return nil, problems
 	}
 	return b, nil
@@ -356,7 +364,7 @@ func repoPath(raw string) (owner, name string, err error) {
 		switch u.Scheme {
 		case "https", "http", "ssh", "file":
 		default:
-			return "", "", fmt.Errorf("%q: scheme %s is not https, ssh or http", raw, u.Scheme)
+			return "", "", fmt.Errorf("%q: scheme %s is not https, ssh or http", displayURL(raw), u.Scheme)
 		}
 		if u.User != nil {
 			if _, hasPassword := u.User.Password(); hasPassword {
@@ -367,13 +375,24 @@ func repoPath(raw string) (owner, name string, err error) {
 	} else if at, rest, ok := strings.Cut(raw, ":"); ok && strings.Contains(at, "@") && !strings.Contains(at, "/") {
 		path = rest // scp-like git@github.com:OWNER/REPO.git
 	} else {
-		return "", "", fmt.Errorf("%q is not a git URL (https://HOST/OWNER/REPO.git, ssh://…, or git@HOST:OWNER/REPO.git)", raw)
+		return "", "", fmt.Errorf("%q is not a git URL (https://HOST/OWNER/REPO.git, ssh://…, or git@HOST:OWNER/REPO.git)", displayURL(raw))
 	}
 	parts := strings.Split(strings.Trim(strings.TrimSuffix(path, ".git"), "/"), "/")
 	if len(parts) < 2 || parts[len(parts)-2] == "" || parts[len(parts)-1] == "" {
-		return "", "", fmt.Errorf("%q: the path must end in OWNER/REPO", raw)
+		return "", "", fmt.Errorf("%q: the path must end in OWNER/REPO", displayURL(raw))
 	}
 	return parts[len(parts)-2], parts[len(parts)-1], nil
+}
+
+// displayURL is a URL fit for a message: user information other than
+// ssh's customary "git" user, which can carry a token, is replaced.
+func displayURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil || u.User.String() == "git" {
+		return raw
+	}
+	u.User = url.User("REDACTED")
+	return u.String()
 }
 
 func isSSH(raw string) bool {
@@ -406,8 +425,9 @@ func escapes(p string) bool {
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
 // expandEnv replaces ${NAME} in every scalar of the document with the
-// environment variable NAME, recording a problem for unset ones.
-func expandEnv(n *yaml.Node, file string, problems *Problems) {
+// environment variable NAME, recording a problem for unset ones and each
+// substituted value in secrets.
+func expandEnv(n *yaml.Node, file string, secrets map[string]string, problems *Problems) {
 	if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, "${") {
 		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
 			name := ref[2 : len(ref)-1]
@@ -416,12 +436,15 @@ func expandEnv(n *yaml.Node, file string, problems *Problems) {
 				*problems = append(*problems, Problem{File: file, Line: n.Line,
 					Message: fmt.Sprintf("environment variable %s is not set", name)})
 			}
+			if v != "" {
+				secrets[v] = ref
+			}
 			return v
 		})
 		return
 	}
 	for _, c := range n.Content {
-		expandEnv(c, file, problems)
+		expandEnv(c, file, secrets, problems)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -176,5 +177,31 @@ registries:
 				t.Errorf("problems (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestLoadBotRedacts checks that values from the environment and tokens in
+// URLs never appear in problems.
+func TestLoadBotRedacts(t *testing.T) {
+	const token = "ghp_s3cretT0ken"
+	t.Setenv("IMAGEBUMP_TEST_TOKEN", token)
+	path := writeConfig(t, `schedule: "@every 5m"
+repositories:
+  - url: https://${IMAGEBUMP_TEST_TOKEN}@github.com/acme
+  - url: ftp://`+token+`@example.com/a/b
+  - url: https://x:${IMAGEBUMP_TEST_TOKEN}@github.com/acme/fleet.git
+`)
+	_, err := LoadBot(path)
+	var problems Problems
+	if !errors.As(err, &problems) || len(problems) != 3 {
+		t.Fatalf("LoadBot error %v, want 3 problems", err)
+	}
+	for _, p := range problems {
+		if strings.Contains(p.Message, token) {
+			t.Errorf("problem shows the token: %s", p)
+		}
+	}
+	if got := problems[0].Message; !strings.Contains(got, "${IMAGEBUMP_TEST_TOKEN}") && !strings.Contains(got, "REDACTED") {
+		t.Errorf("problem %q names neither the variable nor REDACTED", got)
 	}
 }
