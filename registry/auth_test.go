@@ -391,3 +391,38 @@ func TestClassify(t *testing.T) {
 		})
 	}
 }
+
+// TestLoopbackSchemes checks that every spelling of a loopback host is
+// parsed for plain HTTP, also those go-containerregistry would send HTTPS.
+func TestLoopbackSchemes(t *testing.T) {
+	c, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		ref  string
+		want string
+	}{
+		{"localhost/app", "http"},
+		{"localhost:5000/app", "http"},
+		{"127.0.0.2:5000/app", "http"},
+		{"127.0.0.1/app", "http"},
+		{"[::1]:5000/app", "http"},
+		{"ghcr.io/acme/app", "https"},
+	} {
+		r, err := c.repository(tc.ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Scheme(); got != tc.want {
+			t.Errorf("repository(%q).Scheme() = %s, want %s", tc.ref, got, tc.want)
+		}
+		ref, err := c.reference(tc.ref + ":1.0.0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ref.Context().Scheme(); got != tc.want {
+			t.Errorf("reference(%q).Scheme() = %s, want %s", tc.ref, got, tc.want)
+		}
+	}
+}

@@ -393,8 +393,14 @@ func isLoopback(hostport string) bool {
 }
 
 // insecure reports whether references to a registry are parsed with
-// name.Insecure, which makes go-containerregistry try plain HTTP.
+// name.Insecure, which makes go-containerregistry try plain HTTP. Loopback
+// hosts always are: go-containerregistry itself picks HTTP only for some
+// spellings of them (127.0.0.1, localhost:PORT), not 127.0.0.2 or a bare
+// localhost.
 func (c *Client) insecure(registry string) bool {
+	if isLoopback(registry) {
+		return true
+	}
 	hs, ok := c.configured[registry]
 	return ok && hs.insecure
 }
