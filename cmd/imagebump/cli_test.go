@@ -72,6 +72,9 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown flag", []string{"validate", "--nope"}, "unknown flag: --nope"},
 		{"too many args", []string{"validate", "a", "b"}, "takes at most 1 argument(s), got 2: a b"},
 		{"missing dir", []string{"validate", "/nonexistent/dir"}, "no such file or directory"},
+		{"plan missing dir", []string{"plan", "/nonexistent/dir"}, "no such file or directory"},
+		{"apply missing dir", []string{"apply", "/nonexistent/dir"}, "no such file or directory"},
+		{"plan on a file", []string{"plan", "/etc/hostname"}, "/etc/hostname is not a directory"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -99,4 +100,16 @@ func dirArg(args []string) string {
 		return "."
 	}
 	return args[0]
+}
+
+// checkDir makes a DIR argument that is not a directory a usage error.
+func checkDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	if !fi.IsDir() {
+		return usageError("%s is not a directory", dir)
+	}
+	return nil
 }

@@ -36,6 +36,9 @@ and 2 when anything is not.`,
 }
 
 func runValidate(ctx context.Context, out io.Writer, cfg validateConfig) error {
+	if err := checkDir(cfg.dir); err != nil {
+		return err
+	}
 	ps, err := config.LoadPolicies(cfg.dir)
 	var problems config.Problems
 	if err != nil && !errors.As(err, &problems) {
