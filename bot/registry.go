@@ -16,7 +16,7 @@ func RegistryOptions(cfg config.Registries, insecure ...string) []registry.Optio
 	var hosts []registry.Host
 	listed := map[string]int{}
 	for _, h := range cfg.Hosts {
-		listed[h.Host] = len(hosts)
+		listed[hostKey(h.Host)] = len(hosts)
 		hosts = append(hosts, registry.Host{
 			Host:              h.Host,
 			Insecure:          h.Insecure,
@@ -26,15 +26,24 @@ func RegistryOptions(cfg config.Registries, insecure ...string) []registry.Optio
 		})
 	}
 	for _, h := range insecure {
-		if i, ok := listed[h]; ok {
+		if i, ok := listed[hostKey(h)]; ok {
 			hosts[i].Insecure = true
 			continue
 		}
-		listed[h] = len(hosts)
+		listed[hostKey(h)] = len(hosts)
 		hosts = append(hosts, registry.Host{Host: h, Insecure: true})
 	}
 	if len(hosts) > 0 {
 		opts = append(opts, registry.WithHosts(hosts...))
 	}
 	return opts
+}
+
+// hostKey folds the one alias go-containerregistry applies to registry
+// names, so that "docker.io" and "index.docker.io" are one host.
+func hostKey(host string) string {
+	if host == "docker.io" {
+		return "index.docker.io"
+	}
+	return host
 }
