@@ -176,3 +176,47 @@ func TestResolveRequestCounts(t *testing.T) {
 		t.Errorf("%d manifest GETs, want 0: %v", n, counts)
 	}
 }
+
+// TestResolveLazyRequests checks that the platforms and minAge checks cost
+// requests per candidate examined, not per tag: the best two candidates
+// fail the platform check and the third passes, whether the repository
+// holds 50 or 400 more tags below them.
+func TestResolveLazyRequests(t *testing.T) {
+	requests := func(filler int) []registry.Count {
+		reg := registrytest.StartInProcess(t)
+		var tags []string
+		for i := range filler {
+			tags = append(tags, fmt.Sprintf("1.0.%d", i))
+		}
+		old := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		reg.SeedImage(t, "acme/app", registrytest.ImageSpec{Platform: "linux/amd64", Created: old}, tags...)
+		reg.Push(t, "acme/app:2.0.2", registrytest.NewImage(t, registrytest.ImageSpec{Platform: "linux/amd64", Created: old}))
+		reg.Push(t, "acme/app:2.0.1", registrytest.NewImage(t, registrytest.ImageSpec{Platform: "linux/amd64", Created: old}))
+		reg.Push(t, "acme/app:2.0.0", registrytest.NewIndex(t,
+			registrytest.ImageSpec{Platform: "linux/amd64", Created: old},
+			registrytest.ImageSpec{Platform: "linux/arm64", Created: old}))
+		p := mustPolicy(t, policy.Spec{Name: "app", Image: reg.Repo("acme/app"), SemVer: "*",
+			Platforms: []string{"linux/arm64"}, MinAge: time.Hour})
+		pass := newClient(t).Pass()
+		res := (&Resolver{}).Resolve(context.Background(), pass, []Request{{Policy: p}})[0]
+		if res.Err != nil || res.Tag != "2.0.0" || len(res.Rejected) != 2 {
+			t.Fatalf("resolved %q, rejected %v, error %v; want 2.0.0 after 2 rejections", res.Tag, res.Rejected, res.Err)
+		}
+		counts := pass.Counts()
+		for i := range counts {
+			counts[i].Host = "" // each run has its own port
+		}
+		return counts
+	}
+	few, many := requests(50), requests(400)
+	if diff := cmp.Diff(few, many); diff != "" {
+		t.Errorf("requests grow with the number of tags (-50 tags +400 tags):\n%s", diff)
+	}
+	// Per candidate a HEAD for its digest and a GET of its manifest; the
+	// single images a config blob for their platform; the passing index a
+	// GET and a config blob per platform image for its age: 3+3+2+2+2.
+	if n := count(few, registry.KindManifestGet) + count(few, registry.KindManifestHead) + count(few, registry.KindBlob); n > 12 {
+		t.Errorf("%d manifest and blob requests for 3 candidates examined: %v", n, few)
+	}
+	t.Logf("requests: %v", few)
+}

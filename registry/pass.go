@@ -44,6 +44,10 @@ type Pass struct {
 
 	tags    memo[[]string]
 	digests memo[string]
+	// manifests and configs are immutable by digest; a candidate checked
+	// for platforms and then for age is fetched once.
+	manifests memo[*remote.Descriptor]
+	configs   memo[*v1.ConfigFile]
 }
 
 // Pass starts a pass: a view of c with empty per-pass caches. Passes may
@@ -356,7 +360,7 @@ func (p *Pass) platforms(ctx context.Context, d name.Digest) ([]Platform, error)
 	if !desc.MediaType.IsImage() {
 		return nil, fmt.Errorf("unsupported manifest media type %q", desc.MediaType)
 	}
-	cf, err := p.config(desc)
+	cf, err := p.config(ctx, d, desc)
 	if err != nil {
 		return nil, err
 	}
@@ -370,27 +374,32 @@ func attestation(m v1.Descriptor) bool {
 
 // get fetches a manifest by digest.
 func (p *Pass) get(ctx context.Context, d name.Digest) (*remote.Descriptor, error) {
-	opts, err := p.remote(ctx, d.Context())
-	if err != nil {
-		return nil, err
-	}
-	desc, err := remote.Get(d, opts...)
-	if err != nil {
-		return nil, decodeErr(err)
-	}
-	return desc, nil
+	return p.manifests.do(ctx, d.Name(), func() (*remote.Descriptor, error) {
+		opts, err := p.remote(ctx, d.Context())
+		if err != nil {
+			return nil, err
+		}
+		desc, err := remote.Get(d, opts...)
+		if err != nil {
+			return nil, decodeErr(err)
+		}
+		return desc, nil
+	})
 }
 
-func (p *Pass) config(desc *remote.Descriptor) (*v1.ConfigFile, error) {
-	img, err := desc.Image()
-	if err != nil {
-		return nil, decodeErr(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, fmt.Errorf("reading image config: %w", decodeErr(err))
-	}
-	return cf, nil
+// config reads the config of the image manifest desc, fetched from d.
+func (p *Pass) config(ctx context.Context, d name.Digest, desc *remote.Descriptor) (*v1.ConfigFile, error) {
+	return p.configs.do(ctx, d.Name(), func() (*v1.ConfigFile, error) {
+		img, err := desc.Image()
+		if err != nil {
+			return nil, decodeErr(err)
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			return nil, fmt.Errorf("reading image config: %w", decodeErr(err))
+		}
+		return cf, nil
+	})
 }
 
 // Created returns when the image a reference names was built, from the
@@ -418,7 +427,7 @@ func (p *Pass) created(ctx context.Context, d name.Digest) (time.Time, error) {
 			return time.Time{}, err
 		}
 		if desc.MediaType.IsImage() {
-			cf, err := p.config(desc)
+			cf, err := p.config(ctx, d, desc)
 			if err != nil {
 				return time.Time{}, err
 			}
