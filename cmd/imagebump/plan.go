@@ -28,7 +28,7 @@ type planConfig struct {
 }
 
 func newPlanCommand() *cobra.Command {
-	var cfg planConfig
+	cfg := &planConfig{}
 	cmd := &cobra.Command{
 		Use:   "plan [DIR]",
 		Short: "Resolve the policies of a checkout and print the changes and a diff; writes nothing",
@@ -41,11 +41,7 @@ Exit status: 0 done; 1 a policy, registry or marker failed (everything else
 is still reported); 2 bad usage or an invalid policy file; 3 with
 --exit-code when there are changes and nothing failed.`,
 		Args: maxArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg.dir = dirArg(args)
-			cfg.log = newLogger(cmd.ErrOrStderr())
-			return runPlan(cmd.Context(), cmd.OutOrStdout(), cfg)
-		},
+		RunE: cfg.runE,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&cfg.output, "output", "o", "text", "output format: text or json")
@@ -55,7 +51,7 @@ is still reported); 2 bad usage or an invalid policy file; 3 with
 }
 
 func newApplyCommand() *cobra.Command {
-	cfg := planConfig{write: true}
+	cfg := &planConfig{write: true}
 	cmd := &cobra.Command{
 		Use:   "apply [DIR]",
 		Short: "Resolve the policies of a checkout and write the changes to the files; no git",
@@ -65,16 +61,19 @@ the fields that use it unchanged; an invalid policy file writes nothing.
 
 Exit status as for plan, without 3.`,
 		Args: maxArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg.dir = dirArg(args)
-			cfg.log = newLogger(cmd.ErrOrStderr())
-			return runPlan(cmd.Context(), cmd.OutOrStdout(), cfg)
-		},
+		RunE: cfg.runE,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&cfg.output, "output", "o", "text", "output format: text or json")
 	cfg.registry.add(f)
 	return cmd
+}
+
+// runE is the RunE of plan and apply.
+func (cfg *planConfig) runE(cmd *cobra.Command, args []string) error {
+	cfg.dir = dirArg(args)
+	cfg.log = newLogger(cmd.ErrOrStderr())
+	return runPlan(cmd.Context(), cmd.OutOrStdout(), *cfg)
 }
 
 func runPlan(ctx context.Context, out io.Writer, cfg planConfig) error {
