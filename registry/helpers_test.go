@@ -73,9 +73,9 @@ func kinds(counts []Count) map[Kind]int64 {
 
 func isTagsList(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/tags/list") }
 
-// failTags answers the first n tags/list requests with status (and a
-// Retry-After header when retryAfter is not empty), then passes through.
-func failTags(n int, status int, retryAfter string) func(http.Handler) http.Handler {
+// firstTags answers the first n tags/list requests with h and passes the
+// rest through.
+func firstTags(n int, h http.HandlerFunc) func(http.Handler) http.Handler {
 	var mu sync.Mutex
 	seen := 0
 	return func(next http.Handler) http.Handler {
@@ -83,15 +83,10 @@ func failTags(n int, status int, retryAfter string) func(http.Handler) http.Hand
 			if isTagsList(r) {
 				mu.Lock()
 				seen++
-				fail := seen <= n
+				mine := seen <= n
 				mu.Unlock()
-				if fail {
-					if retryAfter != "" {
-						w.Header().Set("Retry-After", retryAfter)
-					}
-					w.Header().Set("Content-Type", "application/json")
-					w.WriteHeader(status)
-					fmt.Fprintf(w, `{"errors":[{"code":"UNAVAILABLE","message":"injected %d"}]}`, status)
+				if mine {
+					h(w, r)
 					return
 				}
 			}
@@ -100,29 +95,28 @@ func failTags(n int, status int, retryAfter string) func(http.Handler) http.Hand
 	}
 }
 
+// failTags answers the first n tags/list requests with status (and a
+// Retry-After header when retryAfter is not empty), then passes through.
+func failTags(n int, status int, retryAfter string) func(http.Handler) http.Handler {
+	return firstTags(n, func(w http.ResponseWriter, _ *http.Request) {
+		if retryAfter != "" {
+			w.Header().Set("Retry-After", retryAfter)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		fmt.Fprintf(w, `{"errors":[{"code":"UNAVAILABLE","message":"injected %d"}]}`, status)
+	})
+}
+
 // hangTags makes the first n tags/list requests wait until the client
 // gives up on them.
 func hangTags(n int) func(http.Handler) http.Handler {
-	var mu sync.Mutex
-	seen := 0
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if isTagsList(r) {
-				mu.Lock()
-				seen++
-				hang := seen <= n
-				mu.Unlock()
-				if hang {
-					select {
-					case <-r.Context().Done():
-					case <-time.After(10 * time.Second):
-					}
-					return
-				}
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
+	return firstTags(n, func(_ http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+	})
 }
 
 // rawTags answers every tags/list request with body.
