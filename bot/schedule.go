@@ -17,16 +17,20 @@ import (
 // reported through Skipped. At most Concurrency repositories are in a pass
 // at once.
 //
-// The zero value is not usable: Schedule and Pass must be set.
+// The zero value is not usable: Schedule and Round must be set.
 type Scheduler struct {
 	// Schedule says when passes are due after the first.
 	Schedule cron.Schedule
-	// Repositories names the repositories, for logs; Pass is called with
-	// an index into it.
+	// Repositories names the repositories, for logs; passes are called
+	// with an index into it.
 	Repositories []string
-	// Pass runs one pass over repository i. Its context is cancelled when
-	// Run's is; it should then stop starting new steps and return.
-	Pass func(ctx context.Context, i int)
+	// Round is called at start-up and each time passes are due. The
+	// function it returns runs one pass over repository i, and is called
+	// concurrently for every repository that is not still busy, so that
+	// the passes of a round can share what they learn (one tag listing per
+	// image across all repositories). Its context is cancelled when Run's
+	// is; it should then stop starting new steps and return.
+	Round func() (pass func(ctx context.Context, i int))
 	// Concurrency bounds the repositories in a pass at once; 0 means 4.
 	Concurrency int
 	// Skipped, when set, is called for each pass of repository i that was
@@ -50,6 +54,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	defer wg.Wait()
 
 	tick := func() {
+		pass := s.Round()
 		for i, name := range s.Repositories {
 			mu.Lock()
 			late := busy[i]
@@ -81,7 +86,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 				if ctx.Err() != nil {
 					return
 				}
-				s.Pass(ctx, i)
+				pass(ctx, i)
 			}()
 		}
 	}

@@ -18,6 +18,11 @@ type never struct{}
 
 func (never) Next(t time.Time) time.Time { return t.AddDate(1, 0, 0) }
 
+// rounds makes a Scheduler.Round that runs pass in every round.
+func rounds(pass func(ctx context.Context, i int)) func() func(context.Context, int) {
+	return func() func(context.Context, int) { return pass }
+}
+
 // within fails the test when ch yields nothing for a long time, so that a
 // broken scheduler fails rather than hangs.
 func within(t *testing.T, ch <-chan struct{}, what string) {
@@ -35,14 +40,18 @@ func TestSchedulerFirstPassAtStart(t *testing.T) {
 	got := map[int]int{}
 	var wg sync.WaitGroup
 	wg.Add(3)
+	var roundsStarted atomic.Int32
 	s := &Scheduler{
 		Schedule:     never{},
 		Repositories: []string{"a", "b", "c"},
-		Pass: func(ctx context.Context, i int) {
-			mu.Lock()
-			got[i]++
-			mu.Unlock()
-			wg.Done()
+		Round: func() func(context.Context, int) {
+			roundsStarted.Add(1)
+			return func(ctx context.Context, i int) {
+				mu.Lock()
+				got[i]++
+				mu.Unlock()
+				wg.Done()
+			}
 		},
 	}
 	done := make(chan error)
@@ -51,6 +60,9 @@ func TestSchedulerFirstPassAtStart(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)
+	}
+	if n := roundsStarted.Load(); n != 1 {
+		t.Errorf("%d rounds started, want 1: the passes of a round share it", n)
 	}
 	for i := range 3 {
 		if got[i] != 1 {
@@ -67,7 +79,7 @@ func TestSchedulerSkipsLatePass(t *testing.T) {
 	s := &Scheduler{
 		Schedule:     every(time.Millisecond),
 		Repositories: []string{"slow"},
-		Pass: func(ctx context.Context, i int) {
+		Round: rounds(func(ctx context.Context, i int) {
 			n := inFlight.Add(1)
 			for {
 				m := maxInFlight.Load()
@@ -78,7 +90,7 @@ func TestSchedulerSkipsLatePass(t *testing.T) {
 			passes.Add(1)
 			<-release
 			inFlight.Add(-1)
-		},
+		}),
 		Skipped: func(int) {
 			skipped.Add(1)
 			select {
@@ -119,7 +131,7 @@ func TestSchedulerBoundsConcurrency(t *testing.T) {
 		Schedule:     never{},
 		Repositories: []string{"a", "b", "c", "d", "e"},
 		Concurrency:  2,
-		Pass: func(ctx context.Context, i int) {
+		Round: rounds(func(ctx context.Context, i int) {
 			n := inFlight.Add(1)
 			for {
 				m := maxInFlight.Load()
@@ -130,7 +142,7 @@ func TestSchedulerBoundsConcurrency(t *testing.T) {
 			started <- struct{}{}
 			<-release
 			inFlight.Add(-1)
-		},
+		}),
 	}
 	done := make(chan error)
 	go func() { done <- s.Run(ctx) }()
@@ -157,13 +169,13 @@ func TestSchedulerStopWaitsForPasses(t *testing.T) {
 	s := &Scheduler{
 		Schedule:     never{},
 		Repositories: []string{"a"},
-		Pass: func(ctx context.Context, i int) {
+		Round: rounds(func(ctx context.Context, i int) {
 			close(started)
 			<-ctx.Done()
 			// The current step finishes after the signal.
 			time.Sleep(20 * time.Millisecond)
 			finished.Store(true)
-		},
+		}),
 	}
 	done := make(chan error)
 	go func() { done <- s.Run(ctx) }()
