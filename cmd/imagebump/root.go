@@ -80,6 +80,7 @@ policy allows, and rewrites exactly the image fields marked with
 		newTagsCommand(),
 		newPlanCommand(),
 		newApplyCommand(),
+		newRunCommand(),
 	)
 	return root
 }
