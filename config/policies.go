@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	yaml "go.yaml.in/yaml/v3"
 
@@ -261,7 +260,7 @@ func compile(e policyEntry, file string, item *yaml.Node) (*Policy, Problems) {
 		s.Filter = &policy.Filter{Pattern: e.FilterTags.Pattern, Extract: e.FilterTags.Extract}
 	}
 	if e.MinAge != "" {
-		d, err := parseAge(e.MinAge)
+		d, err := ParseDuration(e.MinAge)
 		if err != nil {
 			problems = append(problems, Problem{File: file, Line: line("minAge"), Message: fmt.Sprintf("%s: minAge: %v", label, err)})
 		}
@@ -293,22 +292,6 @@ func unjoin(err error) []error {
 		return j.Unwrap()
 	}
 	return []error{err}
-}
-
-// parseAge reads a Go duration ("72h", "90m") or a number of days ("7d").
-func parseAge(s string) (time.Duration, error) {
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("%q is not a duration such as 72h or 3d", s)
-		}
-		return time.Duration(n) * 24 * time.Hour, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a duration such as 72h or 3d", s)
-	}
-	return d, nil
 }
 
 // branchUnsafe matches what git does not allow in a branch name.

@@ -75,6 +75,10 @@ func TestUsageErrors(t *testing.T) {
 		{"plan missing dir", []string{"plan", "/nonexistent/dir"}, "no such file or directory"},
 		{"apply missing dir", []string{"apply", "/nonexistent/dir"}, "no such file or directory"},
 		{"plan on a file", []string{"plan", "/etc/hostname"}, "/etc/hostname is not a directory"},
+		{"help on an unknown topic", []string{"help", "nosuch"}, `unknown help topic "nosuch"`},
+		{"help on an unknown subtopic", []string{"help", "nosuch", "plan"}, `unknown help topic "nosuch plan"`},
+		{"min-age not a duration", []string{"tags", "ghcr.io/acme/web", "--min-age", "3x"}, `invalid argument "3x" for "--min-age" flag: "3x" is not a duration such as 72h or 3d`},
+		{"min-age in fractional days", []string{"tags", "ghcr.io/acme/web", "--min-age", "1.5d"}, `"1.5d" is not a duration such as 72h or 3d`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -84,6 +88,17 @@ func TestUsageErrors(t *testing.T) {
 			}
 			if !strings.Contains(stderr, tc.wantErr) {
 				t.Errorf("stderr %q does not contain %q", stderr, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{{"help"}, {"help", "plan"}, {"plan", "--help"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			out, stderr, code := runCLI(t, args...)
+			if code != 0 || stderr != "" || !strings.Contains(out, "Usage:") {
+				t.Errorf("exit %d, stderr %q, stdout %q; want usage text and exit 0", code, stderr, out)
 			}
 		})
 	}

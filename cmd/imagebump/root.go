@@ -74,6 +74,7 @@ policy allows, and rewrites exactly the image fields marked with
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: exitInvalid, err: err}
 	})
+	root.SetHelpCommand(newHelpCommand())
 	root.AddCommand(
 		newVersionCommand(),
 		newValidateCommand(),
@@ -82,6 +83,24 @@ policy allows, and rewrites exactly the image fields marked with
 		newApplyCommand(),
 	)
 	return root
+}
+
+// newHelpCommand is cobra's help command, except that an unknown topic is
+// bad usage (exit 2) rather than a usage text and exit 0.
+func newHelpCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		RunE: func(c *cobra.Command, args []string) error {
+			root := c.Root()
+			cmd, rest, err := root.Find(args)
+			if err != nil || cmd == nil || (cmd == root && len(rest) > 0) {
+				return usageError("unknown help topic %q; run '%s help' for the list of commands", strings.Join(args, " "), root.Name())
+			}
+			cmd.InitDefaultHelpFlag()
+			return cmd.Help()
+		},
+	}
 }
 
 // maxArgs is cobra.MaximumNArgs with exit code 2.

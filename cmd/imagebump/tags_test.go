@@ -72,7 +72,7 @@ func TestTagsLazyChecks(t *testing.T) {
 		registrytest.ImageSpec{Platform: "linux/amd64", Created: time.Now()},
 		registrytest.ImageSpec{Platform: "linux/arm64", Created: time.Now()}))
 
-	out, stderr, code := runCLI(t, "tags", reg.Repo("acme/app"), "--platform", "linux/arm64", "--min-age", "72h")
+	out, stderr, code := runCLI(t, "tags", reg.Repo("acme/app"), "--platform", "linux/arm64", "--min-age", "3d")
 	if code != 0 {
 		t.Fatalf("exit %d: %s\n%s", code, stderr, out)
 	}
