@@ -112,22 +112,29 @@ type pullRequestsFile struct {
 	MaxOpen       *int     `yaml:"maxOpen"`
 }
 
-// LoadPolicies reads every policy file under root. Symbolic links are not
-// followed and .git directories are skipped. When any file is invalid the
-// error is Problems, listing each problem with its file and line, and no
-// policies are returned: a partly loaded set would change what gets written.
-// Other errors are I/O failures.
+// LoadPolicies reads every policy file under root. Root itself may be a
+// symbolic link (git-sync and volume mounts look like that); links inside
+// it are not followed, and .git directories are skipped. When any file is
+// invalid, or a directory or policy file cannot be read (it may hold
+// policies), the error is Problems, listing each problem with its file and
+// line, and no policies are returned: a partly loaded set would change what
+// gets written. Other errors are I/O failures of root itself.
 func LoadPolicies(root string) (*Policies, error) {
-	files, err := findPolicyFiles(root)
+	r, err := os.OpenRoot(root)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("looking for policy files: %w", err)
+	}
+	defer r.Close()
+	files, problems, err := findPolicyFiles(r.FS())
+	if err != nil {
+		return nil, fmt.Errorf("looking for policy files in %s: %w", root, err)
 	}
 	out := &Policies{PullRequests: DefaultPullRequests(), Files: files}
-	var problems Problems
 	for _, rel := range files {
-		src, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(rel)))
+		src, err := r.ReadFile(filepath.FromSlash(rel))
 		if err != nil {
-			return nil, fmt.Errorf("reading policy file: %w", err)
+			problems = append(problems, Problem{File: rel, Message: "cannot read: " + reason(err)})
+			continue
 		}
 		ps, prs, probs := parsePolicyFile(rel, src)
 		problems = append(problems, probs...)
@@ -143,13 +150,7 @@ func LoadPolicies(root string) (*Policies, error) {
 	}
 	problems = append(problems, duplicateNames(out.Policies)...)
 	if len(problems) > 0 {
-		slices.SortStableFunc(problems, func(a, b Problem) int {
-			if c := strings.Compare(a.File, b.File); c != 0 {
-				return c
-			}
-			return a.Line - b.Line
-		})
-		return nil, problems
+		return nil, problems.sorted()
 	}
 	slices.SortFunc(out.Policies, func(a, b *Policy) int { return strings.Compare(a.Name(), b.Name()) })
 	return out, nil
@@ -157,36 +158,49 @@ func LoadPolicies(root string) (*Policies, error) {
 
 func isRoot(rel string) bool { return !strings.Contains(rel, "/") }
 
-// findPolicyFiles returns the policy files under root, relative and sorted.
-func findPolicyFiles(root string) ([]string, error) {
+// findPolicyFiles returns the policy files in fsys, sorted, and a problem
+// for each directory it cannot read. The error is for fsys's root.
+func findPolicyFiles(fsys fs.FS) ([]string, Problems, error) {
 	var files []string
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+	var problems Problems
+	err := fs.WalkDir(fsys, ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
-			return err
+			if path == "." {
+				return err
+			}
+			// The rest of the tree is still read, so that one pass
+			// reports every problem; the set is invalid all the same.
+			problems = append(problems, Problem{File: path, Message: "cannot read directory: " + reason(err)})
+			return nil
 		}
 		if d.IsDir() {
 			if d.Name() == ".git" {
-				return filepath.SkipDir
+				return fs.SkipDir
 			}
 			return nil
 		}
 		// WalkDir does not follow links; a linked policy file is not read
 		// either, so nothing outside the repository can define policies.
-		if !d.Type().IsRegular() || !slices.Contains(PolicyFileNames, d.Name()) {
-			return nil
+		if d.Type().IsRegular() && slices.Contains(PolicyFileNames, d.Name()) {
+			files = append(files, path)
 		}
-		rel, err := filepath.Rel(root, path)
-		if err != nil {
-			return err
-		}
-		files = append(files, filepath.ToSlash(rel))
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("looking for policy files in %s: %w", root, err)
+		return nil, nil, err
 	}
 	slices.Sort(files)
-	return files, nil
+	return files, problems, nil
+}
+
+// reason is the cause of a file system error without the path, which the
+// problem names already: "permission denied".
+func reason(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
 }
 
 // parsePolicyFile decodes one policy file strictly and compiles its

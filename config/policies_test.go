@@ -171,6 +171,37 @@ func TestLoadPoliciesProblems(t *testing.T) {
 	}
 }
 
+// TestLoadPoliciesLinkedRoot checks that a root that is itself a symbolic
+// link is read through, while links inside it are still not followed.
+func TestLoadPoliciesLinkedRoot(t *testing.T) {
+	outside := filetree.Write(t, map[string]string{".imagebump.yaml": "policies:\n  - {name: evil, image: r.io/e, semver: '*'}\n"})
+	target := filetree.Write(t, map[string]string{
+		".imagebump.yaml":     "policies:\n  - {name: web, image: r.io/w, semver: '*'}\n",
+		"apps/.imagebump.yml": "policies:\n  - {name: api, image: r.io/a, semver: '*'}\n",
+	})
+	if err := os.Symlink(outside, filepath.Join(target, "apps", "linked")); err != nil {
+		t.Fatal(err)
+	}
+	links := t.TempDir()
+	if err := os.Symlink(target, filepath.Join(links, "current")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("current", filepath.Join(links, "repo")); err != nil {
+		t.Fatal(err)
+	}
+	for _, root := range []string{"current", "repo"} {
+		t.Run(root, func(t *testing.T) {
+			ps, err := LoadPolicies(filepath.Join(links, root))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff([]string{".imagebump.yaml", "apps/.imagebump.yml"}, ps.Files); diff != "" {
+				t.Errorf("Files (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestLoadPoliciesSkipsLinks(t *testing.T) {
 	outside := filetree.Write(t, map[string]string{".imagebump.yaml": "policies:\n  - {name: evil, image: r/e, semver: '*'}\n"})
 	root := filetree.Write(t, map[string]string{".imagebump.yaml": "policies:\n  - {name: web, image: r/w, semver: '*'}\n"})

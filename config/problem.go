@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -31,6 +32,24 @@ func (ps Problems) Error() string {
 		lines[i] = p.String()
 	}
 	return strings.Join(lines, "\n")
+}
+
+// sorted returns the problems ordered by file, then line, each once: the
+// same problem reached twice (say, through a YAML alias) is reported once.
+func (ps Problems) sorted() Problems {
+	out := slices.Clone(ps)
+	slices.SortStableFunc(out, func(a, b Problem) int {
+		if c := strings.Compare(a.File, b.File); c != 0 {
+			return c
+		}
+		return a.Line - b.Line
+	})
+	seen := map[Problem]bool{}
+	return slices.DeleteFunc(out, func(p Problem) bool {
+		dup := seen[p]
+		seen[p] = true
+		return dup
+	})
 }
 
 // yamlLine matches the "line N: message" entries that yaml.v3 puts in its

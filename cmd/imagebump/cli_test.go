@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/imagebump/imagebump/test/filetree"
+	"github.com/imagebump/imagebump/test/registrytest"
 )
 
 // runCLI runs the root command as main does and returns stdout, stderr and
@@ -108,5 +111,49 @@ func TestVersion(t *testing.T) {
 	out, _, code := runCLI(t, "version")
 	if code != 0 || !strings.HasPrefix(out, "imagebump dev\ncommit: unknown\ngo: go1.") {
 		t.Errorf("version printed %q (exit %d)", out, code)
+	}
+}
+
+// TestLinkedDir checks that a DIR that is a symbolic link (git-sync, volume
+// mounts) is read and written through, as the directory it points to.
+func TestLinkedDir(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	reg := registrytest.StartInProcess(t)
+	reg.Seed(t, "acme/web", "1.0.0", "1.1.0")
+	web := reg.Repo("acme/web")
+	target := filetree.Write(t, map[string]string{
+		".imagebump.yaml": "policies:\n  - {name: web, image: " + web + ", semver: '*'}\n",
+		"apps/d.yaml":     "image: " + web + ":1.0.0 # {\"$imagepolicy\": \"web\"}\n",
+	})
+	links := t.TempDir()
+	link := filepath.Join(links, "current")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	// A link to a link, relative, as git-sync makes them.
+	chain := filepath.Join(links, "repo")
+	if err := os.Symlink("current", chain); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{link, chain} {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			out, stderr, code := runCLI(t, "validate", dir)
+			if want := "ok: 1 policies in 1 policy files, 1 markers\n"; code != 0 || out != want {
+				t.Errorf("validate: exit %d, output %q, want 0 and %q; stderr %s", code, out, want, stderr)
+			}
+			out, stderr, code = runCLI(t, "plan", dir, "--exit-code")
+			if code != exitChanges || !strings.Contains(out, "apps/d.yaml:1") {
+				t.Errorf("plan: exit %d, want %d; output:\n%s%s", code, exitChanges, out, stderr)
+			}
+		})
+	}
+	if _, stderr, code := runCLI(t, "apply", chain); code != 0 {
+		t.Fatalf("apply: exit %d: %s", code, stderr)
+	}
+	if got, want := filetree.Read(t, target)["apps/d.yaml"], "image: "+web+":1.1.0 # {\"$imagepolicy\": \"web\"}\n"; got != want {
+		t.Errorf("after apply through the link, apps/d.yaml = %q, want %q", got, want)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link itself was replaced: %v, %v", fi, err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -121,14 +122,23 @@ func dirArg(args []string) string {
 	return args[0]
 }
 
-// checkDir makes a DIR argument that is not a directory a usage error.
-func checkDir(dir string) error {
-	fi, err := os.Stat(dir)
+// resolveDir checks the DIR argument of plan, apply and validate and
+// returns it with symbolic links resolved. A DIR that is a link (git-sync,
+// volume mounts) is resolved once, here, so that policy files and
+// manifests are read from, and written to, the same tree even when the link
+// is switched meanwhile; links inside the tree are never followed. A DIR
+// that is not a directory is a usage error.
+func resolveDir(dir string) (string, error) {
+	resolved, err := filepath.EvalSymlinks(dir)
 	if err != nil {
-		return usageError("%v", err)
+		return "", usageError("%v", err)
+	}
+	fi, err := os.Stat(resolved)
+	if err != nil {
+		return "", usageError("%v", err)
 	}
 	if !fi.IsDir() {
-		return usageError("%s is not a directory", dir)
+		return "", usageError("%s is not a directory", dir)
 	}
-	return nil
+	return resolved, nil
 }
