@@ -284,10 +284,22 @@ func compile(e policyEntry, file string, item *yaml.Node) (*Policy, Problems) {
 		problems = append(problems, Problem{File: file, Line: line("group"),
 			Message: fmt.Sprintf("%s: group: %q cannot be part of a branch name", label, e.Group)})
 	}
+	// policy.New knows only that an image has no tag; the full grammar
+	// needs a parser policy may not import.
+	imageBad := false
+	if e.Image != "" {
+		if err := CheckImage(e.Image); err != nil {
+			problems = append(problems, Problem{File: file, Line: line("image"), Message: fmt.Sprintf("%s: image: %v", label, err)})
+			imageBad = true
+		}
+	}
 	p, err := policy.New(s)
 	if err != nil {
 		for _, e := range unjoin(err) {
 			var fe *policy.FieldError
+			if errors.As(e, &fe) && fe.Field == "image" && imageBad {
+				continue // said above
+			}
 			if errors.As(e, &fe) {
 				problems = append(problems, Problem{File: file, Line: line(fe.Field), Message: label + ": " + fe.Error()})
 			} else {

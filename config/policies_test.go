@@ -89,13 +89,13 @@ func TestLoadPoliciesDefaults(t *testing.T) {
 }
 
 func TestLoadPoliciesProblems(t *testing.T) {
-	const ok = "policies:\n  - name: ok\n    image: r/ok\n    semver: '*'\n"
+	const ok = "policies:\n  - name: ok\n    image: r.io/ok\n    semver: '*'\n"
 	tests := []struct {
 		name  string
 		files map[string]string
 		want  []string
 	}{
-		{"unknown field", map[string]string{".imagebump.yaml": "policies:\n  - name: web\n    image: r/web\n    semvar: '*'\n"},
+		{"unknown field", map[string]string{".imagebump.yaml": "policies:\n  - name: web\n    image: r.io/web\n    semvar: '*'\n"},
 			[]string{`.imagebump.yaml:4: unknown field "semvar"`}},
 		{"unknown top-level field", map[string]string{".imagebump.yaml": "polices: []\n"},
 			[]string{`.imagebump.yaml:1: unknown field "polices"`}},
@@ -105,11 +105,11 @@ func TestLoadPoliciesProblems(t *testing.T) {
 			[]string{`.imagebump.yaml:2: cannot unmarshal seq into string`}},
 		{"two documents", map[string]string{".imagebump.yaml": ok + "---\npolicies: []\n"},
 			[]string{`.imagebump.yaml:5: a policy file holds one YAML document; found another`}},
-		{"no kind", map[string]string{".imagebump.yaml": "policies:\n  - name: web\n    image: r/web\n"},
+		{"no kind", map[string]string{".imagebump.yaml": "policies:\n  - name: web\n    image: r.io/web\n"},
 			[]string{`.imagebump.yaml:2: policy "web": semver: a policy needs exactly one of semver, alphabetical, numerical, track; it has none`}},
 		{"errors point at their field", map[string]string{".imagebump.yaml": `policies:
   - name: web
-    image: r/web
+    image: r.io/web
     semver: '*'
     numerical: up
     filterTags:
@@ -120,7 +120,7 @@ func TestLoadPoliciesProblems(t *testing.T) {
       - '(('
     minAge: soon
     group: a/b
-  - image: r/anon
+  - image: r.io/anon
     alphabetical: asc
 `},
 			[]string{
@@ -144,7 +144,7 @@ func TestLoadPoliciesProblems(t *testing.T) {
 				`.imagebump.yaml:5: pullRequests.labels[0] is empty`,
 			}},
 		{"problems in several files, the valid one ignored", map[string]string{
-			"z/.imagebump.yaml": "policies: 3\n", "a/.imagebump.yml": "policies:\n - {name: x, image: r/x, track: ''}\n", "m/.imagebump.yaml": ok},
+			"z/.imagebump.yaml": "policies: 3\n", "a/.imagebump.yml": "policies:\n - {name: x, image: r.io/x, track: ''}\n", "m/.imagebump.yaml": ok},
 			[]string{
 				`a/.imagebump.yml:2: policy "x": semver: a policy needs exactly one of semver, alphabetical, numerical, track; it has none`,
 				`z/.imagebump.yaml:1: cannot unmarshal int ` + "`3`" + ` into []config.policyEntry`,
@@ -203,8 +203,8 @@ func TestLoadPoliciesLinkedRoot(t *testing.T) {
 }
 
 func TestLoadPoliciesSkipsLinks(t *testing.T) {
-	outside := filetree.Write(t, map[string]string{".imagebump.yaml": "policies:\n  - {name: evil, image: r/e, semver: '*'}\n"})
-	root := filetree.Write(t, map[string]string{".imagebump.yaml": "policies:\n  - {name: web, image: r/w, semver: '*'}\n"})
+	outside := filetree.Write(t, map[string]string{".imagebump.yaml": "policies:\n  - {name: evil, image: r.io/e, semver: '*'}\n"})
+	root := filetree.Write(t, map[string]string{".imagebump.yaml": "policies:\n  - {name: web, image: r.io/w, semver: '*'}\n"})
 	if err := os.Symlink(outside, filepath.Join(root, "linked-dir")); err != nil {
 		t.Fatal(err)
 	}

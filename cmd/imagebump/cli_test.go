@@ -45,6 +45,15 @@ func TestValidate(t *testing.T) {
 			"apps/.imagebump.yaml": "policies:\n  - name: api\n    image: ghcr.io/acme/api\n    semver: '^1'\n    exclude: ['(']\n",
 		}, ".imagebump.yaml:4: unknown field \"semvar\"\napps/.imagebump.yaml:5: policy \"api\": exclude[0]: error parsing regexp: missing closing ): `(`\n", 2},
 		{"no policy files", map[string]string{"deploy.yaml": "kind: Deployment\n"}, "ok: 0 policies in 0 policy files, 0 markers\n", 0},
+		{"invalid images", map[string]string{
+			".imagebump.yaml": "policies:\n  - {name: a, image: ghcr.io/Acme/Web, semver: '*'}\n  - {name: b, image: INVALID//name, semver: '*'}\n" +
+				"  - {name: c, image: 'http://x/y', semver: '*'}\n  - {name: d, image: /srv/web, semver: '*'}\n" +
+				"  - name: e\n    semver: '*'\n    image: ghcr.io/acme/web:1.0\n",
+		}, ".imagebump.yaml:2: policy \"a\": image: \"ghcr.io/Acme/Web\" is not a valid repository: repository can only contain the characters `abcdefghijklmnopqrstuvwxyz0123456789_-./`: Acme/Web\n" +
+			".imagebump.yaml:3: policy \"b\": image: \"INVALID//name\" is not a repository REGISTRY/PATH such as ghcr.io/acme/web\n" +
+			".imagebump.yaml:4: policy \"c\": image: \"http://x/y\" must be a repository such as ghcr.io/acme/web, without a URL scheme\n" +
+			".imagebump.yaml:5: policy \"d\": image: \"/srv/web\" is not a repository REGISTRY/PATH such as ghcr.io/acme/web\n" +
+			".imagebump.yaml:8: policy \"e\": image: \"ghcr.io/acme/web:1.0\" must be a repository without tag or digest\n", 2},
 		{"marker problems", map[string]string{
 			".imagebump.yaml": "policies:\n  - {name: web, image: ghcr.io/acme/web, semver: '^1'}\n",
 			"a.yaml":          "spec: # {\"$imagepolicy\": \"web\"}\n  x: 1\nimage: r:1 # {\"$imagepolicy\": \"wbe:tag\"}\n",

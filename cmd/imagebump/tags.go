@@ -119,6 +119,9 @@ func runTags(ctx context.Context, out io.Writer, cfg tagsConfig) error {
 	if cfg.output != "text" && cfg.output != "json" {
 		return usageError("--output %q: want text or json", cfg.output)
 	}
+	if err := config.CheckImage(cfg.spec.Image); err != nil {
+		return usageError("IMAGE: %v", err)
+	}
 	p, err := policy.New(cfg.spec)
 	if err != nil {
 		return usageError("invalid policy flags: %v", err)
