@@ -160,6 +160,19 @@ func TestConfigRegistries(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "selected 1.1.0") {
 		t.Errorf("with --config: exit %d, out %q, stderr %q", code, out, stderr)
 	}
+	// A config used only for its registries needs nothing else.
+	only := filepath.Join(dir, "registries.yaml")
+	if err := os.WriteFile(only, []byte("registries:\n  dockerConfig: "+filepath.Join(dir, "docker/config.json")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code = runCLI(t, "tags", reg.Repo("acme/web"), "--config", only)
+	if code != 0 || !strings.Contains(out, "selected 1.1.0") {
+		t.Errorf("with a registries-only --config: exit %d, out %q, stderr %q", code, out, stderr)
+	}
+	_, stderr, code = runCLI(t, "plan", dir, "--config", only)
+	if code != 0 {
+		t.Errorf("plan with a registries-only --config: exit %d, stderr %q", code, stderr)
+	}
 	_, stderr, code = runCLI(t, "plan", dir, "--config", filepath.Join(dir, "bad.yaml"))
 	if code != exitInvalid || !strings.Contains(stderr, `bad.yaml:3: unknown field "dockerConfg"`) {
 		t.Errorf("bad config: exit %d, stderr %q", code, stderr)
