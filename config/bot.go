@@ -11,7 +11,7 @@ import (
 	"text/template"
 
 	"github.com/robfig/cron/v3"
-	yaml "go.yaml.in/yaml/v3"
+	yaml "go.yaml.in/yaml/v4"
 )
 
 // Bot is the deployment-side configuration of imagebump (DESIGN.md "Bot

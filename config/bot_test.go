@@ -105,6 +105,8 @@ func TestLoadBotProblems(t *testing.T) {
 		{"missing schedule and repositories", "workDir: /x\n", []string{
 			`F:1: schedule: is required, e.g. "*/10 * * * *" or "@every 10m"`,
 			`F:1: repositories: at least one repository is required`}},
+		{"syntax error", "schedule: '@hourly'\nrepositories:\n  - url: https://github.com/a/b\n   branch: x\n", []string{
+			`F:4:4: did not find expected '-' indicator (while parsing a block collection that starts at line 3)`}},
 		{"unset env", "schedule: '@hourly'\n" + repo + "registries:\n  dockerConfig: ${IMAGEBUMP_UNSET_VAR}\n", []string{`F:5: environment variable IMAGEBUMP_UNSET_VAR is not set`}},
 		{"repository errors", `schedule: '@hourly'
 listen: 8080
@@ -224,7 +226,7 @@ func TestLoadRegistries(t *testing.T) {
 		{"unknown field outside registries", "registries: {}\nrepositories: [{url: https://github.com/a/b, brnach: x}]\n", nil,
 			[]string{`F:2: unknown field "brnach"`}},
 		{"wrong type outside registries", "schedule: [a]\nregistries: {}\n", nil,
-			[]string{`F:1: cannot unmarshal seq into string`}},
+			[]string{`F:1: cannot construct seq into string`}},
 		{"invalid registries", "registries:\n  dockerConfig: ${IMAGEBUMP_UNSET_VAR}\n", nil,
 			[]string{`F:2: environment variable IMAGEBUMP_UNSET_VAR is not set`}},
 		{"invalid host", "registries:\n  hosts: [{host: 'https://r.io'}, {host: r.io, maxConcurrency: -1}]\n", nil,

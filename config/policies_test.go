@@ -100,9 +100,17 @@ func TestLoadPoliciesProblems(t *testing.T) {
 		{"unknown top-level field", map[string]string{".imagebump.yaml": "polices: []\n"},
 			[]string{`.imagebump.yaml:1: unknown field "polices"`}},
 		{"syntax error", map[string]string{"a/.imagebump.yaml": "policies:\n  - name: web\n   image: x\n"},
-			[]string{`a/.imagebump.yaml:1: did not find expected '-' indicator`}},
+			[]string{`a/.imagebump.yaml:3:4: did not find expected '-' indicator (while parsing a block collection that starts at line 2)`}},
+		{"syntax error on line 4", map[string]string{".imagebump.yaml": "policies:\n  - name: web\n    image: r.io/web\n  semver: '*'\n"},
+			[]string{`.imagebump.yaml:4:3: did not find expected '-' indicator (while parsing a block collection that starts at line 2)`}},
+		{"unclosed flow sequence", map[string]string{".imagebump.yaml": "policies:\n  - name: web\n    exclude: [a,\n      b\n    image: x\n"},
+			[]string{`.imagebump.yaml:5:10: did not find expected ',' or ']' (while parsing a flow sequence that starts at line 3)`}},
+		{"tab indentation", map[string]string{".imagebump.yaml": "policies:\n  - name: web\n\timage: x\n"},
+			[]string{`.imagebump.yaml:3:1: found a tab character that violates indentation (while scanning a plain scalar that starts at line 2)`}},
+		{"unterminated quote", map[string]string{".imagebump.yaml": "policies:\n  - name: 'web\n    image: x\n"},
+			[]string{`.imagebump.yaml:4:1: found unexpected end of stream (while scanning a quoted scalar that starts at line 2)`}},
 		{"wrong type", map[string]string{".imagebump.yaml": "policies:\n  - name: [a]\n"},
-			[]string{`.imagebump.yaml:2: cannot unmarshal seq into string`}},
+			[]string{`.imagebump.yaml:2: cannot construct seq into string`}},
 		{"two documents", map[string]string{".imagebump.yaml": ok + "---\npolicies: []\n"},
 			[]string{`.imagebump.yaml:5: a policy file holds one YAML document; found another`}},
 		{"no kind", map[string]string{".imagebump.yaml": "policies:\n  - name: web\n    image: r.io/web\n"},
@@ -147,7 +155,7 @@ func TestLoadPoliciesProblems(t *testing.T) {
 			"z/.imagebump.yaml": "policies: 3\n", "a/.imagebump.yml": "policies:\n - {name: x, image: r.io/x, track: ''}\n", "m/.imagebump.yaml": ok},
 			[]string{
 				`a/.imagebump.yml:2: policy "x": semver: a policy needs exactly one of semver, alphabetical, numerical, track; it has none`,
-				`z/.imagebump.yaml:1: cannot unmarshal int ` + "`3`" + ` into []config.policyEntry`,
+				`z/.imagebump.yaml:1: cannot construct int ` + "`3`" + ` into []config.policyEntry`,
 			}},
 	}
 	for _, tc := range tests {

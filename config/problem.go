@@ -1,21 +1,27 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
+
+	yaml "go.yaml.in/yaml/v4"
 )
 
 // Problem is something wrong at one place in a file.
 type Problem struct {
 	File    string // relative to the directory loaded, with forward slashes
 	Line    int    // 1-based; 0 when the problem is about the whole file
+	Column  int    // 1-based; 0 when not known
 	Message string
 }
 
 func (p Problem) String() string {
+	if p.Line > 0 && p.Column > 0 {
+		return fmt.Sprintf("%s:%d:%d: %s", p.File, p.Line, p.Column, p.Message)
+	}
 	if p.Line > 0 {
 		return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Message)
 	}
@@ -42,7 +48,10 @@ func (ps Problems) sorted() Problems {
 		if c := strings.Compare(a.File, b.File); c != 0 {
 			return c
 		}
-		return a.Line - b.Line
+		if a.Line != b.Line {
+			return a.Line - b.Line
+		}
+		return a.Column - b.Column
 	})
 	seen := map[Problem]bool{}
 	return slices.DeleteFunc(out, func(p Problem) bool {
@@ -52,34 +61,42 @@ func (ps Problems) sorted() Problems {
 	})
 }
 
-// yamlLine matches the "line N: message" entries that yaml.v3 puts in its
-// errors.
-var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-
-// unknownField matches yaml.v3's strict-decoding complaint.
+// unknownField matches the YAML decoder's strict-decoding complaint.
 var unknownField = regexp.MustCompile(`^field (\S+) not found in type .+$`)
 
-// decodeProblems turns a yaml.v3 decoding error into problems with lines.
+// decodeProblems turns a YAML decoding error into problems at the place of
+// the error: the line (and, for syntax errors, the column) where the
+// parser found it, which is not always where the construct it was reading
+// began.
 func decodeProblems(file string, err error) Problems {
-	var msgs []string
-	text := strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n")
-	for _, l := range strings.Split(text, "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			msgs = append(msgs, l)
+	var many *yaml.LoadErrors
+	if errors.As(err, &many) {
+		ps := make(Problems, 0, len(many.Errors))
+		for _, e := range many.Errors {
+			ps = append(ps, loadProblem(file, e))
+		}
+		return ps.sorted()
+	}
+	var one *yaml.LoadError
+	if errors.As(err, &one) {
+		return Problems{loadProblem(file, one)}
+	}
+	return Problems{{File: file, Message: err.Error()}}
+}
+
+func loadProblem(file string, e *yaml.LoadError) Problem {
+	p := Problem{File: file, Line: e.Mark.Line, Message: e.Message}
+	if e.Stage != yaml.ConstructorStage {
+		// A syntax error: the column helps, and so does where the
+		// construct the parser was in began.
+		p.Column = e.Mark.Column
+		if e.ContextMsg != "" && e.ContextMark.Line > 0 && e.ContextMark.Line != e.Mark.Line {
+			p.Message += fmt.Sprintf(" (%s that starts at line %d)", e.ContextMsg, e.ContextMark.Line)
 		}
 	}
-	var ps Problems
-	for _, m := range msgs {
-		p := Problem{File: file, Message: strings.TrimPrefix(m, "yaml: ")}
-		if sm := yamlLine.FindStringSubmatch(m); sm != nil {
-			p.Line, _ = strconv.Atoi(sm[1])
-			p.Message = sm[2]
-		}
-		if sm := unknownField.FindStringSubmatch(p.Message); sm != nil {
-			p.Message = fmt.Sprintf("unknown field %q", sm[1])
-		}
-		p.Message = strings.ReplaceAll(p.Message, "!!", "")
-		ps = append(ps, p)
+	if sm := unknownField.FindStringSubmatch(p.Message); sm != nil {
+		p.Message = fmt.Sprintf("unknown field %q", sm[1])
 	}
-	return ps
+	p.Message = strings.ReplaceAll(p.Message, "!!", "")
+	return p
 }

@@ -39,7 +39,7 @@ func TestImports(t *testing.T) {
 		{"patcher", []string{"sigs.k8s.io/kustomize/kyaml", "go.yaml.in/yaml/v3"}},
 		// go-containerregistry's name package parses policy images
 		// strictly (issue 12); nothing else of that module.
-		{"config", []string{mod + "policy", "go.yaml.in/yaml/v3", "sigs.k8s.io/kustomize/kyaml", "github.com/robfig/cron/v3", "github.com/google/go-containerregistry/pkg/name"}},
+		{"config", []string{mod + "policy", "go.yaml.in/yaml/v4", "sigs.k8s.io/kustomize/kyaml", "github.com/robfig/cron/v3", "github.com/google/go-containerregistry/pkg/name"}},
 		// docker/cli's config package is what go-containerregistry's own
 		// default keychain uses; registry imports it to read a config file
 		// from an explicit path, which the keychain cannot be pointed at.

@@ -45,6 +45,9 @@ func TestValidate(t *testing.T) {
 			"apps/.imagebump.yaml": "policies:\n  - name: api\n    image: ghcr.io/acme/api\n    semver: '^1'\n    exclude: ['(']\n",
 		}, ".imagebump.yaml:4: unknown field \"semvar\"\napps/.imagebump.yaml:5: policy \"api\": exclude[0]: error parsing regexp: missing closing ): `(`\n", 2},
 		{"no policy files", map[string]string{"deploy.yaml": "kind: Deployment\n"}, "ok: 0 policies in 0 policy files, 0 markers\n", 0},
+		{"YAML syntax error", map[string]string{
+			"apps/.imagebump.yaml": "policies:\n  - name: web\n    image: ghcr.io/acme/web\n  semver: '*'\n",
+		}, "apps/.imagebump.yaml:4:3: did not find expected '-' indicator (while parsing a block collection that starts at line 2)\n", 2},
 		{"invalid images", map[string]string{
 			".imagebump.yaml": "policies:\n  - {name: a, image: ghcr.io/Acme/Web, semver: '*'}\n  - {name: b, image: INVALID//name, semver: '*'}\n" +
 				"  - {name: c, image: 'http://x/y', semver: '*'}\n  - {name: d, image: /srv/web, semver: '*'}\n" +
