@@ -196,6 +196,9 @@ func parseBot(file string, src []byte, registriesOnly bool) (*Bot, error) {
 	if len(doc.Content) == 0 {
 		return nil, Problems{{File: file, Message: "the bot config is empty"}}
 	}
+	if ps := aliasProblems(file, "the bot config", &doc); len(ps) > 0 {
+		return nil, ps
+	}
 	// Strict decoding of the file as written reports unknown fields and
 	// wrong types at their lines; the values are then taken from the
 	// document with ${NAME} references expanded.

@@ -107,6 +107,9 @@ func TestLoadBotProblems(t *testing.T) {
 			`F:1: repositories: at least one repository is required`}},
 		{"syntax error", "schedule: '@hourly'\nrepositories:\n  - url: https://github.com/a/b\n   branch: x\n", []string{
 			`F:4:4: did not find expected '-' indicator (while parsing a block collection that starts at line 3)`}},
+		{"aliases refused", "schedule: &s '@hourly'\nrepositories:\n  - &r {url: https://github.com/a/b}\n  - *r\nlisten: *s\n", []string{
+			`F:4: YAML alias *r: aliases are not allowed in the bot config; write the value out`,
+			`F:5: YAML alias *s: aliases are not allowed in the bot config; write the value out`}},
 		{"unset env", "schedule: '@hourly'\n" + repo + "registries:\n  dockerConfig: ${IMAGEBUMP_UNSET_VAR}\n", []string{`F:5: environment variable IMAGEBUMP_UNSET_VAR is not set`}},
 		{"repository errors", `schedule: '@hourly'
 listen: 8080

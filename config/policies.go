@@ -213,6 +213,9 @@ func parsePolicyFile(file string, src []byte) ([]*Policy, *PullRequests, Problem
 	if len(doc.Content) == 0 {
 		return nil, nil, nil // an empty file defines nothing
 	}
+	if ps := aliasProblems(file, "policy files", &doc); len(ps) > 0 {
+		return nil, nil, ps
+	}
 	var pf policyFile
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	dec.KnownFields(true)

@@ -2,8 +2,10 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,6 +142,26 @@ func TestLoadPoliciesProblems(t *testing.T) {
 				`.imagebump.yaml:13: policy "web": group: "a/b" cannot be part of a branch name`,
 				`.imagebump.yaml:14: policy: name: is required`,
 			}},
+		{"aliases refused", map[string]string{".imagebump.yaml": "policies:\n  - &p {name: w, image: r.io/w, semver: '*', minAge: soon}\n  - *p\n  - {name: v, image: r.io/v, <<: *p}\n"},
+			[]string{
+				`.imagebump.yaml:3: YAML alias *p: aliases are not allowed in policy files; write the value out`,
+				`.imagebump.yaml:4: YAML alias *p: aliases are not allowed in policy files; write the value out`,
+			}},
+		// Before aliases were refused, this printed each problem of the
+		// anchored entry once per expansion.
+		{"alias bomb", map[string]string{".imagebump.yaml": aliasBomb(10)},
+			[]string{
+				`.imagebump.yaml:3: YAML alias *a0: aliases are not allowed in policy files; write the value out`,
+				`.imagebump.yaml:4: YAML alias *a1: aliases are not allowed in policy files; write the value out`,
+				`.imagebump.yaml:5: YAML alias *a2: aliases are not allowed in policy files; write the value out`,
+				`.imagebump.yaml:6: YAML alias *a3: aliases are not allowed in policy files; write the value out`,
+				`.imagebump.yaml:7: YAML alias *a4: aliases are not allowed in policy files; write the value out`,
+				`.imagebump.yaml:8: YAML alias *a5: aliases are not allowed in policy files; write the value out`,
+				`.imagebump.yaml:9: YAML alias *a6: aliases are not allowed in policy files; write the value out`,
+				`.imagebump.yaml:10: YAML alias *a7: aliases are not allowed in policy files; write the value out`,
+				`.imagebump.yaml:11: YAML alias *a8: aliases are not allowed in policy files; write the value out`,
+				`.imagebump.yaml:12: YAML alias *a9: aliases are not allowed in policy files; write the value out`,
+			}},
 		{"duplicate across files", map[string]string{".imagebump.yaml": ok, "b/.imagebump.yaml": "\n" + ok},
 			[]string{`b/.imagebump.yaml:3: policy "ok" is defined twice: here and at .imagebump.yaml:2`}},
 		{"pull requests outside root", map[string]string{".imagebump.yaml": ok, "b/.imagebump.yaml": "pullRequests:\n  draft: true\n"},
@@ -207,6 +229,40 @@ func TestLoadPoliciesLinkedRoot(t *testing.T) {
 				t.Errorf("Files (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// aliasBomb is a policy file whose policies list, decoded, holds 9^levels
+// copies of one invalid policy.
+func aliasBomb(levels int) string {
+	var b strings.Builder
+	b.WriteString("x:\n  - &a0 {name: w, image: r.io/w, semver: '*', minAge: soon, exclude: ['(']}\n")
+	for i := 1; i < levels; i++ {
+		fmt.Fprintf(&b, "  - &a%d [%s]\n", i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d, ", i-1), 9), ", "))
+	}
+	fmt.Fprintf(&b, "policies: [%s]\n", strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d, ", levels-1), 9), ", "))
+	return b.String()
+}
+
+func TestProblemsSorted(t *testing.T) {
+	ps := Problems{
+		{File: "b", Line: 2, Message: "m"},
+		{File: "a", Line: 3, Column: 2, Message: "m"},
+		{File: "a", Line: 3, Column: 1, Message: "m"},
+		{File: "b", Line: 2, Message: "m"},
+		{File: "a", Line: 1, Message: "m"},
+		{File: "b", Line: 2, Message: "other"},
+		{File: "a", Line: 1, Message: "m"},
+	}
+	want := Problems{
+		{File: "a", Line: 1, Message: "m"},
+		{File: "a", Line: 3, Column: 1, Message: "m"},
+		{File: "a", Line: 3, Column: 2, Message: "m"},
+		{File: "b", Line: 2, Message: "m"},
+		{File: "b", Line: 2, Message: "other"},
+	}
+	if diff := cmp.Diff(want, ps.sorted()); diff != "" {
+		t.Errorf("sorted (-want +got):\n%s", diff)
 	}
 }
 

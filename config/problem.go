@@ -100,3 +100,24 @@ func loadProblem(file string, e *yaml.LoadError) Problem {
 	p.Message = strings.ReplaceAll(p.Message, "!!", "")
 	return p
 }
+
+// aliasProblems reports every YAML alias (*name) in n, once per line and
+// name. Aliases are refused in what imagebump reads: nothing there needs
+// them, and a document of aliases to aliases grows exponentially when
+// decoded, with every problem inside repeated as often (issue 12).
+func aliasProblems(file, what string, n *yaml.Node) Problems {
+	var ps Problems
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n.Kind == yaml.AliasNode {
+			ps = append(ps, Problem{File: file, Line: n.Line,
+				Message: fmt.Sprintf("YAML alias *%s: aliases are not allowed in %s; write the value out", n.Value, what)})
+			return
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(n)
+	return ps.sorted()
+}
