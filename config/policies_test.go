@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/imagebump/imagebump/test/filetree"
+	"github.com/imagebump/imagebump/test/unprivileged"
 )
 
 func TestLoadPolicies(t *testing.T) {
@@ -286,5 +287,53 @@ func TestLoadPoliciesSkipsLinks(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{".imagebump.yaml"}, ps.Files); diff != "" {
 		t.Errorf("Files (-want +got):\n%s", diff)
+	}
+}
+
+// TestLoadPoliciesUnreadable checks that a directory or policy file that
+// cannot be read is a problem with its path, and that the rest of the tree
+// is still read and reported on.
+func TestLoadPoliciesUnreadable(t *testing.T) {
+	if unprivileged.Run(t) {
+		return
+	}
+	root := filetree.Write(t, map[string]string{
+		".imagebump.yaml":               "policies:\n  - {name: web, image: r.io/w, semver: '*'}\n",
+		"noread/.imagebump.yaml":        "policies:\n  - {name: hidden, image: r.io/h, semver: '*'}\n",
+		"deep/er/noread/x.yaml":         "a: b\n",
+		"secret/.imagebump.yaml":        "policies: []\n",
+		"z/.imagebump.yaml":             "policies:\n  - {name: z, image: r.io/z, semvar: '*'}\n",
+		"zz/.imagebump.yml":             "policies:\n  - {name: web, image: r.io/w, semver: '*'}\n",
+		"apps/ok/.imagebump.yaml":       "policies:\n  - {name: ok, image: r.io/ok, semver: '*'}\n",
+		"apps/ok/deploy/.imagebump.yml": "",
+	})
+	for _, p := range []struct {
+		path string
+		mode os.FileMode
+	}{{"noread", 0}, {"deep/er/noread", 0o300}, {"secret/.imagebump.yaml", 0}} {
+		full := filepath.Join(root, filepath.FromSlash(p.path))
+		if err := os.Chmod(full, p.mode); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Chmod(full, 0o755) })
+	}
+	ps, err := LoadPolicies(root)
+	var problems Problems
+	if !errors.As(err, &problems) {
+		t.Fatalf("LoadPolicies = %v, %v; want Problems", ps, err)
+	}
+	var got []string
+	for _, p := range problems {
+		got = append(got, p.String())
+	}
+	want := []string{
+		"deep/er/noread: cannot read directory: permission denied",
+		"noread: cannot read directory: permission denied",
+		"secret/.imagebump.yaml: cannot read: permission denied",
+		`z/.imagebump.yaml:2: unknown field "semvar"`,
+		`zz/.imagebump.yml:2: policy "web" is defined twice: here and at .imagebump.yaml:2`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/imagebump/imagebump/test/filetree"
 	"github.com/imagebump/imagebump/test/registrytest"
+	"github.com/imagebump/imagebump/test/unprivileged"
 )
 
 // runCLI runs the root command as main does and returns stdout, stderr and
@@ -167,5 +168,45 @@ func TestLinkedDir(t *testing.T) {
 	}
 	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
 		t.Errorf("the link itself was replaced: %v, %v", fi, err)
+	}
+}
+
+// TestUnreadableDir checks that a directory that cannot be read makes the
+// policy set invalid in every command alike (exit 2, nothing written), with
+// its path, rather than aborting plan and apply with exit 1.
+func TestUnreadableDir(t *testing.T) {
+	if unprivileged.Run(t) {
+		return
+	}
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	dir := filetree.Write(t, map[string]string{
+		".imagebump.yaml":        "policies:\n  - {name: web, image: 127.0.0.1:1/acme/web, semver: '*'}\n",
+		"apps/d.yaml":            "image: 127.0.0.1:1/acme/web:1.0.0 # {\"$imagepolicy\": \"web\"}\n",
+		"noread/.imagebump.yaml": "policies: []\n",
+	})
+	noread := filepath.Join(dir, "noread")
+	if err := os.Chmod(noread, 0); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chmod(noread, 0o755) })
+	const problem = "noread: cannot read directory: permission denied"
+	for _, cmd := range []string{"validate", "plan", "apply"} {
+		t.Run(cmd, func(t *testing.T) {
+			out, stderr, code := runCLI(t, cmd, dir)
+			if code != exitInvalid {
+				t.Errorf("exit %d, want %d\n%s%s", code, exitInvalid, out, stderr)
+			}
+			// validate also scans the manifests, which may report the
+			// directory in its own words.
+			if cmd != "validate" && !strings.Contains(out, problem) {
+				t.Errorf("output lacks %q:\n%s%s", problem, out, stderr)
+			}
+			if cmd == "validate" && !strings.Contains(out+stderr, "noread") {
+				t.Errorf("output does not name the directory:\n%s%s", out, stderr)
+			}
+			if b, err := os.ReadFile(filepath.Join(dir, "apps", "d.yaml")); err != nil || !strings.Contains(string(b), ":1.0.0 #") {
+				t.Errorf("apps/d.yaml changed: %q, %v", b, err)
+			}
+		})
 	}
 }
