@@ -71,11 +71,32 @@ Exit status: 0 when a tag is selected, 1 when none is or the registry fails,
 	f.StringArrayVar(&cfg.spec.Exclude, "exclude", nil, "drop tags matching this `REGEX`; repeatable")
 	f.BoolVar(&cfg.spec.Prereleases, "prereleases", false, "semver: consider prereleases")
 	f.StringArrayVar(&cfg.spec.Platforms, "platform", nil, "the selected image must run on this `OS/ARCH[/VARIANT]`; repeatable")
-	f.DurationVar(&minAge, "min-age", 0, "skip images younger than this `DURATION`")
+	f.Var((*durationValue)(&minAge), "min-age", "skip images younger than this `DURATION` (72h, 90m or whole days: 3d)")
 	f.StringVarP(&cfg.output, "output", "o", "text", "output format: text or json")
 	cfg.registry.add(f)
 	return cmd
 }
+
+// durationValue is a flag that takes the durations policy files take.
+type durationValue time.Duration
+
+func (d *durationValue) Set(s string) error {
+	v, err := config.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = durationValue(v)
+	return nil
+}
+
+func (d *durationValue) String() string {
+	if *d == 0 {
+		return "" // pflag then shows no default
+	}
+	return time.Duration(*d).String()
+}
+
+func (d *durationValue) Type() string { return "duration" }
 
 // tagsReport is the JSON output of tags.
 type tagsReport struct {
@@ -97,6 +118,9 @@ type tagVerdict struct {
 func runTags(ctx context.Context, out io.Writer, cfg tagsConfig) error {
 	if cfg.output != "text" && cfg.output != "json" {
 		return usageError("--output %q: want text or json", cfg.output)
+	}
+	if err := config.CheckImage(cfg.spec.Image); err != nil {
+		return usageError("IMAGE: %v", err)
 	}
 	p, err := policy.New(cfg.spec)
 	if err != nil {
