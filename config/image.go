@@ -17,10 +17,11 @@ import (
 var pathComponent = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
 
 // CheckImage reports whether ref is a repository an image policy can name:
-// registry host and full path, no tag or digest. It is stricter than what
-// registries and docker accept by default: the registry is never implied
-// (docker.io must be written out, with library/ for official images), so a
-// typo or a path such as /srv/web cannot quietly become a Docker Hub name.
+// a registry host and path, no tag or digest. Docker Hub names may be
+// short, as docker, Kubernetes and Flux write them (nginx, acme/web,
+// docker.io/nginx), since a marker without suffix writes the policy's image
+// as given; anything longer must name its registry host, so that a typo or
+// a path such as /srv/web cannot quietly become a Docker Hub name.
 func CheckImage(ref string) error {
 	switch {
 	case ref == "":
@@ -35,17 +36,18 @@ func CheckImage(ref string) error {
 		host, path, found := strings.Cut(ref, "/")
 		switch {
 		case !found || !(host == "localhost" || strings.ContainsAny(host, ".:")):
+			// A Docker Hub short name: NAME or NAMESPACE/NAME.
 			hub := "docker.io/" + ref
 			if !found {
 				hub = "docker.io/library/" + ref
 			}
-			if CheckImage(hub) == nil {
-				return fmt.Errorf("%q does not name its registry; write %s for Docker Hub, or the registry it is on", ref, hub)
+			if strings.Count(ref, "/") <= 1 && CheckImage(hub) == nil {
+				return nil
 			}
 			return fmt.Errorf("%q is not a repository REGISTRY/PATH such as ghcr.io/acme/web", ref)
-		case host == "docker.io" || host == "index.docker.io":
-			if !strings.Contains(path, "/") {
-				return fmt.Errorf("%q lacks the namespace Docker Hub gives official images; write docker.io/library/%s", ref, path)
+		case (host == "docker.io" || host == "index.docker.io") && !strings.Contains(path, "/"):
+			if CheckImage(host+"/library/"+path) == nil {
+				return nil
 			}
 		}
 		return fmt.Errorf("%q is not a valid repository: %v", ref, err)

@@ -110,7 +110,7 @@ func TestTagsBadImage(t *testing.T) {
 		{"INVALID//name", `IMAGE: "INVALID//name" is not a repository REGISTRY/PATH such as ghcr.io/acme/web`},
 		{"http://x/y", `IMAGE: "http://x/y" must be a repository such as ghcr.io/acme/web, without a URL scheme`},
 		{"/srv/web", `IMAGE: "/srv/web" is not a repository REGISTRY/PATH such as ghcr.io/acme/web`},
-		{"nginx", `IMAGE: "nginx" does not name its registry; write docker.io/library/nginx for Docker Hub`},
+		{"ghcr/acme/web", `IMAGE: "ghcr/acme/web" is not a repository REGISTRY/PATH such as ghcr.io/acme/web`},
 		{"127.0.0.1:1/acme/web:1.0", `IMAGE: "127.0.0.1:1/acme/web:1.0" must be a repository without tag or digest`},
 	}
 	for _, tc := range tests {
