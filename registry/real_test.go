@@ -111,12 +111,12 @@ func TestRealRegistry(t *testing.T) {
 			name: "wrong password",
 			c:    bad,
 			call: func(c *Client) error { _, err := c.Tags(t.Context(), r.Repo("team/app1")); return err },
-			want: "listing tags of HOST/team/app1: GET http://HOST/v2/team/app1/tags/list?n=1000: UNAUTHORIZED: authentication required; [map[Action:pull Class: Name:team/app1 Type:repository]]",
+			want: "listing tags of HOST/team/app1: access to team/app1 denied by HOST (401 Unauthorized); credentials were sent from the registries.hosts entry for HOST: GET http://HOST/v2/team/app1/tags/list?n=1000: UNAUTHORIZED: authentication required; [map[Action:pull Class: Name:team/app1 Type:repository]]",
 		}, {
 			name: "missing repository",
 			c:    c,
 			call: func(c *Client) error { _, err := c.Tags(t.Context(), r.Repo("team/nope")); return err },
-			want: "listing tags of HOST/team/nope: GET http://HOST/v2/team/nope/tags/list?n=1000: NAME_UNKNOWN: repository name not known to registry; map[name:team/nope]",
+			want: "listing tags of HOST/team/nope: repository team/nope not found on HOST",
 		}, {
 			name: "missing tag",
 			c:    c,
