@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -138,5 +139,39 @@ func TestApplyNeverWritesHostileTags(t *testing.T) {
 	want := "image: " + repo + ":b # {\"$imagepolicy\": \"app\"}\ntag: b # {\"$imagepolicy\": \"app:tag\"}\n"
 	if diff := cmp.Diff(want, string(b)); diff != "" {
 		t.Errorf("app.yaml (-want +got):\n%s", diff)
+	}
+}
+
+// TestTagsRegistryMessages checks what tags prints when the registry is
+// down or answers with an error body full of terminal escapes.
+func TestTagsRegistryMessages(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := l.Addr().String()
+	l.Close()
+	escapes := registrytest.StartInProcess(t, registrytest.WithMiddleware(func(http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, "\x1b[2J\x1b]0;owned\x07bad\u200b")
+		})
+	}))
+	for _, tc := range []struct {
+		name, repo, want string
+	}{
+		{"registry down", down + "/app", "imagebump: listing tags of " + down + "/app: cannot connect to " + down + ": connection refused\n"},
+		{"error body with escapes", escapes.Repo("app"), "imagebump: listing tags of " + escapes.Repo("app") + `: GET http://` + escapes.Host + `/v2/: unexpected status code 400 Bad Request: \x1b[2J\x1b]0;owned\abad\u200b` + "\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, stderr, code := runCLI(t, "tags", tc.repo)
+			if code != exitFailed {
+				t.Errorf("exit %d, want %d", code, exitFailed)
+			}
+			if diff := cmp.Diff(tc.want, stderr); diff != "" {
+				t.Errorf("stderr (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

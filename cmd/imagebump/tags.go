@@ -114,7 +114,8 @@ func runTags(ctx context.Context, out io.Writer, cfg tagsConfig) error {
 	pass := client.Pass()
 	tags, err := pass.Tags(ctx, cfg.spec.Image)
 	if err != nil {
-		return fmt.Errorf("listing tags of %s: %w", cfg.spec.Image, err)
+		// The registry package already says "listing tags of IMAGE".
+		return err
 	}
 	res := (&bot.Resolver{}).Resolve(ctx, pass, []bot.Request{{Policy: &config.Policy{Policy: p, File: "flags"}, Digest: true}})[0]
 	report := buildTagsReport(p, tags, res)
