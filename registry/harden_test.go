@@ -281,28 +281,48 @@ func TestCredentialHelperFails(t *testing.T) {
 		script: "echo '" + secret + "'",
 		want:   "listing tags of HOST/app: docker config DIR/config.json: credential helper docker-credential-leaky failed for HOST: its output is not credentials",
 	}, {
+		name:   "helper missing from PATH",
+		script: "",
+		want:   `listing tags of HOST/app: docker config DIR/config.json: credential helper docker-credential-leaky failed for HOST: exec: "docker-credential-leaky": executable file not found in $PATH`,
+	}, {
 		name:   "credentials not found is anonymous access",
 		script: "echo 'credentials not found in native keychain'\nexit 1",
 		want:   "listing tags of HOST/app: access to app denied by HOST (401 Unauthorized); no credentials were sent: none for HOST in the docker config DIR/config.json or registries.hosts: GET http://HOST/v2/app/tags/list?n=1000: UNAUTHORIZED: authentication required",
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, "docker-credential-leaky"), []byte("#!/bin/sh\nread server\n"+tc.script+"\n"), 0o700); err != nil {
-				t.Fatal(err)
+			if tc.script != "" {
+				if err := os.WriteFile(filepath.Join(dir, "docker-credential-leaky"), []byte("#!/bin/sh\nread server\n"+tc.script+"\n"), 0o700); err != nil {
+					t.Fatal(err)
+				}
 			}
 			t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
 			cfg := filepath.Join(dir, "config.json")
 			if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`{"credHelpers": {%q: "leaky"}}`, r.Host)), 0o600); err != nil {
 				t.Fatal(err)
 			}
+			// What the helper prints on stderr must not reach ours (the
+			// bot's log) either.
+			stderr, err := os.Create(filepath.Join(dir, "stderr"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			saved := os.Stderr
+			os.Stderr = stderr
+			t.Cleanup(func() { os.Stderr = saved })
+
 			c := newClient(t, nil, WithDockerConfig(cfg))
-			_, err := c.Tags(t.Context(), r.Repo("app"))
+			_, err = c.Tags(t.Context(), r.Repo("app"))
+			os.Stderr = saved
 			got := ""
 			if err != nil {
 				got = err.Error()
 			}
 			if strings.Contains(got, secret) {
 				t.Errorf("error %q holds the helper's output", got)
+			}
+			if b, _ := os.ReadFile(stderr.Name()); strings.Contains(string(b), secret) {
+				t.Errorf("the helper's output reached our stderr: %q", b)
 			}
 			want := strings.NewReplacer("HOST", r.Host, "DIR", dir).Replace(tc.want)
 			if diff := cmp.Diff(want, got); diff != "" {
