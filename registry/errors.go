@@ -58,7 +58,7 @@ type AccessError struct {
 // Error says who refused, whether credentials were sent and from where,
 // then what the registry said.
 func (e *AccessError) Error() string {
-	head := fmt.Sprintf("access to %s denied by %s (%d %s)", e.Repository, e.Host, e.Status, httpStatusText(e.Status))
+	head := fmt.Sprintf("access to %s denied by %s (%d %s)", e.Repository, e.Host, e.Status, http.StatusText(e.Status))
 	if e.Source == "" {
 		return fmt.Sprintf("%s; no credentials were sent: %s: %v", head, e.NoneFound, e.Err)
 	}
@@ -161,8 +161,6 @@ func connectReason(err error) string {
 	}
 	return err.Error()
 }
-
-func httpStatusText(code int) string { return http.StatusText(code) }
 
 // explain turns an error met working on repository r into one that says
 // what happened in the user's terms: a host that cannot be reached, a

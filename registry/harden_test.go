@@ -375,3 +375,21 @@ func TestRegistryTextEscaped(t *testing.T) {
 		})
 	}
 }
+
+func TestEscape(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"plain text: 1.0.0", "plain text: 1.0.0"},
+		{"naïve café", "naïve café"},
+		{"a\x1b[31mb", `a\x1b[31mb`},
+		{"tab\tnewline\n", `tab\tnewline\n`},
+		{"zero\u200bwidth", `zero\u200bwidth`},
+		{"bidi\u202eflip", `bidi\u202eflip`},
+		{"bad \xff utf8", `bad \xff utf8`},
+		{"c1 \u009b", `c1 \u009b`},
+		{"replacement \ufffd kept", "replacement \ufffd kept"},
+	} {
+		if got := escape(tc.in); got != tc.want {
+			t.Errorf("escape(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
