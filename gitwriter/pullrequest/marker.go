@@ -58,7 +58,8 @@ func ParseMarker(body string) (Marker, bool) {
 		if err := json.Unmarshal([]byte(strings.TrimSpace(rest[:j])), &m); err == nil && m.Group != "" && len(m.Versions) > 0 {
 			found, ok = m, true
 		}
-		rest = rest[j:]
+		// Go on from just after this prefix, not after its "-->": a stray
+		// unterminated prefix must not swallow the real marker that follows.
 	}
 }
 

@@ -84,6 +84,9 @@ func message(g Group) string {
 // compare link, never digests or tag@digest.
 var tagRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 
+// ghNameRe is what GitHub allows in owner and repository names.
+var ghNameRe = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+
 // sourceLine links an image's source repository and, on github.com, the
 // comparison of the two tags. Sources are image labels, written by whoever
 // built the image, so only http(s) URLs become links and every part is
@@ -99,7 +102,8 @@ func sourceLine(c Change) string {
 	line := fmt.Sprintf("- %s: %s", code(c.Image), link(u.String(), u.String()))
 	if strings.EqualFold(u.Host, "github.com") {
 		parts := strings.Split(strings.Trim(u.Path, "/"), "/")
-		if len(parts) >= 2 && parts[0] != "" && parts[1] != "" && tagRe.MatchString(c.From) && tagRe.MatchString(c.To) {
+		if len(parts) >= 2 && ghNameRe.MatchString(parts[0]) && ghNameRe.MatchString(strings.TrimSuffix(parts[1], ".git")) &&
+			tagRe.MatchString(c.From) && tagRe.MatchString(c.To) {
 			repo := strings.TrimSuffix(parts[1], ".git")
 			cmpURL := "https://github.com/" + url.PathEscape(parts[0]) + "/" + url.PathEscape(repo) +
 				"/compare/" + url.PathEscape(c.From) + "..." + url.PathEscape(c.To)
