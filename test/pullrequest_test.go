@@ -346,6 +346,23 @@ func TestPullRequestBaseUpdatedByHand(t *testing.T) {
 	w.zeroWrites(map[string]string{"web": "1.5.0"})
 }
 
+func TestPullRequestInterruptedCloseCommentsOnce(t *testing.T) {
+	w := newPRWorld(t)
+	w.pass(map[string]string{"web": "1.5.0"})
+	w.humanCommit("main", map[string]string{"apps/web/deployment.yaml": w.show("imagebump/web", "apps/web/deployment.yaml")})
+	w.fake.FailOnce("PATCH", "/api/v3/repos/acme/fleet/pulls/1", 502)
+	results := w.execute(w.decide(map[string]string{"web": "1.5.0"}))
+	if len(results) != 1 || results[0].Err == nil {
+		t.Fatalf("results %+v, want the close to fail", results)
+	}
+	if got := w.pass(map[string]string{"web": "1.5.0"}); got["web"] != pullrequest.ActionClose {
+		t.Fatalf("retry: %v, want close", got)
+	}
+	if pr := w.fake.PullRequest(1); pr.State != "closed" || len(pr.Comments) != 1 {
+		t.Errorf("pull request %+v: want closed with one comment", pr)
+	}
+}
+
 func TestPullRequestMerged(t *testing.T) {
 	w := newPRWorld(t)
 	w.pass(map[string]string{"web": "1.5.0"})

@@ -78,7 +78,8 @@ type Decision struct {
 	// Title and Body are the rendered text the pull request should carry.
 	Title string
 	Body  string
-	// Comment is posted by ActionClose and ActionCommentForeign.
+	// Comment is posted by ActionCommentForeign, and by ActionClose unless
+	// an earlier, interrupted close already posted it.
 	Comment string
 	// Open is filled for ActionCreate.
 	Open *NewPullRequest
@@ -186,7 +187,7 @@ func decide(g Group, prs []botPR, foreignOpen []int, br Branch, s Settings) Deci
 			dupNote = fmt.Sprintf("; imagebump pull requests %s are also open on this branch and are left alone", numbers(d.Duplicates))
 		}
 		if foreign {
-			if slices.ContainsFunc(pr.Comments, func(c string) bool { return strings.Contains(c, foreignNote) }) {
+			if hasNote(pr.Comments, foreignNote) {
 				d.Action = ActionSkip
 				d.Reason = "branch has commits imagebump did not make; already commented, waiting until they are gone" + dupNote
 				return d
@@ -199,7 +200,9 @@ func decide(g Group, prs []botPR, foreignOpen []int, br Branch, s Settings) Deci
 		if len(g.Files) == 0 {
 			d.Action = ActionClose
 			d.Reason = "the base branch already has the proposed values" + dupNote
-			d.Comment = fmt.Sprintf("The base branch already has these values, so this pull request is no longer needed; imagebump closes it and deletes branch `%s`.", g.Branch)
+			if !hasNote(pr.Comments, closeNote) {
+				d.Comment = fmt.Sprintf("The base branch already has these values, so this pull request is no longer needed; imagebump closes it and deletes branch `%s`.\n\n%s", g.Branch, closeNote)
+			}
 			d.Body = setRetired(pr.Body, pr.marker)
 			d.Versions = pr.marker.Versions
 			d.DeleteBranch = br.Exists

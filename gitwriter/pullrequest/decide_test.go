@@ -386,6 +386,22 @@ func TestDecideCloseRetiresMarker(t *testing.T) {
 	}
 }
 
+func TestDecideCloseCommentsOnce(t *testing.T) {
+	pr := openPR(7, web("1.5.0"))
+	ds, err := Decide([]Group{upToDate()}, []PullRequest{pr}, nil, Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr.Comments = []string{ds[0].Comment}
+	again, err := Decide([]Group{upToDate()}, []PullRequest{pr}, nil, Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again[0].Action != ActionClose || again[0].Comment != "" {
+		t.Errorf("after an interrupted close: %s with comment %q, want close without a second comment", again[0].Action, again[0].Comment)
+	}
+}
+
 func TestDecideBranchCollision(t *testing.T) {
 	other := api("2.1.0")
 	other.Branch = "imagebump/web"

@@ -84,8 +84,9 @@ func (w *waiter) do(ctx context.Context, what string, call func() error) error {
 }
 
 // Observe reads from the forge what Decide needs about the groups: the pull
-// requests on their branches and, where a branch carries commits the bot
-// did not make, the open pull request's comments. A group whose reads fail
+// requests on their branches and, where the bot may have commented before
+// (the branch carries commits the bot did not make, or the group's pull
+// request is about to be closed), the open pull request's comments. A group whose reads fail
 // is reported in failed, keyed by branch, and must be left out of Decide:
 // without its pull requests Decide would open a second one.
 func Observe(ctx context.Context, forge Forge, groups []Group, branches map[string]Branch, opts ...Option) (prs []PullRequest, failed map[string]error) {
@@ -103,7 +104,7 @@ func Observe(ctx context.Context, forge Forge, groups []Group, branches map[stri
 		}
 		foreign := slices.ContainsFunc(branches[g.Branch].Commits, func(c Commit) bool { return !c.ByBot })
 		for i, pr := range found {
-			if _, ours := ParseMarker(pr.Body); !foreign || !ours || pr.State != StateOpen {
+			if _, ours := ParseMarker(pr.Body); !(foreign || len(g.Files) == 0) || !ours || pr.State != StateOpen {
 				continue
 			}
 			err = w.do(ctx, fmt.Sprintf("listing comments of pull request #%d", pr.Number), func() (err error) {
@@ -199,10 +200,12 @@ func execute(ctx context.Context, w *waiter, d Decision, forge Forge, branches B
 			return forge.Comment(ctx, d.Number, d.Comment)
 		})
 	case ActionClose:
-		if err := w.do(ctx, fmt.Sprintf("commenting on pull request #%d", d.Number), func() error {
-			return forge.Comment(ctx, d.Number, d.Comment)
-		}); err != nil {
-			return err
+		if d.Comment != "" {
+			if err := w.do(ctx, fmt.Sprintf("commenting on pull request #%d", d.Number), func() error {
+				return forge.Comment(ctx, d.Number, d.Comment)
+			}); err != nil {
+				return err
+			}
 		}
 		if err := w.do(ctx, fmt.Sprintf("closing pull request #%d", d.Number), func() error {
 			return forge.Close(ctx, d.Number, d.Body)

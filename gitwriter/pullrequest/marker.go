@@ -14,6 +14,20 @@ const markerPrefix = "<!-- imagebump: "
 // did not make; finding it in a comment means the bot already said so.
 const foreignNote = "<!-- imagebump-note: foreign-commits -->"
 
+// closeNote marks the bot's comment on a pull request it closes, so a
+// close that failed after commenting does not comment twice when retried.
+const closeNote = "<!-- imagebump-note: closing -->"
+
+// hasNote reports whether one of comments carries note.
+func hasNote(comments []string, note string) bool {
+	for _, c := range comments {
+		if strings.Contains(c, note) {
+			return true
+		}
+	}
+	return false
+}
+
 // Marker is the data the bot hides in the body of its pull requests.
 type Marker struct {
 	Group    string    `json:"group"`

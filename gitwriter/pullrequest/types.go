@@ -72,7 +72,7 @@ type PullRequest struct {
 	URL     string
 	// Comments are the bodies of the pull request's comments. Observe fills
 	// them only where Decide needs them: for open pull requests whose branch
-	// carries commits the bot did not make.
+	// carries commits the bot did not make, or which are to be closed.
 	Comments []string
 }
 

@@ -59,6 +59,19 @@ type Server struct {
 	lim   int
 	resp  func(w http.ResponseWriter)
 	token string
+	fail  map[string]int // "METHOD path" → status of its next answer
+}
+
+// FailOnce answers the next request to method and path (as go-github
+// sends it, e.g. "/api/v3/repos/acme/fleet/pulls/1") with status, doing
+// nothing.
+func (s *Server) FailOnce(method, path string, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail == nil {
+		s.fail = map[string]int{}
+	}
+	s.fail[method+" "+path] = status
 }
 
 // RequireToken makes the fake answer 401 to requests that do not carry
@@ -274,6 +287,11 @@ func (s *Server) serve(rw http.ResponseWriter, r *http.Request) {
 	if s.lim > 0 {
 		s.lim--
 		s.resp(rw)
+		return
+	}
+	if status, ok := s.fail[r.Method+" "+r.URL.Path]; ok {
+		delete(s.fail, r.Method+" "+r.URL.Path)
+		writeJSON(rw, status, map[string]string{"message": "injected failure"})
 		return
 	}
 	w := &statusWriter{ResponseWriter: rw, status: http.StatusOK}
