@@ -17,15 +17,29 @@ const DefaultMaxWait = 2 * time.Minute
 type Option func(*options)
 
 type options struct {
-	maxWait time.Duration
-	sleep   func(context.Context, time.Duration) error
-	log     *slog.Logger
+	budget *Budget
+	sleep  func(context.Context, time.Duration) error
+	log    *slog.Logger
 }
 
-// WithMaxWait bounds the total time one call of Observe or Execute spends
-// waiting out rate limits (default DefaultMaxWait). A group whose request
-// would need more fails; the others go on.
-func WithMaxWait(d time.Duration) Option { return func(o *options) { o.maxWait = d } }
+// Budget is how long a pass may wait out rate limits in total. Passing one
+// Budget to both Observe and Execute makes the bound hold for the whole
+// pass. It is not safe for concurrent use.
+type Budget struct {
+	Max    time.Duration
+	waited time.Duration
+}
+
+// Waited is how long the pass has waited so far.
+func (b *Budget) Waited() time.Duration { return b.waited }
+
+// WithBudget shares b between calls (default: a Budget of DefaultMaxWait
+// for each call). A group whose request would need more waiting than is
+// left fails; the others go on.
+func WithBudget(b *Budget) Option { return func(o *options) { o.budget = b } }
+
+// WithMaxWait gives the call a budget of its own of d.
+func WithMaxWait(d time.Duration) Option { return WithBudget(&Budget{Max: d}) }
 
 // WithSleep replaces how waiting is done (default: a timer that ctx
 // cancels), so tests need not sleep.
@@ -37,9 +51,12 @@ func WithSleep(sleep func(context.Context, time.Duration) error) Option {
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
 func newOptions(opts []Option) options {
-	o := options{maxWait: DefaultMaxWait, sleep: sleepCtx, log: slog.New(slog.DiscardHandler)}
+	o := options{sleep: sleepCtx, log: slog.New(slog.DiscardHandler)}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.budget == nil {
+		o.budget = &Budget{Max: DefaultMaxWait}
 	}
 	return o
 }
@@ -61,7 +78,6 @@ const minWait = time.Second
 // waiter retries calls that hit a rate limit while the budget lasts.
 type waiter struct {
 	options
-	waited time.Duration
 }
 
 func (w *waiter) do(ctx context.Context, what string, call func() error) error {
@@ -72,11 +88,12 @@ func (w *waiter) do(ctx context.Context, what string, call func() error) error {
 			return err
 		}
 		d := max(rl.RetryAfter, minWait)
-		if w.waited+d > w.maxWait {
-			return fmt.Errorf("%s: rate limited for %s more, beyond the %s this pass may wait (%s waited already): %w", what, d, w.maxWait, w.waited, err)
+		b := w.budget
+		if b.waited+d > b.Max {
+			return fmt.Errorf("%s: rate limited for %s more, beyond the %s this pass may wait (%s waited already): %w", what, d, b.Max, b.waited, err)
 		}
 		w.log.InfoContext(ctx, "waiting out a rate limit", "call", what, "wait", d)
-		w.waited += d
+		b.waited += d
 		if err := w.sleep(ctx, d); err != nil {
 			return fmt.Errorf("%s: waiting out a rate limit: %w", what, err)
 		}

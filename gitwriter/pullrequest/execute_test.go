@@ -10,6 +10,30 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
+func TestBudgetIsShared(t *testing.T) {
+	b := &Budget{Max: time.Minute}
+	sleep := WithSleep(func(context.Context, time.Duration) error { return nil })
+	limited := func() error { return &RateLimitError{RetryAfter: 40 * time.Second} }
+	first := &waiter{options: newOptions([]Option{WithBudget(b), sleep})}
+	calls := 0
+	if err := first.do(context.Background(), "reading", func() error {
+		calls++
+		if calls == 1 {
+			return limited()
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	second := &waiter{options: newOptions([]Option{WithBudget(b), sleep})}
+	if err := second.do(context.Background(), "writing", limited); err == nil {
+		t.Error("second call waited 40s more on a shared 1m budget with 40s spent")
+	}
+	if b.Waited() != 40*time.Second {
+		t.Errorf("Waited = %s, want 40s", b.Waited())
+	}
+}
+
 func TestWaiter(t *testing.T) {
 	limited := func(d time.Duration) error {
 		return fmt.Errorf("wrapped: %w", &RateLimitError{RetryAfter: d, Err: errors.New("403")})
