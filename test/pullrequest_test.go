@@ -43,6 +43,9 @@ type prWorld struct {
 
 func newPRWorld(t *testing.T) *prWorld {
 	t.Helper()
+	// Each test has its own repository and fake; most of their time is
+	// spent waiting for git processes.
+	t.Parallel()
 	repo := githubfake.InitRepo(t, "main", map[string]string{
 		"apps/api/deployment.yaml": "kind: Deployment\nimage: ghcr.io/acme/api:2.0.0 # {\"$imagepolicy\": \"api\"}\n",
 		"apps/web/deployment.yaml": "kind: Deployment\nreplicas: 2\nimage: ghcr.io/acme/web:1.4.2 # {\"$imagepolicy\": \"web\"}\n",

@@ -60,6 +60,8 @@ type Server struct {
 	resp  func(w http.ResponseWriter)
 	token string
 	fail  map[string]int // "METHOD path" → status of its next answer
+
+	ancestry map[string]bool
 }
 
 // FailOnce answers the next request to method and path (as go-github
@@ -224,28 +226,57 @@ func (s *Server) ref(branch string) (string, bool) {
 	return sha, err == nil && sha != ""
 }
 
+// refs reads every branch in one git call.
+func (s *Server) refs() map[string]string {
+	out, err := gitIn(s.git, nil, nil, "for-each-ref", "--format=%(objectname) %(refname)", "refs/heads/")
+	if err != nil {
+		s.t.Errorf("githubfake: reading branches: %v", err)
+	}
+	refs := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if sha, name, ok := strings.Cut(line, " "); ok {
+			refs[strings.TrimPrefix(name, "refs/heads/")] = sha
+		}
+	}
+	return refs
+}
+
 // sync makes open pull requests follow the repository as GitHub does: the
 // head sha follows the branch, a deleted head closes the pull request, and
 // a head that reached the base marks it merged.
 func (s *Server) sync() {
+	if !slices.ContainsFunc(s.prs, func(pr *PullRequest) bool { return pr.State == "open" }) {
+		return
+	}
+	refs := s.refs()
 	for _, pr := range s.prs {
 		if pr.State != "open" {
 			continue
 		}
-		sha, ok := s.ref(pr.Head)
+		sha, ok := refs[pr.Head]
 		if !ok {
 			pr.State = "closed"
 			continue
 		}
 		pr.HeadSHA = sha
-		if base, ok := s.ref(pr.Base); ok && s.ancestor(sha, base) {
+		if base, ok := refs[pr.Base]; ok && s.ancestor(sha, base) {
 			pr.State, pr.Merged = "closed", true
 		}
 	}
 }
 
+// ancestor reports whether commit a is an ancestor of commit b (or b
+// itself). Commits never change, so answers are kept.
 func (s *Server) ancestor(a, b string) bool {
+	key := a + ".." + b
+	if v, ok := s.ancestry[key]; ok {
+		return v
+	}
 	_, err := gitIn(s.git, nil, nil, "merge-base", "--is-ancestor", a, b)
+	if s.ancestry == nil {
+		s.ancestry = map[string]bool{}
+	}
+	s.ancestry[key] = err == nil
 	return err == nil
 }
 
