@@ -18,6 +18,10 @@ import (
 // names no Retry-After: GitHub's documentation asks for at least a minute.
 const DefaultSecondaryWait = time.Minute
 
+// DefaultTimeout bounds each API request, so a hanging server cannot hold
+// a pass forever.
+const DefaultTimeout = 30 * time.Second
+
 // Client is a pullrequest.Forge for one GitHub repository.
 type Client struct {
 	gh          *gh.Client
@@ -33,9 +37,9 @@ type options struct {
 	httpClient *http.Client
 }
 
-// WithHTTPClient sets the HTTP client requests go through (default: a
-// client of its own with Go's default transport). The token is added on
-// top of it.
+// WithHTTPClient sets the HTTP client requests go through (default: Go's
+// default transport with DefaultTimeout per request). The token is added
+// on top of it.
 func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpClient = c } }
 
 // New returns a client for owner/repo. apiURL is empty for github.com, or a
@@ -48,7 +52,7 @@ func New(apiURL, owner, repo, token string, opts ...Option) (*Client, error) {
 	if token == "" {
 		return nil, errors.New("github: no token: the pull request mode needs the repository's tokenFile")
 	}
-	o := options{httpClient: &http.Client{}}
+	o := options{httpClient: &http.Client{Timeout: DefaultTimeout}}
 	for _, opt := range opts {
 		opt(&o)
 	}

@@ -63,8 +63,10 @@ type RateLimitError struct {
 	Err        error
 }
 
+// Error says how long to wait and what was refused.
 func (e *RateLimitError) Error() string {
 	return fmt.Sprintf("rate limited, retry after %s: %v", e.RetryAfter, e.Err)
 }
 
+// Unwrap returns the forge client's own error.
 func (e *RateLimitError) Unwrap() error { return e.Err }
