@@ -148,8 +148,8 @@ func (c *Client) PullRequests(ctx context.Context, branch string) ([]pullrequest
 			return nil, wrap(err, "listing pull requests of %s/%s from %s", c.owner, c.repo, branch)
 		}
 		for _, pr := range prs {
-			// head= also matches same-named branches of forks' owners
-			// only by owner; the ref check keeps out anything else.
+			// The head filter is GitHub's; checking the ref again keeps a
+			// server that ignored it from handing over other branches.
 			if pr.GetHead().GetRef() == branch {
 				out = append(out, convert(pr))
 			}
