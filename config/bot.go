@@ -11,7 +11,7 @@ import (
 	"text/template"
 
 	"github.com/robfig/cron/v3"
-	yaml "go.yaml.in/yaml/v3"
+	yaml "go.yaml.in/yaml/v4"
 )
 
 // Bot is the deployment-side configuration of imagebump (DESIGN.md "Bot
@@ -166,16 +166,38 @@ func LoadBot(path string) (*Bot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading bot config: %w", err)
 	}
-	return parseBot(path, src)
+	return parseBot(path, src, false)
 }
 
-func parseBot(file string, src []byte) (*Bot, error) {
+// LoadRegistries reads the registries section of the bot config file at
+// path, for commands that use the file for nothing else (plan, apply and
+// tags --config): a file with only registries: is enough. The whole file is
+// still decoded strictly, so an unknown field anywhere is a problem with its
+// line, but only the registries section is required to be valid.
+func LoadRegistries(path string) (*Registries, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading bot config: %w", err)
+	}
+	b, err := parseBot(path, src, true)
+	if err != nil {
+		return nil, err
+	}
+	return &b.Registries, nil
+}
+
+// parseBot decodes and validates a bot config; with registriesOnly, only
+// its registries section is checked and returned.
+func parseBot(file string, src []byte, registriesOnly bool) (*Bot, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
 		return nil, decodeProblems(file, err)
 	}
 	if len(doc.Content) == 0 {
 		return nil, Problems{{File: file, Message: "the bot config is empty"}}
+	}
+	if ps := aliasProblems(file, "the bot config", &doc); len(ps) > 0 {
+		return nil, ps
 	}
 	// Strict decoding of the file as written reports unknown fields and
 	// wrong types at their lines; the values are then taken from the
@@ -188,7 +210,14 @@ func parseBot(file string, src []byte) (*Bot, error) {
 	}
 	var problems Problems
 	secrets := map[string]string{} // expanded value → the ${NAME} it came from
-	expandEnv(&doc, file, secrets, &problems)
+	expand := &doc
+	if registriesOnly {
+		// References elsewhere are not used, so an unset one is no problem.
+		expand = valueOf(doc.Content[0], "registries")
+	}
+	if expand != nil {
+		expandEnv(expand, file, secrets, &problems)
+	}
 	if len(problems) > 0 {
 		return nil, problems
 	}
@@ -215,6 +244,46 @@ func parseBot(file string, src []byte) (*Bot, error) {
 		},
 		Registries: Registries{DockerConfig: f.Registries.DockerConfig},
 	}
+	if !registriesOnly {
+		checkRun(b, f, line, bad)
+	}
+
+	hosts := map[string]bool{}
+	for i, h := range f.Registries.Hosts {
+		at := fmt.Sprintf("registries.hosts[%d]", i)
+		switch {
+		case h.Host == "":
+			bad(at+".host", "is required")
+		case strings.ContainsAny(h.Host, "/ ") || strings.Contains(h.Host, "://"):
+			bad(at+".host", "%q must be a host[:port], without scheme or path", h.Host)
+		case hosts[h.Host]:
+			bad(at+".host", "%q is listed twice", h.Host)
+		}
+		hosts[h.Host] = true
+		if h.MaxConcurrency < 0 {
+			bad(at+".maxConcurrency", "%d is negative", h.MaxConcurrency)
+		}
+		if h.RequestsPerSecond < 0 {
+			bad(at+".requestsPerSecond", "%v is negative (0 means unlimited)", h.RequestsPerSecond)
+		}
+		b.Registries.Hosts = append(b.Registries.Hosts, RegistryHost(h))
+	}
+	if len(problems) > 0 {
+		// Values from the environment are often secrets: messages show
+		// the reference that was written instead.
+		for i := range problems {
+			for value, ref := range secrets {
+				problems[i].Message = strings.ReplaceAll(problems[i].Message, value, ref)
+			}
+		}
+		return nil, problems
+	}
+	return b, nil
+}
+
+// checkRun validates what only run uses, everything but registries, and
+// fills in its defaults.
+func checkRun(b *Bot, f botFile, line func(path string) int, bad func(path, format string, args ...any)) {
 	if b.Schedule == "" {
 		bad("schedule", "is required, e.g. \"*/10 * * * *\" or \"@every 10m\"")
 	} else if s, err := cronParser.Parse(b.Schedule); err != nil {
@@ -322,38 +391,6 @@ func parseBot(file string, src []byte) (*Bot, error) {
 		}
 		b.Repositories = append(b.Repositories, repo)
 	}
-
-	hosts := map[string]bool{}
-	for i, h := range f.Registries.Hosts {
-		at := fmt.Sprintf("registries.hosts[%d]", i)
-		switch {
-		case h.Host == "":
-			bad(at+".host", "is required")
-		case strings.ContainsAny(h.Host, "/ ") || strings.Contains(h.Host, "://"):
-			bad(at+".host", "%q must be a host[:port], without scheme or path", h.Host)
-		case hosts[h.Host]:
-			bad(at+".host", "%q is listed twice", h.Host)
-		}
-		hosts[h.Host] = true
-		if h.MaxConcurrency < 0 {
-			bad(at+".maxConcurrency", "%d is negative", h.MaxConcurrency)
-		}
-		if h.RequestsPerSecond < 0 {
-			bad(at+".requestsPerSecond", "%v is negative (0 means unlimited)", h.RequestsPerSecond)
-		}
-		b.Registries.Hosts = append(b.Registries.Hosts, RegistryHost(h))
-	}
-	if len(problems) > 0 {
-		// Values from the environment are often secrets: messages show
-		// the reference that was written instead.
-		for i := range problems {
-			for value, ref := range secrets {
-				problems[i].Message = strings.ReplaceAll(problems[i].Message, value, ref)
-			}
-		}
-		return nil, problems
-	}
-	return b, nil
 }
 
 // repoPath returns OWNER and REPO from a git URL's path: https://HOST/OWNER/REPO(.git),

@@ -105,6 +105,11 @@ func TestLoadBotProblems(t *testing.T) {
 		{"missing schedule and repositories", "workDir: /x\n", []string{
 			`F:1: schedule: is required, e.g. "*/10 * * * *" or "@every 10m"`,
 			`F:1: repositories: at least one repository is required`}},
+		{"syntax error", "schedule: '@hourly'\nrepositories:\n  - url: https://github.com/a/b\n   branch: x\n", []string{
+			`F:4:4: did not find expected '-' indicator (while parsing a block collection that starts at line 3)`}},
+		{"aliases refused", "schedule: &s '@hourly'\nrepositories:\n  - &r {url: https://github.com/a/b}\n  - *r\nlisten: *s\n", []string{
+			`F:4: YAML alias *r: aliases are not allowed in the bot config; write the value out`,
+			`F:5: YAML alias *s: aliases are not allowed in the bot config; write the value out`}},
 		{"unset env", "schedule: '@hourly'\n" + repo + "registries:\n  dockerConfig: ${IMAGEBUMP_UNSET_VAR}\n", []string{`F:5: environment variable IMAGEBUMP_UNSET_VAR is not set`}},
 		{"repository errors", `schedule: '@hourly'
 listen: 8080
@@ -203,5 +208,73 @@ repositories:
 	}
 	if got := problems[0].Message; !strings.Contains(got, "${IMAGEBUMP_TEST_TOKEN}") && !strings.Contains(got, "REDACTED") {
 		t.Errorf("problem %q names neither the variable nor REDACTED", got)
+	}
+}
+
+func TestLoadRegistries(t *testing.T) {
+	t.Setenv("IMAGEBUMP_TEST_DOCKER_CONFIG", "/secrets/docker.json")
+	tests := []struct {
+		name, content string
+		want          *Registries
+		wantProblems  []string
+	}{
+		{"only registries", "registries:\n  dockerConfig: ${IMAGEBUMP_TEST_DOCKER_CONFIG}\n  hosts: [{host: 'r.io:5000', insecure: true}]\n",
+			&Registries{DockerConfig: "/secrets/docker.json", Hosts: []RegistryHost{{Host: "r.io:5000", Insecure: true}}}, nil},
+		{"a whole bot config", "schedule: '@hourly'\nrepositories: [{url: https://github.com/a/b}]\nregistries: {hosts: [{host: r.io}]}\n",
+			&Registries{Hosts: []RegistryHost{{Host: "r.io"}}}, nil},
+		// What only run uses is not checked...
+		{"the rest invalid or missing", "schedule: 'every hour'\nlog: {format: xml}\nrepositories: [{url: 'ftp://x/y', auth: {tokenFile: '${IMAGEBUMP_UNSET_VAR}'}}]\n",
+			&Registries{}, nil},
+		// ...but the file is still decoded strictly, as a whole.
+		{"unknown field outside registries", "registries: {}\nrepositories: [{url: https://github.com/a/b, brnach: x}]\n", nil,
+			[]string{`F:2: unknown field "brnach"`}},
+		{"wrong type outside registries", "schedule: [a]\nregistries: {}\n", nil,
+			[]string{`F:1: cannot construct seq into string`}},
+		{"invalid registries", "registries:\n  dockerConfig: ${IMAGEBUMP_UNSET_VAR}\n", nil,
+			[]string{`F:2: environment variable IMAGEBUMP_UNSET_VAR is not set`}},
+		{"invalid host", "registries:\n  hosts: [{host: 'https://r.io'}, {host: r.io, maxConcurrency: -1}]\n", nil,
+			[]string{`F:2: registries.hosts[0].host: "https://r.io" must be a host[:port], without scheme or path`, `F:2: registries.hosts[1].maxConcurrency: -1 is negative`}},
+		{"empty", "", nil, []string{`F: the bot config is empty`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := LoadRegistries(writeConfig(t, tc.content))
+			var problems Problems
+			if tc.wantProblems == nil {
+				if err != nil {
+					t.Fatalf("LoadRegistries: %v", err)
+				}
+				if diff := cmp.Diff(tc.want, got); diff != "" {
+					t.Errorf("LoadRegistries (-want +got):\n%s", diff)
+				}
+				return
+			}
+			if !errors.As(err, &problems) {
+				t.Fatalf("LoadRegistries = %v, %v; want Problems", got, err)
+			}
+			var gotProblems []string
+			for _, p := range problems {
+				p.File = "F"
+				gotProblems = append(gotProblems, p.String())
+			}
+			if diff := cmp.Diff(tc.wantProblems, gotProblems); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestLoadRegistriesRedacts checks that a value from the environment does
+// not appear in a problem about the registries section.
+func TestLoadRegistriesRedacts(t *testing.T) {
+	const secret = "r3gistry-s3cret.example.com/path"
+	t.Setenv("IMAGEBUMP_TEST_SECRET", secret)
+	_, err := LoadRegistries(writeConfig(t, "registries:\n  hosts: [{host: '${IMAGEBUMP_TEST_SECRET}'}]\n"))
+	var problems Problems
+	if !errors.As(err, &problems) || len(problems) != 1 {
+		t.Fatalf("LoadRegistries error %v, want 1 problem", err)
+	}
+	if got := problems[0].Message; strings.Contains(got, secret) || !strings.Contains(got, "${IMAGEBUMP_TEST_SECRET}") {
+		t.Errorf("problem %q shows the value or does not name the variable", got)
 	}
 }

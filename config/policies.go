@@ -11,9 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
-	yaml "go.yaml.in/yaml/v3"
+	yaml "go.yaml.in/yaml/v4"
 
 	"github.com/imagebump/imagebump/policy"
 )
@@ -113,22 +112,29 @@ type pullRequestsFile struct {
 	MaxOpen       *int     `yaml:"maxOpen"`
 }
 
-// LoadPolicies reads every policy file under root. Symbolic links are not
-// followed and .git directories are skipped. When any file is invalid the
-// error is Problems, listing each problem with its file and line, and no
-// policies are returned: a partly loaded set would change what gets written.
-// Other errors are I/O failures.
+// LoadPolicies reads every policy file under root. Root itself may be a
+// symbolic link (git-sync and volume mounts look like that); links inside
+// it are not followed, and .git directories are skipped. When any file is
+// invalid, or a directory or policy file cannot be read (it may hold
+// policies), the error is Problems, listing each problem with its file and
+// line, and no policies are returned: a partly loaded set would change what
+// gets written. Other errors are I/O failures of root itself.
 func LoadPolicies(root string) (*Policies, error) {
-	files, err := findPolicyFiles(root)
+	r, err := os.OpenRoot(root)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("looking for policy files: %w", err)
+	}
+	defer r.Close()
+	files, problems, err := findPolicyFiles(r.FS())
+	if err != nil {
+		return nil, fmt.Errorf("looking for policy files in %s: %w", root, err)
 	}
 	out := &Policies{PullRequests: DefaultPullRequests(), Files: files}
-	var problems Problems
 	for _, rel := range files {
-		src, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(rel)))
+		src, err := r.ReadFile(filepath.FromSlash(rel))
 		if err != nil {
-			return nil, fmt.Errorf("reading policy file: %w", err)
+			problems = append(problems, Problem{File: rel, Message: "cannot read: " + reason(err)})
+			continue
 		}
 		ps, prs, probs := parsePolicyFile(rel, src)
 		problems = append(problems, probs...)
@@ -144,13 +150,7 @@ func LoadPolicies(root string) (*Policies, error) {
 	}
 	problems = append(problems, duplicateNames(out.Policies)...)
 	if len(problems) > 0 {
-		slices.SortStableFunc(problems, func(a, b Problem) int {
-			if c := strings.Compare(a.File, b.File); c != 0 {
-				return c
-			}
-			return a.Line - b.Line
-		})
-		return nil, problems
+		return nil, problems.sorted()
 	}
 	slices.SortFunc(out.Policies, func(a, b *Policy) int { return strings.Compare(a.Name(), b.Name()) })
 	return out, nil
@@ -158,36 +158,49 @@ func LoadPolicies(root string) (*Policies, error) {
 
 func isRoot(rel string) bool { return !strings.Contains(rel, "/") }
 
-// findPolicyFiles returns the policy files under root, relative and sorted.
-func findPolicyFiles(root string) ([]string, error) {
+// findPolicyFiles returns the policy files in fsys, sorted, and a problem
+// for each directory it cannot read. The error is for fsys's root.
+func findPolicyFiles(fsys fs.FS) ([]string, Problems, error) {
 	var files []string
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+	var problems Problems
+	err := fs.WalkDir(fsys, ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
-			return err
+			if path == "." {
+				return err
+			}
+			// The rest of the tree is still read, so that one pass
+			// reports every problem; the set is invalid all the same.
+			problems = append(problems, Problem{File: path, Message: "cannot read directory: " + reason(err)})
+			return nil
 		}
 		if d.IsDir() {
 			if d.Name() == ".git" {
-				return filepath.SkipDir
+				return fs.SkipDir
 			}
 			return nil
 		}
 		// WalkDir does not follow links; a linked policy file is not read
 		// either, so nothing outside the repository can define policies.
-		if !d.Type().IsRegular() || !slices.Contains(PolicyFileNames, d.Name()) {
-			return nil
+		if d.Type().IsRegular() && slices.Contains(PolicyFileNames, d.Name()) {
+			files = append(files, path)
 		}
-		rel, err := filepath.Rel(root, path)
-		if err != nil {
-			return err
-		}
-		files = append(files, filepath.ToSlash(rel))
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("looking for policy files in %s: %w", root, err)
+		return nil, nil, err
 	}
 	slices.Sort(files)
-	return files, nil
+	return files, problems, nil
+}
+
+// reason is the cause of a file system error without the path, which the
+// problem names already: "permission denied".
+func reason(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
 }
 
 // parsePolicyFile decodes one policy file strictly and compiles its
@@ -199,6 +212,9 @@ func parsePolicyFile(file string, src []byte) ([]*Policy, *PullRequests, Problem
 	}
 	if len(doc.Content) == 0 {
 		return nil, nil, nil // an empty file defines nothing
+	}
+	if ps := aliasProblems(file, "policy files", &doc); len(ps) > 0 {
+		return nil, nil, ps
 	}
 	var pf policyFile
 	dec := yaml.NewDecoder(bytes.NewReader(src))
@@ -261,7 +277,7 @@ func compile(e policyEntry, file string, item *yaml.Node) (*Policy, Problems) {
 		s.Filter = &policy.Filter{Pattern: e.FilterTags.Pattern, Extract: e.FilterTags.Extract}
 	}
 	if e.MinAge != "" {
-		d, err := parseAge(e.MinAge)
+		d, err := ParseDuration(e.MinAge)
 		if err != nil {
 			problems = append(problems, Problem{File: file, Line: line("minAge"), Message: fmt.Sprintf("%s: minAge: %v", label, err)})
 		}
@@ -271,10 +287,22 @@ func compile(e policyEntry, file string, item *yaml.Node) (*Policy, Problems) {
 		problems = append(problems, Problem{File: file, Line: line("group"),
 			Message: fmt.Sprintf("%s: group: %q cannot be part of a branch name", label, e.Group)})
 	}
+	// policy.New knows only that an image has no tag; the full grammar
+	// needs a parser policy may not import.
+	imageBad := false
+	if e.Image != "" {
+		if err := CheckImage(e.Image); err != nil {
+			problems = append(problems, Problem{File: file, Line: line("image"), Message: fmt.Sprintf("%s: image: %v", label, err)})
+			imageBad = true
+		}
+	}
 	p, err := policy.New(s)
 	if err != nil {
 		for _, e := range unjoin(err) {
 			var fe *policy.FieldError
+			if errors.As(e, &fe) && fe.Field == "image" && imageBad {
+				continue // said above
+			}
 			if errors.As(e, &fe) {
 				problems = append(problems, Problem{File: file, Line: line(fe.Field), Message: label + ": " + fe.Error()})
 			} else {
@@ -293,22 +321,6 @@ func unjoin(err error) []error {
 		return j.Unwrap()
 	}
 	return []error{err}
-}
-
-// parseAge reads a Go duration ("72h", "90m") or a number of days ("7d").
-func parseAge(s string) (time.Duration, error) {
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("%q is not a duration such as 72h or 3d", s)
-		}
-		return time.Duration(n) * 24 * time.Hour, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a duration such as 72h or 3d", s)
-	}
-	return d, nil
 }
 
 // branchUnsafe matches what git does not allow in a branch name.

@@ -2,14 +2,17 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/imagebump/imagebump/test/filetree"
+	"github.com/imagebump/imagebump/test/unprivileged"
 )
 
 func TestLoadPolicies(t *testing.T) {
@@ -89,27 +92,35 @@ func TestLoadPoliciesDefaults(t *testing.T) {
 }
 
 func TestLoadPoliciesProblems(t *testing.T) {
-	const ok = "policies:\n  - name: ok\n    image: r/ok\n    semver: '*'\n"
+	const ok = "policies:\n  - name: ok\n    image: r.io/ok\n    semver: '*'\n"
 	tests := []struct {
 		name  string
 		files map[string]string
 		want  []string
 	}{
-		{"unknown field", map[string]string{".imagebump.yaml": "policies:\n  - name: web\n    image: r/web\n    semvar: '*'\n"},
+		{"unknown field", map[string]string{".imagebump.yaml": "policies:\n  - name: web\n    image: r.io/web\n    semvar: '*'\n"},
 			[]string{`.imagebump.yaml:4: unknown field "semvar"`}},
 		{"unknown top-level field", map[string]string{".imagebump.yaml": "polices: []\n"},
 			[]string{`.imagebump.yaml:1: unknown field "polices"`}},
 		{"syntax error", map[string]string{"a/.imagebump.yaml": "policies:\n  - name: web\n   image: x\n"},
-			[]string{`a/.imagebump.yaml:1: did not find expected '-' indicator`}},
+			[]string{`a/.imagebump.yaml:3:4: did not find expected '-' indicator (while parsing a block collection that starts at line 2)`}},
+		{"syntax error on line 4", map[string]string{".imagebump.yaml": "policies:\n  - name: web\n    image: r.io/web\n  semver: '*'\n"},
+			[]string{`.imagebump.yaml:4:3: did not find expected '-' indicator (while parsing a block collection that starts at line 2)`}},
+		{"unclosed flow sequence", map[string]string{".imagebump.yaml": "policies:\n  - name: web\n    exclude: [a,\n      b\n    image: x\n"},
+			[]string{`.imagebump.yaml:5:10: did not find expected ',' or ']' (while parsing a flow sequence that starts at line 3)`}},
+		{"tab indentation", map[string]string{".imagebump.yaml": "policies:\n  - name: web\n\timage: x\n"},
+			[]string{`.imagebump.yaml:3:1: found a tab character that violates indentation (while scanning a plain scalar that starts at line 2)`}},
+		{"unterminated quote", map[string]string{".imagebump.yaml": "policies:\n  - name: 'web\n    image: x\n"},
+			[]string{`.imagebump.yaml:4:1: found unexpected end of stream (while scanning a quoted scalar that starts at line 2)`}},
 		{"wrong type", map[string]string{".imagebump.yaml": "policies:\n  - name: [a]\n"},
-			[]string{`.imagebump.yaml:2: cannot unmarshal seq into string`}},
+			[]string{`.imagebump.yaml:2: cannot construct seq into string`}},
 		{"two documents", map[string]string{".imagebump.yaml": ok + "---\npolicies: []\n"},
 			[]string{`.imagebump.yaml:5: a policy file holds one YAML document; found another`}},
-		{"no kind", map[string]string{".imagebump.yaml": "policies:\n  - name: web\n    image: r/web\n"},
+		{"no kind", map[string]string{".imagebump.yaml": "policies:\n  - name: web\n    image: r.io/web\n"},
 			[]string{`.imagebump.yaml:2: policy "web": semver: a policy needs exactly one of semver, alphabetical, numerical, track; it has none`}},
 		{"errors point at their field", map[string]string{".imagebump.yaml": `policies:
   - name: web
-    image: r/web
+    image: r.io/web
     semver: '*'
     numerical: up
     filterTags:
@@ -120,7 +131,7 @@ func TestLoadPoliciesProblems(t *testing.T) {
       - '(('
     minAge: soon
     group: a/b
-  - image: r/anon
+  - image: r.io/anon
     alphabetical: asc
 `},
 			[]string{
@@ -131,6 +142,26 @@ func TestLoadPoliciesProblems(t *testing.T) {
 				`.imagebump.yaml:12: policy "web": minAge: "soon" is not a duration such as 72h or 3d`,
 				`.imagebump.yaml:13: policy "web": group: "a/b" cannot be part of a branch name`,
 				`.imagebump.yaml:14: policy: name: is required`,
+			}},
+		{"aliases refused", map[string]string{".imagebump.yaml": "policies:\n  - &p {name: w, image: r.io/w, semver: '*', minAge: soon}\n  - *p\n  - {name: v, image: r.io/v, <<: *p}\n"},
+			[]string{
+				`.imagebump.yaml:3: YAML alias *p: aliases are not allowed in policy files; write the value out`,
+				`.imagebump.yaml:4: YAML alias *p: aliases are not allowed in policy files; write the value out`,
+			}},
+		// Before aliases were refused, this printed each problem of the
+		// anchored entry once per expansion.
+		{"alias bomb", map[string]string{".imagebump.yaml": aliasBomb(10)},
+			[]string{
+				`.imagebump.yaml:3: YAML alias *a0: aliases are not allowed in policy files; write the value out`,
+				`.imagebump.yaml:4: YAML alias *a1: aliases are not allowed in policy files; write the value out`,
+				`.imagebump.yaml:5: YAML alias *a2: aliases are not allowed in policy files; write the value out`,
+				`.imagebump.yaml:6: YAML alias *a3: aliases are not allowed in policy files; write the value out`,
+				`.imagebump.yaml:7: YAML alias *a4: aliases are not allowed in policy files; write the value out`,
+				`.imagebump.yaml:8: YAML alias *a5: aliases are not allowed in policy files; write the value out`,
+				`.imagebump.yaml:9: YAML alias *a6: aliases are not allowed in policy files; write the value out`,
+				`.imagebump.yaml:10: YAML alias *a7: aliases are not allowed in policy files; write the value out`,
+				`.imagebump.yaml:11: YAML alias *a8: aliases are not allowed in policy files; write the value out`,
+				`.imagebump.yaml:12: YAML alias *a9: aliases are not allowed in policy files; write the value out`,
 			}},
 		{"duplicate across files", map[string]string{".imagebump.yaml": ok, "b/.imagebump.yaml": "\n" + ok},
 			[]string{`b/.imagebump.yaml:3: policy "ok" is defined twice: here and at .imagebump.yaml:2`}},
@@ -144,10 +175,10 @@ func TestLoadPoliciesProblems(t *testing.T) {
 				`.imagebump.yaml:5: pullRequests.labels[0] is empty`,
 			}},
 		{"problems in several files, the valid one ignored", map[string]string{
-			"z/.imagebump.yaml": "policies: 3\n", "a/.imagebump.yml": "policies:\n - {name: x, image: r/x, track: ''}\n", "m/.imagebump.yaml": ok},
+			"z/.imagebump.yaml": "policies: 3\n", "a/.imagebump.yml": "policies:\n - {name: x, image: r.io/x, track: ''}\n", "m/.imagebump.yaml": ok},
 			[]string{
 				`a/.imagebump.yml:2: policy "x": semver: a policy needs exactly one of semver, alphabetical, numerical, track; it has none`,
-				`z/.imagebump.yaml:1: cannot unmarshal int ` + "`3`" + ` into []config.policyEntry`,
+				`z/.imagebump.yaml:1: cannot construct int ` + "`3`" + ` into []config.policyEntry`,
 			}},
 	}
 	for _, tc := range tests {
@@ -171,9 +202,74 @@ func TestLoadPoliciesProblems(t *testing.T) {
 	}
 }
 
+// TestLoadPoliciesLinkedRoot checks that a root that is itself a symbolic
+// link is read through, while links inside it are still not followed.
+func TestLoadPoliciesLinkedRoot(t *testing.T) {
+	outside := filetree.Write(t, map[string]string{".imagebump.yaml": "policies:\n  - {name: evil, image: r.io/e, semver: '*'}\n"})
+	target := filetree.Write(t, map[string]string{
+		".imagebump.yaml":     "policies:\n  - {name: web, image: r.io/w, semver: '*'}\n",
+		"apps/.imagebump.yml": "policies:\n  - {name: api, image: r.io/a, semver: '*'}\n",
+	})
+	if err := os.Symlink(outside, filepath.Join(target, "apps", "linked")); err != nil {
+		t.Fatal(err)
+	}
+	links := t.TempDir()
+	if err := os.Symlink(target, filepath.Join(links, "current")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("current", filepath.Join(links, "repo")); err != nil {
+		t.Fatal(err)
+	}
+	for _, root := range []string{"current", "repo"} {
+		t.Run(root, func(t *testing.T) {
+			ps, err := LoadPolicies(filepath.Join(links, root))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff([]string{".imagebump.yaml", "apps/.imagebump.yml"}, ps.Files); diff != "" {
+				t.Errorf("Files (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// aliasBomb is a policy file whose policies list, decoded, holds 9^levels
+// copies of one invalid policy.
+func aliasBomb(levels int) string {
+	var b strings.Builder
+	b.WriteString("x:\n  - &a0 {name: w, image: r.io/w, semver: '*', minAge: soon, exclude: ['(']}\n")
+	for i := 1; i < levels; i++ {
+		fmt.Fprintf(&b, "  - &a%d [%s]\n", i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d, ", i-1), 9), ", "))
+	}
+	fmt.Fprintf(&b, "policies: [%s]\n", strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d, ", levels-1), 9), ", "))
+	return b.String()
+}
+
+func TestProblemsSorted(t *testing.T) {
+	ps := Problems{
+		{File: "b", Line: 2, Message: "m"},
+		{File: "a", Line: 3, Column: 2, Message: "m"},
+		{File: "a", Line: 3, Column: 1, Message: "m"},
+		{File: "b", Line: 2, Message: "m"},
+		{File: "a", Line: 1, Message: "m"},
+		{File: "b", Line: 2, Message: "other"},
+		{File: "a", Line: 1, Message: "m"},
+	}
+	want := Problems{
+		{File: "a", Line: 1, Message: "m"},
+		{File: "a", Line: 3, Column: 1, Message: "m"},
+		{File: "a", Line: 3, Column: 2, Message: "m"},
+		{File: "b", Line: 2, Message: "m"},
+		{File: "b", Line: 2, Message: "other"},
+	}
+	if diff := cmp.Diff(want, ps.sorted()); diff != "" {
+		t.Errorf("sorted (-want +got):\n%s", diff)
+	}
+}
+
 func TestLoadPoliciesSkipsLinks(t *testing.T) {
-	outside := filetree.Write(t, map[string]string{".imagebump.yaml": "policies:\n  - {name: evil, image: r/e, semver: '*'}\n"})
-	root := filetree.Write(t, map[string]string{".imagebump.yaml": "policies:\n  - {name: web, image: r/w, semver: '*'}\n"})
+	outside := filetree.Write(t, map[string]string{".imagebump.yaml": "policies:\n  - {name: evil, image: r.io/e, semver: '*'}\n"})
+	root := filetree.Write(t, map[string]string{".imagebump.yaml": "policies:\n  - {name: web, image: r.io/w, semver: '*'}\n"})
 	if err := os.Symlink(outside, filepath.Join(root, "linked-dir")); err != nil {
 		t.Fatal(err)
 	}
@@ -191,5 +287,53 @@ func TestLoadPoliciesSkipsLinks(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{".imagebump.yaml"}, ps.Files); diff != "" {
 		t.Errorf("Files (-want +got):\n%s", diff)
+	}
+}
+
+// TestLoadPoliciesUnreadable checks that a directory or policy file that
+// cannot be read is a problem with its path, and that the rest of the tree
+// is still read and reported on.
+func TestLoadPoliciesUnreadable(t *testing.T) {
+	if unprivileged.Run(t) {
+		return
+	}
+	root := filetree.Write(t, map[string]string{
+		".imagebump.yaml":               "policies:\n  - {name: web, image: r.io/w, semver: '*'}\n",
+		"noread/.imagebump.yaml":        "policies:\n  - {name: hidden, image: r.io/h, semver: '*'}\n",
+		"deep/er/noread/x.yaml":         "a: b\n",
+		"secret/.imagebump.yaml":        "policies: []\n",
+		"z/.imagebump.yaml":             "policies:\n  - {name: z, image: r.io/z, semvar: '*'}\n",
+		"zz/.imagebump.yml":             "policies:\n  - {name: web, image: r.io/w, semver: '*'}\n",
+		"apps/ok/.imagebump.yaml":       "policies:\n  - {name: ok, image: r.io/ok, semver: '*'}\n",
+		"apps/ok/deploy/.imagebump.yml": "",
+	})
+	for _, p := range []struct {
+		path string
+		mode os.FileMode
+	}{{"noread", 0}, {"deep/er/noread", 0o300}, {"secret/.imagebump.yaml", 0}} {
+		full := filepath.Join(root, filepath.FromSlash(p.path))
+		if err := os.Chmod(full, p.mode); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Chmod(full, 0o755) })
+	}
+	ps, err := LoadPolicies(root)
+	var problems Problems
+	if !errors.As(err, &problems) {
+		t.Fatalf("LoadPolicies = %v, %v; want Problems", ps, err)
+	}
+	var got []string
+	for _, p := range problems {
+		got = append(got, p.String())
+	}
+	want := []string{
+		"deep/er/noread: cannot read directory: permission denied",
+		"noread: cannot read directory: permission denied",
+		"secret/.imagebump.yaml: cannot read: permission denied",
+		`z/.imagebump.yaml:2: unknown field "semvar"`,
+		`zz/.imagebump.yml:2: policy "web" is defined twice: here and at .imagebump.yaml:2`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
 	}
 }

@@ -9,12 +9,14 @@ import (
 
 // FuzzSelect feeds random tag lists to every kind of policy and checks that
 // selection never panics, agrees with Explain and Candidates, picks an
-// allowed tag that no other candidate beats, and ignores list order.
+// allowed tag that no other candidate beats, and ignores list order. A
+// selected tag always matches the OCI tag grammar.
 func FuzzSelect(f *testing.F) {
 	f.Add(strings.Join(registryTags, "\n"), uint64(1))
 	f.Add("v1.2.0\n1.2.0\n1.2.0+b1\n1.2.0+b2", uint64(2))
 	f.Add("01\n1\n1.0\n-0\n0", uint64(3))
 	f.Add("main-abc-100\nmain-def-99\npr-1-500", uint64(4))
+	f.Add("z#x\n9.9.9\u200b\n{z}\n9.9.9\x1b[31m\n1.0.0", uint64(5))
 	specs := []Spec{
 		{SemVer: "*"}, {SemVer: ">=1.0.0 <2.0.0"}, {SemVer: ">=0.0.0-0"},
 		{SemVer: "*", Prereleases: true},
@@ -52,6 +54,9 @@ func FuzzSelect(f *testing.F) {
 			}
 			if cands[0] != got {
 				t.Fatalf("%+v: Candidates()[0] = %q, Select = %q", p.spec, cands[0], got)
+			}
+			if !ValidTag(got) {
+				t.Fatalf("%+v: selected %q, which is not a tag by the OCI grammar", p.spec, got)
 			}
 			if !slices.Contains(tags, got) {
 				t.Fatalf("%+v: selected %q, which is not in the list", p.spec, got)

@@ -50,6 +50,7 @@ type Reason int
 // Reasons a tag is kept or dropped, in the order they are checked.
 const (
 	Kept          Reason = iota // a candidate
+	InvalidTag                  // outside the OCI tag grammar; see ValidTag
 	Signature                   // a cosign signature, attestation or SBOM tag
 	Excluded                    // matches an exclude regex
 	NoFilterMatch               // does not match filterTags.pattern
@@ -62,6 +63,7 @@ const (
 
 var reasonNames = [...]string{
 	Kept:          "candidate",
+	InvalidTag:    "invalid tag",
 	Signature:     "signature/attestation",
 	Excluded:      "excluded",
 	NoFilterMatch: "no filter match",
@@ -112,7 +114,7 @@ func (e *NoMatchError) Error() string {
 		return "no tag matches: the repository has no tags"
 	}
 	var parts []string
-	for r := Signature; int(r) < len(reasonNames); r++ {
+	for r := Kept + 1; int(r) < len(reasonNames); r++ {
 		if n := e.Dropped[r]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, r))
 		}
@@ -275,6 +277,11 @@ func (p *Policy) judge(tag string, explain bool) (candidate, Reason, string) {
 // the tracked tag, the filter, and whether the value parses.
 func (p *Policy) parse(tag string, explain bool) (candidate, Reason, string) {
 	c := candidate{tag: tag, value: tag}
+	if !ValidTag(tag) {
+		// Checked first: such a tag cannot be pulled, and written into a
+		// manifest it could end a YAML scalar or carry terminal escapes.
+		return c, InvalidTag, "not a tag by the OCI grammar [A-Za-z0-9_][A-Za-z0-9._-]{0,127}"
+	}
 	if isSignatureTag(tag) {
 		return c, Signature, "cosign signature, attestation or SBOM tag"
 	}
@@ -367,6 +374,26 @@ func (p *Policy) compare(a, b candidate) int {
 // parseSemVer accepts exactly [v]MAJOR.MINOR.PATCH[-pre][+build].
 func parseSemVer(s string) (*semver.Version, error) {
 	return semver.StrictNewVersion(strings.TrimPrefix(s, "v"))
+}
+
+// ValidTag reports whether tag matches the OCI distribution spec's tag
+// grammar, [A-Za-z0-9_][A-Za-z0-9._-]{0,127}. A registry may send anything;
+// only such tags can be pulled, and only they are safe to write into YAML
+// and print.
+func ValidTag(tag string) bool {
+	if len(tag) == 0 || len(tag) > 128 {
+		return false
+	}
+	for i := 0; i < len(tag); i++ {
+		c := tag[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_':
+		case (c == '.' || c == '-') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // isSignatureTag reports tags that sigstore and OCI referrers tooling push

@@ -2,7 +2,9 @@ package policy
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -30,7 +32,7 @@ func TestSelect(t *testing.T) {
 		{"semver caret", Spec{SemVer: "^1.2"}, registryTags, "1.10.0"},
 		{"semver tilde", Spec{SemVer: "~1.2"}, registryTags, "v1.2.3"},
 		{"semver v prefix tie loses to greater string", Spec{SemVer: "1.2.3"}, []string{"1.2.3", "v1.2.3"}, "v1.2.3"},
-		{"semver build metadata tie", Spec{SemVer: "*"}, []string{"1.2.0+b1", "1.2.0+b2", "1.2.0"}, "1.2.0+b2"},
+		{"semver equal extracted versions tie", Spec{SemVer: "*", Filter: &Filter{Pattern: `^(?P<v>\d+\.\d+\.\d+)(_\w+)?$`, Extract: "$v"}}, []string{"1.2.0_b1", "1.2.0_b2", "1.2.0"}, "1.2.0_b2"},
 		{"semver prerelease ignored by default", Spec{SemVer: ">=1.0.0"}, []string{"1.0.0", "2.0.0-rc.1"}, "1.0.0"},
 		{"semver prerelease allowed by flag", Spec{SemVer: ">=1.0.0", Prereleases: true}, []string{"1.0.0", "2.0.0-rc.1"}, "2.0.0-rc.1"},
 		{"semver prerelease named in range", Spec{SemVer: ">=1.0.0-0"}, []string{"1.0.0", "2.0.0-rc.1"}, "2.0.0-rc.1"},
@@ -48,7 +50,7 @@ func TestSelect(t *testing.T) {
 		{"numerical desc", Spec{Numerical: Desc}, []string{"9", "10", "latest", "2"}, "2"},
 		{"numerical decimals", Spec{Numerical: Asc}, []string{"1.5", "1.45", "1.05"}, "1.5"},
 		{"numerical beyond float precision", Spec{Numerical: Asc}, []string{"90071992547409931", "90071992547409930"}, "90071992547409931"},
-		{"numerical negative", Spec{Numerical: Asc}, []string{"-5", "-10", "-0"}, "-0"},
+		{"numerical negative", Spec{Numerical: Asc, Filter: &Filter{Pattern: `^n(?P<n>-?\d+)$`, Extract: "$n"}}, []string{"n-5", "n-10", "n-0"}, "n-0"},
 		{"numerical equal values break by string", Spec{Numerical: Asc}, []string{"01", "1", "1.0"}, "1.0"},
 		{"numerical filter", Spec{Numerical: Asc, Filter: &Filter{Pattern: `^main-[0-9a-f]+-(?P<ts>\d+)$`, Extract: "$ts"}}, []string{"main-abc-100", "main-def-99", "pr-1-500"}, "main-abc-100"},
 		{"track", Spec{Track: "latest"}, registryTags, "latest"},
@@ -125,9 +127,9 @@ func TestExplain(t *testing.T) {
 			{Tag: "1.10.0", Value: "1.10.0", Reason: Kept},
 			{Tag: "1.9.7", Value: "1.9.7", Reason: Kept},
 			{Tag: "v1.2.3", Value: "v1.2.3", Reason: Kept},
-			{Tag: "1.2.3+build.5", Value: "1.2.3+build.5", Reason: Kept},
 			{Tag: "0.9.0", Value: "0.9.0", Reason: OutOfRange, Detail: `0.9.0 is outside the range ">=1.0.0 <2.0.0"`},
 			{Tag: "1.2", Value: "1.2", Reason: NotSemVer, Detail: `"1.2" is not a version [v]MAJOR.MINOR.PATCH[-pre][+build]`},
+			{Tag: "1.2.3+build.5", Value: "1.2.3+build.5", Reason: InvalidTag, Detail: "not a tag by the OCI grammar [A-Za-z0-9_][A-Za-z0-9._-]{0,127}"},
 			{Tag: "1.2.3-alpine", Value: "1.2.3-alpine", Reason: Excluded, Detail: `excluded by '-alpine$'`},
 			{Tag: "2.0.0", Value: "2.0.0", Reason: OutOfRange, Detail: `2.0.0 is outside the range ">=1.0.0 <2.0.0"`},
 			{Tag: "2.0.0-rc.1", Value: "2.0.0-rc.1", Reason: Prerelease, Detail: "2.0.0-rc.1 is a prerelease; set prereleases: true or name a prerelease in the range"},
@@ -211,6 +213,7 @@ func TestNewErrors(t *testing.T) {
 		{"bad exclude", Spec{Name: "a", Image: "r/a", SemVer: "*", Exclude: []string{"ok", "[z-a]"}}, []string{"exclude[1]: error parsing regexp: invalid character class range: `z-a`"}},
 		{"bad platform", Spec{Name: "a", Image: "r/a", SemVer: "*", Platforms: []string{"linux"}}, []string{`platforms[0]: "linux" is not os/arch or os/arch/variant`}},
 		{"prereleases on numerical", Spec{Name: "a", Image: "r/a", Numerical: Asc, Prereleases: true}, []string{"prereleases: applies only to semver policies"}},
+		{"track of no tag", Spec{Name: "a", Image: "r/a", Track: "latest#1"}, []string{`track: "latest#1" is not a tag by the OCI grammar [A-Za-z0-9_][A-Za-z0-9._-]{0,127}`}},
 		{"negative min age", Spec{Name: "a", Image: "r/a", SemVer: "*", MinAge: -1}, []string{"minAge: -1ns is negative"}},
 	}
 	for _, tc := range tests {
@@ -273,6 +276,96 @@ func TestSelectIgnoresOrder(t *testing.T) {
 			if diff := cmp.Diff(wantExplain, p.Explain(shuffled)); diff != "" {
 				t.Fatalf("%+v: Explain differs after shuffle (-want +got):\n%s", s, diff)
 			}
+		}
+	}
+}
+
+// hostileTags are tags a registry may send that break the OCI tag grammar.
+// Several would win their policy if they were candidates.
+var hostileTags = []string{
+	"z#x",           // '#' starts a YAML comment
+	"9.9.9\u200b",   // a zero-width space after a version
+	"{z}",           // YAML flow mapping
+	"9.9.9\x1b[31m", // an ANSI escape
+	"-9.9.9",        // '-' may not start a tag
+	".9",            // nor '.'
+	strings.Repeat("9", 129),
+	"",
+	"9.9.9 ",
+	"zz\nzz",
+}
+
+// TestInvalidTagsAreNeverCandidates checks that tags outside the OCI tag
+// grammar are dropped by every kind of policy, before any other rule, and
+// counted in NoMatchError.
+func TestInvalidTagsAreNeverCandidates(t *testing.T) {
+	for _, spec := range []Spec{
+		{SemVer: "*"},
+		{SemVer: "*", Filter: &Filter{Pattern: `^(?P<v>\d+\.\d+\.\d+)`, Extract: "$v"}},
+		{Alphabetical: Asc},
+		{Alphabetical: Desc},
+		{Numerical: Asc},
+		{Numerical: Asc, Filter: &Filter{Pattern: `(?P<n>\d+)`, Extract: "$n"}},
+		{Track: "z"},
+	} {
+		spec.Name, spec.Image = "web", "ghcr.io/acme/web"
+		p := MustNew(spec)
+		t.Run(string(p.Kind())+fmt.Sprint(spec.Filter != nil)+string(spec.Alphabetical), func(t *testing.T) {
+			tags := append([]string{"1.0.0", "a", "1"}, hostileTags...)
+			got, err := p.Select(tags)
+			if err != nil && p.Kind() != KindTrack {
+				t.Fatal(err)
+			}
+			if got != "" && slices.Contains(hostileTags, got) {
+				t.Errorf("Select = %q, a tag outside the grammar", got)
+			}
+			if c := p.Candidates(tags); slices.ContainsFunc(c, func(s string) bool { return !ValidTag(s) }) {
+				t.Errorf("Candidates = %q, holding tags outside the grammar", c)
+			}
+			for _, v := range p.Explain(tags).Verdicts {
+				wantInvalid := slices.Contains(hostileTags, v.Tag)
+				if wantInvalid != (v.Reason == InvalidTag) {
+					t.Errorf("verdict on %q: %s, want invalid tag: %t", v.Tag, v.Reason, wantInvalid)
+				}
+			}
+			_, err = p.Select(hostileTags)
+			var nm *NoMatchError
+			if !errors.As(err, &nm) {
+				t.Fatalf("Select(only invalid tags) = %v, want a *NoMatchError", err)
+			}
+			if diff := cmp.Diff(map[Reason]int{InvalidTag: len(hostileTags)}, nm.Dropped); diff != "" {
+				t.Errorf("dropped (-want +got):\n%s", diff)
+			}
+			want := fmt.Sprintf("no tag matches: %d seen, dropped: %d invalid tag", len(hostileTags), len(hostileTags))
+			if err.Error() != want {
+				t.Errorf("message %q, want %q", err, want)
+			}
+		})
+	}
+}
+
+func TestValidTag(t *testing.T) {
+	for _, tc := range []struct {
+		tag  string
+		want bool
+	}{
+		{"1.0.0", true},
+		{"v1.2.3-rc.1", true},
+		{"_x", true},
+		{"A_b.C-d", true},
+		{strings.Repeat("a", 128), true},
+		{strings.Repeat("a", 129), false},
+		{"", false},
+		{"-a", false},
+		{".a", false},
+		{"1.0.0+build", false},
+		{"a/b", false},
+		{"a:b", false},
+		{"a@b", false},
+		{"é", false},
+	} {
+		if got := ValidTag(tc.tag); got != tc.want {
+			t.Errorf("ValidTag(%q) = %t, want %t", tc.tag, got, tc.want)
 		}
 	}
 }

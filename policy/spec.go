@@ -163,6 +163,9 @@ func New(s Spec) (*Policy, error) {
 	}
 	if s.Track != "" {
 		kinds = append(kinds, "track")
+		if !ValidTag(s.Track) {
+			bad("track", "%q is not a tag by the OCI grammar [A-Za-z0-9_][A-Za-z0-9._-]{0,127}", s.Track)
+		}
 	}
 	switch len(kinds) {
 	case 0:

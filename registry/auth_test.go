@@ -42,7 +42,8 @@ func dockerConfig(t *testing.T, path, host string) {
 func TestDockerConfig(t *testing.T) {
 	r := registrytest.StartInProcess(t, registrytest.WithBasicAuth(user, password))
 	r.Seed(t, "app", "1.0.0")
-	unauthorized := fmt.Sprintf("listing tags of %[1]s/app: GET http://%[1]s/v2/app/tags/list?n=1000: UNAUTHORIZED: authentication required", r.Host)
+	// unauthorized has NONE for where credentials were looked for.
+	unauthorized := fmt.Sprintf("listing tags of %[1]s/app: access to app denied by %[1]s (401 Unauthorized); no credentials were sent: NONE: GET http://%[1]s/v2/app/tags/list?n=1000: UNAUTHORIZED: authentication required", r.Host)
 
 	for _, tc := range []struct {
 		name string
@@ -108,14 +109,14 @@ func TestDockerConfig(t *testing.T) {
 			t.Setenv("HOME", dir)
 			return nil
 		},
-		wantErr: unauthorized,
+		wantErr: strings.ReplaceAll(unauthorized, "NONE", "no docker config at DIR/.docker/config.json and no registries.hosts credentials for "+r.Host),
 	}, {
 		name: "config for another host",
 		setup: func(t *testing.T, dir string) []Option {
 			dockerConfig(t, filepath.Join(dir, "config.json"), "elsewhere.example")
 			return []Option{WithDockerConfig(filepath.Join(dir, "config.json"))}
 		},
-		wantErr: unauthorized,
+		wantErr: strings.ReplaceAll(unauthorized, "NONE", "none for "+r.Host+" in the docker config DIR/config.json or registries.hosts"),
 	}, {
 		name: "malformed config",
 		setup: func(t *testing.T, dir string) []Option {
@@ -218,17 +219,17 @@ func TestSecretsNotInErrors(t *testing.T) {
 		name: "token server echoes host credentials",
 		reg:  echoing,
 		opts: []Option{WithHosts(Host{Host: echoing.Host, Username: user, Password: "${IMAGEBUMP_TEST_SECRET}"})},
-		want: "listing tags of HOST/app: GET http://HOST/token?scope=repository%3Aapp%3Apull&service=registrytest: UNAUTHORIZED: invalid credentials Basic REDACTED (password REDACTED)",
+		want: "listing tags of HOST/app: access to app denied by HOST (401 Unauthorized); credentials were sent from the registries.hosts entry for HOST: GET http://HOST/token?scope=repository%3Aapp%3Apull&service=registrytest: UNAUTHORIZED: invalid credentials Basic REDACTED (password REDACTED)",
 	}, {
 		name: "token server echoes docker config credentials",
 		reg:  echoing,
 		opts: []Option{WithDockerConfig(cfgPath)},
-		want: "listing tags of HOST/app: GET http://HOST/token?scope=repository%3Aapp%3Apull&service=registrytest: UNAUTHORIZED: invalid credentials Basic REDACTED (password REDACTED)",
+		want: "listing tags of HOST/app: access to app denied by HOST (401 Unauthorized); credentials were sent from the docker config CONFIG entry for HOST: GET http://HOST/token?scope=repository%3Aapp%3Apull&service=registrytest: UNAUTHORIZED: invalid credentials Basic REDACTED (password REDACTED)",
 	}, {
 		name: "wrong password",
 		reg:  basic,
 		opts: []Option{WithHosts(Host{Host: basic.Host, Username: user, Password: "${IMAGEBUMP_TEST_SECRET}"})},
-		want: "listing tags of HOST/app: GET http://HOST/v2/app/tags/list?n=1000: UNAUTHORIZED: authentication required",
+		want: "listing tags of HOST/app: access to app denied by HOST (401 Unauthorized); credentials were sent from the registries.hosts entry for HOST: GET http://HOST/v2/app/tags/list?n=1000: UNAUTHORIZED: authentication required",
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newClient(t, nil, tc.opts...)
@@ -241,7 +242,7 @@ func TestSecretsNotInErrors(t *testing.T) {
 					t.Errorf("error %q contains a secret", err)
 				}
 			}
-			if diff := cmp.Diff(strings.ReplaceAll(tc.want, "HOST", tc.reg.Host), err.Error()); diff != "" {
+			if diff := cmp.Diff(strings.NewReplacer("HOST", tc.reg.Host, "CONFIG", cfgPath).Replace(tc.want), err.Error()); diff != "" {
 				t.Errorf("error (-want +got):\n%s", diff)
 			}
 		})

@@ -37,8 +37,22 @@ const (
 	// DefaultTimeout bounds one attempt of one request, from sending it to
 	// the end of reading its response body.
 	DefaultTimeout = 30 * time.Second
+	// DefaultMaxPages bounds the pages of one repository's tag listing. A
+	// registry that keeps linking to new pages is not followed forever;
+	// at the 1000 tags a page holds, this is a million tags.
+	DefaultMaxPages = 1000
+	// DefaultMaxTags bounds the tags of one repository. Few repositories
+	// hold more than a few thousand; a hundred thousand is a registry
+	// gone wrong, or one imagebump should not try to sort every pass.
+	DefaultMaxTags = 100_000
+	// DefaultListTimeout bounds one repository's whole tag listing, all
+	// pages and retries included.
+	DefaultListTimeout = 2 * time.Minute
 	// pageSize is the n= of tag listings; ECR refuses more than 1000.
 	pageSize = 1000
+	// maxPageBytes caps the body of one page of a tag listing: 1000
+	// tags of at most 128 bytes fit many times over.
+	maxPageBytes = 64 << 20
 )
 
 // Host holds the settings for one registry host, mirroring an entry of the
@@ -97,6 +111,10 @@ type options struct {
 	logger       *slog.Logger
 	userAgent    string
 	sleep        func(ctx context.Context, d time.Duration) error
+	maxPages     int
+	maxTags      int
+	listTimeout  time.Duration
+	maxPageBytes int64
 }
 
 // WithDockerConfig reads credentials from the docker config file at path,
@@ -175,6 +193,45 @@ func WithAttempts(n int) Option {
 	}
 }
 
+// WithMaxPages bounds the pages of one repository's tag listing; a
+// listing with more fails that repository. The default is
+// DefaultMaxPages.
+func WithMaxPages(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("max pages must be at least 1, got %d", n)
+		}
+		o.maxPages = n
+		return nil
+	}
+}
+
+// WithMaxTags bounds the tags of one repository; a listing with more fails
+// that repository. The default is DefaultMaxTags.
+func WithMaxTags(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("max tags must be at least 1, got %d", n)
+		}
+		o.maxTags = n
+		return nil
+	}
+}
+
+// WithListTimeout bounds the time one repository's tag listing may take,
+// every page and retry included; a slower listing fails that repository.
+// The default is DefaultListTimeout; 0 means no limit but the caller's
+// context.
+func WithListTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 0 {
+			return fmt.Errorf("negative list timeout %s", d)
+		}
+		o.listTimeout = d
+		return nil
+	}
+}
+
 // WithLogger sets where retries and refused requests are logged. The
 // default, like a nil logger, discards. Secrets are never logged.
 func WithLogger(l *slog.Logger) Option {
@@ -207,6 +264,15 @@ type Client struct {
 	userAgent string
 	sleep     func(ctx context.Context, d time.Duration) error
 
+	maxPages     int
+	maxTags      int
+	listTimeout  time.Duration
+	maxPageBytes int64
+
+	// dockerConfig says where credentials were looked for, for errors
+	// about requests sent without any.
+	dockerConfig *dockerConfigKeychain
+
 	defaultTransport http.RoundTripper
 	configured       map[string]*hostState
 
@@ -237,10 +303,14 @@ type hostState struct {
 // environment variables the hosts name, so a mistake there fails here.
 func New(opts ...Option) (*Client, error) {
 	o := options{
-		timeout:   DefaultTimeout,
-		attempts:  DefaultAttempts,
-		backoff:   DefaultBackoff,
-		userAgent: "imagebump",
+		timeout:      DefaultTimeout,
+		attempts:     DefaultAttempts,
+		backoff:      DefaultBackoff,
+		userAgent:    "imagebump",
+		maxPages:     DefaultMaxPages,
+		maxTags:      DefaultMaxTags,
+		listTimeout:  DefaultListTimeout,
+		maxPageBytes: maxPageBytes,
 	}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
@@ -261,6 +331,11 @@ func New(opts ...Option) (*Client, error) {
 		sleep:      o.sleep,
 		configured: map[string]*hostState{},
 		dynamic:    map[string]*hostState{},
+
+		maxPages:     o.maxPages,
+		maxTags:      o.maxTags,
+		listTimeout:  o.listTimeout,
+		maxPageBytes: o.maxPageBytes,
 	}
 	if c.sleep == nil {
 		c.sleep = sleepCtx
@@ -291,7 +366,7 @@ func New(opts ...Option) (*Client, error) {
 			return nil, fmt.Errorf("registry host %q: %w", h.Host, err)
 		}
 		if auth != nil {
-			hostKeys[key] = auth
+			hostKeys[key] = sourcedAuth{Authenticator: auth, src: "the registries.hosts entry for " + key}
 		}
 	}
 
@@ -299,6 +374,7 @@ func New(opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.dockerConfig = dc
 	chain := []authn.Keychain{hostKeys}
 	if o.keychain != nil {
 		chain = append(chain, o.keychain)
@@ -472,6 +548,27 @@ func hostAuth(h Host, s *secrets) (authn.Authenticator, error) {
 		return authn.FromConfig(authn.AuthConfig{Username: user, Password: pass}), nil
 	}
 	return nil, nil
+}
+
+// noCredentials says where credentials for host were looked for and not
+// found.
+func (c *Client) noCredentials(host string) string {
+	p := c.dockerConfig.path
+	if p == "" {
+		return "no docker config and no registries.hosts credentials for " + host
+	}
+	if _, err := os.Stat(p); err != nil {
+		return fmt.Sprintf("no docker config at %s and no registries.hosts credentials for %s", p, host)
+	}
+	return fmt.Sprintf("none for %s in the docker config %s or registries.hosts", host, p)
+}
+
+// byteSize formats a size limit: "64 MiB", "1000 bytes".
+func byteSize(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // drain reads a little of a body so the connection can be reused, then

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -99,7 +98,7 @@ func TestTagsFaults(t *testing.T) {
 	}, {
 		name:         "500 on page 2 of 3 is an error, not a partial list",
 		mw:           paginate(paged, 2, 2),
-		wantErr:      `listing tags of %[1]s/app: GET http://%[1]s/v2/app/tags/list?last=b&n=2: unexpected status code 500 Internal Server Error: injected failure` + "\n",
+		wantErr:      `listing tags of %[1]s/app: GET http://%[1]s/v2/app/tags/list?last=b&n=2: unexpected status code 500 Internal Server Error: injected failure`,
 		waits:        []time.Duration{1 * ms, 2 * ms, 4 * ms},
 		tagsRequests: 1 + 4,
 	}, {
@@ -188,9 +187,10 @@ func TestTagsMissingRepository(t *testing.T) {
 	r.Seed(t, "app", "1.0.0")
 	c := newClient(t, nil)
 	_, err := c.Tags(t.Context(), r.Repo("nope"))
-	want := fmt.Sprintf("listing tags of %[1]s/nope: GET http://%[1]s/v2/nope/tags/list?n=1000: NAME_UNKNOWN: Unknown name", r.Host)
-	if err == nil || !strings.Contains(err.Error(), "NAME_UNKNOWN") {
-		t.Fatalf("error %v, want NAME_UNKNOWN", err)
+	want := fmt.Sprintf("listing tags of %[1]s/nope: repository nope not found on %[1]s", r.Host)
+	var nf *NotFoundError
+	if !errors.As(err, &nf) {
+		t.Fatalf("error %v is not a *NotFoundError", err)
 	}
 	if diff := cmp.Diff(want, err.Error()); diff != "" {
 		t.Errorf("error (-want +got):\n%s", diff)

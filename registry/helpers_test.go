@@ -277,3 +277,57 @@ func ignoreN(tags []string) func(http.Handler) http.Handler {
 		})
 	}
 }
+
+// endlessTags answers tags/list with pages of perPage fresh tags, each
+// with a Link to a page after it, for stopAfter pages; then it ends the
+// list. stopAfter only keeps a client without bounds from running forever.
+func endlessTags(perPage, stopAfter int) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !isTagsList(r) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			page, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Query().Get("last"), "p"))
+			page++
+			tags := make([]string, perPage)
+			for i := range tags {
+				tags[i] = fmt.Sprintf("p%d-%d", page, i)
+			}
+			if page < stopAfter {
+				w.Header().Set("Link", fmt.Sprintf(`<%s?n=%d&last=p%d>; rel="next"`, r.URL.Path, perPage, page))
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(map[string]any{"name": "app", "tags": tags})
+		})
+	}
+}
+
+// slowTags answers the first page of tags/list with a Link, and every
+// later page only when the client gives up on it.
+func slowTags(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !isTagsList(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if r.URL.Query().Get("last") != "" {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(10 * time.Second):
+			}
+			return
+		}
+		w.Header().Set("Link", fmt.Sprintf(`<%s?n=1&last=a>; rel="next"`, r.URL.Path))
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"name":"app","tags":["a"]}`)
+	})
+}
+
+// withMaxPageBytes lowers the size cap of one page of a tag list.
+func withMaxPageBytes(n int64) Option {
+	return func(o *options) error {
+		o.maxPageBytes = n
+		return nil
+	}
+}

@@ -38,6 +38,9 @@ type Pass struct {
 	c      *Client
 	counts counter
 	pings  memo[*cachedResponse]
+	// auths holds the credentials resolved for each repository and where
+	// they came from, for errors that must say so.
+	auths memo[repoAuth]
 	// conns holds one authenticated transport per repository: one
 	// token exchange per repository scope for everything the pass does.
 	conns memo[http.RoundTripper]
@@ -55,6 +58,7 @@ type Pass struct {
 func (c *Client) Pass() *Pass {
 	p := &Pass{c: c}
 	p.pings.keepErrors = true
+	p.auths.keepErrors = true
 	p.conns.keepErrors = true
 	p.tags.keepErrors = true
 	p.digests.keepErrors = true
@@ -67,13 +71,34 @@ func (c *Client) Pass() *Pass {
 // handshake, no retries of their own (ours are under it).
 func (p *Pass) conn(ctx context.Context, r name.Repository) (http.RoundTripper, error) {
 	return p.conns.do(ctx, r.Name(), func() (http.RoundTripper, error) {
-		auth, err := authn.Resolve(ctx, p.c.keychain, r)
+		a, err := p.auth(ctx, r)
 		if err != nil {
 			return nil, err
 		}
 		var rt http.RoundTripper = &passTransport{p: p}
 		rt = transport.NewUserAgent(rt, p.c.userAgent)
-		return transport.NewWithContext(ctx, r.Registry, auth, rt, []string{r.Scope(transport.PullScope)})
+		return transport.NewWithContext(ctx, r.Registry, a.auth, rt, []string{r.Scope(transport.PullScope)})
+	})
+}
+
+// repoAuth is the authenticator for a repository and where it came from;
+// source is empty for anonymous access.
+type repoAuth struct {
+	auth   authn.Authenticator
+	source string
+}
+
+func (p *Pass) auth(ctx context.Context, r name.Repository) (repoAuth, error) {
+	return p.auths.do(ctx, r.Name(), func() (repoAuth, error) {
+		a, err := authn.Resolve(ctx, p.c.keychain, r)
+		if err != nil {
+			return repoAuth{}, err
+		}
+		ra := repoAuth{auth: a}
+		if s, ok := a.(sourcer); ok {
+			ra.source = s.source()
+		}
+		return ra, nil
 	})
 }
 
@@ -95,20 +120,40 @@ func (p *Pass) Counts() []Count { return p.counts.snapshot() }
 // registry's order. It asks for pages of 1000 (n=1000) and follows Link
 // headers to the same host; a full page without a Link is followed up with
 // last=, because some registries cut at n silently. A listing that fails
-// on any page, loops, or repeats tags across pages is an error, never a
-// partial list. The caller owns the returned slice.
+// on any page, loops, repeats tags across pages, or exceeds a bound
+// (WithMaxPages, WithMaxTags, WithListTimeout, 64 MiB per page) is an
+// error, a *ListLimitError for a bound, never a partial list. The tags are
+// as the registry sent them, not checked against the tag grammar. The
+// caller owns the returned slice.
 func (p *Pass) Tags(ctx context.Context, repo string) ([]string, error) {
 	r, err := p.c.repository(repo)
 	if err != nil {
-		return nil, err
+		return nil, p.c.failure(err)
 	}
 	tags, err := p.tags.do(ctx, r.Name(), func() ([]string, error) {
-		return p.list(ctx, r)
+		return p.listBounded(ctx, r)
 	})
 	if err != nil {
-		return nil, p.c.secrets.redact(fmt.Errorf("listing tags of %s: %w", r.Name(), err))
+		return nil, p.c.failure(fmt.Errorf("listing tags of %s: %w", r.Name(), p.explain(err, r)))
 	}
 	return slices.Clone(tags), nil
+}
+
+// errListTime is the cause of a listing's context running out of time.
+var errListTime = errors.New("list timeout")
+
+// listBounded is list within the client's time budget for one repository.
+func (p *Pass) listBounded(ctx context.Context, r name.Repository) ([]string, error) {
+	if p.c.listTimeout <= 0 {
+		return p.list(ctx, r)
+	}
+	lctx, cancel := context.WithTimeoutCause(ctx, p.c.listTimeout, errListTime)
+	defer cancel()
+	tags, err := p.list(lctx, r)
+	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(lctx), errListTime) {
+		return nil, &ListLimitError{Limit: p.c.listTimeout.String(), kind: limitTime}
+	}
+	return tags, err
 }
 
 func (p *Pass) list(ctx context.Context, r name.Repository) ([]string, error) {
@@ -128,8 +173,11 @@ func (p *Pass) list(ctx context.Context, r name.Repository) ([]string, error) {
 	requested := map[string]bool{}
 	byLast := false
 	for pageNo := 1; ; pageNo++ {
+		if pageNo > p.c.maxPages {
+			return nil, &ListLimitError{Limit: fmt.Sprintf("%d pages", p.c.maxPages), kind: limitPages}
+		}
 		requested[u.String()] = true
-		page, next, err := listPage(ctx, client, u, r)
+		page, next, err := listPage(ctx, client, u, r, p.c.maxPageBytes)
 		if err != nil {
 			return nil, err
 		}
@@ -149,6 +197,9 @@ func (p *Pass) list(ctx context.Context, r name.Repository) ([]string, error) {
 			return nil, fmt.Errorf("registry listed tags of page %d again while paginating; refusing a possibly partial list", pageNo)
 		}
 		tags = append(tags, fresh...)
+		if len(tags) > p.c.maxTags {
+			return nil, &ListLimitError{Limit: fmt.Sprintf("%d tags", p.c.maxTags), kind: limitTags}
+		}
 		byLast = false
 		if next == nil && len(page) == pageSize {
 			// A full page and no Link: go-containerregistry's own
@@ -168,8 +219,9 @@ func (p *Pass) list(ctx context.Context, r name.Repository) ([]string, error) {
 	}
 }
 
-// listPage fetches one page of a tag listing and the URL of the next.
-func listPage(ctx context.Context, client *http.Client, u *url.URL, r name.Repository) ([]string, *url.URL, error) {
+// listPage fetches one page of a tag listing, at most maxBytes of it, and
+// the URL of the next.
+func listPage(ctx context.Context, client *http.Client, u *url.URL, r name.Repository, maxBytes int64) ([]string, *url.URL, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, nil, err
@@ -186,7 +238,16 @@ func listPage(ctx context.Context, client *http.Client, u *url.URL, r name.Repos
 	var body struct {
 		Tags []string `json:"tags"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&body); err != nil {
+	// Read it all first: a page cut at the cap would fail to parse, and
+	// "unexpected EOF" would hide that it was too large.
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBytes+1))
+	if err != nil {
+		return nil, nil, err
+	}
+	if int64(len(b)) > maxBytes {
+		return nil, nil, &ListLimitError{Limit: byteSize(maxBytes), kind: limitPageBytes}
+	}
+	if err := json.NewDecoder(bytes.NewReader(b)).Decode(&body); err != nil {
 		return nil, nil, decodeErr(err)
 	}
 	next, err := nextPage(resp, r)
@@ -242,7 +303,7 @@ func sameHost(req *http.Request, via []*http.Request) error {
 func (p *Pass) Digest(ctx context.Context, ref string) (string, error) {
 	r, err := p.c.reference(ref)
 	if err != nil {
-		return "", err
+		return "", p.c.failure(err)
 	}
 	if d, ok := r.(name.Digest); ok {
 		return d.DigestStr(), nil
@@ -251,7 +312,7 @@ func (p *Pass) Digest(ctx context.Context, ref string) (string, error) {
 		return p.head(ctx, r)
 	})
 	if err != nil {
-		return "", p.c.secrets.redact(fmt.Errorf("resolving digest of %s: %w", r.Name(), err))
+		return "", p.c.failure(fmt.Errorf("resolving digest of %s: %w", r.Name(), p.explain(err, r.Context())))
 	}
 	return d, nil
 }
@@ -316,7 +377,7 @@ func (p *Pass) Platforms(ctx context.Context, ref string) ([]Platform, error) {
 		return p.platforms(ctx, d)
 	})
 	if err != nil {
-		return nil, p.c.secrets.redact(fmt.Errorf("reading platforms of %s: %w", r, err))
+		return nil, p.c.failure(fmt.Errorf("reading platforms of %s: %w", r, p.explain(err, d.Context())))
 	}
 	return slices.Clone(plats), nil
 }
@@ -415,7 +476,7 @@ func (p *Pass) Created(ctx context.Context, ref string) (time.Time, error) {
 	}
 	t, err := p.created(ctx, d)
 	if err != nil {
-		return time.Time{}, p.c.secrets.redact(fmt.Errorf("reading created time of %s: %w", r, err))
+		return time.Time{}, p.c.failure(fmt.Errorf("reading created time of %s: %w", r, p.explain(err, d.Context())))
 	}
 	return t, nil
 }
@@ -639,6 +700,14 @@ func (t *passTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 type errNotCached struct{ cr *cachedResponse }
 
 func (errNotCached) Error() string { return "ping response not cached" }
+
+// peek returns the result kept for key, if any, without running anything.
+func (m *memo[T]) peek(key string) (T, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.done[key]
+	return r.v, ok && r.err == nil
+}
 
 func (m *memo[T]) forget(key string) {
 	m.mu.Lock()

@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/imagebump/imagebump/test/filetree"
+	"github.com/imagebump/imagebump/test/registrytest"
+	"github.com/imagebump/imagebump/test/unprivileged"
 )
 
 // runCLI runs the root command as main does and returns stdout, stderr and
@@ -42,6 +46,18 @@ func TestValidate(t *testing.T) {
 			"apps/.imagebump.yaml": "policies:\n  - name: api\n    image: ghcr.io/acme/api\n    semver: '^1'\n    exclude: ['(']\n",
 		}, ".imagebump.yaml:4: unknown field \"semvar\"\napps/.imagebump.yaml:5: policy \"api\": exclude[0]: error parsing regexp: missing closing ): `(`\n", 2},
 		{"no policy files", map[string]string{"deploy.yaml": "kind: Deployment\n"}, "ok: 0 policies in 0 policy files, 0 markers\n", 0},
+		{"YAML syntax error", map[string]string{
+			"apps/.imagebump.yaml": "policies:\n  - name: web\n    image: ghcr.io/acme/web\n  semver: '*'\n",
+		}, "apps/.imagebump.yaml:4:3: did not find expected '-' indicator (while parsing a block collection that starts at line 2)\n", 2},
+		{"invalid images", map[string]string{
+			".imagebump.yaml": "policies:\n  - {name: a, image: ghcr.io/Acme/Web, semver: '*'}\n  - {name: b, image: INVALID//name, semver: '*'}\n" +
+				"  - {name: c, image: 'http://x/y', semver: '*'}\n  - {name: d, image: /srv/web, semver: '*'}\n" +
+				"  - name: e\n    semver: '*'\n    image: ghcr.io/acme/web:1.0\n",
+		}, ".imagebump.yaml:2: policy \"a\": image: \"ghcr.io/Acme/Web\" is not a valid repository: repository can only contain the characters `abcdefghijklmnopqrstuvwxyz0123456789_-./`: Acme/Web\n" +
+			".imagebump.yaml:3: policy \"b\": image: \"INVALID//name\" is not a repository REGISTRY/PATH such as ghcr.io/acme/web\n" +
+			".imagebump.yaml:4: policy \"c\": image: \"http://x/y\" must be a repository such as ghcr.io/acme/web, without a URL scheme\n" +
+			".imagebump.yaml:5: policy \"d\": image: \"/srv/web\" is not a repository REGISTRY/PATH such as ghcr.io/acme/web\n" +
+			".imagebump.yaml:8: policy \"e\": image: \"ghcr.io/acme/web:1.0\" must be a repository without tag or digest\n", 2},
 		{"marker problems", map[string]string{
 			".imagebump.yaml": "policies:\n  - {name: web, image: ghcr.io/acme/web, semver: '^1'}\n",
 			"a.yaml":          "spec: # {\"$imagepolicy\": \"web\"}\n  x: 1\nimage: r:1 # {\"$imagepolicy\": \"wbe:tag\"}\n",
@@ -75,6 +91,10 @@ func TestUsageErrors(t *testing.T) {
 		{"plan missing dir", []string{"plan", "/nonexistent/dir"}, "no such file or directory"},
 		{"apply missing dir", []string{"apply", "/nonexistent/dir"}, "no such file or directory"},
 		{"plan on a file", []string{"plan", "/etc/hostname"}, "/etc/hostname is not a directory"},
+		{"help on an unknown topic", []string{"help", "nosuch"}, `unknown help topic "nosuch"`},
+		{"help on an unknown subtopic", []string{"help", "nosuch", "plan"}, `unknown help topic "nosuch plan"`},
+		{"min-age not a duration", []string{"tags", "ghcr.io/acme/web", "--min-age", "3x"}, `invalid argument "3x" for "--min-age" flag: "3x" is not a duration such as 72h or 3d`},
+		{"min-age in fractional days", []string{"tags", "ghcr.io/acme/web", "--min-age", "1.5d"}, `"1.5d" is not a duration such as 72h or 3d`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -89,9 +109,104 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{{"help"}, {"help", "plan"}, {"plan", "--help"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			out, stderr, code := runCLI(t, args...)
+			if code != 0 || stderr != "" || !strings.Contains(out, "Usage:") {
+				t.Errorf("exit %d, stderr %q, stdout %q; want usage text and exit 0", code, stderr, out)
+			}
+		})
+	}
+}
+
 func TestVersion(t *testing.T) {
 	out, _, code := runCLI(t, "version")
 	if code != 0 || !strings.HasPrefix(out, "imagebump dev\ncommit: unknown\ngo: go1.") {
 		t.Errorf("version printed %q (exit %d)", out, code)
+	}
+}
+
+// TestLinkedDir checks that a DIR that is a symbolic link (git-sync, volume
+// mounts) is read and written through, as the directory it points to.
+func TestLinkedDir(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	reg := registrytest.StartInProcess(t)
+	reg.Seed(t, "acme/web", "1.0.0", "1.1.0")
+	web := reg.Repo("acme/web")
+	target := filetree.Write(t, map[string]string{
+		".imagebump.yaml": "policies:\n  - {name: web, image: " + web + ", semver: '*'}\n",
+		"apps/d.yaml":     "image: " + web + ":1.0.0 # {\"$imagepolicy\": \"web\"}\n",
+	})
+	links := t.TempDir()
+	link := filepath.Join(links, "current")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	// A link to a link, relative, as git-sync makes them.
+	chain := filepath.Join(links, "repo")
+	if err := os.Symlink("current", chain); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{link, chain} {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			out, stderr, code := runCLI(t, "validate", dir)
+			if want := "ok: 1 policies in 1 policy files, 1 markers\n"; code != 0 || out != want {
+				t.Errorf("validate: exit %d, output %q, want 0 and %q; stderr %s", code, out, want, stderr)
+			}
+			out, stderr, code = runCLI(t, "plan", dir, "--exit-code")
+			if code != exitChanges || !strings.Contains(out, "apps/d.yaml:1") {
+				t.Errorf("plan: exit %d, want %d; output:\n%s%s", code, exitChanges, out, stderr)
+			}
+		})
+	}
+	if _, stderr, code := runCLI(t, "apply", chain); code != 0 {
+		t.Fatalf("apply: exit %d: %s", code, stderr)
+	}
+	if got, want := filetree.Read(t, target)["apps/d.yaml"], "image: "+web+":1.1.0 # {\"$imagepolicy\": \"web\"}\n"; got != want {
+		t.Errorf("after apply through the link, apps/d.yaml = %q, want %q", got, want)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link itself was replaced: %v, %v", fi, err)
+	}
+}
+
+// TestUnreadableDir checks that a directory that cannot be read makes the
+// policy set invalid in every command alike (exit 2, nothing written), with
+// its path, rather than aborting plan and apply with exit 1.
+func TestUnreadableDir(t *testing.T) {
+	if unprivileged.Run(t) {
+		return
+	}
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	dir := filetree.Write(t, map[string]string{
+		".imagebump.yaml":        "policies:\n  - {name: web, image: 127.0.0.1:1/acme/web, semver: '*'}\n",
+		"apps/d.yaml":            "image: 127.0.0.1:1/acme/web:1.0.0 # {\"$imagepolicy\": \"web\"}\n",
+		"noread/.imagebump.yaml": "policies: []\n",
+	})
+	noread := filepath.Join(dir, "noread")
+	if err := os.Chmod(noread, 0); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chmod(noread, 0o755) })
+	const problem = "noread: cannot read directory: permission denied"
+	for _, cmd := range []string{"validate", "plan", "apply"} {
+		t.Run(cmd, func(t *testing.T) {
+			out, stderr, code := runCLI(t, cmd, dir)
+			if code != exitInvalid {
+				t.Errorf("exit %d, want %d\n%s%s", code, exitInvalid, out, stderr)
+			}
+			// validate also scans the manifests, which may report the
+			// directory in its own words.
+			if cmd != "validate" && !strings.Contains(out, problem) {
+				t.Errorf("output lacks %q:\n%s%s", problem, out, stderr)
+			}
+			if cmd == "validate" && !strings.Contains(out+stderr, "noread") {
+				t.Errorf("output does not name the directory:\n%s%s", out, stderr)
+			}
+			if b, err := os.ReadFile(filepath.Join(dir, "apps", "d.yaml")); err != nil || !strings.Contains(string(b), ":1.0.0 #") {
+				t.Errorf("apps/d.yaml changed: %q, %v", b, err)
+			}
+		})
 	}
 }

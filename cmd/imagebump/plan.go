@@ -80,9 +80,11 @@ func runPlan(ctx context.Context, out io.Writer, cfg planConfig) error {
 	if cfg.output != "text" && cfg.output != "json" {
 		return usageError("--output %q: want text or json", cfg.output)
 	}
-	if err := checkDir(cfg.dir); err != nil {
+	dir, err := resolveDir(cfg.dir)
+	if err != nil {
 		return err
 	}
+	cfg.dir = dir
 	client, err := cfg.registry.client(cfg.log)
 	if err != nil {
 		return err

@@ -132,6 +132,7 @@ func TestPlanExitCodes(t *testing.T) {
 		{"up to date", map[string]string{".imagebump.yaml": policies, "d.yaml": "image: " + reg.Repo("acme/web") + ":1.1.0 # {\"$imagepolicy\": \"web\"}\n"}, []string{"--exit-code"}, exitOK},
 		{"invalid policy file, json", map[string]string{".imagebump.yaml": policies + "    semvar: x\n"}, []string{"-o", "json"}, exitInvalid},
 		{"invalid policy file", map[string]string{".imagebump.yaml": policies + "    semvar: x\n", "d.yaml": "image: " + reg.Repo("acme/web") + ":1.0.0 # {\"$imagepolicy\": \"web\"}\n"}, []string{"--exit-code"}, exitInvalid},
+		{"invalid image", map[string]string{".imagebump.yaml": "policies:\n  - {name: web, image: /srv/web, semver: '*'}\n", "d.yaml": "image: x:1.0.0 # {\"$imagepolicy\": \"web\"}\n"}, nil, exitInvalid},
 		{"marker on a mapping", map[string]string{".imagebump.yaml": policies, "d.yaml": "image: # {\"$imagepolicy\": \"web\"}\n  a: b\n"}, []string{"--exit-code"}, exitFailed},
 	}
 	for _, tc := range tests {

@@ -29,7 +29,8 @@ func (f *registryFlags) add(fs *pflag.FlagSet) {
 func (f *registryFlags) client(log *slog.Logger) (*registry.Client, error) {
 	var regs config.Registries
 	if f.config != "" {
-		b, err := config.LoadBot(f.config)
+		// Only registries: is used here; run needs the whole config.
+		r, err := config.LoadRegistries(f.config)
 		var problems config.Problems
 		if errors.As(err, &problems) {
 			return nil, usageError("invalid bot config %s:\n%v", f.config, err)
@@ -37,7 +38,7 @@ func (f *registryFlags) client(log *slog.Logger) (*registry.Client, error) {
 		if err != nil {
 			return nil, usageError("%v", err)
 		}
-		regs = b.Registries
+		regs = *r
 	}
 	if f.dockerConfig != "" {
 		regs.DockerConfig = f.dockerConfig

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -74,6 +75,7 @@ policy allows, and rewrites exactly the image fields marked with
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: exitInvalid, err: err}
 	})
+	root.SetHelpCommand(newHelpCommand())
 	root.AddCommand(
 		newVersionCommand(),
 		newValidateCommand(),
@@ -83,6 +85,24 @@ policy allows, and rewrites exactly the image fields marked with
 		newRunCommand(),
 	)
 	return root
+}
+
+// newHelpCommand is cobra's help command, except that an unknown topic is
+// bad usage (exit 2) rather than a usage text and exit 0.
+func newHelpCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		RunE: func(c *cobra.Command, args []string) error {
+			root := c.Root()
+			cmd, rest, err := root.Find(args)
+			if err != nil || cmd == nil || (cmd == root && len(rest) > 0) {
+				return usageError("unknown help topic %q; run '%s help' for the list of commands", strings.Join(args, " "), root.Name())
+			}
+			cmd.InitDefaultHelpFlag()
+			return cmd.Help()
+		},
+	}
 }
 
 // maxArgs is cobra.MaximumNArgs with exit code 2.
@@ -103,14 +123,23 @@ func dirArg(args []string) string {
 	return args[0]
 }
 
-// checkDir makes a DIR argument that is not a directory a usage error.
-func checkDir(dir string) error {
-	fi, err := os.Stat(dir)
+// resolveDir checks the DIR argument of plan, apply and validate and
+// returns it with symbolic links resolved. A DIR that is a link (git-sync,
+// volume mounts) is resolved once, here, so that policy files and
+// manifests are read from, and written to, the same tree even when the link
+// is switched meanwhile; links inside the tree are never followed. A DIR
+// that is not a directory is a usage error.
+func resolveDir(dir string) (string, error) {
+	resolved, err := filepath.EvalSymlinks(dir)
 	if err != nil {
-		return usageError("%v", err)
+		return "", usageError("%v", err)
+	}
+	fi, err := os.Stat(resolved)
+	if err != nil {
+		return "", usageError("%v", err)
 	}
 	if !fi.IsDir() {
-		return usageError("%s is not a directory", dir)
+		return "", usageError("%s is not a directory", dir)
 	}
-	return nil
+	return resolved, nil
 }

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -71,11 +76,32 @@ Exit status: 0 when a tag is selected, 1 when none is or the registry fails,
 	f.StringArrayVar(&cfg.spec.Exclude, "exclude", nil, "drop tags matching this `REGEX`; repeatable")
 	f.BoolVar(&cfg.spec.Prereleases, "prereleases", false, "semver: consider prereleases")
 	f.StringArrayVar(&cfg.spec.Platforms, "platform", nil, "the selected image must run on this `OS/ARCH[/VARIANT]`; repeatable")
-	f.DurationVar(&minAge, "min-age", 0, "skip images younger than this `DURATION`")
+	f.Var((*durationValue)(&minAge), "min-age", "skip images younger than this `DURATION` (72h, 90m or whole days: 3d)")
 	f.StringVarP(&cfg.output, "output", "o", "text", "output format: text or json")
 	cfg.registry.add(f)
 	return cmd
 }
+
+// durationValue is a flag that takes the durations policy files take.
+type durationValue time.Duration
+
+func (d *durationValue) Set(s string) error {
+	v, err := config.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = durationValue(v)
+	return nil
+}
+
+func (d *durationValue) String() string {
+	if *d == 0 {
+		return "" // pflag then shows no default
+	}
+	return time.Duration(*d).String()
+}
+
+func (d *durationValue) Type() string { return "duration" }
 
 // tagsReport is the JSON output of tags.
 type tagsReport struct {
@@ -98,6 +124,9 @@ func runTags(ctx context.Context, out io.Writer, cfg tagsConfig) error {
 	if cfg.output != "text" && cfg.output != "json" {
 		return usageError("--output %q: want text or json", cfg.output)
 	}
+	if err := config.CheckImage(cfg.spec.Image); err != nil {
+		return usageError("IMAGE: %v", err)
+	}
 	p, err := policy.New(cfg.spec)
 	if err != nil {
 		return usageError("invalid policy flags: %v", err)
@@ -109,12 +138,13 @@ func runTags(ctx context.Context, out io.Writer, cfg tagsConfig) error {
 	pass := client.Pass()
 	tags, err := pass.Tags(ctx, cfg.spec.Image)
 	if err != nil {
-		return fmt.Errorf("listing tags of %s: %w", cfg.spec.Image, err)
+		// The registry package already says "listing tags of IMAGE".
+		return err
 	}
 	res := (&bot.Resolver{}).Resolve(ctx, pass, []bot.Request{{Policy: &config.Policy{Policy: p, File: "flags"}, Digest: true}})[0]
 	report := buildTagsReport(p, tags, res)
 	if cfg.output == "json" {
-		if err := writeJSON(out, report); err != nil {
+		if err := writeASCIIJSON(out, report); err != nil {
 			return err
 		}
 	} else {
@@ -156,11 +186,11 @@ func buildTagsReport(p *policy.Policy, tags []string, res bot.Resolution) tagsRe
 func printTags(out io.Writer, r tagsReport) {
 	switch {
 	case r.Selected != "" && r.Digest != "":
-		fmt.Fprintf(out, "%s: selected %s (%s)\n", r.Image, r.Selected, r.Digest)
+		fmt.Fprintf(out, "%s: selected %s (%s)\n", escape(r.Image), quoteTag(r.Selected), escape(r.Digest))
 	case r.Selected != "":
-		fmt.Fprintf(out, "%s: selected %s\n", r.Image, r.Selected)
+		fmt.Fprintf(out, "%s: selected %s\n", escape(r.Image), quoteTag(r.Selected))
 	default:
-		fmt.Fprintf(out, "%s: no tag selected\n", r.Image)
+		fmt.Fprintf(out, "%s: no tag selected\n", escape(r.Image))
 	}
 	if len(r.Tags) == 0 {
 		return
@@ -173,9 +203,53 @@ func printTags(out io.Writer, r tagsReport) {
 		if t.Value != "" && detail == "" {
 			detail = "orders as " + t.Value
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", t.Tag, t.Reason, detail)
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", quoteTag(t.Tag), t.Reason, escape(detail))
 	}
 	tw.Flush()
+}
+
+// quoteTag prints a tag as is when it is one by the OCI grammar, and
+// otherwise Go-quoted with every byte outside printable ASCII escaped: a
+// registry may list anything, and a terminal must see none of it raw.
+func quoteTag(tag string) string {
+	if policy.ValidTag(tag) {
+		return tag
+	}
+	return strconv.QuoteToASCII(tag)
+}
+
+// escape quotes s like quoteTag when it holds anything but printable ASCII.
+func escape(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] >= 0x7f {
+			return strconv.QuoteToASCII(s)
+		}
+	}
+	return s
+}
+
+// writeASCIIJSON is writeJSON with every non-ASCII character escaped as
+// \uXXXX. encoding/json escapes control characters but passes zero-width
+// and bidirectional-override characters a registry's tags may carry.
+func writeASCIIJSON(out io.Writer, v any) error {
+	var buf bytes.Buffer
+	if err := writeJSON(&buf, v); err != nil {
+		return err
+	}
+	var b strings.Builder
+	for _, r := range buf.String() {
+		switch {
+		case r < utf8.RuneSelf:
+			b.WriteRune(r)
+		case r > 0xffff:
+			r1, r2 := utf16.EncodeRune(r)
+			fmt.Fprintf(&b, `\u%04x\u%04x`, r1, r2)
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+	}
+	_, err := io.WriteString(out, b.String())
+	return err
 }
 
 // newLogger is the logger of the one-shot commands: warnings and errors as

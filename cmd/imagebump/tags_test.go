@@ -72,7 +72,7 @@ func TestTagsLazyChecks(t *testing.T) {
 		registrytest.ImageSpec{Platform: "linux/amd64", Created: time.Now()},
 		registrytest.ImageSpec{Platform: "linux/arm64", Created: time.Now()}))
 
-	out, stderr, code := runCLI(t, "tags", reg.Repo("acme/app"), "--platform", "linux/arm64", "--min-age", "72h")
+	out, stderr, code := runCLI(t, "tags", reg.Repo("acme/app"), "--platform", "linux/arm64", "--min-age", "3d")
 	if code != 0 {
 		t.Fatalf("exit %d: %s\n%s", code, stderr, out)
 	}
@@ -91,14 +91,35 @@ func TestTagsLazyChecks(t *testing.T) {
 func TestTagsBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"tags"},
-		{"tags", "r/a", "--semver", "latest"},
-		{"tags", "r/a", "--semver", "*", "--numerical", "asc"},
-		{"tags", "r/a", "--filter", "(", "--extract", "$1"},
-		{"tags", "r/a", "-o", "yaml"},
+		{"tags", "r.io/a", "--semver", "latest"},
+		{"tags", "r.io/a", "--semver", "*", "--numerical", "asc"},
+		{"tags", "r.io/a", "--filter", "(", "--extract", "$1"},
+		{"tags", "r.io/a", "-o", "yaml"},
 	} {
 		if _, stderr, code := runCLI(t, args...); code != exitInvalid {
 			t.Errorf("%q: exit %d, want %d (%s)", args, code, exitInvalid, stderr)
 		}
+	}
+}
+
+// TestTagsBadImage checks that IMAGE is parsed as strictly as a policy
+// file's image, before any registry is asked.
+func TestTagsBadImage(t *testing.T) {
+	tests := []struct{ image, wantErr string }{
+		{"ghcr.io/Acme/Web", `IMAGE: "ghcr.io/Acme/Web" is not a valid repository`},
+		{"INVALID//name", `IMAGE: "INVALID//name" is not a repository REGISTRY/PATH such as ghcr.io/acme/web`},
+		{"http://x/y", `IMAGE: "http://x/y" must be a repository such as ghcr.io/acme/web, without a URL scheme`},
+		{"/srv/web", `IMAGE: "/srv/web" is not a repository REGISTRY/PATH such as ghcr.io/acme/web`},
+		{"ghcr/acme/web", `IMAGE: "ghcr/acme/web" is not a repository REGISTRY/PATH such as ghcr.io/acme/web`},
+		{"127.0.0.1:1/acme/web:1.0", `IMAGE: "127.0.0.1:1/acme/web:1.0" must be a repository without tag or digest`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.image, func(t *testing.T) {
+			_, stderr, code := runCLI(t, "tags", tc.image)
+			if code != exitInvalid || !strings.Contains(stderr, tc.wantErr) {
+				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr, exitInvalid, tc.wantErr)
+			}
+		})
 	}
 }
 
@@ -138,6 +159,19 @@ func TestConfigRegistries(t *testing.T) {
 	out, stderr, code := runCLI(t, "tags", reg.Repo("acme/web"), "--config", good)
 	if code != 0 || !strings.Contains(out, "selected 1.1.0") {
 		t.Errorf("with --config: exit %d, out %q, stderr %q", code, out, stderr)
+	}
+	// A config used only for its registries needs nothing else.
+	only := filepath.Join(dir, "registries.yaml")
+	if err := os.WriteFile(only, []byte("registries:\n  dockerConfig: "+filepath.Join(dir, "docker/config.json")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code = runCLI(t, "tags", reg.Repo("acme/web"), "--config", only)
+	if code != 0 || !strings.Contains(out, "selected 1.1.0") {
+		t.Errorf("with a registries-only --config: exit %d, out %q, stderr %q", code, out, stderr)
+	}
+	_, stderr, code = runCLI(t, "plan", dir, "--config", only)
+	if code != 0 {
+		t.Errorf("plan with a registries-only --config: exit %d, stderr %q", code, stderr)
 	}
 	_, stderr, code = runCLI(t, "plan", dir, "--config", filepath.Join(dir, "bad.yaml"))
 	if code != exitInvalid || !strings.Contains(stderr, `bad.yaml:3: unknown field "dockerConfg"`) {

@@ -36,9 +36,11 @@ and 2 when anything is not.`,
 }
 
 func runValidate(ctx context.Context, out io.Writer, cfg validateConfig) error {
-	if err := checkDir(cfg.dir); err != nil {
+	dir, err := resolveDir(cfg.dir)
+	if err != nil {
 		return err
 	}
+	cfg.dir = dir
 	ps, err := config.LoadPolicies(cfg.dir)
 	var problems config.Problems
 	if err != nil && !errors.As(err, &problems) {

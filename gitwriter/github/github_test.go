@@ -1,0 +1,188 @@
+package github
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/imagebump/imagebump/gitwriter/pullrequest"
+	"github.com/imagebump/imagebump/test/githubfake"
+)
+
+func TestNew(t *testing.T) {
+	for _, tc := range []struct {
+		name, apiURL, token  string
+		wantBase, wantUpload string
+		wantErr              string
+	}{
+		{name: "github.com", wantBase: "https://api.github.com/", wantUpload: "https://uploads.github.com/", token: "t"},
+		{name: "enterprise API root", apiURL: "https://ghe.example.com/api/v3/", token: "t", wantBase: "https://ghe.example.com/api/v3/", wantUpload: "https://ghe.example.com/api/uploads/"},
+		{name: "enterprise without slash", apiURL: "https://ghe.example.com/api/v3", token: "t", wantBase: "https://ghe.example.com/api/v3/", wantUpload: "https://ghe.example.com/api/uploads/"},
+		{name: "enterprise host only", apiURL: "https://ghe.example.com", token: "t", wantBase: "https://ghe.example.com/api/v3/", wantUpload: "https://ghe.example.com/api/uploads/"},
+		{name: "no token", wantErr: "no token"},
+		{name: "credentials in apiURL are not echoed", apiURL: "https://user:s3cret@ghe.example.com:x/api/v3/", token: "t", wantErr: "REDACTED"},
+		{name: "not http", apiURL: "ftp://ghe.example.com/", token: "t", wantErr: "not an http(s) URL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := New(tc.apiURL, "acme", "fleet", tc.token)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || strings.Contains(err.Error(), "s3cret") {
+					t.Fatalf("New = %v, want an error containing %q and no password", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.gh.BaseURL.String(); got != tc.wantBase {
+				t.Errorf("BaseURL = %s, want %s", got, tc.wantBase)
+			}
+			if got := c.gh.UploadURL.String(); got != tc.wantUpload {
+				t.Errorf("UploadURL = %s, want %s", got, tc.wantUpload)
+			}
+		})
+	}
+}
+
+// fixture is a fake for acme/fleet requiring token "tok", on a repository
+// whose branch imagebump/web is one commit ahead of main.
+func fixture(t *testing.T) (*githubfake.Server, *Client, string) {
+	t.Helper()
+	repo := githubfake.InitRepo(t, "main", map[string]string{"app.yaml": "image: web:1\n"})
+	main := githubfake.Git(t, repo, "rev-parse", "main")
+	if _, err := githubfake.CommitFiles(repo, main, "imagebump/web", map[string]string{"app.yaml": "image: web:2\n"}, "bot@example.com", "bump"); err != nil {
+		t.Fatal(err)
+	}
+	s := githubfake.New(t, repo, "acme", "fleet", "main")
+	s.RequireToken("tok")
+	c, err := New(s.URL, "acme", "fleet", "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, c, repo
+}
+
+func TestForge(t *testing.T) {
+	ctx := context.Background()
+	s, c, repo := fixture(t)
+	head := githubfake.Git(t, repo, "rev-parse", "imagebump/web")
+
+	created, err := c.Create(ctx, pullrequest.NewPullRequest{Head: "imagebump/web", Title: "Update web to 2", Body: "body", Draft: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Label(ctx, created.Number, []string{"dependencies", "images"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.RequestReviews(ctx, created.Number, []string{"alice"}, []string{"platform"}); err != nil {
+		t.Fatal(err)
+	}
+	got := s.PullRequest(created.Number)
+	want := githubfake.PullRequest{
+		Number: 1, Title: "Update web to 2", Body: "body", State: "open", Draft: true, Head: "imagebump/web", HeadSHA: head, Base: "main",
+		Labels: []string{"dependencies", "images"}, Reviewers: []string{"alice"}, TeamReviewers: []string{"platform"}, User: githubfake.BotLogin,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("created pull request (-want +got):\n%s", diff)
+	}
+
+	if err := c.Edit(ctx, 1, "new title", "new body"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Comment(ctx, 1, "note"); err != nil {
+		t.Fatal(err)
+	}
+	comments, err := c.Comments(ctx, 1)
+	if err != nil || !cmp.Equal(comments, []string{"note"}) {
+		t.Errorf("Comments = %q, %v", comments, err)
+	}
+	prs, err := c.PullRequests(ctx, "imagebump/web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantPR := []pullrequest.PullRequest{{Number: 1, State: pullrequest.StateOpen, Head: "imagebump/web", HeadSHA: head, Title: "new title", Body: "new body", URL: "https://github.com/acme/fleet/pull/1"}}
+	if diff := cmp.Diff(wantPR, prs); diff != "" {
+		t.Errorf("PullRequests (-want +got):\n%s", diff)
+	}
+
+	if err := c.Close(ctx, 1, "closed body"); err != nil {
+		t.Fatal(err)
+	}
+	prs, err = c.PullRequests(ctx, "imagebump/web")
+	if err != nil || len(prs) != 1 || prs[0].State != pullrequest.StateClosed || prs[0].Body != "closed body" {
+		t.Errorf("after Close: %+v, %v", prs, err)
+	}
+	if other, err := c.PullRequests(ctx, "imagebump/api"); err != nil || len(other) != 0 {
+		t.Errorf("PullRequests of another branch = %+v, %v", other, err)
+	}
+}
+
+func TestStates(t *testing.T) {
+	ctx := context.Background()
+	s, c, repo := fixture(t)
+	main := githubfake.Git(t, repo, "rev-parse", "main")
+	for _, b := range []string{"imagebump/closed", "imagebump/merged"} {
+		if _, err := githubfake.CommitFiles(repo, main, b, map[string]string{"f": b}, "bot@example.com", "bump"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, b := range []string{"imagebump/web", "imagebump/closed", "imagebump/merged"} {
+		if _, err := c.Create(ctx, pullrequest.NewPullRequest{Head: b, Base: "main", Title: b}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.HumanClose(2)
+	s.Merge(3)
+	for branch, want := range map[string]pullrequest.State{"imagebump/web": pullrequest.StateOpen, "imagebump/closed": pullrequest.StateClosed, "imagebump/merged": pullrequest.StateMerged} {
+		prs, err := c.PullRequests(ctx, branch)
+		if err != nil || len(prs) != 1 || prs[0].State != want {
+			t.Errorf("PullRequests(%s) = %+v, %v; want one %s", branch, prs, err, want)
+		}
+	}
+}
+
+func TestTokenIsSentAndNeverShown(t *testing.T) {
+	s, _, _ := fixture(t)
+	c, err := New(s.URL, "acme", "fleet", "wrong-token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.PullRequests(context.Background(), "imagebump/web")
+	if err == nil || !strings.Contains(err.Error(), "401") || strings.Contains(err.Error(), "wrong-token") {
+		t.Errorf("with a bad token: %v; want a 401 that does not show the token", err)
+	}
+}
+
+func TestRateLimitErrors(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name     string
+		limit    func(*githubfake.Server)
+		min, max time.Duration
+	}{
+		{"secondary with Retry-After", func(s *githubfake.Server) { s.SecondaryRateLimit(1, 7) }, 7 * time.Second, 7 * time.Second},
+		// The reset is a wall-clock time; the wait derived from it is
+		// checked loosely, as the test may run slowly.
+		{"primary until reset", func(s *githubfake.Server) { s.PrimaryRateLimit(1, time.Now().Add(30*time.Second)) }, 20 * time.Second, 32 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, c, _ := fixture(t)
+			tc.limit(s)
+			_, err := c.PullRequests(ctx, "imagebump/web")
+			var rl *pullrequest.RateLimitError
+			if !errors.As(err, &rl) {
+				t.Fatalf("PullRequests = %v, want a pullrequest.RateLimitError", err)
+			}
+			if rl.RetryAfter < tc.min || rl.RetryAfter > tc.max {
+				t.Errorf("RetryAfter = %s, want within [%s, %s]", rl.RetryAfter, tc.min, tc.max)
+			}
+			if !strings.Contains(err.Error(), "listing pull requests of acme/fleet from imagebump/web") {
+				t.Errorf("error %q does not say what was being done", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,82 @@
+package pullrequest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestBudgetIsShared(t *testing.T) {
+	b := &Budget{Max: time.Minute}
+	sleep := WithSleep(func(context.Context, time.Duration) error { return nil })
+	limited := func() error { return &RateLimitError{RetryAfter: 40 * time.Second} }
+	first := &waiter{options: newOptions([]Option{WithBudget(b), sleep})}
+	calls := 0
+	if err := first.do(context.Background(), "reading", func() error {
+		calls++
+		if calls == 1 {
+			return limited()
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	second := &waiter{options: newOptions([]Option{WithBudget(b), sleep})}
+	if err := second.do(context.Background(), "writing", limited); err == nil {
+		t.Error("second call waited 40s more on a shared 1m budget with 40s spent")
+	}
+	if b.Waited() != 40*time.Second {
+		t.Errorf("Waited = %s, want 40s", b.Waited())
+	}
+}
+
+func TestWaiter(t *testing.T) {
+	limited := func(d time.Duration) error {
+		return fmt.Errorf("wrapped: %w", &RateLimitError{RetryAfter: d, Err: errors.New("403")})
+	}
+	tests := []struct {
+		name      string
+		maxWait   time.Duration
+		answers   []error // one per call; nil after the last
+		wantCalls int
+		wantSlept []time.Duration
+		wantErr   bool
+	}{
+		{name: "no limit", maxWait: time.Minute, wantCalls: 1},
+		{name: "waited out", maxWait: time.Minute, answers: []error{limited(20 * time.Second), limited(30 * time.Second)}, wantCalls: 3, wantSlept: []time.Duration{20 * time.Second, 30 * time.Second}},
+		{name: "beyond the bound fails at once, without waiting", maxWait: time.Minute, answers: []error{limited(61 * time.Second)}, wantCalls: 1, wantErr: true},
+		{name: "bound is for all waits together", maxWait: time.Minute, answers: []error{limited(40 * time.Second), limited(40 * time.Second)}, wantCalls: 2, wantSlept: []time.Duration{40 * time.Second}, wantErr: true},
+		{name: "retry after 0 still waits a little", maxWait: time.Minute, answers: []error{limited(0)}, wantCalls: 2, wantSlept: []time.Duration{time.Second}},
+		{name: "other errors are not retried", maxWait: time.Minute, answers: []error{errors.New("500")}, wantCalls: 1, wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var slept []time.Duration
+			w := &waiter{options: newOptions([]Option{WithMaxWait(tc.maxWait), WithSleep(func(_ context.Context, d time.Duration) error {
+				slept = append(slept, d)
+				return nil
+			})})}
+			calls := 0
+			err := w.do(context.Background(), "calling", func() error {
+				calls++
+				if calls <= len(tc.answers) {
+					return tc.answers[calls-1]
+				}
+				return nil
+			})
+			if (err != nil) != tc.wantErr {
+				t.Errorf("err = %v, want error %v", err, tc.wantErr)
+			}
+			if calls != tc.wantCalls {
+				t.Errorf("%d calls, want %d", calls, tc.wantCalls)
+			}
+			if diff := cmp.Diff(tc.wantSlept, slept); diff != "" {
+				t.Errorf("waits (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

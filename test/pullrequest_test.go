@@ -1,0 +1,466 @@
+package test
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/imagebump/imagebump/gitwriter/github"
+	"github.com/imagebump/imagebump/gitwriter/pullrequest"
+	"github.com/imagebump/imagebump/test/githubfake"
+)
+
+// These tests drive the pull-request lifecycle as the bot will: Observe,
+// Decide and Execute, with the go-github Forge against the GitHub fake and
+// branches written into the fake's real git repository.
+
+const botEmail = "imagebump@example.com"
+
+// prImages are the policies of the test repository: the image each one
+// moves and the file that holds it.
+var prImages = map[string]struct{ image, file string }{
+	"api": {"ghcr.io/acme/api", "apps/api/deployment.yaml"},
+	"db":  {"ghcr.io/acme/db", "infra/db.yaml"},
+	"web": {"ghcr.io/acme/web", "apps/web/deployment.yaml"},
+}
+
+type prWorld struct {
+	t        *testing.T
+	repo     string
+	fake     *githubfake.Server
+	forge    *github.Client
+	settings pullrequest.Settings
+	opts     []pullrequest.Option
+	all      bool // grouping: all
+}
+
+func newPRWorld(t *testing.T) *prWorld {
+	t.Helper()
+	// Each test has its own repository and fake; most of their time is
+	// spent waiting for git processes.
+	t.Parallel()
+	repo := githubfake.InitRepo(t, "main", map[string]string{
+		"apps/api/deployment.yaml": "kind: Deployment\nimage: ghcr.io/acme/api:2.0.0 # {\"$imagepolicy\": \"api\"}\n",
+		"apps/web/deployment.yaml": "kind: Deployment\nreplicas: 2\nimage: ghcr.io/acme/web:1.4.2 # {\"$imagepolicy\": \"web\"}\n",
+		"infra/db.yaml":            "image: ghcr.io/acme/db:16.2 # {\"$imagepolicy\": \"db\"}\n",
+	})
+	fake := githubfake.New(t, repo, "acme", "fleet", "main")
+	fake.RequireToken("tok")
+	forge, err := github.New(fake.URL, "acme", "fleet", "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &prWorld{
+		t: t, repo: repo, fake: fake, forge: forge,
+		settings: pullrequest.Settings{Base: "main", Labels: []string{"dependencies"}},
+		opts:     []pullrequest.Option{pullrequest.WithSleep(noSleep(t))},
+	}
+}
+
+// noSleep fails the test if a wait is asked for.
+func noSleep(t *testing.T) func(context.Context, time.Duration) error {
+	return func(_ context.Context, d time.Duration) error {
+		t.Errorf("unexpected rate-limit wait of %s", d)
+		return nil
+	}
+}
+
+// raw runs git in the test repository and returns its untrimmed output.
+func (w *prWorld) raw(args ...string) (string, error) {
+	out, err := exec.Command("git", append([]string{"-C", w.repo}, args...)...).Output()
+	return string(out), err
+}
+
+func (w *prWorld) show(rev, path string) string {
+	w.t.Helper()
+	out, err := w.raw("show", rev+":"+path)
+	if err != nil {
+		w.t.Fatalf("git show %s:%s: %v", rev, path, err)
+	}
+	return out
+}
+
+func (w *prWorld) head(branch string) string {
+	out, err := w.raw("rev-parse", "--verify", "--quiet", "refs/heads/"+branch)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(out)
+}
+
+var tagRe = regexp.MustCompile(`(image: [^:\s]+:)(\S+)`)
+
+// groups is the plan for versions (policy → wanted tag) on the current
+// base, grouped by policy or all in one.
+func (w *prWorld) groups(versions map[string]string) []pullrequest.Group {
+	w.t.Helper()
+	var policies []string
+	for p := range versions {
+		policies = append(policies, p)
+	}
+	slices.Sort(policies)
+	var out []pullrequest.Group
+	for _, p := range policies {
+		img := prImages[p]
+		base := w.show("main", img.file)
+		from := tagRe.FindStringSubmatch(base)[2]
+		name := p
+		if w.all {
+			name = "all"
+		}
+		if len(out) == 0 || out[len(out)-1].Name != name {
+			out = append(out, pullrequest.Group{Name: name, Branch: "imagebump/" + name})
+		}
+		g := &out[len(out)-1]
+		if from == versions[p] {
+			continue
+		}
+		g.Changes = append(g.Changes, pullrequest.Change{
+			Policy: p, Image: img.image, From: from, To: versions[p], Files: []string{img.file},
+			Digest: "sha256:" + strings.Repeat("0", 64), Source: "https://github.com/acme/" + p,
+		})
+		g.Files = append(g.Files, pullrequest.File{Path: img.file, Content: []byte(tagRe.ReplaceAllString(base, "${1}"+versions[p]))})
+	}
+	return out
+}
+
+// branch reads a branch's state as the git side will report it.
+func (w *prWorld) branch(name string) pullrequest.Branch {
+	w.t.Helper()
+	head := w.head(name)
+	if head == "" {
+		return pullrequest.Branch{}
+	}
+	b := pullrequest.Branch{Exists: true, Head: head}
+	mb := strings.TrimSpace(githubfake.Git(w.t, w.repo, "merge-base", "main", head))
+	log := githubfake.Git(w.t, w.repo, "log", "--format=%H %ae", mb+".."+head)
+	for _, line := range strings.Split(log, "\n") {
+		if hash, email, ok := strings.Cut(line, " "); ok {
+			b.Commits = append(b.Commits, pullrequest.Commit{Hash: hash, ByBot: email == botEmail})
+		}
+	}
+	for _, p := range strings.Fields(githubfake.Git(w.t, w.repo, "diff", "--name-only", mb, head)) {
+		b.Files = append(b.Files, pullrequest.File{Path: p, Content: []byte(w.show(head, p))})
+	}
+	return b
+}
+
+// Publish and Delete make prWorld the git side, with the leases real pushes
+// would have.
+func (w *prWorld) Publish(_ context.Context, p pullrequest.Push) (string, error) {
+	if got := w.head(p.Branch); got != p.Lease {
+		return "", fmt.Errorf("stale lease on %s: at %q, expected %q", p.Branch, got, p.Lease)
+	}
+	files := map[string]string{}
+	for _, f := range p.Files {
+		files[f.Path] = string(f.Content)
+	}
+	return githubfake.CommitFiles(w.repo, w.head("main"), p.Branch, files, botEmail, p.Message)
+}
+
+func (w *prWorld) Delete(_ context.Context, branch, lease string) error {
+	if got := w.head(branch); got != lease {
+		return fmt.Errorf("stale lease on %s: at %q, expected %q", branch, got, lease)
+	}
+	_, err := w.raw("update-ref", "-d", "refs/heads/"+branch, lease)
+	return err
+}
+
+// decide observes and decides a pass for versions.
+func (w *prWorld) decide(versions map[string]string) []pullrequest.Decision {
+	w.t.Helper()
+	groups := w.groups(versions)
+	states := map[string]pullrequest.Branch{}
+	for _, g := range groups {
+		states[g.Branch] = w.branch(g.Branch)
+	}
+	prs, failed := pullrequest.Observe(context.Background(), w.forge, groups, states, w.opts...)
+	if len(failed) > 0 {
+		w.t.Fatalf("Observe: %v", failed)
+	}
+	ds, err := pullrequest.Decide(groups, prs, states, w.settings)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return ds
+}
+
+func (w *prWorld) execute(ds []pullrequest.Decision) []pullrequest.Result {
+	return pullrequest.Execute(context.Background(), ds, w.forge, w, w.opts...)
+}
+
+// pass runs one whole pass and fails the test on any group error. It
+// returns the actions per group.
+func (w *prWorld) pass(versions map[string]string) map[string]pullrequest.Action {
+	w.t.Helper()
+	got := map[string]pullrequest.Action{}
+	for _, r := range w.execute(w.decide(versions)) {
+		if r.Err != nil {
+			w.t.Errorf("pass: %v", r.Err)
+		}
+		got[r.Group] = r.Action
+	}
+	return got
+}
+
+// humanCommit commits files on branch as a human.
+func (w *prWorld) humanCommit(branch string, files map[string]string) string {
+	w.t.Helper()
+	c, err := githubfake.CommitFiles(w.repo, w.head(branch), branch, files, "human@example.com", "by hand")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return c
+}
+
+// zeroWrites runs a pass and checks it writes nothing anywhere.
+func (w *prWorld) zeroWrites(versions map[string]string) {
+	w.t.Helper()
+	writes := w.fake.Writes()
+	heads := map[string]string{}
+	for _, b := range []string{"main", "imagebump/web", "imagebump/api", "imagebump/db", "imagebump/all"} {
+		heads[b] = w.head(b)
+	}
+	for g, a := range w.pass(versions) {
+		if a != pullrequest.ActionSkip {
+			w.t.Errorf("group %s: %s, want skip", g, a)
+		}
+	}
+	if diff := cmp.Diff(writes, w.fake.Writes()); diff != "" {
+		w.t.Errorf("API writes in a pass that should make none (-before +after):\n%s", diff)
+	}
+	for b, h := range heads {
+		if got := w.head(b); got != h {
+			w.t.Errorf("branch %s moved from %q to %q in a pass that should push nothing", b, h, got)
+		}
+	}
+}
+
+func TestPullRequestFirstPassThenZeroChurn(t *testing.T) {
+	w := newPRWorld(t)
+	w.settings.Reviewers, w.settings.TeamReviewers, w.settings.Draft = []string{"alice"}, []string{"platform"}, true
+	versions := map[string]string{"web": "1.5.0", "api": "2.1.0", "db": "16.2"}
+	want := map[string]pullrequest.Action{"web": pullrequest.ActionCreate, "api": pullrequest.ActionCreate, "db": pullrequest.ActionSkip}
+	if diff := cmp.Diff(want, w.pass(versions)); diff != "" {
+		t.Fatalf("first pass (-want +got):\n%s", diff)
+	}
+	prs := w.fake.PullRequests()
+	if len(prs) != 2 {
+		t.Fatalf("%d pull requests, want 2", len(prs))
+	}
+	for _, pr := range prs {
+		if pr.State != "open" || !pr.Draft || !cmp.Equal(pr.Labels, []string{"dependencies"}) || !cmp.Equal(pr.Reviewers, []string{"alice"}) || !cmp.Equal(pr.TeamReviewers, []string{"platform"}) {
+			t.Errorf("pull request %+v: want open draft with label, reviewer and team", pr)
+		}
+	}
+	if prs[0].Title != "Update ghcr.io/acme/api to 2.1.0" || prs[1].Title != "Update ghcr.io/acme/web to 1.5.0" {
+		t.Errorf("titles %q, %q", prs[0].Title, prs[1].Title)
+	}
+	// Only the value bytes changed.
+	diff := githubfake.Git(t, w.repo, "diff", "-U0", "main", "imagebump/web")
+	var changed []string
+	for _, l := range strings.Split(diff, "\n") {
+		if (strings.HasPrefix(l, "+") || strings.HasPrefix(l, "-")) && !strings.HasPrefix(l, "+++") && !strings.HasPrefix(l, "---") {
+			changed = append(changed, l)
+		}
+	}
+	wantChanged := []string{
+		`-image: ghcr.io/acme/web:1.4.2 # {"$imagepolicy": "web"}`,
+		`+image: ghcr.io/acme/web:1.5.0 # {"$imagepolicy": "web"}`,
+	}
+	if d := cmp.Diff(wantChanged, changed); d != "" {
+		t.Errorf("branch diff (-want +got):\n%s", d)
+	}
+
+	w.zeroWrites(versions)
+}
+
+func TestPullRequestSupersededInPlace(t *testing.T) {
+	w := newPRWorld(t)
+	w.pass(map[string]string{"web": "1.5.0"})
+	first := w.head("imagebump/web")
+	if got := w.pass(map[string]string{"web": "1.6.0"}); got["web"] != pullrequest.ActionUpdate {
+		t.Fatalf("second pass: %v, want update", got)
+	}
+	prs := w.fake.PullRequests()
+	if len(prs) != 1 || prs[0].State != "open" || prs[0].Title != "Update ghcr.io/acme/web to 1.6.0" || !strings.Contains(prs[0].Body, "`1.6.0`") {
+		t.Errorf("pull requests %+v, want #1 open and retitled", prs)
+	}
+	if h := w.head("imagebump/web"); h == first || !strings.Contains(w.show(h, "apps/web/deployment.yaml"), "web:1.6.0") {
+		t.Errorf("branch not rebuilt with 1.6.0")
+	}
+	w.zeroWrites(map[string]string{"web": "1.6.0"})
+}
+
+func TestPullRequestGroupingAll(t *testing.T) {
+	w := newPRWorld(t)
+	w.all = true
+	if got := w.pass(map[string]string{"web": "1.5.0", "api": "2.1.0", "db": "16.3"}); got["all"] != pullrequest.ActionCreate {
+		t.Fatalf("pass: %v", got)
+	}
+	prs := w.fake.PullRequests()
+	if len(prs) != 1 || prs[0].Title != "Update 3 images" || prs[0].Head != "imagebump/all" {
+		t.Errorf("pull requests %+v, want one titled Update 3 images", prs)
+	}
+	files := strings.Fields(githubfake.Git(t, w.repo, "diff", "--name-only", "main", "imagebump/all"))
+	if len(files) != 3 {
+		t.Errorf("branch changes %v, want 3 files", files)
+	}
+	w.zeroWrites(map[string]string{"web": "1.5.0", "api": "2.1.0", "db": "16.3"})
+}
+
+func TestPullRequestHumanClose(t *testing.T) {
+	w := newPRWorld(t)
+	w.pass(map[string]string{"web": "1.5.0"})
+	w.fake.HumanClose(1)
+	w.zeroWrites(map[string]string{"web": "1.5.0"}) // declined: not proposed again, branch left alone
+	if got := w.pass(map[string]string{"web": "1.6.0"}); got["web"] != pullrequest.ActionCreate {
+		t.Fatalf("newer version: %v, want create", got)
+	}
+	prs := w.fake.PullRequests()
+	if len(prs) != 2 || prs[0].State != "closed" || prs[1].State != "open" || !strings.Contains(prs[1].Body, "supersedes #1") {
+		t.Errorf("pull requests %+v: want #1 closed and #2 open linking it", prs)
+	}
+	w.zeroWrites(map[string]string{"web": "1.6.0"})
+}
+
+func TestPullRequestBaseUpdatedByHand(t *testing.T) {
+	w := newPRWorld(t)
+	w.pass(map[string]string{"web": "1.5.0"})
+	w.humanCommit("main", map[string]string{"apps/web/deployment.yaml": w.show("imagebump/web", "apps/web/deployment.yaml")})
+	if got := w.pass(map[string]string{"web": "1.5.0"}); got["web"] != pullrequest.ActionClose {
+		t.Fatalf("pass: %v, want close", got)
+	}
+	pr := w.fake.PullRequest(1)
+	m, _ := pullrequest.ParseMarker(pr.Body)
+	if pr.State != "closed" || pr.Merged || len(pr.Comments) != 1 || !m.Retired {
+		t.Errorf("pull request %+v: want closed unmerged, one comment, retired marker", pr)
+	}
+	if h := w.head("imagebump/web"); h != "" {
+		t.Errorf("branch still at %s, want deleted", h)
+	}
+	w.zeroWrites(map[string]string{"web": "1.5.0"})
+}
+
+func TestPullRequestInterruptedCloseCommentsOnce(t *testing.T) {
+	w := newPRWorld(t)
+	w.pass(map[string]string{"web": "1.5.0"})
+	w.humanCommit("main", map[string]string{"apps/web/deployment.yaml": w.show("imagebump/web", "apps/web/deployment.yaml")})
+	w.fake.FailOnce("PATCH", "/api/v3/repos/acme/fleet/pulls/1", 502)
+	results := w.execute(w.decide(map[string]string{"web": "1.5.0"}))
+	if len(results) != 1 || results[0].Err == nil {
+		t.Fatalf("results %+v, want the close to fail", results)
+	}
+	if got := w.pass(map[string]string{"web": "1.5.0"}); got["web"] != pullrequest.ActionClose {
+		t.Fatalf("retry: %v, want close", got)
+	}
+	if pr := w.fake.PullRequest(1); pr.State != "closed" || len(pr.Comments) != 1 {
+		t.Errorf("pull request %+v: want closed with one comment", pr)
+	}
+}
+
+func TestPullRequestMerged(t *testing.T) {
+	w := newPRWorld(t)
+	w.pass(map[string]string{"web": "1.5.0"})
+	w.fake.Merge(1)
+	w.zeroWrites(map[string]string{"web": "1.5.0"})
+}
+
+func TestPullRequestForeignCommit(t *testing.T) {
+	w := newPRWorld(t)
+	w.pass(map[string]string{"web": "1.5.0"})
+	human := w.humanCommit("imagebump/web", map[string]string{"apps/web/deployment.yaml": "replicas: 3\n"})
+	if got := w.pass(map[string]string{"web": "1.6.0"}); got["web"] != pullrequest.ActionCommentForeign {
+		t.Fatalf("pass: %v, want comment-foreign", got)
+	}
+	w.zeroWrites(map[string]string{"web": "1.6.0"}) // one comment, not one per pass
+	if pr := w.fake.PullRequest(1); len(pr.Comments) != 1 || pr.HeadSHA != human {
+		t.Errorf("pull request %+v: want one comment and the human's head", pr)
+	}
+}
+
+func TestPullRequestMaxOpen(t *testing.T) {
+	w := newPRWorld(t)
+	w.settings.MaxOpen = 2
+	got := w.pass(map[string]string{"web": "1.5.0", "api": "2.1.0", "db": "16.3"})
+	want := map[string]pullrequest.Action{"api": pullrequest.ActionCreate, "db": pullrequest.ActionCreate, "web": pullrequest.ActionDefer}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("pass (-want +got):\n%s", diff)
+	}
+	if n := len(w.fake.PullRequests()); n != 2 {
+		t.Errorf("%d pull requests, want 2", n)
+	}
+	// Updates still happen at the cap.
+	got = w.pass(map[string]string{"web": "1.5.0", "api": "2.2.0", "db": "16.3"})
+	want = map[string]pullrequest.Action{"api": pullrequest.ActionUpdate, "db": pullrequest.ActionSkip, "web": pullrequest.ActionDefer}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("pass at the cap (-want +got):\n%s", diff)
+	}
+}
+
+func TestPullRequestRateLimitWaitedOut(t *testing.T) {
+	w := newPRWorld(t)
+	var waits []time.Duration
+	w.opts = []pullrequest.Option{pullrequest.WithSleep(func(ctx context.Context, d time.Duration) error {
+		waits = append(waits, d)
+		// go-github itself refuses requests until Retry-After has passed,
+		// so this wait (1 s) is real.
+		time.Sleep(d)
+		return nil
+	})}
+	ds := w.decide(map[string]string{"web": "1.5.0"})
+	w.fake.SecondaryRateLimit(1, 1)
+	for _, r := range w.execute(ds) {
+		if r.Err != nil {
+			t.Errorf("%s: %v", r.Group, r.Err)
+		}
+	}
+	if !cmp.Equal(waits, []time.Duration{time.Second}) {
+		t.Errorf("waits %v, want one of 1s", waits)
+	}
+	if n := len(w.fake.PullRequests()); n != 1 {
+		t.Errorf("%d pull requests, want 1", n)
+	}
+}
+
+func TestPullRequestRateLimitBeyondBound(t *testing.T) {
+	w := newPRWorld(t)
+	w.pass(map[string]string{"web": "1.5.0", "api": "2.1.0"})
+	// api wants a newer version (push, then an API edit); the base moved
+	// in web's file (a push only).
+	w.humanCommit("main", map[string]string{"apps/web/deployment.yaml": strings.Replace(w.show("main", "apps/web/deployment.yaml"), "replicas: 2", "replicas: 5", 1)})
+	ds := w.decide(map[string]string{"web": "1.5.0", "api": "2.2.0"})
+	w.opts = []pullrequest.Option{pullrequest.WithMaxWait(5 * time.Second), pullrequest.WithSleep(noSleep(t))}
+	w.fake.SecondaryRateLimit(1, 60)
+	results := w.execute(ds)
+	if len(results) != 2 || results[0].Group != "api" || results[1].Group != "web" {
+		t.Fatalf("results %+v", results)
+	}
+	if err := results[0].Err; err == nil || !strings.Contains(err.Error(), "group api (branch imagebump/api)") || !strings.Contains(err.Error(), "rate limited") {
+		t.Errorf("api: %v, want a rate-limit error naming the group", err)
+	}
+	if err := results[1].Err; err != nil || results[1].Action != pullrequest.ActionUpdateBranch {
+		t.Errorf("web: %s %v, want update-branch done", results[1].Action, err)
+	}
+	if !strings.Contains(w.show("imagebump/web", "apps/web/deployment.yaml"), "replicas: 5") {
+		t.Errorf("web's branch not rebuilt on the moved base")
+	}
+}
+
+func TestPullRequestBranchCollision(t *testing.T) {
+	w := newPRWorld(t)
+	groups := w.groups(map[string]string{"web": "1.5.0", "api": "2.1.0"})
+	for i := range groups {
+		groups[i].Branch = "imagebump/shared"
+	}
+	if _, err := pullrequest.Decide(groups, nil, nil, w.settings); err == nil || !strings.Contains(err.Error(), "imagebump/shared") {
+		t.Errorf("Decide = %v, want an error naming the shared branch", err)
+	}
+}
