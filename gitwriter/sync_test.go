@@ -210,4 +210,3 @@ func writeTo(t *testing.T, p, content string) {
 		t.Fatal(err)
 	}
 }
-
