@@ -115,29 +115,42 @@ func checkPath(p string) error {
 // built in the object store without touching the worktree. It returns the
 // zero hash when the tree would not change: no empty commits.
 func (r *Repo) commitFiles(parent plumbing.Hash, cs ChangeSet) (plumbing.Hash, error) {
-	s := r.repo.Storer
-	pc, err := object.GetCommit(s, parent)
-	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("reading commit %s: %w", parent, err)
+	tree, same, err := r.treeWith(parent, cs.Files)
+	if err != nil || same {
+		return plumbing.ZeroHash, err
 	}
-	files := make(map[string][]byte, len(cs.Files))
-	for _, f := range cs.Files {
+	return r.newCommit(parent, tree, cs.Changes)
+}
+
+// treeWith stores the tree of parent with files replaced and returns its
+// hash, and whether it is parent's own tree.
+func (r *Repo) treeWith(parent plumbing.Hash, fs []File) (plumbing.Hash, bool, error) {
+	pc, err := object.GetCommit(r.repo.Storer, parent)
+	if err != nil {
+		return plumbing.ZeroHash, false, fmt.Errorf("reading commit %s: %w", parent, err)
+	}
+	files := make(map[string][]byte, len(fs))
+	for _, f := range fs {
 		if err := checkPath(f.Path); err != nil {
-			return plumbing.ZeroHash, err
+			return plumbing.ZeroHash, false, err
 		}
 		if _, dup := files[f.Path]; dup {
-			return plumbing.ZeroHash, fmt.Errorf("file %q given twice", f.Path)
+			return plumbing.ZeroHash, false, fmt.Errorf("file %q given twice", f.Path)
 		}
 		files[f.Path] = f.Content
 	}
-	tree, err := writeTree(s, pc.TreeHash, files)
+	tree, err := writeTree(r.repo.Storer, pc.TreeHash, files)
 	if err != nil {
-		return plumbing.ZeroHash, err
+		return plumbing.ZeroHash, false, err
 	}
-	if tree == pc.TreeHash {
-		return plumbing.ZeroHash, nil
-	}
-	msg, err := r.message(cs.Changes)
+	return tree, tree == pc.TreeHash, nil
+}
+
+// newCommit stores a commit of tree on parent by the bot, with the
+// message of changes, signed when a key is set.
+func (r *Repo) newCommit(parent, tree plumbing.Hash, changes []Change) (plumbing.Hash, error) {
+	s := r.repo.Storer
+	msg, err := r.message(changes)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}

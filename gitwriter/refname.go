@@ -51,6 +51,9 @@ func BranchName(prefix, group string) (string, error) {
 		return "", errors.New("branch name: the group is empty")
 	}
 	name := prefix + strings.ReplaceAll(group, ":", "-")
+	if name == "@" {
+		return "", fmt.Errorf("branch name %q for group %q is not a valid ref name", name, group)
+	}
 	if strings.HasPrefix(name, "-") {
 		return "", fmt.Errorf("branch name %q for group %q: begins with -", name, group)
 	}
