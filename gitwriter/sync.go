@@ -1,0 +1,218 @@
+package gitwriter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/memory"
+)
+
+// SyncResult says what Sync did.
+type SyncResult struct {
+	// Branch is the remote branch the working copy now follows: PushBranch
+	// once it exists, else Branch.
+	Branch string
+	// Head is the commit the working copy is at.
+	Head string
+	// Cloned is true when the working copy was cloned afresh; Reason then
+	// says why ("no working copy yet", "remote url is …", …).
+	Cloned bool
+	Reason string
+	// Fetched is true when objects were fetched into an existing copy.
+	Fetched bool
+}
+
+// Sync brings the working copy to the tip of the remote branch: a shallow
+// single-branch clone the first time, then a fetch (only when the tip
+// moved) and a hard reset, and untracked files removed. A directory that is
+// missing, not a repository, cloned from another URL, or that cannot be
+// fetched into or reset is removed and cloned again: it is never trusted.
+// Problems reaching the remote return an error and leave the directory as
+// it is.
+func (r *Repo) Sync(ctx context.Context) (SyncResult, error) {
+	refs, err := r.listRemote(ctx)
+	if err != nil {
+		return SyncResult{}, err
+	}
+	follow := r.opts.Branch
+	if r.opts.PushBranch != "" {
+		if _, ok := refs[r.opts.PushBranch]; ok {
+			follow = r.opts.PushBranch
+		}
+	}
+	tip, ok := refs[follow]
+	if !ok {
+		return SyncResult{}, r.errorf("syncing %s: branch %q not found on the remote", r.opts.URL, follow)
+	}
+	res := SyncResult{Branch: follow, Head: tip.String()}
+
+	reason := r.update(ctx, follow, tip, &res)
+	if reason != "" {
+		if err := r.clone(ctx, follow); err != nil {
+			return SyncResult{}, err
+		}
+		res.Cloned, res.Reason, res.Fetched = true, reason, false
+		if err := r.checkout(follow, tip); err != nil {
+			return SyncResult{}, r.errorf("checking out %s of a fresh clone of %s: %w", follow, r.opts.URL, err)
+		}
+	}
+	r.follow, r.head = follow, tip
+	r.log.Info("working copy synced", "url", r.opts.URL, "branch", follow, "head", tip.String(),
+		"cloned", res.Cloned, "reason", res.Reason, "fetched", res.Fetched)
+	return res, nil
+}
+
+// update brings an existing working copy to tip. It returns why the copy
+// cannot be trusted instead ("" when it succeeded).
+func (r *Repo) update(ctx context.Context, follow string, tip plumbing.Hash, res *SyncResult) string {
+	if _, err := os.Stat(r.dir); errors.Is(err, os.ErrNotExist) {
+		return "no working copy yet"
+	}
+	repo, err := git.PlainOpen(r.dir)
+	if err != nil {
+		return fmt.Sprintf("not a git repository: %v", err)
+	}
+	remote, err := repo.Remote("origin")
+	if err != nil {
+		return fmt.Sprintf("no remote origin: %v", err)
+	}
+	if urls := remote.Config().URLs; len(urls) != 1 || urls[0] != r.opts.URL {
+		return fmt.Sprintf("remote origin is %q, not %q", redactURL(strings.Join(urls, " ")), r.opts.URL)
+	}
+	r.repo = repo
+	tracking := plumbing.NewRemoteReferenceName("origin", follow)
+	if ref, err := repo.Reference(tracking, false); err != nil || ref.Hash() != tip || !r.hasCommit(tip) {
+		if err := r.fetch(ctx, 1, follow); err != nil {
+			r.repo = nil
+			return fmt.Sprintf("fetch failed: %v", err)
+		}
+		res.Fetched = true
+	}
+	if err := r.checkout(follow, tip); err != nil {
+		r.repo = nil
+		return fmt.Sprintf("reset failed: %v", err)
+	}
+	return ""
+}
+
+func (r *Repo) hasCommit(h plumbing.Hash) bool {
+	_, err := object.GetCommit(r.repo.Storer, h)
+	return err == nil
+}
+
+// fetch fetches the given remote branches into their tracking refs, depth
+// commits deep (0: all).
+func (r *Repo) fetch(ctx context.Context, depth int, branches ...string) error {
+	specs := make([]config.RefSpec, len(branches))
+	for i, b := range branches {
+		specs[i] = config.RefSpec(fmt.Sprintf("+refs/heads/%s:refs/remotes/origin/%s", b, b))
+	}
+	err := r.repo.FetchContext(ctx, &git.FetchOptions{
+		RemoteName: "origin",
+		RefSpecs:   specs,
+		Depth:      depth,
+		Auth:       r.auth,
+		Tags:       git.NoTags,
+	})
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return r.errorf("fetching %s of %s: %w", strings.Join(branches, ", "), r.opts.URL, err)
+	}
+	return nil
+}
+
+// checkout points the local branch follow and HEAD at tip, resets the
+// worktree hard to it and removes untracked files, such as the temp files
+// of an apply that was killed.
+func (r *Repo) checkout(follow string, tip plumbing.Hash) error {
+	if !r.hasCommit(tip) {
+		return fmt.Errorf("commit %s is missing", tip)
+	}
+	local := plumbing.NewBranchReferenceName(follow)
+	if err := r.repo.Storer.SetReference(plumbing.NewHashReference(local, tip)); err != nil {
+		return err
+	}
+	if err := r.repo.Storer.SetReference(plumbing.NewHashReference(plumbing.NewRemoteReferenceName("origin", follow), tip)); err != nil {
+		return err
+	}
+	if err := r.repo.Storer.SetReference(plumbing.NewSymbolicReference(plumbing.HEAD, local)); err != nil {
+		return err
+	}
+	wt, err := r.repo.Worktree()
+	if err != nil {
+		return err
+	}
+	if err := wt.Reset(&git.ResetOptions{Commit: tip, Mode: git.HardReset}); err != nil {
+		return err
+	}
+	return wt.Clean(&git.CleanOptions{Dir: true})
+}
+
+// clone clones branch afresh: into a temp directory next to the working
+// copy, renamed into place only when complete, so a clone cut short is
+// never mistaken for a working copy.
+func (r *Repo) clone(ctx context.Context, branch string) error {
+	if err := os.MkdirAll(r.opts.WorkDir, 0o755); err != nil {
+		return fmt.Errorf("creating workDir: %w", err)
+	}
+	base := filepath.Base(r.dir)
+	// Leftovers of clones that were killed.
+	if old, err := filepath.Glob(filepath.Join(r.opts.WorkDir, "."+base+".clone-*")); err == nil {
+		for _, o := range old {
+			_ = os.RemoveAll(o)
+		}
+	}
+	tmp, err := os.MkdirTemp(r.opts.WorkDir, "."+base+".clone-")
+	if err != nil {
+		return fmt.Errorf("creating a clone directory: %w", err)
+	}
+	defer os.RemoveAll(tmp) // a no-op once renamed
+	repo, err := git.PlainCloneContext(ctx, tmp, false, &git.CloneOptions{
+		URL:           r.opts.URL,
+		Auth:          r.auth,
+		RemoteName:    "origin",
+		ReferenceName: plumbing.NewBranchReferenceName(branch),
+		SingleBranch:  true,
+		Depth:         1,
+		Tags:          git.NoTags,
+	})
+	if err != nil {
+		return r.errorf("cloning %s: %w", r.opts.URL, err)
+	}
+	_ = repo
+	if err := os.RemoveAll(r.dir); err != nil {
+		return fmt.Errorf("removing the old working copy: %w", err)
+	}
+	if err := os.Rename(tmp, r.dir); err != nil {
+		return fmt.Errorf("moving the clone into place: %w", err)
+	}
+	r.repo, err = git.PlainOpen(r.dir)
+	if err != nil {
+		return fmt.Errorf("opening the fresh clone: %w", err)
+	}
+	return nil
+}
+
+// listRemote returns the remote's branches (name → tip): one request, the
+// ref advertisement.
+func (r *Repo) listRemote(ctx context.Context) (map[string]plumbing.Hash, error) {
+	remote := git.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: "origin", URLs: []string{r.opts.URL}})
+	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: r.auth})
+	if err != nil {
+		return nil, r.errorf("listing the branches of %s: %w", r.opts.URL, err)
+	}
+	m := make(map[string]plumbing.Hash, len(refs))
+	for _, ref := range refs {
+		if ref.Name().IsBranch() && ref.Type() == plumbing.HashReference {
+			m[ref.Name().Short()] = ref.Hash()
+		}
+	}
+	return m, nil
+}
