@@ -6,53 +6,28 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/imagebump/imagebump/config"
+	"github.com/imagebump/imagebump/gitwriter"
+	"github.com/imagebump/imagebump/gitwriter/pullrequest"
 	"github.com/imagebump/imagebump/patcher"
 	"github.com/imagebump/imagebump/registry"
 )
 
-// WorkingCopy is what a pass needs of a repository's git side: a local
-// checkout kept in step with the remote branch, and a way to commit planned
-// files and push them. The bot's is gitwriter.Repo (through gitCopy).
+// WorkingCopy is what a pass needs of a repository's git side: a checkout
+// kept at the remote base branch's tip, commits pushed to it, and the bot's
+// pull request branches. *gitwriter.Repo is one.
 type WorkingCopy interface {
-	// Sync brings the checkout to the remote branch's tip.
-	Sync(ctx context.Context) error
-	// Dir is the checkout's root directory.
+	Sync(ctx context.Context) (gitwriter.SyncResult, error)
 	Dir() string
-	// Push commits c on the checkout's tip and pushes it. When the remote
-	// moved first it syncs and calls rebuild for the commit to make on the
-	// new tip, a bounded number of times. A commit with no files, or whose
-	// files change nothing, is not made: Pushed.Hash is then empty.
-	Push(ctx context.Context, c Commit, rebuild func(ctx context.Context) (Commit, error)) (Pushed, error)
-}
-
-// Commit is a commit to make: the new content of files, and the changes
-// they carry for the message.
-type Commit struct {
-	Files   []patcher.FileChange
-	Changes []CommitChange
-}
-
-// CommitChange is one image changed by a commit, for its message.
-type CommitChange struct {
-	Policy string
-	Image  string
-	Old    string
-	New    string
-	Files  []string
-}
-
-// Pushed is a commit that was pushed.
-type Pushed struct {
-	Hash     string
-	Branch   string
-	Message  string
-	Attempts int // 1 when the first push went through
+	Push(ctx context.Context, cs gitwriter.ChangeSet, rebuild gitwriter.RebuildFunc) (gitwriter.PushResult, error)
+	Branch(ctx context.Context, name string) (gitwriter.BranchState, error)
+	ReadFile(commit, path string) ([]byte, error)
+	Publish(ctx context.Context, name string, cs gitwriter.ChangeSet, lease string) (gitwriter.PublishResult, error)
+	DeleteBranch(ctx context.Context, name, lease string) error
 }
 
 // Runner runs update passes over the repositories of a bot config.
@@ -63,14 +38,21 @@ type Runner struct {
 	// passes shares one registry.Pass, so each image is listed once per
 	// round however many repositories use it.
 	Registry *registry.Client
-	// Open makes the working copy of repository i. Nil is an error.
+	// Open makes the working copy of a repository; nil means OpenWorkingCopy.
 	Open func(repo config.Repository) (WorkingCopy, error)
+	// Forge makes the pull request client of a repository in pull request
+	// mode; nil means OpenForge.
+	Forge func(repo config.Repository) (pullrequest.Forge, error)
+	// ForgeOptions are passed to pullrequest.Observe and Execute (rate
+	// limit budget, sleeping in tests).
+	ForgeOptions []pullrequest.Option
 	// Resolver resolves policies; its zero value is ready.
 	Resolver Resolver
 	// DryRun syncs and plans for real but writes nothing to git or the
 	// forge; results say what would have been done.
 	DryRun bool
-	// Logger receives a line per pass and per commit; nil discards.
+	// Logger receives a line per commit and pull request action; nil
+	// discards.
 	Logger *slog.Logger
 	// Concurrency bounds the repositories in a pass at once; 0 means 4.
 	Concurrency int
@@ -88,15 +70,18 @@ type Result struct {
 	Duration   time.Duration
 	// Policies has the resolution of every policy a marker uses.
 	Policies []Resolution
-	// Plan has the planned file changes, problems and refused downgrades;
-	// nil when the pass stopped before planning.
+	// Plan has the planned file changes, problems and refused downgrades of
+	// the whole tree; nil when the pass stopped before planning.
 	Plan *patcher.Plan
-	// Pushed is the commit pushed in push mode; nil when none was (nothing
-	// changed, a dry run, or a failure).
-	Pushed *Pushed
-	// Commit is the commit planned in push mode (what a dry run would
-	// push); nil when nothing changed.
-	Commit *Commit
+	// Commit is what push mode commits (or, in a dry run, would); nil when
+	// nothing changes.
+	Commit *gitwriter.ChangeSet
+	// Pushed says what push mode pushed; nil in a dry run, in pull request
+	// mode, or when the pass failed before pushing.
+	Pushed *gitwriter.PushResult
+	// PullRequests are the pull request mode decisions and, unless it is a
+	// dry run, what carrying each out did.
+	PullRequests []pullrequest.Result
 	// Requests counts the registry requests of the round the pass was in.
 	Requests []registry.Count
 	// Invalid is set when the repository's policy files are invalid
@@ -107,12 +92,16 @@ type Result struct {
 }
 
 // Failed reports whether the pass failed or needs attention: an error, a
-// policy that did not resolve, a problem with a marker or file.
+// policy that did not resolve, a problem with a marker or file, a pull
+// request action that failed.
 func (r *Result) Failed() bool {
 	if r.Err != nil {
 		return true
 	}
 	if r.Plan != nil && len(r.Plan.Problems) > 0 {
+		return true
+	}
+	if slices.ContainsFunc(r.PullRequests, func(pr pullrequest.Result) bool { return pr.Err != nil }) {
 		return true
 	}
 	return slices.ContainsFunc(r.Policies, func(res Resolution) bool { return res.Err != nil })
@@ -164,74 +153,47 @@ func (r *Runner) pass(ctx context.Context, reg Registry, repo config.Repository)
 	defer func() { res.Duration = time.Since(res.Started) }()
 	log := r.logger().With("repository", res.Repository)
 
-	if r.Open == nil {
-		res.Err = errors.New("no way to open working copies")
-		return res
+	open := r.Open
+	if open == nil {
+		open = func(repo config.Repository) (WorkingCopy, error) { return OpenWorkingCopy(r.Config, repo, r.Logger) }
 	}
-	wc, err := r.Open(repo)
+	wc, err := open(repo)
 	if err != nil {
 		res.Err = fmt.Errorf("opening the working copy: %w", err)
 		return res
 	}
 	// 1. Sync the working copy.
-	if err := wc.Sync(ctx); err != nil {
+	if _, err := wc.Sync(ctx); err != nil {
 		res.Err = fmt.Errorf("syncing the working copy: %w", err)
 		return res
 	}
 	// 2–5. Load, scan, resolve, plan.
-	commit, err := r.planCommit(ctx, reg, wc.Dir(), repo.Paths, &res)
+	st, err := r.plan(ctx, reg, wc.Dir(), repo.Paths, &res)
 	if err != nil {
 		res.Err = err
 		var problems config.Problems
 		res.Invalid = errors.As(err, &problems)
 		return res
 	}
-	if commit == nil {
-		log.Info("pass finished: nothing to change")
-		return res
-	}
-	res.Commit = commit
 	// 6. Write.
-	switch repo.Mode {
-	case config.Push:
-		if r.DryRun {
-			log.Info("dry run: would commit and push", "files", len(commit.Files), "changes", len(commit.Changes))
-			return res
-		}
-		rebuild := func(ctx context.Context) (Commit, error) {
-			var again Result
-			c, err := r.planCommit(ctx, reg, wc.Dir(), repo.Paths, &again)
-			if err != nil {
-				return Commit{}, err
-			}
-			res.Policies, res.Plan = again.Policies, again.Plan
-			if c == nil {
-				return Commit{}, nil
-			}
-			res.Commit = c
-			return *c, nil
-		}
-		pushed, err := wc.Push(ctx, *commit, rebuild)
-		if err != nil {
-			res.Err = fmt.Errorf("pushing: %w", err)
-			return res
-		}
-		if pushed.Hash != "" {
-			res.Pushed = &pushed
-			for _, c := range res.Commit.Changes {
-				log.Info("pushed", "commit", pushed.Hash, "branch", pushed.Branch, "policy", c.Policy, "image", c.Image, "from", c.Old, "to", c.New)
-			}
-		}
-	default:
-		res.Err = fmt.Errorf("mode %q: pull requests are not wired into run yet; use mode: push", repo.Mode)
+	if repo.Mode == config.Push {
+		r.push(ctx, reg, wc, repo, st, &res, log)
+	} else {
+		r.pullRequests(ctx, wc, repo, st, &res, log)
 	}
 	return res
 }
 
-// planCommit runs the load, scan, resolve and plan stages on the tree at
-// root and returns the commit they call for, or nil when nothing changes.
-// It records the resolutions and the plan in res.
-func (r *Runner) planCommit(ctx context.Context, reg Registry, root string, paths []string, res *Result) (*Commit, error) {
+// planned is what the load, scan, resolve and plan stages learnt of a tree.
+type planned struct {
+	policies *config.Policies
+	resolved []Resolution
+	plan     *patcher.Plan
+}
+
+// plan runs the load, scan, resolve and plan stages on the tree at root,
+// and records the resolutions and the plan in res.
+func (r *Runner) plan(ctx context.Context, reg Registry, root string, paths []string, res *Result) (*planned, error) {
 	pols, err := Load(root)
 	if err != nil {
 		return nil, err
@@ -240,57 +202,63 @@ func (r *Runner) planCommit(ctx context.Context, reg Registry, root string, path
 	if err != nil {
 		return nil, err
 	}
-	res.Policies = r.Resolver.Resolve(ctx, reg, reqs)
-	plan, err := patcher.PlanDir(ctx, root, paths, Targets(pols, res.Policies, nil))
+	resolved := r.Resolver.Resolve(ctx, reg, reqs)
+	plan, err := patcher.PlanDir(ctx, root, paths, Targets(pols, resolved, nil))
 	if err != nil {
 		return nil, fmt.Errorf("planning changes: %w", err)
 	}
-	res.Plan = plan
-	if len(plan.Files) == 0 {
-		return nil, nil
-	}
-	return &Commit{Files: plan.Files, Changes: commitChanges(pols, plan.Changes)}, nil
+	res.Policies, res.Plan = resolved, plan
+	return &planned{policies: pols, resolved: resolved, plan: plan}, nil
 }
 
-// commitChanges summarises field changes as one entry per policy and old
-// value: what a commit message or pull request lists.
-func commitChanges(pols *config.Policies, changes []patcher.Change) []CommitChange {
-	type key struct{ policy, old, new string }
-	var out []CommitChange
-	index := map[key]int{}
-	for _, c := range changes {
-		p := pols.Lookup(c.Policy)
-		if p == nil {
-			continue
-		}
-		old, new := c.Old, c.New
-		if c.Field == patcher.FieldRef {
-			old, new = tagOf(old), tagOf(new)
-		}
-		k := key{c.Policy, old, new}
-		i, ok := index[k]
-		if !ok {
-			i = len(out)
-			index[k] = i
-			out = append(out, CommitChange{Policy: c.Policy, Image: p.Spec().Image, Old: old, New: new})
-		}
-		if !slices.Contains(out[i].Files, c.File) {
-			out[i].Files = append(out[i].Files, c.File)
-		}
+// push is step 6 in push mode: one commit of every planned file, pushed;
+// when someone pushed first, re-planned on their tip.
+func (r *Runner) push(ctx context.Context, reg Registry, wc WorkingCopy, repo config.Repository, st *planned, res *Result, log *slog.Logger) {
+	if len(st.plan.Files) == 0 {
+		return
 	}
-	return out
+	cs := changeSet(st.policies, st.plan)
+	res.Commit = &cs
+	if r.DryRun {
+		log.Info("dry run: would commit and push", "files", len(cs.Files), "changes", len(cs.Changes))
+		return
+	}
+	rebuild := func(ctx context.Context, dir string) (gitwriter.ChangeSet, error) {
+		again, err := r.plan(ctx, reg, dir, repo.Paths, res)
+		if err != nil {
+			return gitwriter.ChangeSet{}, err
+		}
+		cs := changeSet(again.policies, again.plan)
+		res.Commit = &cs
+		return cs, nil
+	}
+	pushed, err := wc.Push(ctx, cs, rebuild)
+	if err != nil {
+		res.Err = fmt.Errorf("pushing: %w", err)
+		return
+	}
+	res.Pushed = &pushed
+	if pushed.Commit == "" {
+		res.Commit = nil
+		return
+	}
+	for _, c := range res.Commit.Changes {
+		log.Info("pushed", "commit", pushed.Commit, "branch", pushed.Branch, "policy", c.Policy, "image", c.Image, "file", c.File, "from", c.Old, "to", c.New)
+	}
 }
 
-// tagOf returns the tag (with its digest) of an image reference, or the
-// whole reference when it has no tag.
-func tagOf(ref string) string {
-	name, digest, _ := strings.Cut(ref, "@")
-	i := strings.LastIndexByte(name, ':')
-	if i < 0 || i < strings.LastIndexByte(name, '/') {
-		return ref
+// changeSet is the commit of a plan: its files and the changes they carry.
+func changeSet(pols *config.Policies, plan *patcher.Plan) gitwriter.ChangeSet {
+	var cs gitwriter.ChangeSet
+	for _, f := range plan.Files {
+		cs.Files = append(cs.Files, gitwriter.File{Path: f.Path, Content: f.New})
 	}
-	if digest != "" {
-		return name[i+1:] + "@" + digest
+	for _, c := range plan.Changes {
+		image := ""
+		if p := pols.Lookup(c.Policy); p != nil {
+			image = p.Spec().Image
+		}
+		cs.Changes = append(cs.Changes, gitwriter.Change{File: c.File, Image: image, Policy: c.Policy, Field: string(c.Field), Old: c.Old, New: c.New})
 	}
-	return name[i+1:]
+	return cs
 }

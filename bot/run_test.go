@@ -11,45 +11,65 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/imagebump/imagebump/config"
+	"github.com/imagebump/imagebump/gitwriter"
 	"github.com/imagebump/imagebump/test/filetree"
 )
 
-// fakeCopy is a hand-written WorkingCopy over a plain directory. Its Push
-// writes the commit's files into the directory; when race is set, the
-// first push is "rejected" after race has changed the tree, as another
-// client pushing first would, and the commit is rebuilt.
+// fakeCopy is a hand-written WorkingCopy over a plain directory, for the
+// push-mode logic; the end-to-end tests in test/ use gitwriter against a
+// real git server. Its Push writes the commit's files into the directory;
+// when race is set, the first push is "rejected" after race has changed the
+// tree, as another client pushing first would, and the commit is rebuilt.
 type fakeCopy struct {
 	dir    string
 	syncs  int
 	race   func(dir string)
-	pushes []Commit
+	pushes []gitwriter.ChangeSet
 }
 
-func (f *fakeCopy) Sync(context.Context) error { f.syncs++; return nil }
-func (f *fakeCopy) Dir() string                { return f.dir }
+func (f *fakeCopy) Sync(context.Context) (gitwriter.SyncResult, error) {
+	f.syncs++
+	return gitwriter.SyncResult{}, nil
+}
 
-func (f *fakeCopy) Push(ctx context.Context, c Commit, rebuild func(context.Context) (Commit, error)) (Pushed, error) {
+func (f *fakeCopy) Dir() string { return f.dir }
+
+func (f *fakeCopy) Push(ctx context.Context, cs gitwriter.ChangeSet, rebuild gitwriter.RebuildFunc) (gitwriter.PushResult, error) {
 	attempts := 1
 	if f.race != nil {
 		f.race(f.dir)
 		f.race = nil
 		var err error
-		if c, err = rebuild(ctx); err != nil {
-			return Pushed{}, err
+		if cs, err = rebuild(ctx, f.dir); err != nil {
+			return gitwriter.PushResult{}, err
 		}
 		attempts++
 	}
-	if len(c.Files) == 0 {
-		return Pushed{}, nil
+	if len(cs.Files) == 0 {
+		return gitwriter.PushResult{Branch: "main", Attempts: attempts, Unchanged: true}, nil
 	}
-	for _, fc := range c.Files {
-		if err := os.WriteFile(filepath.Join(f.dir, fc.Path), fc.New, 0o644); err != nil {
-			return Pushed{}, err
+	for _, fc := range cs.Files {
+		if err := os.WriteFile(filepath.Join(f.dir, fc.Path), fc.Content, 0o644); err != nil {
+			return gitwriter.PushResult{}, err
 		}
 	}
-	f.pushes = append(f.pushes, c)
-	return Pushed{Hash: "abc123", Branch: "main", Attempts: attempts}, nil
+	f.pushes = append(f.pushes, cs)
+	return gitwriter.PushResult{Commit: "abc123", Branch: "main", Attempts: attempts}, nil
 }
+
+var errNoBranches = errors.New("fakeCopy has no branches")
+
+func (f *fakeCopy) Branch(context.Context, string) (gitwriter.BranchState, error) {
+	return gitwriter.BranchState{}, errNoBranches
+}
+
+func (f *fakeCopy) ReadFile(string, string) ([]byte, error) { return nil, errNoBranches }
+
+func (f *fakeCopy) Publish(context.Context, string, gitwriter.ChangeSet, string) (gitwriter.PublishResult, error) {
+	return gitwriter.PublishResult{}, errNoBranches
+}
+
+func (f *fakeCopy) DeleteBranch(context.Context, string, string) error { return errNoBranches }
 
 func runner(t *testing.T, mode config.Mode, wc *fakeCopy, dryRun bool) *Runner {
 	t.Helper()
@@ -69,12 +89,12 @@ func TestPushPass(t *testing.T) {
 		race       func(dir string)
 		wantPushes int
 		wantFile   string
-		wantChange []CommitChange
+		wantChange []gitwriter.Change
 	}{{
 		name:       "a change is pushed as one commit",
 		wantPushes: 1,
 		wantFile:   "image: ghcr.io/acme/web:1.5.0 # {\"$imagepolicy\": \"web\"}\n",
-		wantChange: []CommitChange{{Policy: "web", Image: "ghcr.io/acme/web", Old: "1.4.2", New: "1.5.0", Files: []string{"deploy.yaml"}}},
+		wantChange: []gitwriter.Change{{File: "deploy.yaml", Image: "ghcr.io/acme/web", Policy: "web", Field: "ref", Old: "ghcr.io/acme/web:1.4.2", New: "ghcr.io/acme/web:1.5.0"}},
 	}, {
 		name:     "a dry run pushes nothing",
 		dryRun:   true,
@@ -88,9 +108,9 @@ func TestPushPass(t *testing.T) {
 		},
 		wantPushes: 1,
 		wantFile:   "image: ghcr.io/acme/web:1.5.0 # {\"$imagepolicy\": \"web\"}\n",
-		wantChange: []CommitChange{
-			{Policy: "web", Image: "ghcr.io/acme/web", Old: "1.4.3", New: "1.5.0", Files: []string{"deploy.yaml"}},
-			{Policy: "web", Image: "ghcr.io/acme/web", Old: "1.4.2", New: "1.5.0", Files: []string{"other.yaml"}},
+		wantChange: []gitwriter.Change{
+			{File: "deploy.yaml", Image: "ghcr.io/acme/web", Policy: "web", Field: "ref", Old: "ghcr.io/acme/web:1.4.3", New: "ghcr.io/acme/web:1.5.0"},
+			{File: "other.yaml", Image: "ghcr.io/acme/web", Policy: "web", Field: "ref", Old: "ghcr.io/acme/web:1.4.2", New: "ghcr.io/acme/web:1.5.0"},
 		},
 	}, {
 		name: "a rejected push whose change someone else made pushes nothing",
@@ -128,11 +148,11 @@ func TestPushPass(t *testing.T) {
 				if diff := cmp.Diff(tc.wantChange, wc.pushes[0].Changes); diff != "" {
 					t.Errorf("pushed changes (-want +got):\n%s", diff)
 				}
-				if res.Pushed == nil || res.Pushed.Hash == "" {
+				if res.Pushed == nil || res.Pushed.Commit == "" {
 					t.Errorf("Result.Pushed = %+v, want the pushed commit", res.Pushed)
 				}
-			} else if res.Pushed != nil {
-				t.Errorf("Result.Pushed = %+v, want nil", res.Pushed)
+			} else if res.Pushed != nil && res.Pushed.Commit != "" {
+				t.Errorf("Result.Pushed = %+v, want no commit", res.Pushed)
 			}
 		})
 	}

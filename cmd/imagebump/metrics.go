@@ -17,6 +17,7 @@ type metrics struct {
 	duration      *prometheus.HistogramVec
 	skipped       *prometheus.CounterVec
 	changes       *prometheus.CounterVec
+	prActions     *prometheus.CounterVec
 	policyFailing *prometheus.GaugeVec
 	lastSuccess   *prometheus.GaugeVec
 }
@@ -40,6 +41,10 @@ func newMetrics(reg prometheus.Registerer, client *registry.Client) *metrics {
 			Name: "imagebump_changes_applied_total",
 			Help: "Marked values changed by pushed commits, by repository.",
 		}, []string{"repository"}),
+		prActions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "imagebump_pull_request_actions_total",
+			Help: "Pull request actions carried out, by repository, action (create, update, close, ...) and result (ok, failed).",
+		}, []string{"repository", "action", "result"}),
 		policyFailing: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "imagebump_policy_failing",
 			Help: "1 when the policy failed to resolve in the repository's last pass.",
@@ -49,7 +54,7 @@ func newMetrics(reg prometheus.Registerer, client *registry.Client) *metrics {
 			Help: "Unix time at which the repository's last pass without failures finished.",
 		}, []string{"repository"}),
 	}
-	reg.MustRegister(m.passes, m.duration, m.skipped, m.changes, m.policyFailing, m.lastSuccess, requestCollector{client})
+	reg.MustRegister(m.passes, m.duration, m.skipped, m.changes, m.prActions, m.policyFailing, m.lastSuccess, requestCollector{client})
 	return m
 }
 
@@ -75,8 +80,20 @@ func (m *metrics) observe(res bot.Result) {
 		}
 		m.policyFailing.WithLabelValues(res.Repository, p.Policy.Name()).Set(v)
 	}
-	if res.Pushed != nil && res.Plan != nil {
+	if res.Pushed != nil && res.Pushed.Commit != "" && res.Plan != nil {
 		m.changes.WithLabelValues(res.Repository).Add(float64(len(res.Plan.Changes)))
+	}
+	if !res.DryRun {
+		for _, pr := range res.PullRequests {
+			if !pr.Writes() {
+				continue
+			}
+			outcome := "ok"
+			if pr.Err != nil {
+				outcome = "failed"
+			}
+			m.prActions.WithLabelValues(res.Repository, string(pr.Action), outcome).Inc()
+		}
 	}
 	if result == "success" {
 		m.lastSuccess.WithLabelValues(res.Repository).Set(float64(res.Started.Add(res.Duration).Unix()))

@@ -19,6 +19,7 @@ import (
 
 	"github.com/imagebump/imagebump/bot"
 	"github.com/imagebump/imagebump/config"
+	"github.com/imagebump/imagebump/gitwriter/pullrequest"
 	"github.com/imagebump/imagebump/registry"
 )
 
@@ -26,9 +27,9 @@ type runConfig struct {
 	config string
 	once   bool
 	dryRun bool
-	// open makes working copies; nil means the production one. Tests of
-	// the command set it.
-	open func(repo config.Repository, b *config.Bot, log *slog.Logger) (bot.WorkingCopy, error)
+	// forgeOptions are passed to the pull request lifecycle; tests use
+	// them to wait out rate limits without sleeping.
+	forgeOptions []pullrequest.Option
 }
 
 func newRunCommand() *cobra.Command {
@@ -78,16 +79,12 @@ func runBot(ctx context.Context, stdout, stderr io.Writer, cfg runConfig) error 
 	if err != nil {
 		return usageError("registry settings: %v", err)
 	}
-	open := cfg.open
-	if open == nil {
-		open = openWorkingCopy
-	}
 	runner := &bot.Runner{
-		Config:   b,
-		Registry: client,
-		Open:     func(repo config.Repository) (bot.WorkingCopy, error) { return open(repo, b, log) },
-		DryRun:   cfg.dryRun,
-		Logger:   log,
+		Config:       b,
+		Registry:     client,
+		ForgeOptions: cfg.forgeOptions,
+		DryRun:       cfg.dryRun,
+		Logger:       log,
 	}
 	if cfg.once {
 		results := runner.Once(ctx)
@@ -224,8 +221,13 @@ func logResult(log *slog.Logger, res bot.Result) {
 			log.Warn("problem", "repository", res.Repository, "file", p.File, "line", p.Line, "message", p.Message)
 		}
 	}
-	if res.Pushed != nil {
-		attrs = append(attrs, "commit", res.Pushed.Hash, "branch", res.Pushed.Branch)
+	if res.Pushed != nil && res.Pushed.Commit != "" {
+		attrs = append(attrs, "commit", res.Pushed.Commit, "branch", res.Pushed.Branch, "attempts", res.Pushed.Attempts)
+	}
+	for _, pr := range res.PullRequests {
+		if pr.Err != nil {
+			log.Error("pull request action failed", "repository", res.Repository, "group", pr.Group, "branch", pr.Branch, "action", string(pr.Action), "err", pr.Err)
+		}
 	}
 	switch {
 	case res.Err != nil:
@@ -244,12 +246,35 @@ func printDryRun(out io.Writer, res bot.Result) {
 		fmt.Fprintf(out, "  failed: %v\n", res.Err)
 		return
 	}
-	if res.Commit == nil {
-		fmt.Fprintln(out, "  nothing to change")
+	if res.Mode == config.Push {
+		if res.Commit == nil {
+			fmt.Fprintln(out, "  nothing to change")
+			return
+		}
+		fmt.Fprintf(out, "  would commit %d file(s) and push:\n", len(res.Commit.Files))
+		for _, c := range res.Commit.Changes {
+			fmt.Fprintf(out, "    %s:%s %s → %s\n", c.File, c.Field, c.Old, c.New)
+		}
 		return
 	}
-	fmt.Fprintln(out, "  would commit and push:")
-	for _, c := range res.Commit.Changes {
-		fmt.Fprintf(out, "    %s %s → %s (%s)\n", c.Image, c.Old, c.New, strings.Join(c.Files, ", "))
+	if len(res.PullRequests) == 0 {
+		fmt.Fprintln(out, "  no pull request groups")
+	}
+	for _, pr := range res.PullRequests {
+		d := pr.Decision
+		fmt.Fprintf(out, "  %s %s: %s", d.Action, d.Branch, d.Reason)
+		if d.Number > 0 {
+			fmt.Fprintf(out, " (#%d)", d.Number)
+		}
+		fmt.Fprintln(out)
+		if d.Action == pullrequest.ActionCreate || d.Action == pullrequest.ActionUpdate || d.Action == pullrequest.ActionUpdateText {
+			fmt.Fprintf(out, "    title: %s\n", d.Title)
+			for _, l := range strings.Split(strings.TrimRight(d.Body, "\n"), "\n") {
+				fmt.Fprintf(out, "    | %s\n", l)
+			}
+		}
+		if pr.Err != nil {
+			fmt.Fprintf(out, "    failed: %v\n", pr.Err)
+		}
 	}
 }
