@@ -129,7 +129,9 @@ func Require(t testing.TB, binary string) {
 	}
 }
 
-var repoPath = regexp.MustCompile(`^/([A-Za-z0-9._-]+)\.git/(info/refs|git-upload-pack|git-receive-pack)$`)
+// repoPath matches a repository's smart-HTTP paths; names may have several
+// components (OWNER/REPO, as forges and the bot config want them).
+var repoPath = regexp.MustCompile(`^/((?:[A-Za-z0-9_-][A-Za-z0-9._-]*/)*[A-Za-z0-9_-][A-Za-z0-9._-]*)\.git/(info/refs|git-upload-pack|git-receive-pack)$`)
 
 func (s *Server) handler(backend http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
