@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imagebump/imagebump/test/gitserver"
 	"github.com/imagebump/imagebump/test/githubfake"
+	"github.com/imagebump/imagebump/test/gitserver"
 	"github.com/imagebump/imagebump/test/registrytest"
 )
 
