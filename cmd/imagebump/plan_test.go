@@ -79,6 +79,7 @@ func TestPlanAndApply(t *testing.T) {
 		},
 		Problems: []planProblem{{File: "apps/values.yaml", Line: 7, Message: `marker names policy "wbe", which no policy file defines`}},
 		Skipped:  []planSkipped{{File: "apps/values.yaml", Line: 5, Policy: "web", Current: "9.0.0", Selected: "1.10.0", Reason: "would downgrade"}},
+		Warnings: []planProblem{},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("plan -o json (-want +got):\n%s", diff)
@@ -171,7 +172,7 @@ func TestPlanJSONInvalidPolicyFile(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("output is not JSON: %v\n%s", err, out)
 	}
-	want := planReport{Changes: []planChange{}, Policies: []planPolicy{}, Skipped: []planSkipped{},
+	want := planReport{Changes: []planChange{}, Policies: []planPolicy{}, Skipped: []planSkipped{}, Warnings: []planProblem{},
 		Problems: []planProblem{{File: ".imagebump.yaml", Line: 4, Message: `unknown field "semvar"`}}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("plan -o json (-want +got):\n%s", diff)

@@ -44,11 +44,12 @@ func runValidate(ctx context.Context, out io.Writer, cfg validateConfig) error {
 	if err != nil && !errors.As(err, &problems) {
 		return &exitError{code: exitInvalid, err: err}
 	}
-	markers, scanProblems, err := patcher.ScanDir(ctx, cfg.dir, nil)
+	scan, err := patcher.ScanDir(ctx, cfg.dir, nil)
 	if err != nil {
 		return &exitError{code: exitInvalid, err: err}
 	}
-	for _, p := range scanProblems {
+	markers := scan.Markers
+	for _, p := range scan.Problems {
 		problems = append(problems, config.Problem{File: p.File, Line: p.Line, Message: p.Message})
 	}
 	// Unknown policies can only be told when the policy files are valid.
@@ -60,18 +61,36 @@ func runValidate(ctx context.Context, out io.Writer, cfg validateConfig) error {
 			}
 		}
 	}
-	slices.SortStableFunc(problems, func(a, b config.Problem) int {
-		if c := strings.Compare(a.File, b.File); c != 0 {
+	// Problems and warnings are printed together, in file and line order;
+	// only problems change the exit status.
+	type entry struct {
+		file string
+		line int
+		text string
+	}
+	var entries []entry
+	for _, p := range problems {
+		entries = append(entries, entry{p.File, p.Line, p.String()})
+	}
+	for _, w := range scan.Warnings {
+		entries = append(entries, entry{w.File, w.Line, w.String()})
+	}
+	slices.SortStableFunc(entries, func(a, b entry) int {
+		if c := strings.Compare(a.file, b.file); c != 0 {
 			return c
 		}
-		return a.Line - b.Line
+		return a.line - b.line
 	})
-	for _, p := range problems {
-		fmt.Fprintln(out, p)
+	for _, e := range entries {
+		fmt.Fprintln(out, e.text)
 	}
 	if len(problems) > 0 {
 		return &exitError{code: exitInvalid, err: fmt.Errorf("%d problem(s) found", len(problems))}
 	}
-	fmt.Fprintf(out, "ok: %d policies in %d policy files, %d markers\n", len(ps.Policies), len(ps.Files), len(markers))
+	fmt.Fprintf(out, "ok: %d policies in %d policy files, %d markers", len(ps.Policies), len(ps.Files), len(markers))
+	if n := len(scan.Warnings); n > 0 {
+		fmt.Fprintf(out, ", %d warning(s)", n)
+	}
+	fmt.Fprintln(out)
 	return nil
 }
