@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -50,24 +51,23 @@ func Lint(file string, src []byte) []Warning {
 		return nil
 	}
 	idx := newLineIndex(src)
-	lineText := func(line int) string {
+	lineText := func(line int) []byte {
 		start, end := idx[line-1], len(src)
 		if line < len(idx) {
 			end = idx[line]
 		}
-		text := string(src[start:end])
 		for _, br := range [...]string{"\r\n", "\n", "\r", "\u0085", "\u2028", "\u2029"} {
-			if t, ok := strings.CutSuffix(text, br); ok {
-				return t
+			if bytes.HasSuffix(src[start:end], []byte(br)) {
+				return src[start : end-len(br)]
 			}
 		}
-		return text
+		return src[start:end]
 	}
 	block := blockScalarLines(len(idx), lineText)
 	var warnings []Warning
 	lastLine := 0
 	for _, off := range offs {
-		line, _ := idx.position(src, off)
+		line := sort.Search(len(idx), func(i int) bool { return idx[i] > off })
 		if line == lastLine || block[line] {
 			continue
 		}
@@ -105,14 +105,14 @@ var blockHeader = regexp.MustCompile(`(^|[ \t]|^[ \t]*- |: )[|>][-+0-9]*$`)
 
 // blockScalarLines returns the lines (1 to n) that are the content of a
 // block scalar (`key: |`): text, whose comments mean nothing to YAML.
-func blockScalarLines(n int, lineText func(int) string) map[int]bool {
+func blockScalarLines(n int, lineText func(int) []byte) map[int]bool {
 	block := map[int]bool{}
 	inBlock, blockIndent := false, 0
 	for line := 1; line <= n; line++ {
 		text := lineText(line)
-		body := strings.TrimLeft(text, " ")
+		body := bytes.TrimLeft(text, " ")
 		indent := len(text) - len(body)
-		if inBlock && (strings.Trim(body, " \t") == "" || indent > blockIndent) {
+		if inBlock && (len(bytes.Trim(body, " \t")) == 0 || indent > blockIndent) {
 			block[line] = true
 			continue
 		}
@@ -120,7 +120,9 @@ func blockScalarLines(n int, lineText func(int) string) map[int]bool {
 		if c := commentStart(text); c >= 0 {
 			text = text[:c]
 		}
-		if blockHeader.MatchString(strings.TrimRight(text, " \t")) {
+		text = bytes.TrimRight(text, " \t")
+		// The regexp only where the last byte can end a header.
+		if len(text) > 0 && strings.IndexByte("|>-+0123456789", text[len(text)-1]) >= 0 && blockHeader.Match(text) {
 			inBlock, blockIndent = true, indent
 		}
 	}
@@ -134,12 +136,12 @@ var markerLike = regexp.MustCompile(`(?i)\{\s*["']?\$?imagepolicy|^#\s*["']?\$im
 // nearMiss says why the line comment of line, if it looks like a marker,
 // is not one; "" when it is a marker, is reported as a Problem by Scan, or
 // does not look like one.
-func nearMiss(line string) string {
+func nearMiss(line []byte) string {
 	c := commentStart(line)
 	if c < 0 {
 		return ""
 	}
-	text := strings.TrimRight(line[c:], " \t")
+	text := string(bytes.TrimRight(line[c:], " \t"))
 	if _, _, err := parseMarker(text); err != errNotMarker {
 		return ""
 	}
@@ -173,7 +175,7 @@ func nearMiss(line string) string {
 // quote opens a scalar only where a value can start (after indentation,
 // "- ", ": ", "? ", or a flow indicator), since a plain scalar may hold
 // quotes.
-func commentStart(line string) int {
+func commentStart(line []byte) int {
 	valueStart := true
 	for i := 0; i < len(line); i++ {
 		c := line[i]
@@ -181,7 +183,7 @@ func commentStart(line string) int {
 		case c == '#' && (i == 0 || isBlank(line[i-1])):
 			return i
 		case (c == '"' || c == '\'') && valueStart:
-			end, err := quotedEnd([]byte(line), i, c)
+			end, err := quotedEnd(line, i, c)
 			if err != nil {
 				return -1 // the rest of the line is inside the quotes
 			}
