@@ -465,7 +465,7 @@ func listFiles(ctx context.Context, r *os.Root, paths []string) (listing, error)
 				if errors.As(err, &pe) {
 					err = pe.Err
 				}
-				l.problems = append(l.problems, Problem{File: name, Message: "directory not read, its files are not scanned: " + err.Error()})
+				l.problems = append(l.problems, Problem{File: name, Message: "cannot read directory: " + err.Error()})
 				return nil
 			}
 			if err := ctx.Err(); err != nil {

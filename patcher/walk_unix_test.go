@@ -65,7 +65,7 @@ func TestWalkUnreadableDirectory(t *testing.T) {
 		must(t, os.Chmod(p, mode))
 		t.Cleanup(func() { os.Chmod(p, 0o755) })
 	}
-	const msg = "directory not read, its files are not scanned: permission denied"
+	const msg = "cannot read directory: permission denied"
 	wantProblems := []Problem{{File: "nolist", Message: msg}, {File: "noread", Message: msg}, {File: "z/noread", Message: msg}}
 	wantFiles := []string{"a.yaml", "z/deep/d.yaml"}
 

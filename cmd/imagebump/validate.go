@@ -64,16 +64,17 @@ func runValidate(ctx context.Context, out io.Writer, cfg validateConfig) error {
 	// Problems and warnings are printed together, in file and line order;
 	// only problems change the exit status.
 	type entry struct {
-		file string
-		line int
-		text string
+		file    string
+		line    int
+		text    string
+		problem bool
 	}
 	var entries []entry
 	for _, p := range problems {
-		entries = append(entries, entry{p.File, p.Line, p.String()})
+		entries = append(entries, entry{p.File, p.Line, p.String(), true})
 	}
 	for _, w := range scan.Warnings {
-		entries = append(entries, entry{w.File, w.Line, w.String()})
+		entries = append(entries, entry{w.File, w.Line, w.String(), false})
 	}
 	slices.SortStableFunc(entries, func(a, b entry) int {
 		if c := strings.Compare(a.file, b.file); c != 0 {
@@ -81,11 +82,18 @@ func runValidate(ctx context.Context, out io.Writer, cfg validateConfig) error {
 		}
 		return a.line - b.line
 	})
+	// The policy files and the manifests are read by two walks, which
+	// report an unreadable directory alike: once is enough.
+	entries = slices.Compact(entries)
+	n := 0
 	for _, e := range entries {
 		fmt.Fprintln(out, e.text)
+		if e.problem {
+			n++
+		}
 	}
-	if len(problems) > 0 {
-		return &exitError{code: exitInvalid, err: fmt.Errorf("%d problem(s) found", len(problems))}
+	if n > 0 {
+		return &exitError{code: exitInvalid, err: fmt.Errorf("%d problem(s) found", n)}
 	}
 	fmt.Fprintf(out, "ok: %d policies in %d policy files, %d markers", len(ps.Policies), len(ps.Files), len(markers))
 	if n := len(scan.Warnings); n > 0 {
