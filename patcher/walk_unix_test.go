@@ -4,6 +4,7 @@ package patcher
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -103,7 +104,8 @@ func TestWalkUnreadableDirectory(t *testing.T) {
 }
 
 // runUnprivileged runs the tests matching pattern in a copy of the test
-// binary as user nobody, and fails t when they do not pass there.
+// binary as user nobody, and fails t when they do not pass there. Where
+// the user cannot be changed it skips, or fails under CI=true.
 func runUnprivileged(t *testing.T, pattern string) {
 	t.Helper()
 	dir := t.TempDir()
@@ -125,6 +127,9 @@ func runUnprivileged(t *testing.T, pattern string) {
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp, "HOME="+tmp, "GOCOVERDIR=")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	out, err := cmd.CombinedOutput()
+	if errors.Is(err, syscall.EPERM) && os.Getenv("CI") != "true" {
+		t.Skipf("cannot run as user nobody here: %v", err)
+	}
 	if err != nil || !strings.Contains(string(out), "--- PASS: ") || strings.Contains(string(out), "--- SKIP") {
 		t.Fatalf("as user nobody: %v\n%s", err, out)
 	}
