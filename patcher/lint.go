@@ -47,36 +47,58 @@ func Lint(file string, src []byte) []Warning {
 		return []Warning{{file, lineOf(lower, i), "the file is UTF-16 encoded and mentions imagepolicy; markers are read in UTF-8 files only, so none in this file is applied"}}
 	}
 	offs := mentions(src)
-	if len(offs) == 0 {
-		return nil
-	}
-	idx := newLineIndex(src)
-	lineText := func(line int) []byte {
-		start, end := idx[line-1], len(src)
-		if line < len(idx) {
-			end = idx[line]
-		}
-		for _, br := range [...]string{"\r\n", "\n", "\r", "\u0085", "\u2028", "\u2029"} {
-			if bytes.HasSuffix(src[start:end], []byte(br)) {
-				return src[start : end-len(br)]
-			}
-		}
-		return src[start:end]
-	}
-	block := blockScalarLines(len(idx), lineText)
 	var warnings []Warning
-	lastLine := 0
+	var idx lineIndex      // built only for a file with a near miss
+	var block map[int]bool // likewise
+	lastEnd := -1          // end of the last line looked at
 	for _, off := range offs {
-		line := sort.Search(len(idx), func(i int) bool { return idx[i] > off })
-		if line == lastLine || block[line] {
+		if off < lastEnd {
+			continue // one warning per line
+		}
+		start, end := lineBounds(src, off)
+		lastEnd = end
+		reason := nearMiss(src[start:end])
+		if reason == "" {
 			continue
 		}
-		lastLine = line
-		if reason := nearMiss(lineText(line)); reason != "" {
+		if idx == nil {
+			idx = newLineIndex(src)
+			block = blockScalarLines(len(idx), func(line int) []byte {
+				end := len(src)
+				if line < len(idx) {
+					end = idx[line]
+				}
+				_, end = lineBounds(src[:end], idx[line-1])
+				return src[idx[line-1]:end]
+			})
+		}
+		line := sort.Search(len(idx), func(i int) bool { return idx[i] > off })
+		if !block[line] {
 			warnings = append(warnings, Warning{file, line, "comment looks like a marker but is not one: " + reason + "; not applied"})
 		}
 	}
 	return warnings
+}
+
+// lineBounds returns the start and end of the line around src[off],
+// without its line break, and without a byte order mark on the first line.
+func lineBounds(src []byte, off int) (start, end int) {
+	for start = off; start > 0; start-- {
+		c := src[start-1]
+		if c == '\n' || c == '\r' ||
+			c == 0x85 && start >= 2 && src[start-2] == 0xC2 ||
+			(c == 0xA8 || c == 0xA9) && start >= 3 && src[start-2] == 0x80 && src[start-3] == 0xE2 {
+			break
+		}
+	}
+	if start == 0 && bytes.HasPrefix(src, bom) {
+		start = min(len(bom), len(src))
+	}
+	end = max(off, start)
+	for end < len(src) && breakLen(src, end) == 0 {
+		end++
+	}
+	return start, end
 }
 
 // mentions returns the offsets of "imagepolicy" in src, in lower, camel or
