@@ -35,7 +35,9 @@ func newPlanCommand() *cobra.Command {
 		Long: `plan reads the policy files and marked manifests under DIR (default: the
 current directory), asks the registries for tags, and prints what apply would
 change: a table of changes and a unified diff, or with -o json one object
-with changes, policies, problems and skipped fields.
+with changes, policies, problems, skipped fields and warnings. Warnings
+(comments that look like markers but are not, UTF-16 files, temporary
+files of an interrupted apply) never change the exit status.
 
 Exit status: 0 done; 1 a policy, registry or marker failed (everything else
 is still reported); 2 bad usage or an invalid policy file; 3 with
@@ -58,8 +60,12 @@ func newApplyCommand() *cobra.Command {
 		Long: `apply does what plan does and then writes the changed files, each
 replaced atomically. It does not touch git. A policy that fails leaves only
 the fields that use it unchanged; an invalid policy file writes nothing.
+A file that cannot be written does not stop the others; on SIGINT or
+SIGTERM apply finishes the files in progress and starts no other. Either
+way it reports which files were written and which were not, and why (with
+-o json under "files").
 
-Exit status as for plan, without 3.`,
+Exit status as for plan, without 3; 1 when any file was not written.`,
 		Args: maxArgs(1),
 		RunE: cfg.runE,
 	}

@@ -26,8 +26,11 @@ func newValidateCommand() *cobra.Command {
 directory) and every marked manifest, and reports each problem as
 file:line: message: invalid policy files, markers naming a policy no file
 defines, markers on a mapping or sequence, files with markers that do not
-parse as YAML. It contacts no registry. It exits 0 when everything is valid
-and 2 when anything is not.`,
+parse as YAML, directories that cannot be read. It contacts no registry.
+It also warns (file:line: warning: message) about comments that look like
+markers but are not, UTF-16 files that mention imagepolicy, and temporary
+files an interrupted apply left. It exits 0 when everything is valid, with
+or without warnings, and 2 when anything is not.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runValidate(cmd.Context(), cmd.OutOrStdout(), validateConfig{dir: dirArg(args)})
