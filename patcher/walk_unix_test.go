@@ -4,8 +4,11 @@ package patcher
 
 import (
 	"context"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -38,5 +41,96 @@ func TestPlanDirSkipsFIFO(t *testing.T) {
 	defer r.Close()
 	if b, err := w.read(r, "fifo.yaml"); err != nil || len(b) != 0 {
 		t.Errorf("reading a FIFO: %q, %v", b, err)
+	}
+}
+
+// TestWalkUnreadableDirectory checks that a directory the walk cannot read
+// is a Problem naming it, and that everything else is still planned,
+// scanned and written. Permission bits do not stop root, so as root the
+// test runs itself again as an unprivileged user (as the bot runs in a
+// container), for whom they are real.
+func TestWalkUnreadableDirectory(t *testing.T) {
+	if os.Geteuid() == 0 {
+		runUnprivileged(t, "^TestWalkUnreadableDirectory$")
+		return
+	}
+	root := filetree.Write(t, map[string]string{
+		"a.yaml":              marked,
+		"noread/b.yaml":       marked,
+		"nolist/c.yaml":       marked,
+		"z/deep/d.yaml":       marked,
+		"z/noread/deep/e.yml": marked,
+	})
+	for dir, mode := range map[string]os.FileMode{"noread": 0, "nolist": 0o311, "z/noread": 0} {
+		p := filepath.Join(root, filepath.FromSlash(dir))
+		must(t, os.Chmod(p, mode))
+		t.Cleanup(func() { os.Chmod(p, 0o755) })
+	}
+	const msg = "cannot read directory: permission denied"
+	wantProblems := []Problem{{File: "nolist", Message: msg}, {File: "noread", Message: msg}, {File: "z/noread", Message: msg}}
+	wantFiles := []string{"a.yaml", "z/deep/d.yaml"}
+
+	plan, err := PlanDir(context.Background(), root, nil, testTargets())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(wantProblems, plan.Problems); diff != "" {
+		t.Errorf("PlanDir problems (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantFiles, planPaths(plan)); diff != "" {
+		t.Errorf("PlanDir files (-want +got):\n%s", diff)
+	}
+	scan, err := ScanDir(context.Background(), root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(wantProblems, scan.Problems); diff != "" {
+		t.Errorf("ScanDir problems (-want +got):\n%s", diff)
+	}
+	if len(scan.Markers) != len(wantFiles) {
+		t.Errorf("ScanDir markers: %v", scan.Markers)
+	}
+	refs, err := ReferencesDir(context.Background(), root, nil)
+	if err != nil || len(refs) != len(wantFiles) {
+		t.Errorf("ReferencesDir = %v, %v", refs, err)
+	}
+	if _, err := plan.Write(context.Background()); err != nil {
+		t.Errorf("Write: %v", err)
+	}
+	// A path given to walk that cannot be read at all is an error.
+	if _, err := PlanDir(context.Background(), root, []string{"noread"}, testTargets()); err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Errorf("PlanDir of an unreadable path: %v, want an error", err)
+	}
+}
+
+// runUnprivileged runs the tests matching pattern in a copy of the test
+// binary as user nobody, and fails t when they do not pass there. Where
+// the user cannot be changed it skips, or fails under CI=true.
+func runUnprivileged(t *testing.T, pattern string) {
+	t.Helper()
+	dir := t.TempDir()
+	// t.TempDir's parent is private to root; nobody must reach the copy.
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		must(t, os.Chmod(d, 0o755))
+	}
+	bin := filepath.Join(dir, "patcher.test")
+	src, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, os.WriteFile(bin, src, 0o755))
+	tmp := filepath.Join(dir, "tmp")
+	must(t, os.Mkdir(tmp, 0o777))
+	must(t, os.Chmod(tmp, 0o777|os.ModeSticky))
+	cmd := exec.Command(bin, "-test.run", pattern, "-test.v", "-test.count=1")
+	cmd.Dir = tmp
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp, "HOME="+tmp, "GOCOVERDIR=")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if errors.Is(err, syscall.EPERM) && os.Getenv("CI") != "true" {
+		t.Skipf("cannot run as user nobody here: %v", err)
+	}
+	if err != nil || !strings.Contains(string(out), "--- PASS: ") || strings.Contains(string(out), "--- SKIP") {
+		t.Fatalf("as user nobody: %v\n%s", err, out)
 	}
 }
