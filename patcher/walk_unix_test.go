@@ -4,9 +4,7 @@ package patcher
 
 import (
 	"context"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -15,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/imagebump/imagebump/test/filetree"
+	"github.com/imagebump/imagebump/test/unprivileged"
 )
 
 // TestPlanDirSkipsFIFO checks that a FIFO named like a manifest is neither
@@ -50,8 +49,7 @@ func TestPlanDirSkipsFIFO(t *testing.T) {
 // test runs itself again as an unprivileged user (as the bot runs in a
 // container), for whom they are real.
 func TestWalkUnreadableDirectory(t *testing.T) {
-	if os.Geteuid() == 0 {
-		runUnprivileged(t, "^TestWalkUnreadableDirectory$")
+	if unprivileged.Run(t) {
 		return
 	}
 	root := filetree.Write(t, map[string]string{
@@ -100,37 +98,5 @@ func TestWalkUnreadableDirectory(t *testing.T) {
 	// A path given to walk that cannot be read at all is an error.
 	if _, err := PlanDir(context.Background(), root, []string{"noread"}, testTargets()); err == nil || !strings.Contains(err.Error(), "permission denied") {
 		t.Errorf("PlanDir of an unreadable path: %v, want an error", err)
-	}
-}
-
-// runUnprivileged runs the tests matching pattern in a copy of the test
-// binary as user nobody, and fails t when they do not pass there. Where
-// the user cannot be changed it skips, or fails under CI=true.
-func runUnprivileged(t *testing.T, pattern string) {
-	t.Helper()
-	dir := t.TempDir()
-	// t.TempDir's parent is private to root; nobody must reach the copy.
-	for _, d := range []string{filepath.Dir(dir), dir} {
-		must(t, os.Chmod(d, 0o755))
-	}
-	bin := filepath.Join(dir, "patcher.test")
-	src, err := os.ReadFile(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	must(t, os.WriteFile(bin, src, 0o755))
-	tmp := filepath.Join(dir, "tmp")
-	must(t, os.Mkdir(tmp, 0o777))
-	must(t, os.Chmod(tmp, 0o777|os.ModeSticky))
-	cmd := exec.Command(bin, "-test.run", pattern, "-test.v", "-test.count=1")
-	cmd.Dir = tmp
-	cmd.Env = append(os.Environ(), "TMPDIR="+tmp, "HOME="+tmp, "GOCOVERDIR=")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	out, err := cmd.CombinedOutput()
-	if errors.Is(err, syscall.EPERM) && os.Getenv("CI") != "true" {
-		t.Skipf("cannot run as user nobody here: %v", err)
-	}
-	if err != nil || !strings.Contains(string(out), "--- PASS: ") || strings.Contains(string(out), "--- SKIP") {
-		t.Fatalf("as user nobody: %v\n%s", err, out)
 	}
 }
