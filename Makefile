@@ -1,12 +1,21 @@
 # The test command of the README and of .ci/run.
 FUZZTIME ?= 10s
 
-.PHONY: test check unit fuzz bench build
+.PHONY: test check unit fuzz bench build build-static
 
 test: check unit fuzz
 
 build:
 	go build -o imagebump ./cmd/imagebump
+
+# The release binary: static (no cgo), no local paths, no symbol tables,
+# version and commit stamped. The Dockerfile builds the image's binary with
+# this target; .ci/run builds it and runs it. GOOS and GOARCH pass through.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+
+build-static:
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o imagebump ./cmd/imagebump
 
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -14,10 +14,11 @@ import (
 func TestCorpus(t *testing.T) {
 	ctx := context.Background()
 	targets := testTargets()
-	markers, scanProblems, err := ScanDir(ctx, "testdata/corpus", nil)
+	scan, err := ScanDir(ctx, "testdata/corpus", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	markers, scanProblems := scan.Markers, scan.Problems
 	plan, err := PlanDir(ctx, "testdata/corpus", nil, targets)
 	if err != nil {
 		t.Fatal(err)

@@ -138,5 +138,8 @@ func formatPlan(p *Plan) string {
 	for _, pr := range p.Problems {
 		fmt.Fprintf(&b, "problem %s\n", pr)
 	}
+	for _, w := range p.Warnings {
+		fmt.Fprintf(&b, "%s\n", w)
+	}
 	return b.String()
 }

@@ -251,6 +251,7 @@ func FuzzPatch(f *testing.F) {
 		res, edits := apply("fuzz.yaml", src, testTargets())
 		markers, _ := Scan("fuzz.yaml", src)
 		checkReferences(t, markers, References("fuzz.yaml", src))
+		checkLint(t, markers, Lint("fuzz.yaml", src))
 		if len(markers) < len(res.Changes)+len(res.Skipped) {
 			t.Fatalf("%d markers for %d changes and %d skipped", len(markers), len(res.Changes), len(res.Skipped))
 		}
@@ -263,4 +264,17 @@ func FuzzPatch(f *testing.F) {
 		checkPatch(t, src, res, edits)
 		checkCurrent(t, src, testTargets())
 	})
+}
+
+// checkLint checks that no line holding a marker is also warned about as a
+// near miss: Lint must find the same comment the parser does.
+func checkLint(t *testing.T, markers []Marker, warnings []Warning) {
+	t.Helper()
+	for _, w := range warnings {
+		for _, m := range markers {
+			if m.Line == w.Line {
+				t.Fatalf("line %d has a marker (%+v) and a warning: %s", w.Line, m, w)
+			}
+		}
+	}
 }

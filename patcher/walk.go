@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,11 +25,15 @@ type Plan struct {
 	Root string
 	// Files are the files whose content changes, sorted by path.
 	Files []FileChange
-	// Changes, Problems and Skipped gather those of every file, sorted by
-	// file, then line.
+	// Changes, Problems, Skipped and Warnings gather those of every file
+	// and of the walk itself, sorted by file, then line.
 	Changes  []Change
 	Problems []Problem
 	Skipped  []Skipped
+	Warnings []Warning
+	// Leftovers are the temporary files an interrupted Write left behind
+	// (named as IsTemporary says), sorted; the next Write removes them.
+	Leftovers []string
 }
 
 // FileChange is the new content of one file.
@@ -49,17 +52,47 @@ type fileResult struct {
 	problems []Problem
 	skipped  []Skipped
 	changes  []Change
+	warnings []Warning
+}
+
+// walkResult is what eachFile found: a result per file in path order, and
+// what the walk itself met.
+type walkResult struct {
+	files     []fileResult
+	problems  []Problem // directories that could not be read
+	warnings  []Warning // leftover temporary files
+	leftovers []string
+}
+
+// problemsAndWarnings merges the walk's problems and warnings with those of
+// the files, sorted by file, then line.
+func (w walkResult) problemsAndWarnings() ([]Problem, []Warning) {
+	problems, warnings := slices.Clone(w.problems), slices.Clone(w.warnings)
+	for _, r := range w.files {
+		problems = append(problems, r.problems...)
+		warnings = append(warnings, r.warnings...)
+	}
+	slices.SortStableFunc(problems, func(a, b Problem) int { return cmpPos(a.File, a.Line, b.File, b.Line) })
+	slices.SortStableFunc(warnings, func(a, b Warning) int { return cmpPos(a.File, a.Line, b.File, b.Line) })
+	return problems, warnings
+}
+
+func cmpPos(fileA string, lineA int, fileB string, lineB int) int {
+	if c := strings.Compare(fileA, fileB); c != 0 {
+		return c
+	}
+	return lineA - lineB
 }
 
 // PlanDir applies t to every *.yaml and *.yml file under root, or under the
 // given paths (relative to root, which they may not leave), and returns what
 // would change without writing anything. Symbolic links are never followed
 // and .git directories are skipped. Files are read concurrently, and only the
-// contents of files that change are kept. A file that cannot be read is
-// reported as a Problem; the error is for a root or path that cannot be
-// walked at all.
+// contents of files that change are kept. A file or directory that cannot
+// be read is reported as a Problem and the rest is planned; the error is
+// for a root or path that cannot be walked at all.
 func PlanDir(ctx context.Context, root string, paths []string, t Targets) (*Plan, error) {
-	results, err := eachFile(ctx, root, paths, func(name string, src []byte, dir *os.Root) fileResult {
+	w, err := eachFile(ctx, root, paths, true, func(name string, src []byte, dir *os.Root) fileResult {
 		res := Apply(name, src, t)
 		fr := fileResult{problems: res.Problems, skipped: res.Skipped, changes: res.Changes}
 		if res.Changed() {
@@ -74,48 +107,56 @@ func PlanDir(ctx context.Context, root string, paths []string, t Targets) (*Plan
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{Root: root}
-	for _, r := range results {
+	p := &Plan{Root: root, Leftovers: w.leftovers}
+	for _, r := range w.files {
 		if r.change != nil {
 			p.Files = append(p.Files, *r.change)
 		}
 		p.Changes = append(p.Changes, r.changes...)
-		p.Problems = append(p.Problems, r.problems...)
 		p.Skipped = append(p.Skipped, r.skipped...)
 	}
+	p.Problems, p.Warnings = w.problemsAndWarnings()
 	return p, nil
 }
 
+// ScanResult is what ScanDir found.
+type ScanResult struct {
+	Markers  []Marker
+	Problems []Problem // that do not depend on which policies exist
+	Warnings []Warning
+}
+
 // ScanDir lists the markers in the same files PlanDir reads, with the
-// problems that do not depend on which policies exist.
-func ScanDir(ctx context.Context, root string, paths []string) ([]Marker, []Problem, error) {
-	results, err := eachFile(ctx, root, paths, func(name string, src []byte, _ *os.Root) fileResult {
+// problems that do not depend on which policies exist, and the warnings.
+func ScanDir(ctx context.Context, root string, paths []string) (*ScanResult, error) {
+	w, err := eachFile(ctx, root, paths, true, func(name string, src []byte, _ *os.Root) fileResult {
 		m, p := Scan(name, src)
 		return fileResult{markers: m, problems: p}
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	var markers []Marker
-	var problems []Problem
-	for _, r := range results {
-		markers = append(markers, r.markers...)
-		problems = append(problems, r.problems...)
+	s := &ScanResult{}
+	for _, r := range w.files {
+		s.Markers = append(s.Markers, r.markers...)
 	}
-	return markers, problems, nil
+	s.Problems, s.Warnings = w.problemsAndWarnings()
+	return s, nil
 }
 
 // ReferencesDir runs References on the same files PlanDir reads: a cheap
 // superset of ScanDir's markers, to learn which policies a tree uses.
+// Files and directories that cannot be read are skipped: PlanDir reports
+// them.
 func ReferencesDir(ctx context.Context, root string, paths []string) ([]Marker, error) {
-	results, err := eachFile(ctx, root, paths, func(name string, src []byte, _ *os.Root) fileResult {
+	w, err := eachFile(ctx, root, paths, false, func(name string, src []byte, _ *os.Root) fileResult {
 		return fileResult{markers: References(name, src)}
 	})
 	if err != nil {
 		return nil, err
 	}
 	var refs []Marker
-	for _, r := range results {
+	for _, r := range w.files {
 		refs = append(refs, r.markers...)
 	}
 	return refs, nil
@@ -127,35 +168,119 @@ func ApplyDir(ctx context.Context, root string, paths []string, t Targets) (*Pla
 	if err != nil {
 		return nil, err
 	}
-	return p, p.Write(ctx)
+	_, err = p.Write(ctx)
+	return p, err
 }
 
-// Write writes the planned files. Each file is replaced atomically (a
-// temporary file in the same directory, renamed over it) and keeps its mode;
-// a file whose content is no longer the planned Old is not overwritten.
-// Nothing is written when nothing changed. Files are not synced to disk: a
-// killed process leaves either the old or the new content, never a mix.
-func (p *Plan) Write(ctx context.Context) error {
-	if len(p.Files) == 0 {
-		return nil
+// WriteResult is what Write did with one planned file.
+type WriteResult struct {
+	Path string // as in FileChange
+	// Err is nil when the file was written. Otherwise the file was left as
+	// it was, and Err says why; it wraps ErrInterrupted when the context
+	// was done before the file's turn came.
+	Err error
+}
+
+// ErrInterrupted is wrapped by the WriteResult.Err of a file Write did not
+// start on because its context was done.
+var ErrInterrupted = errors.New("interrupted before it was written")
+
+// Write removes the Leftovers and writes the planned files, and returns a
+// result for each file, in the order of Files. Each file is replaced
+// atomically (a temporary file in the same directory, renamed over it) and
+// keeps its mode; a file whose content is no longer the planned Old is not
+// overwritten. A file that cannot be written does not stop the others, but
+// once ctx is done no further file is started. The error joins every
+// failure; it is nil when every file was written. Files are not synced to
+// disk: a killed process leaves either the old or the new content, never a
+// mix, and at most a temporary file that the next Write removes.
+func (p *Plan) Write(ctx context.Context) ([]WriteResult, error) {
+	results := make([]WriteResult, len(p.Files))
+	for i, f := range p.Files {
+		results[i].Path = f.Path
+	}
+	if len(p.Files) == 0 && len(p.Leftovers) == 0 {
+		return results, nil
 	}
 	r, err := os.OpenRoot(p.Root)
 	if err != nil {
-		return fmt.Errorf("writing planned files: %w", err)
+		for i := range results {
+			results[i].Err = err
+		}
+		return results, fmt.Errorf("writing planned files: %w", err)
 	}
 	defer r.Close()
-	errs := make([]error, len(p.Files))
-	err = parallel(ctx, len(p.Files), func(w *worker, i int) {
+	var errs []error
+	for _, name := range p.Leftovers {
+		if err := removeLeftover(r, name); err != nil {
+			errs = append(errs, fmt.Errorf("removing %s: %w", name, err))
+		}
+	}
+	started := make([]bool, len(p.Files))
+	_ = parallel(ctx, len(p.Files), func(w *worker, i int) {
+		started[i] = true
 		f := &p.Files[i]
 		dir, err := w.dir(r, path.Dir(f.Path))
 		if err == nil {
 			err = writeFile(dir, path.Base(f.Path), f)
 		}
-		if err != nil {
-			errs[i] = fmt.Errorf("writing %s: %w", f.Path, err)
-		}
+		results[i].Err = err
 	})
-	return errors.Join(append(errs, err)...)
+	for i := range results {
+		if !started[i] {
+			results[i].Err = fmt.Errorf("%w: %w", ErrInterrupted, context.Cause(ctx))
+		}
+		if results[i].Err != nil {
+			errs = append(errs, fmt.Errorf("writing %s: %w", results[i].Path, results[i].Err))
+		}
+	}
+	return results, errors.Join(errs...)
+}
+
+const (
+	tempPrefix = ".imagebump-"
+	tempSuffix = ".tmp"
+	tempDigits = 16 // lowercase hex
+)
+
+// IsTemporary reports whether a file name (without directory) is one Write
+// gives its temporary files: ".imagebump-" followed by 16 lowercase hex
+// digits and ".tmp". Such a file outside a running Write was left by a
+// killed process; it is never a manifest and never worth committing.
+func IsTemporary(name string) bool {
+	hex, ok := strings.CutPrefix(name, tempPrefix)
+	if !ok {
+		return false
+	}
+	hex, ok = strings.CutSuffix(hex, tempSuffix)
+	if !ok || len(hex) != tempDigits {
+		return false
+	}
+	return strings.IndexFunc(hex, func(c rune) bool { return !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') }) < 0
+}
+
+func tempName() string {
+	return fmt.Sprintf("%s%0*x%s", tempPrefix, tempDigits, rand.Uint64(), tempSuffix)
+}
+
+// removeLeftover removes the temporary file name, if it is still one.
+func removeLeftover(r *os.Root, name string) error {
+	native := filepath.FromSlash(name)
+	fi, err := r.Lstat(native)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() || !IsTemporary(fi.Name()) {
+		return nil
+	}
+	err = r.Remove(native)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
 }
 
 // writeFile replaces name in dir with f.New, if it still holds f.Old.
@@ -175,7 +300,7 @@ func writeFile(dir *os.Root, name string, f *FileChange) error {
 		return errors.New("the file changed since it was planned")
 	}
 	mode := fi.Mode().Perm()
-	tmp := ".imagebump-" + name + "-" + strconv.FormatUint(rand.Uint64(), 36)
+	tmp := tempName()
 	w, err := dir.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
 		return err
@@ -199,37 +324,47 @@ func writeFile(dir *os.Root, name string, f *FileChange) error {
 
 // eachFile runs fn on every YAML file under root (or under paths) that
 // mentions $imagepolicy, concurrently, and returns the results in path
-// order. fn gets the file's directory opened as a root.
-func eachFile(ctx context.Context, root string, paths []string, fn func(name string, src []byte, dir *os.Root) fileResult) ([]fileResult, error) {
+// order. fn gets the file's directory opened as a root. With warn, every
+// file is also linted (see Lint) and leftover temporary files are warned
+// about.
+func eachFile(ctx context.Context, root string, paths []string, warn bool, fn func(name string, src []byte, dir *os.Root) fileResult) (walkResult, error) {
 	r, err := os.OpenRoot(root)
 	if err != nil {
-		return nil, fmt.Errorf("opening %s: %w", root, err)
+		return walkResult{}, fmt.Errorf("opening %s: %w", root, err)
 	}
 	defer r.Close()
-	files, err := listFiles(ctx, r, paths)
+	l, err := listFiles(ctx, r, paths)
 	if err != nil {
-		return nil, err
+		return walkResult{}, err
 	}
-	results := make([]fileResult, len(files))
-	err = parallel(ctx, len(files), func(w *worker, i int) {
-		name := files[i]
-		dir, err := w.dir(r, path.Dir(name))
+	w := walkResult{files: make([]fileResult, len(l.files)), problems: l.problems, leftovers: l.leftovers}
+	if warn {
+		for _, name := range l.leftovers {
+			w.warnings = append(w.warnings, Warning{File: name, Message: "temporary file left by an interrupted apply; the next apply removes it"})
+		}
+	}
+	err = parallel(ctx, len(l.files), func(wk *worker, i int) {
+		name := l.files[i]
+		dir, err := wk.dir(r, path.Dir(name))
 		var src []byte
 		if err == nil {
-			src, err = w.read(dir, path.Base(name))
+			src, err = wk.read(dir, path.Base(name))
 		}
 		if err != nil {
-			results[i].problems = []Problem{{File: name, Message: "reading: " + err.Error()}}
+			w.files[i].problems = []Problem{{File: name, Message: "reading: " + err.Error()}}
 			return
 		}
 		if bytes.Contains(src, markerBytes) {
-			results[i] = fn(name, src, dir)
+			w.files[i] = fn(name, src, dir)
+		}
+		if warn {
+			w.files[i].warnings = Lint(name, src)
 		}
 	})
 	if err != nil {
-		return nil, err
+		return walkResult{}, err
 	}
-	return results, nil
+	return w, nil
 }
 
 // worker is what one goroutine of parallel keeps from file to file: the
@@ -298,20 +433,40 @@ func (w *worker) read(dir *os.Root, name string) ([]byte, error) {
 	return b, nil
 }
 
-func listFiles(ctx context.Context, r *os.Root, paths []string) ([]string, error) {
+// listing is what listFiles found.
+type listing struct {
+	files     []string  // YAML files, sorted
+	leftovers []string  // temporary files of a killed Write, sorted
+	problems  []Problem // directories that could not be read
+}
+
+// listFiles walks paths (the whole root when empty). A directory below a
+// path that cannot be read is a Problem, and the walk goes on without it; a
+// path that cannot be walked at all is an error.
+func listFiles(ctx context.Context, r *os.Root, paths []string) (listing, error) {
 	if len(paths) == 0 {
 		paths = []string{"."}
 	}
 	fsys := r.FS()
-	var files []string
+	var l listing
 	for _, p := range paths {
 		start, err := cleanPath(r, p)
 		if err != nil {
-			return nil, err
+			return listing{}, err
 		}
 		err = fs.WalkDir(fsys, start, func(name string, d fs.DirEntry, err error) error {
 			if err != nil {
-				return fmt.Errorf("walking %s: %w", name, err)
+				if name == start {
+					return fmt.Errorf("walking %s: %w", name, err)
+				}
+				// Called a second time for a directory whose entries
+				// could not be read: skip it, say so.
+				var pe *fs.PathError
+				if errors.As(err, &pe) {
+					err = pe.Err
+				}
+				l.problems = append(l.problems, Problem{File: name, Message: "cannot read directory: " + err.Error()})
+				return nil
 			}
 			if err := ctx.Err(); err != nil {
 				return err
@@ -319,17 +474,25 @@ func listFiles(ctx context.Context, r *os.Root, paths []string) ([]string, error
 			switch {
 			case d.IsDir() && d.Name() == ".git":
 				return fs.SkipDir
-			case d.Type().IsRegular() && isYAML(name):
-				files = append(files, name)
+			case !d.Type().IsRegular():
+			case isYAML(name):
+				l.files = append(l.files, name)
+			case IsTemporary(d.Name()):
+				l.leftovers = append(l.leftovers, name)
 			}
 			return nil
 		})
 		if err != nil {
-			return nil, err
+			return listing{}, err
 		}
 	}
-	slices.Sort(files)
-	return slices.Compact(files), nil
+	slices.Sort(l.files)
+	l.files = slices.Compact(l.files)
+	slices.Sort(l.leftovers)
+	l.leftovers = slices.Compact(l.leftovers)
+	slices.SortStableFunc(l.problems, func(a, b Problem) int { return strings.Compare(a.File, b.File) })
+	l.problems = slices.CompactFunc(l.problems, func(a, b Problem) bool { return a.File == b.File })
+	return l, nil
 }
 
 // cleanPath checks that p names a directory or file inside the root reached
@@ -359,10 +522,6 @@ func cleanPath(r *os.Root, p string) (string, error) {
 func isYAML(name string) bool {
 	return strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")
 }
-
-// parallel calls fn(i) for i in [0, n) on at most GOMAXPROCS goroutines, each
-// with a buffer of its own to reuse, and stops handing out work when ctx is
-// done.
 
 // parallel calls fn for i in [0, n) on at most GOMAXPROCS goroutines, each
 // with a worker of its own, and stops handing out work when ctx is done.

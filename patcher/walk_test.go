@@ -3,7 +3,11 @@ package patcher
 import (
 	stdcmp "cmp"
 	"context"
+	"errors"
+	"fmt"
+	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -54,12 +58,12 @@ func TestPlanDirSelectsFiles(t *testing.T) {
 	if len(plan.Problems) != 0 {
 		t.Errorf("problems: %v", plan.Problems)
 	}
-	markers, _, err := ScanDir(context.Background(), root, nil)
+	scan, err := ScanDir(context.Background(), root, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var scanned []string
-	for _, m := range markers {
+	for _, m := range scan.Markers {
 		scanned = append(scanned, m.File)
 	}
 	if diff := cmp.Diff(want, scanned); diff != "" {
@@ -177,7 +181,7 @@ func TestWrite(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(root, "private.yaml")); string(b) != marked {
 		t.Fatalf("PlanDir wrote %q", b)
 	}
-	if err := plan.Write(context.Background()); err != nil {
+	if _, err := plan.Write(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	want := strings.Replace(marked, "1.0.0", "1.5.0", 1)
@@ -208,7 +212,7 @@ func TestWriteRefusesFileChangedSincePlan(t *testing.T) {
 	}
 	edited := marked + "# edited by someone else\n"
 	must(t, os.WriteFile(filepath.Join(root, "a.yaml"), []byte(edited), 0o644))
-	err = plan.Write(context.Background())
+	_, err = plan.Write(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "a.yaml") || !strings.Contains(err.Error(), "changed since") {
 		t.Fatalf("Write error = %v, want one about a.yaml having changed", err)
 	}
@@ -232,7 +236,7 @@ func TestPlanDirNoopKeepsNothing(t *testing.T) {
 	if len(plan.Files) != 0 || len(plan.Changes) != 0 {
 		t.Fatalf("no-op plan holds %d files, %d changes", len(plan.Files), len(plan.Changes))
 	}
-	if err := plan.Write(context.Background()); err != nil {
+	if _, err := plan.Write(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -250,5 +254,197 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestWriteReportsEachFile breaks files between PlanDir and Write in ways
+// that stop even root from writing them, and checks that Write says what
+// became of every file and still writes the others.
+func TestWriteReportsEachFile(t *testing.T) {
+	files := map[string]string{}
+	for _, name := range []string{"a.yaml", "edited.yaml", "gone.yaml", "isdir.yaml", "lost/x.yaml", "z.yaml"} {
+		files[name] = marked
+	}
+	root := filetree.Write(t, files)
+	plan, err := PlanDir(context.Background(), root, nil, testTargets())
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(name string) string { return filepath.Join(root, filepath.FromSlash(name)) }
+	must(t, os.WriteFile(at("edited.yaml"), []byte(marked+"# edited\n"), 0o644))
+	must(t, os.Remove(at("gone.yaml")))
+	must(t, os.Remove(at("isdir.yaml")))
+	must(t, os.Mkdir(at("isdir.yaml"), 0o755))
+	// The directory of a planned file replaced by a regular file.
+	must(t, os.RemoveAll(at("lost")))
+	must(t, os.WriteFile(at("lost"), []byte("not a directory\n"), 0o644))
+
+	results, err := plan.Write(context.Background())
+	want := []struct{ path, err string }{ // err: what the error ends with
+		{"a.yaml", ""},
+		{"edited.yaml", "the file changed since it was planned"},
+		{"gone.yaml", "gone.yaml: no such file or directory"},
+		{"isdir.yaml", "not a regular file"},
+		{"lost/x.yaml", "lost: not a directory"},
+		{"z.yaml", ""},
+	}
+	if len(results) != len(want) {
+		t.Fatalf("%d results, want %d: %v", len(results), len(want), results)
+	}
+	for i, w := range want {
+		r := results[i]
+		switch {
+		case r.Path != w.path:
+			t.Errorf("result %d is for %s, want %s", i, r.Path, w.path)
+		case w.err == "" && r.Err != nil:
+			t.Errorf("%s: %v, want it written", r.Path, r.Err)
+		case w.err != "" && (r.Err == nil || !strings.HasSuffix(r.Err.Error(), w.err)):
+			t.Errorf("%s: %v, want an error ending in %q", r.Path, r.Err, w.err)
+		case w.err != "" && (err == nil || !strings.Contains(err.Error(), "writing "+w.path+": ")):
+			t.Errorf("joined error %v does not name %s", err, w.path)
+		}
+	}
+	after := filetree.Read(t, root)
+	for _, name := range []string{"a.yaml", "z.yaml"} {
+		if !strings.Contains(after[name], "1.5.0") {
+			t.Errorf("%s was not written: %q", name, after[name])
+		}
+	}
+	if after["edited.yaml"] != marked+"# edited\n" || after["lost"] != "not a directory\n" {
+		t.Errorf("a file that was not to be written changed: %q", after)
+	}
+	if _, err := os.Stat(at("gone.yaml")); !os.IsNotExist(err) {
+		t.Errorf("gone.yaml was recreated: %v", err)
+	}
+	assertNoTemporary(t, root)
+}
+
+// TestWriteCanceled checks that Write starts no file once its context is
+// done, and says so for each.
+func TestWriteCanceled(t *testing.T) {
+	root := filetree.Write(t, map[string]string{"a.yaml": marked, "b.yaml": marked})
+	plan, err := PlanDir(context.Background(), root, nil, testTargets())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(errors.New("terminated signal received"))
+	results, err := plan.Write(ctx)
+	if err == nil {
+		t.Error("Write with a canceled context returned no error")
+	}
+	if len(results) != 2 {
+		t.Fatalf("%d results, want 2", len(results))
+	}
+	for _, r := range results {
+		if !errors.Is(r.Err, ErrInterrupted) || !strings.Contains(r.Err.Error(), "terminated signal received") {
+			t.Errorf("%s: %v, want ErrInterrupted with the cause", r.Path, r.Err)
+		}
+	}
+	if got := filetree.Read(t, root); got["a.yaml"] != marked || got["b.yaml"] != marked {
+		t.Errorf("a canceled Write wrote: %q", got)
+	}
+}
+
+func TestIsTemporary(t *testing.T) {
+	tests := []struct {
+		name string
+		want bool
+	}{
+		{".imagebump-0123456789abcdef.tmp", true},
+		{tempName(), true},
+		{".imagebump-0123456789abcde.tmp", false},   // 15 digits
+		{".imagebump-0123456789abcdef0.tmp", false}, // 17
+		{".imagebump-0123456789ABCDEF.tmp", false},
+		{".imagebump-0123456789abcdeg.tmp", false},
+		{".imagebump-0123456789abcdef.tmp.yaml", false},
+		{"x.imagebump-0123456789abcdef.tmp", false},
+		{".imagebump.yaml", false},
+		{".imagebump-notes.tmp", false},
+		{".imagebump-deploy.yaml-3k2j4h", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := IsTemporary(tc.name); got != tc.want {
+				t.Errorf("IsTemporary(%q) = %v, want %v", tc.name, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestLeftovers plants what a killed Write leaves, beside look-alikes, and
+// checks that the walk neither reads them as manifests nor leaves them: the
+// next Write removes exactly them, even when there is nothing to write.
+func TestLeftovers(t *testing.T) {
+	const stale = ".imagebump-00000000deadbeef.tmp"
+	files := map[string]string{
+		"current.yaml":                     "image: ghcr.io/acme/web:1.5.0 # {\"$imagepolicy\": \"web\"}\n",
+		stale:                              "",
+		"apps/" + stale:                    marked[:10],
+		".git/" + stale:                    "",
+		".imagebump-notes.tmp":             "keep",
+		".imagebump-0123456789abcdef.yaml": marked,
+	}
+	for _, changed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("changes=%v", changed), func(t *testing.T) {
+			fs := maps.Clone(files)
+			if changed {
+				fs["old.yaml"] = marked
+			}
+			root := filetree.Write(t, fs)
+			must(t, os.Mkdir(filepath.Join(root, "apps", ".imagebump-1111111111111111.tmp"), 0o755))
+			must(t, os.Symlink("current.yaml", filepath.Join(root, ".imagebump-2222222222222222.tmp")))
+
+			plan, err := PlanDir(context.Background(), root, nil, testTargets())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff([]string{stale, "apps/" + stale}, plan.Leftovers); diff != "" {
+				t.Errorf("leftovers (-want +got):\n%s", diff)
+			}
+			var warned []string
+			for _, w := range plan.Warnings {
+				warned = append(warned, w.File)
+			}
+			if diff := cmp.Diff([]string{stale, "apps/" + stale}, warned); diff != "" {
+				t.Errorf("warned files (-want +got):\n%s", diff)
+			}
+			wantFiles := []string{".imagebump-0123456789abcdef.yaml"}
+			if changed {
+				wantFiles = append(wantFiles, "old.yaml")
+			}
+			if diff := cmp.Diff(wantFiles, planPaths(plan)); diff != "" {
+				t.Errorf("planned files (-want +got):\n%s", diff)
+			}
+			if _, err := plan.Write(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			got := filetree.Read(t, root)
+			want := maps.Clone(fs)
+			delete(want, stale)
+			delete(want, "apps/"+stale)
+			for _, name := range wantFiles {
+				want[name] = strings.Replace(want[name], "1.0.0", "1.5.0", 1)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("tree after Write (-want +got):\n%s", diff)
+			}
+			if fi, err := os.Lstat(filepath.Join(root, "apps", ".imagebump-1111111111111111.tmp")); err != nil || !fi.IsDir() {
+				t.Errorf("a directory named like a temporary file was touched: %v", err)
+			}
+			if fi, err := os.Lstat(filepath.Join(root, ".imagebump-2222222222222222.tmp")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+				t.Errorf("a symbolic link named like a temporary file was touched: %v", err)
+			}
+		})
+	}
+}
+
+// assertNoTemporary fails when a temporary file of Write is left under root.
+func assertNoTemporary(t *testing.T, root string) {
+	t.Helper()
+	for name := range filetree.Read(t, root) {
+		if IsTemporary(path.Base(name)) {
+			t.Errorf("temporary file left: %s", name)
+		}
 	}
 }

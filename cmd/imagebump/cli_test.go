@@ -63,6 +63,18 @@ func TestValidate(t *testing.T) {
 			"a.yaml":          "spec: # {\"$imagepolicy\": \"web\"}\n  x: 1\nimage: r:1 # {\"$imagepolicy\": \"wbe:tag\"}\n",
 			"chart/t.yaml":    "{{- if .Values.web }}\nimage: r:1 # {\"$imagepolicy\": \"web\"}\n{{- end }}\n",
 		}, "a.yaml:1: marker is on a mapping, not on a scalar value; not applied\na.yaml:3: marker names policy \"wbe\", which no policy file defines\nchart/t.yaml: not valid YAML, left untouched: did not find expected node content\n", 2},
+		{"warnings only", map[string]string{
+			".imagebump.yaml": "policies:\n  - {name: web, image: ghcr.io/acme/web, semver: '^1'}\n",
+			"a.yaml":          "a: r:1 # {\"$imagepolicy\": \"web\"}\nb: r:1 # {\"$imagePolicy\": \"web\"}\n",
+			"u16.yaml":        "\xff\xfei\x00:\x00 \x00#\x00 \x00{\x00\"\x00$\x00i\x00m\x00a\x00g\x00e\x00p\x00o\x00l\x00i\x00c\x00y\x00\"\x00}\x00",
+		}, "a.yaml:2: warning: comment looks like a marker but is not one: the key is \"$imagePolicy\", not \"$imagepolicy\"; not applied\n" +
+			"u16.yaml:1: warning: the file is UTF-16 encoded and mentions imagepolicy; markers are read in UTF-8 files only, so none in this file is applied\n" +
+			"ok: 1 policies in 1 policy files, 1 markers, 2 warning(s)\n", 0},
+		{"warnings and problems", map[string]string{
+			".imagebump.yaml": "policies:\n  - {name: web, image: ghcr.io/acme/web, semver: '^1'}\n",
+			"a.yaml":          "a: r:1 # {\"$imagepolicy\": \"web\"\nb: r:1 # {\"$imagepolicy\": \"wbe\"}\n",
+		}, "a.yaml:1: warning: comment looks like a marker but is not one: the JSON object is not closed; not applied\n" +
+			"a.yaml:2: marker names policy \"wbe\", which no policy file defines\n", 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

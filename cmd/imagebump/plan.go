@@ -35,7 +35,9 @@ func newPlanCommand() *cobra.Command {
 		Long: `plan reads the policy files and marked manifests under DIR (default: the
 current directory), asks the registries for tags, and prints what apply would
 change: a table of changes and a unified diff, or with -o json one object
-with changes, policies, problems and skipped fields.
+with changes, policies, problems, skipped fields and warnings. Warnings
+(comments that look like markers but are not, UTF-16 files, temporary
+files of an interrupted apply) never change the exit status.
 
 Exit status: 0 done; 1 a policy, registry or marker failed (everything else
 is still reported); 2 bad usage or an invalid policy file; 3 with
@@ -58,8 +60,12 @@ func newApplyCommand() *cobra.Command {
 		Long: `apply does what plan does and then writes the changed files, each
 replaced atomically. It does not touch git. A policy that fails leaves only
 the fields that use it unchanged; an invalid policy file writes nothing.
+A file that cannot be written does not stop the others; on SIGINT or
+SIGTERM apply finishes the files in progress and starts no other. Either
+way it reports which files were written and which were not, and why (with
+-o json under "files").
 
-Exit status as for plan, without 3.`,
+Exit status as for plan, without 3; 1 when any file was not written.`,
 		Args: maxArgs(1),
 		RunE: cfg.runE,
 	}
@@ -110,21 +116,37 @@ func runPlan(ctx context.Context, out io.Writer, cfg planConfig) error {
 		return &exitError{code: exitInvalid, err: fmt.Errorf("%d problem(s) in policy files; nothing was changed", len(problems))}
 	}
 	if err != nil {
+		if cfg.write {
+			return fmt.Errorf("%w; nothing was written", err)
+		}
 		return err
 	}
+	// Whatever happens while writing (a file that cannot be written, a
+	// signal), the report says which files were written and which not.
+	var written []patcher.WriteResult
+	var notWritten int
 	if cfg.write {
-		if err := outcome.Patch.Write(ctx); err != nil {
-			return fmt.Errorf("writing changes: %w", err)
+		written, _ = outcome.Patch.Write(ctx)
+		for _, w := range written {
+			if w.Err != nil {
+				notWritten++
+			}
 		}
 	}
 	if cfg.output == "json" {
-		if err := writeJSON(out, newPlanReport(outcome)); err != nil {
+		r := newPlanReport(outcome)
+		if cfg.write {
+			r.Files = newFileReports(written)
+		}
+		if err := writeJSON(out, r); err != nil {
 			return err
 		}
 	} else {
-		printPlan(out, outcome, !cfg.write)
+		printPlan(out, outcome, written, !cfg.write)
 	}
 	switch {
+	case notWritten > 0:
+		return &exitError{code: exitFailed, err: fmt.Errorf("%d of %d file(s) not written", notWritten, len(written))}
 	case outcome.Failed():
 		return &exitError{code: exitFailed}
 	case cfg.exitCode && len(outcome.Patch.Changes) > 0:
@@ -139,12 +161,34 @@ func writeJSON(out io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// planReport is the JSON shape of DESIGN.md's plan -o json.
+// planReport is the JSON shape of DESIGN.md's plan -o json, with the
+// warnings, and for apply what became of each file.
 type planReport struct {
 	Changes  []planChange  `json:"changes"`
 	Policies []planPolicy  `json:"policies"`
 	Problems []planProblem `json:"problems"`
 	Skipped  []planSkipped `json:"skipped"`
+	Warnings []planProblem `json:"warnings"`
+	Files    []planFile    `json:"files,omitzero"` // apply only
+}
+
+// planFile is what apply did with one file that had changes to write.
+type planFile struct {
+	File    string `json:"file"`
+	Written bool   `json:"written"`
+	Error   string `json:"error,omitempty"`
+}
+
+func newFileReports(written []patcher.WriteResult) []planFile {
+	files := []planFile{}
+	for _, w := range written {
+		f := planFile{File: w.Path, Written: w.Err == nil}
+		if w.Err != nil {
+			f.Error = w.Err.Error()
+		}
+		files = append(files, f)
+	}
+	return files
 }
 
 type planChange struct {
@@ -180,7 +224,7 @@ type planSkipped struct {
 }
 
 func newPlanReport(o *bot.Outcome) planReport {
-	r := planReport{Changes: []planChange{}, Policies: []planPolicy{}, Problems: []planProblem{}, Skipped: []planSkipped{}}
+	r := planReport{Changes: []planChange{}, Policies: []planPolicy{}, Problems: []planProblem{}, Skipped: []planSkipped{}, Warnings: []planProblem{}}
 	for _, c := range o.Patch.Changes {
 		r.Changes = append(r.Changes, planChange{File: c.File, Line: c.Line, Policy: c.Policy, Field: string(c.Field), Old: c.Old, New: c.New})
 	}
@@ -197,36 +241,63 @@ func newPlanReport(o *bot.Outcome) planReport {
 	for _, s := range o.Patch.Skipped {
 		r.Skipped = append(r.Skipped, planSkipped{File: s.File, Line: s.Line, Policy: s.Policy, Current: s.Current, Selected: s.Selected, Reason: s.Reason})
 	}
+	for _, w := range o.Patch.Warnings {
+		r.Warnings = append(r.Warnings, planProblem{File: w.File, Line: w.Line, Message: w.Message})
+	}
 	return r
 }
 
 // printPlan writes the human report: changes, then what needs attention,
-// then (for plan) the diff.
-func printPlan(out io.Writer, o *bot.Outcome, diff bool) {
+// then (for plan) the diff. For apply, written has the result of each
+// planned file: the table lists what was written, and files that were not
+// are listed with the reason.
+func printPlan(out io.Writer, o *bot.Outcome, written []patcher.WriteResult, diff bool) {
 	p := o.Patch
-	if len(p.Changes) == 0 {
-		fmt.Fprintln(out, "No changes.")
-	} else {
+	failed := map[string]error{}
+	for _, w := range written {
+		if w.Err != nil {
+			failed[w.Path] = w.Err
+		}
+	}
+	var changes []patcher.Change
+	for _, c := range p.Changes {
+		if failed[c.File] == nil {
+			changes = append(changes, c)
+		}
+	}
+	switch {
+	case len(changes) > 0:
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "FILE\tPOLICY\tFIELD\tOLD\tNEW")
-		for _, c := range p.Changes {
+		for _, c := range changes {
 			fmt.Fprintf(tw, "%s:%d\t%s\t%s\t%s\t%s\n", c.File, c.Line, c.Policy, c.Field, c.Old, c.New)
 		}
 		tw.Flush()
-		verb := "would change"
-		if !diff {
-			verb = "changed"
+		if diff {
+			fmt.Fprintf(out, "\n%d value(s) in %d file(s) would change.\n", len(changes), len(p.Files))
+		} else {
+			fmt.Fprintf(out, "\n%d value(s) in %d file(s) changed.\n", len(changes), len(p.Files)-len(failed))
 		}
-		fmt.Fprintf(out, "\n%d value(s) in %d file(s) %s.\n", len(p.Changes), len(p.Files), verb)
+	case len(failed) > 0:
+		fmt.Fprintln(out, "Nothing was written.")
+	default:
+		fmt.Fprintln(out, "No changes.")
 	}
-	var failed []string
+	var lines []string
+	for _, f := range p.Files {
+		if err := failed[f.Path]; err != nil {
+			lines = append(lines, fmt.Sprintf("%s: %d value(s): %v", f.Path, len(f.Changes), err))
+		}
+	}
+	section(out, "Not written", lines)
+	lines = nil
 	for _, r := range o.Policies {
 		if r.Err != nil {
-			failed = append(failed, r.Err.Error())
+			lines = append(lines, r.Err.Error())
 		}
 	}
-	section(out, "Policies that failed", failed)
-	var lines []string
+	section(out, "Policies that failed", lines)
+	lines = nil
 	for _, pr := range p.Problems {
 		lines = append(lines, pr.String())
 	}
@@ -236,6 +307,11 @@ func printPlan(out io.Writer, o *bot.Outcome, diff bool) {
 		lines = append(lines, fmt.Sprintf("%s:%d: %s: kept %s, policy selected %s: %s", s.File, s.Line, s.Policy, s.Current, s.Selected, s.Reason))
 	}
 	section(out, "Skipped", lines)
+	lines = nil
+	for _, w := range p.Warnings {
+		lines = append(lines, w.String())
+	}
+	section(out, "Warnings", lines)
 	if diff {
 		for _, f := range p.Files {
 			fmt.Fprintln(out)

@@ -79,6 +79,7 @@ func TestPlanAndApply(t *testing.T) {
 		},
 		Problems: []planProblem{{File: "apps/values.yaml", Line: 7, Message: `marker names policy "wbe", which no policy file defines`}},
 		Skipped:  []planSkipped{{File: "apps/values.yaml", Line: 5, Policy: "web", Current: "9.0.0", Selected: "1.10.0", Reason: "would downgrade"}},
+		Warnings: []planProblem{},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("plan -o json (-want +got):\n%s", diff)
@@ -172,9 +173,54 @@ func TestPlanJSONInvalidPolicyFile(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("output is not JSON: %v\n%s", err, out)
 	}
-	want := planReport{Changes: []planChange{}, Policies: []planPolicy{}, Skipped: []planSkipped{},
+	want := planReport{Changes: []planChange{}, Policies: []planPolicy{}, Skipped: []planSkipped{}, Warnings: []planProblem{},
 		Problems: []planProblem{{File: ".imagebump.yaml", Line: 4, Message: `unknown field "semvar"`}}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("plan -o json (-want +got):\n%s", diff)
+	}
+}
+
+// TestPlanWarnings checks that plan and apply show warnings (text and
+// JSON) and that a warning does not change the exit status.
+func TestPlanWarnings(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	reg := registrytest.StartInProcess(t)
+	reg.Seed(t, "acme/web", "1.0.0", "1.1.0")
+	web := reg.Repo("acme/web")
+	files := map[string]string{
+		".imagebump.yaml": "policies:\n  - {name: web, image: " + web + ", semver: '*'}\n",
+		"d.yaml":          "image: " + web + ":1.0.0 # {\"$imagepolicy\": \"web\"}\nside: " + web + ":1.0.0 # {\"$imagepolicy\": \"web\"} # pinned\n",
+	}
+	const warning = `d.yaml:2: warning: comment looks like a marker but is not one: text after the JSON object; not applied`
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"plan"}, exitOK},
+		{[]string{"plan", "--exit-code"}, exitChanges},
+		{[]string{"apply"}, exitOK},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			dir := filetree.Write(t, files)
+			out, stderr, code := runCLI(t, append(tc.args, dir)...)
+			if code != tc.want {
+				t.Errorf("exit %d, want %d: %s", code, tc.want, stderr)
+			}
+			if !strings.Contains(out, "\nWarnings:\n  "+warning+"\n") {
+				t.Errorf("output lacks the warning:\n%s", out)
+			}
+		})
+	}
+	out, _, code := runCLI(t, "plan", filetree.Write(t, files), "-o", "json")
+	if code != exitOK {
+		t.Errorf("plan -o json: exit %d", code)
+	}
+	var got planReport
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	want := []planProblem{{File: "d.yaml", Line: 2, Message: "comment looks like a marker but is not one: text after the JSON object; not applied"}}
+	if diff := cmp.Diff(want, got.Warnings); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
 	}
 }

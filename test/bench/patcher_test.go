@@ -62,12 +62,12 @@ func BenchmarkPatcherScan(b *testing.B) {
 	}
 	ctx := context.Background()
 	for b.Loop() {
-		markers, problems, err := patcher.ScanDir(ctx, dir, nil)
+		scan, err := patcher.ScanDir(ctx, dir, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if len(markers) != benchFiles || len(problems) != 0 {
-			b.Fatalf("scan found %d markers, %d problems", len(markers), len(problems))
+		if len(scan.Markers) != benchFiles || len(scan.Problems) != 0 {
+			b.Fatalf("scan found %d markers, %d problems", len(scan.Markers), len(scan.Problems))
 		}
 	}
 }

@@ -42,7 +42,7 @@ func run(gen string, files int, dir string, version int, write bool) error {
 	}
 	planned := time.Since(start)
 	if write {
-		if err := plan.Write(ctx); err != nil {
+		if _, err := plan.Write(ctx); err != nil {
 			return err
 		}
 	}
