@@ -73,7 +73,7 @@ func Targets(pols *config.Policies, resolved []Resolution, only func(*config.Pol
 			Tag:    tag,
 			Digest: res.Digest,
 			// Following a mutable tag only means something with its digest.
-			PinDigest: p.Spec().PinDigest || p.Kind() == policy.KindTrack,
+			PinDigest: p.PinDigest || p.Kind() == policy.KindTrack,
 			Higher:    func(current string) bool { return p.Higher(current, tag) },
 		}
 	}

@@ -159,7 +159,7 @@ func groupOf(p *config.Policy, grouping config.Grouping) string {
 	case config.All:
 		return "all"
 	case config.ByGroup:
-		if g := p.Spec().Group; g != "" {
+		if g := p.Group; g != "" {
 			return g
 		}
 	}

@@ -109,7 +109,7 @@ func (r *Resolver) resolve(ctx context.Context, reg Registry, req Request) Resol
 			return fail(err)
 		}
 	}
-	if req.Digest || spec.PinDigest || p.Kind() == policy.KindTrack {
+	if req.Digest || p.PinDigest || p.Kind() == policy.KindTrack {
 		ref := spec.Image + ":" + res.Tag
 		res.Digest, err = reg.Digest(ctx, ref)
 		if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/imagebump/imagebump/gitwriter"
 	"github.com/imagebump/imagebump/gitwriter/pullrequest"
 	"github.com/imagebump/imagebump/patcher"
+	"github.com/imagebump/imagebump/problem"
 	"github.com/imagebump/imagebump/registry"
 )
 
@@ -171,7 +172,7 @@ func (r *Runner) pass(ctx context.Context, reg Registry, repo config.Repository)
 	st, err := r.plan(ctx, reg, wc.Dir(), repo.Paths, &res)
 	if err != nil {
 		res.Err = err
-		var problems config.Problems
+		var problems problem.List
 		res.Invalid = errors.As(err, &problems)
 		return res
 	}

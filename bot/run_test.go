@@ -12,6 +12,7 @@ import (
 
 	"github.com/imagebump/imagebump/config"
 	"github.com/imagebump/imagebump/gitwriter"
+	"github.com/imagebump/imagebump/problem"
 	"github.com/imagebump/imagebump/test/filetree"
 )
 
@@ -163,7 +164,7 @@ func TestPassInvalidPolicies(t *testing.T) {
 	wc := &fakeCopy{dir: dir}
 	r := runner(t, config.Push, wc, false)
 	res := r.pass(context.Background(), newFake(), r.Config.Repositories[0])
-	var problems config.Problems
+	var problems problem.List
 	if !res.Invalid || !errors.As(res.Err, &problems) {
 		t.Fatalf("Invalid = %v, Err = %v; want invalid policy files", res.Invalid, res.Err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/imagebump/imagebump/bot"
 	"github.com/imagebump/imagebump/config"
 	"github.com/imagebump/imagebump/gitwriter/pullrequest"
+	"github.com/imagebump/imagebump/problem"
 	"github.com/imagebump/imagebump/registry"
 )
 
@@ -67,7 +68,7 @@ func runBot(ctx context.Context, stdout, stderr io.Writer, cfg runConfig) error 
 		return usageError("run needs --config FILE")
 	}
 	b, err := config.LoadBot(cfg.config)
-	var problems config.Problems
+	var problems problem.List
 	if errors.As(err, &problems) {
 		return usageError("invalid bot config %s:\n%v", cfg.config, err)
 	}

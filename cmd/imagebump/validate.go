@@ -12,6 +12,7 @@ import (
 
 	"github.com/imagebump/imagebump/config"
 	"github.com/imagebump/imagebump/patcher"
+	"github.com/imagebump/imagebump/problem"
 )
 
 type validateConfig struct {
@@ -45,7 +46,7 @@ func runValidate(ctx context.Context, out io.Writer, cfg validateConfig) error {
 	}
 	cfg.dir = dir
 	ps, err := config.LoadPolicies(cfg.dir)
-	var problems config.Problems
+	var problems problem.List
 	if err != nil && !errors.As(err, &problems) {
 		return &exitError{code: exitInvalid, err: err}
 	}
@@ -55,13 +56,13 @@ func runValidate(ctx context.Context, out io.Writer, cfg validateConfig) error {
 	}
 	markers := scan.Markers
 	for _, p := range scan.Problems {
-		problems = append(problems, config.Problem{File: p.File, Line: p.Line, Message: p.Message})
+		problems = append(problems, problem.Problem{File: p.File, Line: p.Line, Message: p.Message})
 	}
 	// Unknown policies can only be told when the policy files are valid.
 	if ps != nil {
 		for _, m := range markers {
 			if ps.Lookup(m.Policy) == nil {
-				problems = append(problems, config.Problem{File: m.File, Line: m.Line,
+				problems = append(problems, problem.Problem{File: m.File, Line: m.Line,
 					Message: fmt.Sprintf("marker names policy %q, which no policy file defines", m.Policy)})
 			}
 		}
