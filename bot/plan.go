@@ -9,21 +9,42 @@ import (
 )
 
 // Outcome is what resolving a checkout's policies and applying them to its
-// manifests would do. Nothing is written until Patch.Write.
+// manifests would do. Nothing is written until Write.
 type Outcome struct {
 	// Policies has the resolution of every policy a marker uses, by name.
 	Policies []Resolution
 	// Patch has the file changes, problems and refused downgrades.
 	Patch *patcher.Plan
+	// Written says, after Write, what became of each planned file.
+	Written []patcher.WriteResult
 }
 
 // Failed reports whether some work failed or needs attention: a policy that
-// did not resolve, or a problem with a marker or a file.
+// did not resolve, a problem with a marker or a file, a planned file that
+// Write did not write.
 func (o *Outcome) Failed() bool {
-	if len(o.Patch.Problems) > 0 {
+	if len(o.Patch.Problems) > 0 || o.NotWritten() > 0 {
 		return true
 	}
 	return slices.ContainsFunc(o.Policies, func(r Resolution) bool { return r.Err != nil })
+}
+
+// Write is the write stage of apply: it writes the planned files (see
+// patcher.Plan.Write) and records what became of each in Written, whatever
+// stops it part-way.
+func (o *Outcome) Write(ctx context.Context) {
+	o.Written, _ = o.Patch.Write(ctx)
+}
+
+// NotWritten counts the planned files Write did not write.
+func (o *Outcome) NotWritten() int {
+	n := 0
+	for _, w := range o.Written {
+		if w.Err != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // Plan loads the policy files of the checkout at root, scans the manifests

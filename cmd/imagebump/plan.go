@@ -102,9 +102,7 @@ func runPlan(ctx context.Context, out io.Writer, cfg planConfig) error {
 			// The same shape as a planned run, so that tools reading it
 			// need no second parser.
 			r := newPlanReport(&bot.Outcome{Patch: &patcher.Plan{}})
-			for _, p := range problems {
-				r.Problems = append(r.Problems, p)
-			}
+			r.Problems = append(r.Problems, problems...)
 			if err := writeJSON(out, r); err != nil {
 				return err
 			}
@@ -113,7 +111,7 @@ func runPlan(ctx context.Context, out io.Writer, cfg planConfig) error {
 				fmt.Fprintln(out, p)
 			}
 		}
-		return &exitError{code: exitInvalid, err: fmt.Errorf("%d problem(s) in policy files; nothing was changed", len(problems))}
+		return &exitError{code: int(bot.ErrStatus(err)), err: fmt.Errorf("%d problem(s) in policy files; nothing was changed", len(problems))}
 	}
 	if err != nil {
 		if cfg.write {
@@ -123,34 +121,26 @@ func runPlan(ctx context.Context, out io.Writer, cfg planConfig) error {
 	}
 	// Whatever happens while writing (a file that cannot be written, a
 	// signal), the report says which files were written and which not.
-	var written []patcher.WriteResult
-	var notWritten int
 	if cfg.write {
-		written, _ = outcome.Patch.Write(ctx)
-		for _, w := range written {
-			if w.Err != nil {
-				notWritten++
-			}
-		}
+		outcome.Write(ctx)
 	}
 	if cfg.output == "json" {
 		r := newPlanReport(outcome)
 		if cfg.write {
-			r.Files = newFileReports(written)
+			r.Files = newFileReports(outcome.Written)
 		}
 		if err := writeJSON(out, r); err != nil {
 			return err
 		}
 	} else {
-		printPlan(out, outcome, written, !cfg.write)
+		printPlan(out, outcome, outcome.Written, !cfg.write)
 	}
-	switch {
-	case notWritten > 0:
-		return &exitError{code: exitFailed, err: fmt.Errorf("%d of %d file(s) not written", notWritten, len(written))}
-	case outcome.Failed():
-		return &exitError{code: exitFailed}
-	case cfg.exitCode && len(outcome.Patch.Changes) > 0:
-		return &exitError{code: exitChanges}
+	st := outcome.Status(cfg.exitCode)
+	if n := outcome.NotWritten(); n > 0 {
+		return &exitError{code: int(st), err: fmt.Errorf("%d of %d file(s) not written", n, len(outcome.Written))}
+	}
+	if st != bot.StatusOK {
+		return &exitError{code: int(st)}
 	}
 	return nil
 }

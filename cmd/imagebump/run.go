@@ -103,19 +103,10 @@ func runBot(ctx context.Context, stdout, stderr io.Writer, cfg runConfig) error 
 // runExit is the exit status of one pass over every repository: 2 when
 // some repository's policy files are invalid, 1 when some pass failed.
 func runExit(results []bot.Result) error {
-	code := exitOK
-	for _, res := range results {
-		switch {
-		case res.Invalid:
-			code = exitInvalid
-		case res.Failed() && code == exitOK:
-			code = exitFailed
-		}
+	if st := bot.Statuses(results); st != bot.StatusOK {
+		return &exitError{code: int(st)}
 	}
-	if code == exitOK {
-		return nil
-	}
-	return &exitError{code: code}
+	return nil
 }
 
 // serve runs passes on the schedule until ctx is cancelled, with the
