@@ -571,7 +571,7 @@ func TestRunServesMetricsAndReadiness(t *testing.T) {
 	for _, want := range []string{
 		`imagebump_passes_total{repository="` + w.url + `",result="success"} 1`,
 		`imagebump_changes_applied_total{repository="` + w.url + `"} 1`,
-		`imagebump_registry_requests_total{host="` + w.reg.Host + `",kind="tags"} 1`,
+		`imagebump_registry_requests_total{code="200",host="` + w.reg.Host + `",kind="tags"} 1`,
 		`imagebump_last_successful_pass_timestamp_seconds{repository="` + w.url + `"}`,
 		`imagebump_pass_duration_seconds_count{repository="` + w.url + `"} 1`,
 	} {

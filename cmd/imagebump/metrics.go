@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -105,13 +106,13 @@ func (m *metrics) observe(res bot.Result) {
 type requestCollector struct{ client *registry.Client }
 
 var requestsDesc = prometheus.NewDesc("imagebump_registry_requests_total",
-	"Requests sent to registries and their token servers, by host and kind; every retry counts.",
-	[]string{"host", "kind"}, nil)
+	"Requests sent to registries and their token servers, by host, kind and HTTP status code (0: no answer); every retry counts.",
+	[]string{"host", "kind", "code"}, nil)
 
 func (requestCollector) Describe(ch chan<- *prometheus.Desc) { ch <- requestsDesc }
 
 func (c requestCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, n := range c.client.Counts() {
-		ch <- prometheus.MustNewConstMetric(requestsDesc, prometheus.CounterValue, float64(n.N), n.Host, string(n.Kind))
+		ch <- prometheus.MustNewConstMetric(requestsDesc, prometheus.CounterValue, float64(n.N), n.Host, string(n.Kind), strconv.Itoa(n.Code))
 	}
 }
