@@ -180,7 +180,7 @@ func (r *Runner) pass(ctx context.Context, reg Registry, repo config.Repository)
 	if repo.Mode == config.Push {
 		r.push(ctx, reg, wc, repo, st, &res, log)
 	} else {
-		r.pullRequests(ctx, wc, repo, st, &res, log)
+		r.pullRequests(ctx, reg, wc, repo, st, &res, log)
 	}
 	return res
 }

@@ -277,7 +277,8 @@ func (w *runWorld) assertNoToken(outs ...runOutput) {
 
 func TestRunPullRequestMode(t *testing.T) {
 	w := newRunWorld(t)
-	w.reg.Seed(t, "acme/web", "1.4.2", "1.5.0")
+	w.reg.Seed(t, "acme/web", "1.4.2")
+	w.reg.SeedImage(t, "acme/web", registrytest.ImageSpec{Labels: map[string]string{"org.opencontainers.image.source": "https://github.com/acme/web"}}, "1.5.0")
 	w.fleet(nil)
 	w.github = githubfake.New(t, w.git.Dir(runRepo), "acme", "fleet", "main")
 	w.github.RequireToken(runToken)
@@ -316,6 +317,10 @@ func TestRunPullRequestMode(t *testing.T) {
 	}
 	if now := w.git.Ref(t, runRepo, "refs/heads/main"); now != mainTip {
 		t.Errorf("pull request mode moved main")
+	}
+	// The new image names its source: the body links the comparison.
+	if want := "https://github.com/acme/web/compare/1.4.2...1.5.0"; !strings.Contains(prs[0].Body, want) {
+		t.Errorf("body lacks %s:\n%s", want, prs[0].Body)
 	}
 
 	// The same pass again: no push, no API write.
