@@ -203,10 +203,16 @@ func logResult(log *slog.Logger, res bot.Result) {
 	if res.Plan != nil {
 		attrs = append(attrs, "changes", len(res.Plan.Changes), "problems", len(res.Plan.Problems))
 	}
+	var selected []string
 	for _, p := range res.Policies {
 		if p.Err != nil {
 			log.Warn("policy failed", "repository", res.Repository, "policy", p.Policy.Name(), "err", p.Err)
+			continue
 		}
+		selected = append(selected, p.Policy.Name()+"="+p.Tag)
+	}
+	if len(selected) > 0 {
+		attrs = append(attrs, "selected", strings.Join(selected, " "))
 	}
 	if res.Plan != nil {
 		for _, p := range res.Plan.Problems {
