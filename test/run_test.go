@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -365,12 +366,14 @@ func TestRunPullRequestMode(t *testing.T) {
 // policies and repositories still update, and the exit status is 1.
 func TestRunFailuresStayLocal(t *testing.T) {
 	var limited sync.Once
+	var answered429 atomic.Bool
 	w := newRunWorld(t, registrytest.WithMiddleware(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 			if strings.HasSuffix(r.URL.Path, "/tags/list") {
 				first := false
 				limited.Do(func() { first = true })
 				if first {
+					answered429.Store(true)
 					rw.Header().Set("Retry-After", "1")
 					http.Error(rw, "slow down", http.StatusTooManyRequests)
 					return
@@ -393,6 +396,9 @@ func TestRunFailuresStayLocal(t *testing.T) {
 	out := w.once(cfg)
 	if out.code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", out.code, out.stderr)
+	}
+	if !answered429.Load() {
+		t.Error("the registry never answered 429: the retry was not exercised")
 	}
 	if !strings.Contains(out.stderr, "cannot connect to "+down) {
 		t.Errorf("stderr does not say the registry is down:\n%s", out.stderr)
