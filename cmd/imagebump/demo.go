@@ -60,9 +60,10 @@ Exit status: 0 done; 1 the pass failed; 2 bad usage.`,
 
 // demoResult is what runDemo made, for tests.
 type demoResult struct {
-	dir    string // where the repositories are
-	bare   string // the bare remote
-	result bot.Result
+	dir      string // where the repositories are
+	bare     string // the bare remote
+	registry string // the registry's host:port
+	result   bot.Result
 }
 
 func runDemo(ctx context.Context, stdout, stderr io.Writer, cfg demoConfig) error {
@@ -103,6 +104,7 @@ func demo(ctx context.Context, stdout, stderr io.Writer, cfg demoConfig) (demoRe
 		return d, err
 	}
 	defer stopRegistry()
+	d.registry = host
 	url, stopGit, err := startGitServer(d.bare)
 	if err != nil {
 		return d, err

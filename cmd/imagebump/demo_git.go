@@ -14,11 +14,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-git/go-billy/v5/osfs"
 	git "github.com/go-git/go-git/v5"
 	gitconfig "github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/format/pktline"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
@@ -26,7 +24,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/server"
-	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 // demoFleet is the sample fleet repository of the demo. Its images name
@@ -80,7 +77,11 @@ type gitHandler struct {
 // Load opens the repository afresh for every request, so each sees the
 // refs the last push wrote. It makes gitHandler a server.Loader.
 func (h *gitHandler) Load(*transport.Endpoint) (storer.Storer, error) {
-	return filesystem.NewStorage(osfs.New(h.dir), cache.NewObjectLRUDefault()), nil
+	r, err := git.PlainOpen(h.dir)
+	if err != nil {
+		return nil, err
+	}
+	return r.Storer, nil
 }
 
 func (h *gitHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
