@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/aymanbagabas/go-udiff"
 	"github.com/spf13/cobra"
 
 	"github.com/imagebump/imagebump/bot"
@@ -118,7 +119,11 @@ func demo(ctx context.Context, stdout, stderr io.Writer, cfg demoConfig) (demoRe
 		return d, err
 	}
 
-	fmt.Fprintf(stdout, "imagebump demo: one 'run --once' pass in %s mode%s, with a registry and a git remote of its own.\n\n", mode, map[bool]string{true: " (dry run)"}[mode == config.PullRequest])
+	pass := "push mode"
+	if mode == config.PullRequest {
+		pass = "pull request mode, dry run"
+	}
+	fmt.Fprintf(stdout, "imagebump demo: one 'run --once' pass (%s), with a registry and a git remote of its own.\n\n", pass)
 	printDemoSetup(stdout, host, tags, url, botConfig)
 
 	// The pass: the bot config run would load, the runner run would build.
@@ -142,13 +147,19 @@ func demo(ctx context.Context, stdout, stderr io.Writer, cfg demoConfig) (demoRe
 
 	fmt.Fprintln(stdout, "\nThe plan:")
 	fmt.Fprintln(stdout)
-	printPlan(stdout, &bot.Outcome{Patch: res.Plan, Policies: res.Policies}, nil, true)
-
+	outcome := &bot.Outcome{Patch: res.Plan, Policies: res.Policies}
 	if mode == config.Push {
+		// As apply reports it ("changed"), with plan's diff.
+		printPlan(stdout, outcome, nil, false)
+		for _, f := range res.Plan.Files {
+			fmt.Fprintln(stdout)
+			fmt.Fprint(stdout, udiff.Unified("a/"+f.Path, "b/"+f.Path, string(f.Old), string(f.New)))
+		}
 		if err := printPushed(stdout, d.bare, res); err != nil {
 			return d, err
 		}
 	} else {
+		printPlan(stdout, outcome, nil, true)
 		fmt.Fprintln(stdout, "\nThe pull requests (no forge here: the demo pretends none of the bot's pull requests exist yet):")
 		fmt.Fprintln(stdout)
 		printDryRun(stdout, res)

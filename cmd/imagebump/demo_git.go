@@ -44,8 +44,9 @@ const demoRepoPath = "/acme/fleet.git"
 // runs git-upload-pack and git-receive-pack, so the demo cannot use a plain
 // path as the remote. go-git's in-process server could be installed for
 // the file scheme instead (client.InstallProtocol), but that is a
-// process-wide setting (a map go-git reads without a lock), and the pass
-// would then reach its remote through a transport no real remote uses. So
+// process-wide setting (a map go-git reads without a lock), the pass would
+// then reach its remote through a transport no real remote uses, and that
+// server refuses the one-commit-deep clone gitwriter asks for. So
 // the demo serves the bare repository over git's smart HTTP protocol on
 // 127.0.0.1, with go-git's server package speaking the git side: the bot
 // reaches it with the HTTP transport it uses for any https remote, and
