@@ -70,8 +70,8 @@ func (r *Repo) Push(ctx context.Context, cs ChangeSet, rebuild RebuildFunc) (Pus
 			res.Commit = commit.String()
 			r.log.Info("pushed", "url", r.opts.URL, "branch", target, "commit", res.Commit, "attempts", attempt)
 			// The working copy follows what was pushed, so the next Sync
-			// has nothing to fetch.
-			if err := r.checkout(target, commit); err != nil {
+			// has nothing to fetch or reset.
+			if err := r.advance(target, commit, cs.Files); err != nil {
 				return res, r.errorf("checking out the pushed commit: %w", err)
 			}
 			r.follow, r.head = target, commit

@@ -11,6 +11,7 @@ import (
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/memory"
 )
@@ -128,31 +129,114 @@ func (r *Repo) fetch(ctx context.Context, depth int, branches ...string) error {
 	return nil
 }
 
-// checkout points the local branch follow and HEAD at tip, resets the
-// worktree hard to it and removes untracked files, such as the temp files
-// of an apply that was killed.
+// checkout points the local branch follow and HEAD at tip and makes the
+// worktree match it: when HEAD already is tip and git status is clean,
+// nothing more (one status is much cheaper than a reset on a big tree);
+// otherwise a hard reset and the removal of untracked files, such as the
+// temp files of an apply that was killed.
 func (r *Repo) checkout(follow string, tip plumbing.Hash) error {
 	if !r.hasCommit(tip) {
 		return fmt.Errorf("commit %s is missing", tip)
 	}
-	local := plumbing.NewBranchReferenceName(follow)
-	if err := r.repo.Storer.SetReference(plumbing.NewHashReference(local, tip)); err != nil {
-		return err
+	wasAt := plumbing.ZeroHash
+	if head, err := r.repo.Head(); err == nil {
+		wasAt = head.Hash()
 	}
-	if err := r.repo.Storer.SetReference(plumbing.NewHashReference(plumbing.NewRemoteReferenceName("origin", follow), tip)); err != nil {
-		return err
-	}
-	if err := r.repo.Storer.SetReference(plumbing.NewSymbolicReference(plumbing.HEAD, local)); err != nil {
+	if err := r.setRefs(follow, tip); err != nil {
 		return err
 	}
 	wt, err := r.repo.Worktree()
 	if err != nil {
 		return err
 	}
+	if wasAt == tip {
+		if st, err := wt.Status(); err == nil && st.IsClean() {
+			return nil
+		}
+	}
 	if err := wt.Reset(&git.ResetOptions{Commit: tip, Mode: git.HardReset}); err != nil {
 		return err
 	}
 	return wt.Clean(&git.CleanOptions{Dir: true})
+}
+
+// setRefs points the local branch follow, its tracking ref and HEAD at
+// tip.
+func (r *Repo) setRefs(follow string, tip plumbing.Hash) error {
+	local := plumbing.NewBranchReferenceName(follow)
+	for _, ref := range []*plumbing.Reference{
+		plumbing.NewHashReference(local, tip),
+		plumbing.NewHashReference(plumbing.NewRemoteReferenceName("origin", follow), tip),
+		plumbing.NewSymbolicReference(plumbing.HEAD, local),
+	} {
+		if err := r.repo.Storer.SetReference(ref); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// advance moves the working copy to commit, which is HEAD plus files: it
+// writes just those files and their index entries instead of resetting the
+// whole tree. Should anything here go wrong, the next Sync finds git status
+// unclean and resets.
+func (r *Repo) advance(branch string, commit plumbing.Hash, files []File) error {
+	idx, err := r.repo.Storer.Index()
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		p := filepath.Join(r.dir, filepath.FromSlash(f.Path))
+		mode := os.FileMode(0o644)
+		if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() {
+			mode = fi.Mode().Perm()
+		}
+		if err := writeAtomic(p, f.Content, mode); err != nil {
+			return err
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		e, err := idx.Entry(f.Path)
+		if err != nil {
+			e = idx.Add(f.Path)
+		}
+		e.Hash = plumbing.ComputeHash(plumbing.BlobObject, f.Content)
+		e.Size = uint32(fi.Size())
+		e.ModifiedAt = fi.ModTime()
+		if e.Mode, err = filemode.NewFromOSFileMode(fi.Mode()); err != nil {
+			return err
+		}
+	}
+	if err := r.repo.Storer.SetIndex(idx); err != nil {
+		return err
+	}
+	return r.setRefs(branch, commit)
+}
+
+// writeAtomic writes a file through a temp file in its directory, so a
+// killed process leaves the old content or the new, never half of it.
+func writeAtomic(p string, content []byte, mode os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(p), ".imagebump-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	if _, err := tmp.Write(content); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), mode); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), p)
 }
 
 // clone clones branch afresh: into a temp directory next to the working
