@@ -42,6 +42,10 @@ func TestImports(t *testing.T) {
 		// default keychain uses; registry imports it to read a config file
 		// from an explicit path, which the keychain cannot be pointed at.
 		{"registry", []string{"github.com/google/go-containerregistry", "github.com/docker/cli/cli/config", "golang.org/x/sync", "golang.org/x/time/rate"}},
+		// gitwriter speaks git through go-git alone (no git binary in the
+		// image) and signs with the OpenPGP library go-git's signing uses;
+		// the bot maps its config onto gitwriter.Options.
+		{"gitwriter", []string{"github.com/go-git/go-git/v5", "github.com/ProtonMail/go-crypto", "golang.org/x/crypto/ssh"}},
 		// bot is everything above plus the git and GitHub libraries; it
 		// must not reach into cmd.
 		{"bot", []string{mod + "config", mod + "policy", mod + "registry", mod + "patcher", mod + "gitwriter", "golang.org/x/sync"}},
@@ -55,6 +59,18 @@ func TestImports(t *testing.T) {
 				t.Errorf("%s imports %s; DESIGN.md allows only the standard library and %v", tc.pkg, imp, tc.allowed)
 			}
 		})
+	}
+}
+
+// TestGitwriterStandsAlone checks that nothing gitwriter depends on,
+// directly or not, is another package of the module: config and bot above
+// all, which would turn the import arrows around.
+func TestGitwriterStandsAlone(t *testing.T) {
+	const mod = "github.com/imagebump/imagebump/"
+	for _, dep := range goList(t, `{{join .Deps " "}}`, mod+"gitwriter") {
+		if strings.HasPrefix(dep, mod) {
+			t.Errorf("gitwriter depends on %s", dep)
+		}
 	}
 }
 
