@@ -72,6 +72,18 @@ func (r *Repo) Branch(ctx context.Context, name string) (BranchState, error) {
 		return st, nil
 	}
 	st.Exists, st.Head = true, head.String()
+	// Usually nothing moved since the last look, or the bot published the
+	// head itself: what the working copy holds is enough, and a deepening
+	// fetch would send whole trees again.
+	if r.hasCommit(head) {
+		found, err := r.compare(head, &st)
+		if err != nil {
+			return st, r.errorf("comparing branch %s with %s: %w", name, r.opts.Branch, err)
+		}
+		if found {
+			return st, nil
+		}
+	}
 	for _, depth := range branchDepths {
 		specs := []config.RefSpec{
 			config.RefSpec(fmt.Sprintf("+refs/heads/%s:refs/remotes/origin/%s", name, name)),

@@ -91,7 +91,15 @@ func (r *Repo) update(ctx context.Context, follow string, tip plumbing.Hash, res
 	r.repo = repo
 	tracking := plumbing.NewRemoteReferenceName("origin", follow)
 	if ref, err := repo.Reference(tracking, false); err != nil || ref.Hash() != tip || !r.hasCommit(tip) {
-		if err := r.fetch(ctx, 1, follow); err != nil {
+		// When the copy holds the old tip, fetch without a depth: the
+		// server sends just the new commits. A depth-1 fetch into a
+		// shallow repository gets the whole tree again, as much as a
+		// clone. (A rewritten history then costs its whole length once.)
+		depth := 1
+		if err == nil && r.hasCommit(ref.Hash()) {
+			depth = 0
+		}
+		if err := r.fetch(ctx, depth, follow); err != nil {
 			r.repo = nil
 			return fmt.Sprintf("fetch failed: %v", err)
 		}

@@ -3,6 +3,8 @@ package gitwriter
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -208,5 +210,57 @@ func writeTo(t *testing.T, p, content string) {
 	}
 	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSyncFetchIsIncremental: a copy that follows the remote fetches only
+// the new commits, not the whole tree again as a depth-1 fetch into a
+// shallow repository does; and the bot branch built on an older base can
+// then be compared without fetching anything.
+func TestSyncFetchIsIncremental(t *testing.T) {
+	s := gitserver.Start(t)
+	// Incompressible content, so the size of a pack tells what it holds.
+	files := map[string]string{}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for i := range 100 {
+		b := make([]byte, 2048)
+		for j := range b {
+			b[j] = byte('a' + rnd.IntN(26))
+		}
+		files[fmt.Sprintf("apps/f%03d.yaml", i)] = string(b)
+	}
+	s.NewRepo(t, "fleet", files)
+	r := mustNew(t, tokenOptions(t, s, "fleet", t.TempDir(), nil))
+	s.ResetTraffic()
+	mustSync(t, r)
+	clone := s.Traffic().PackBytes
+	if clone < 100*2048/2 {
+		t.Fatalf("clone received %d bytes; the test needs a bigger tree", clone)
+	}
+	ctx := context.Background()
+	if _, err := r.Publish(ctx, "imagebump/web", change("apps/f000.yaml", "a: 2\n", "web", "1", "2"), ""); err != nil {
+		t.Fatal(err)
+	}
+	var tip string
+	for i := range 3 {
+		tip = s.Commit(t, "fleet", "main", "someone", map[string]string{"apps/f050.yaml": fmt.Sprint(i)})
+	}
+	s.ResetTraffic()
+	if res := mustSync(t, r); !res.Fetched || res.Head != tip {
+		t.Fatalf("Sync = %+v, want a fetch to %s", res, tip)
+	}
+	if got := s.Traffic().PackBytes; got > clone/10 {
+		t.Errorf("fetching 3 one-line commits received %d bytes; the clone was %d", got, clone)
+	}
+	if got := readWorkFile(t, r, "apps/f050.yaml"); got != "2" {
+		t.Errorf("apps/f050.yaml = %q", got)
+	}
+	s.ResetTraffic()
+	st, err := r.Branch(ctx, "imagebump/web")
+	if err != nil || len(st.Commits) != 1 || st.Base != tip {
+		t.Fatalf("Branch = %+v, %v", st, err)
+	}
+	if tr := s.Traffic(); tr.UploadPackPosts != 0 {
+		t.Errorf("Branch fetched (%+v); the working copy had everything", tr)
 	}
 }

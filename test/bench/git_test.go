@@ -192,3 +192,75 @@ func BenchmarkGitCommitPush(b *testing.B) {
 	b.ReportMetric(float64(tr.PushBytes)/float64(b.N), "bytes-sent/op")
 	b.ReportMetric(float64(tr.Requests)/float64(b.N), "requests/op")
 }
+
+// BenchmarkGitBranchState reads a bot branch one commit ahead of a base
+// that moved on by one commit since: what a pull-request pass does per
+// group before deciding anything.
+func BenchmarkGitBranchState(b *testing.B) {
+	s, repo := fleetRepo(b)
+	ctx := context.Background()
+	r, err := gitwriter.New(gitOptions(b, s, repo, b.TempDir()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := r.Sync(ctx); err != nil {
+		b.Fatal(err)
+	}
+	const path = "apps/team-000/svc-00000.yaml"
+	cs := gitwriter.ChangeSet{Files: []gitwriter.File{{Path: path, Content: []byte("changed\n")}}}
+	if _, err := r.Publish(ctx, "imagebump/web", cs, ""); err != nil {
+		b.Fatal(err)
+	}
+	s.Commit(b, repo, "main", "someone", map[string]string{"README": "moved\n"})
+	if _, err := r.Sync(ctx); err != nil {
+		b.Fatal(err)
+	}
+	// A fresh working copy reads the branch for the first time.
+	cold, err := gitwriter.New(gitOptions(b, s, repo, b.TempDir()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := cold.Sync(ctx); err != nil {
+		b.Fatal(err)
+	}
+	s.ResetTraffic()
+	if _, err := cold.Branch(ctx, "imagebump/web"); err != nil {
+		b.Fatal(err)
+	}
+	firstRead := s.Traffic().PackBytes
+	s.ResetTraffic()
+	for b.Loop() {
+		st, err := r.Branch(ctx, "imagebump/web")
+		if err != nil || len(st.Commits) != 1 || !st.Commits[0].ByBot {
+			b.Fatalf("Branch = %+v, %v", st, err)
+		}
+	}
+	reportTraffic(b, s)
+	b.ReportMetric(float64(firstRead), "first-read-pack-bytes")
+}
+
+// BenchmarkGitSyncMoved is a later pass after someone pushed one commit
+// changing one file: an incremental fetch and a reset.
+func BenchmarkGitSyncMoved(b *testing.B) {
+	s, repo := fleetRepo(b)
+	ctx := context.Background()
+	r, err := gitwriter.New(gitOptions(b, s, repo, b.TempDir()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := r.Sync(ctx); err != nil {
+		b.Fatal(err)
+	}
+	s.ResetTraffic()
+	i := 0
+	for b.Loop() {
+		b.StopTimer()
+		i++
+		s.Commit(b, repo, "main", "someone", map[string]string{"apps/team-001/svc-00050.yaml": fmt.Sprintf("x: %d\n", i)})
+		b.StartTimer()
+		if res, err := r.Sync(ctx); err != nil || !res.Fetched || res.Cloned {
+			b.Fatalf("Sync = %+v, %v; want a fetch", res, err)
+		}
+	}
+	reportTraffic(b, s)
+}
