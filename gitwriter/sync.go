@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/format/index"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/memory"
 )
@@ -158,15 +160,104 @@ func (r *Repo) checkout(follow string, tip plumbing.Hash) error {
 		return err
 	}
 	if wasAt == tip {
+		if r.unchanged(tip) {
+			return nil
+		}
 		if st, err := wt.Status(); err == nil && st.IsClean() {
+			// Rewrite the index so that files written just before it
+			// stop looking racily clean, and the next check is the quick one.
+			if idx, err := r.repo.Storer.Index(); err == nil && r.repo.Storer.SetIndex(idx) == nil {
+				r.markSynced(tip)
+			}
 			return nil
 		}
 	}
 	if err := wt.Reset(&git.ResetOptions{Commit: tip, Mode: git.HardReset}); err != nil {
 		return err
 	}
-	return wt.Clean(&git.CleanOptions{Dir: true})
+	if err := wt.Clean(&git.CleanOptions{Dir: true}); err != nil {
+		return err
+	}
+	r.markSynced(tip)
+	return nil
 }
+
+// syncedFile records the commit the index was last written for, with the
+// index file's size and time: while they hold, the index is that commit's
+// tree, and only the worktree needs checking.
+const syncedFile = "imagebump-synced"
+
+func (r *Repo) markSynced(commit plumbing.Hash) {
+	p := filepath.Join(r.dir, ".git", syncedFile)
+	fi, err := os.Stat(filepath.Join(r.dir, ".git", "index"))
+	if err != nil {
+		_ = os.Remove(p)
+		return
+	}
+	_ = os.WriteFile(p, fmt.Appendf(nil, "%s %d %d\n", commit, fi.Size(), fi.ModTime().UnixNano()), 0o644)
+}
+
+// unchanged reports whether the working copy certainly is commit, judged
+// by metadata as git status does before hashing anything: the index was
+// written for commit and not since, every file matches its index entry's
+// size, time and mode, and there is no other file. Any doubt (a racily
+// clean file, a symlink, a submodule) answers false, and the caller asks
+// go-git's status, which hashes.
+func (r *Repo) unchanged(commit plumbing.Hash) bool {
+	b, err := os.ReadFile(filepath.Join(r.dir, ".git", syncedFile))
+	if err != nil {
+		return false
+	}
+	fi, err := os.Stat(filepath.Join(r.dir, ".git", "index"))
+	if err != nil || string(b) != fmt.Sprintf("%s %d %d\n", commit, fi.Size(), fi.ModTime().UnixNano()) {
+		return false
+	}
+	idx, err := r.repo.Storer.Index()
+	if err != nil {
+		return false
+	}
+	entries := make(map[string]*index.Entry, len(idx.Entries))
+	for _, e := range idx.Entries {
+		if e.Mode != filemode.Regular && e.Mode != filemode.Executable {
+			return false
+		}
+		entries[e.Name] = e
+	}
+	seen := 0
+	err = filepath.WalkDir(r.dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if p == filepath.Join(r.dir, ".git") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		rel, err := filepath.Rel(r.dir, p)
+		if err != nil {
+			return err
+		}
+		e, ok := entries[filepath.ToSlash(rel)]
+		if !ok || !d.Type().IsRegular() {
+			return errDirty
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		mode, err := filemode.NewFromOSFileMode(info.Mode())
+		if err != nil || mode != e.Mode || uint32(info.Size()) != e.Size ||
+			!info.ModTime().Equal(e.ModifiedAt) || !info.ModTime().Before(fi.ModTime()) {
+			return errDirty
+		}
+		seen++
+		return nil
+	})
+	return err == nil && seen == len(entries)
+}
+
+var errDirty = errors.New("worktree differs")
 
 // setRefs points the local branch follow, its tracking ref and HEAD at
 // tip.
@@ -220,7 +311,11 @@ func (r *Repo) advance(branch string, commit plumbing.Hash, files []File) error 
 	if err := r.repo.Storer.SetIndex(idx); err != nil {
 		return err
 	}
-	return r.setRefs(branch, commit)
+	if err := r.setRefs(branch, commit); err != nil {
+		return err
+	}
+	r.markSynced(commit)
+	return nil
 }
 
 // writeAtomic writes a file through a temp file in its directory, so a

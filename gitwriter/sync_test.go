@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/google/go-cmp/cmp"
@@ -262,5 +264,61 @@ func TestSyncFetchIsIncremental(t *testing.T) {
 	}
 	if tr := s.Traffic(); tr.UploadPackPosts != 0 {
 		t.Errorf("Branch fetched (%+v); the working copy had everything", tr)
+	}
+}
+
+// TestSyncNoticesLocalChanges: the quick metadata check of a warm sync
+// misses nothing a reset must undo.
+func TestSyncNoticesLocalChanges(t *testing.T) {
+	s := gitserver.Start(t)
+	s.NewRepo(t, "fleet", map[string]string{"a.yaml": "a: 1\n", "d/b.yaml": "b: 1\n"})
+	past := time.Now().Add(-time.Hour)
+	tests := []struct {
+		name   string
+		change func(t *testing.T, dir string)
+	}{
+		{"same-size edit", func(t *testing.T, dir string) {
+			p := filepath.Join(dir, "a.yaml")
+			writeTo(t, p, "a: 9\n")
+			if err := os.Chtimes(p, past, past); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"file deleted", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, "d/b.yaml")) }},
+		{"untracked file", func(t *testing.T, dir string) { writeTo(t, filepath.Join(dir, "d/.imagebump-1"), "x") }},
+		{"mode changed", func(t *testing.T, dir string) { os.Chmod(filepath.Join(dir, "a.yaml"), 0o755) }},
+		{"file replaced by a symlink", func(t *testing.T, dir string) {
+			p := filepath.Join(dir, "a.yaml")
+			os.Remove(p)
+			if err := os.Symlink("d/b.yaml", p); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"index rewritten", func(t *testing.T, dir string) {
+			writeTo(t, filepath.Join(dir, "a.yaml"), "a: 7\n")
+			cmd := exec.Command("git", "-C", dir, "add", "a.yaml")
+			cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("git add: %v: %s", err, out)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := mustNew(t, tokenOptions(t, s, "fleet", t.TempDir(), nil))
+			mustSync(t, r)
+			mustSync(t, r)
+			if _, err := os.Stat(filepath.Join(r.Dir(), ".git", syncedFile)); err != nil {
+				t.Fatalf("no sync record after two syncs: %v", err)
+			}
+			tc.change(t, r.Dir())
+			if res := mustSync(t, r); res.Cloned || res.Fetched {
+				t.Errorf("Sync = %+v, want a reset in place", res)
+			}
+			checkWorktree(t, r, map[string]string{"a.yaml": "a: 1\n", "d/b.yaml": "b: 1\n"})
+			if fi, err := os.Lstat(filepath.Join(r.Dir(), "a.yaml")); err != nil || fi.Mode() != 0o644 {
+				t.Errorf("a.yaml after Sync: %v, %v; want a 0644 file", fi.Mode(), err)
+			}
+		})
 	}
 }
