@@ -189,7 +189,8 @@ func checkWorktree(t *testing.T, r *Repo, files map[string]string) {
 			t.Errorf("%s in the working copy = %q, want %q", p, got, want)
 		}
 	}
-	cmd := exec.Command("git", "-C", r.Dir(), "status", "--porcelain")
+	// --no-optional-locks: git status must not refresh (rewrite) the index.
+	cmd := exec.Command("git", "--no-optional-locks", "-C", r.Dir(), "status", "--porcelain")
 	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+t.TempDir())
 	out, err := cmd.CombinedOutput()
 	if err != nil || len(out) != 0 {

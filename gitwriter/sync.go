@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -31,7 +32,21 @@ type SyncResult struct {
 	Reason string
 	// Fetched is true when objects were fetched into an existing copy.
 	Fetched bool
+	// Worktree says how the files were brought to Head: WorktreeClean,
+	// WorktreeIncremental or WorktreeReset.
+	Worktree string
 }
+
+// How Sync brought the worktree to the tip, cheapest first.
+const (
+	// WorktreeClean: the files already were the tip's.
+	WorktreeClean = "clean"
+	// WorktreeIncremental: the files were the old tip's; only those the
+	// new tip changed were written.
+	WorktreeIncremental = "incremental"
+	// WorktreeReset: a hard reset and the removal of untracked files.
+	WorktreeReset = "reset"
+)
 
 // Sync brings the working copy to the tip of the remote branch: a shallow
 // single-branch clone the first time, then a fetch (only when the tip
@@ -63,13 +78,13 @@ func (r *Repo) Sync(ctx context.Context) (SyncResult, error) {
 			return SyncResult{}, err
 		}
 		res.Cloned, res.Reason, res.Fetched = true, reason, false
-		if err := r.checkout(follow, tip); err != nil {
+		if res.Worktree, err = r.checkout(follow, tip); err != nil {
 			return SyncResult{}, r.errorf("checking out %s of a fresh clone of %s: %w", follow, r.opts.URL, err)
 		}
 	}
 	r.follow, r.head = follow, tip
 	r.log.Info("working copy synced", "url", r.opts.URL, "branch", follow, "head", tip.String(),
-		"cloned", res.Cloned, "reason", res.Reason, "fetched", res.Fetched)
+		"cloned", res.Cloned, "reason", res.Reason, "fetched", res.Fetched, "worktree", res.Worktree)
 	return res, nil
 }
 
@@ -107,7 +122,7 @@ func (r *Repo) update(ctx context.Context, follow string, tip plumbing.Hash, res
 		}
 		res.Fetched = true
 	}
-	if err := r.checkout(follow, tip); err != nil {
+	if res.Worktree, err = r.checkout(follow, tip); err != nil {
 		r.repo = nil
 		return fmt.Sprintf("reset failed: %v", err)
 	}
@@ -144,24 +159,24 @@ func (r *Repo) fetch(ctx context.Context, depth int, branches ...string) error {
 // nothing more (one status is much cheaper than a reset on a big tree);
 // otherwise a hard reset and the removal of untracked files, such as the
 // temp files of an apply that was killed.
-func (r *Repo) checkout(follow string, tip plumbing.Hash) error {
+func (r *Repo) checkout(follow string, tip plumbing.Hash) (string, error) {
 	if !r.hasCommit(tip) {
-		return fmt.Errorf("commit %s is missing", tip)
+		return "", fmt.Errorf("commit %s is missing", tip)
 	}
 	wasAt := plumbing.ZeroHash
 	if head, err := r.repo.Head(); err == nil {
 		wasAt = head.Hash()
 	}
 	if err := r.setRefs(follow, tip); err != nil {
-		return err
+		return "", err
 	}
 	wt, err := r.repo.Worktree()
 	if err != nil {
-		return err
+		return "", err
 	}
 	if wasAt == tip {
 		if r.unchanged(tip) {
-			return nil
+			return WorktreeClean, nil
 		}
 		if st, err := wt.Status(); err == nil && st.IsClean() {
 			// Rewrite the index so that files written just before it
@@ -169,17 +184,25 @@ func (r *Repo) checkout(follow string, tip plumbing.Hash) error {
 			if idx, err := r.repo.Storer.Index(); err == nil && r.repo.Storer.SetIndex(idx) == nil {
 				r.markSynced(tip)
 			}
-			return nil
+			return WorktreeClean, nil
+		}
+	}
+	if !wasAt.IsZero() && r.unchanged(wasAt) {
+		// The copy is exactly the old tip: write only what the new one
+		// changed, instead of a reset that compares every file.
+		if err := r.switchTo(wasAt, tip); err == nil {
+			r.markSynced(tip)
+			return WorktreeIncremental, nil
 		}
 	}
 	if err := wt.Reset(&git.ResetOptions{Commit: tip, Mode: git.HardReset}); err != nil {
-		return err
+		return "", err
 	}
 	if err := wt.Clean(&git.CleanOptions{Dir: true}); err != nil {
-		return err
+		return "", err
 	}
 	r.markSynced(tip)
-	return nil
+	return WorktreeReset, nil
 }
 
 // syncedFile records the commit the index was last written for, with the
@@ -200,9 +223,9 @@ func (r *Repo) markSynced(commit plumbing.Hash) {
 // unchanged reports whether the working copy certainly is commit, judged
 // by metadata as git status does before hashing anything: the index was
 // written for commit and not since, every file matches its index entry's
-// size, time and mode, and there is no other file. Any doubt (a racily
-// clean file, a symlink, a submodule) answers false, and the caller asks
-// go-git's status, which hashes.
+// size, time and mode (and content, for a file as new as the index), and
+// there is no other file. A symlink or submodule answers false, and the
+// caller asks go-git's status.
 func (r *Repo) unchanged(commit plumbing.Hash) bool {
 	b, err := os.ReadFile(filepath.Join(r.dir, ".git", syncedFile))
 	if err != nil {
@@ -247,9 +270,17 @@ func (r *Repo) unchanged(commit plumbing.Hash) bool {
 			return err
 		}
 		mode, err := filemode.NewFromOSFileMode(info.Mode())
-		if err != nil || mode != e.Mode || uint32(info.Size()) != e.Size ||
-			!info.ModTime().Equal(e.ModifiedAt) || !info.ModTime().Before(fi.ModTime()) {
+		if err != nil || mode != e.Mode || uint32(info.Size()) != e.Size || !info.ModTime().Equal(e.ModifiedAt) {
 			return errDirty
+		}
+		if !info.ModTime().Before(fi.ModTime()) {
+			// Racily clean: written in the same clock tick as the index,
+			// so it could have changed since without its time showing it.
+			// Only its content can tell.
+			content, err := os.ReadFile(p)
+			if err != nil || plumbing.ComputeHash(plumbing.BlobObject, content) != e.Hash {
+				return errDirty
+			}
 		}
 		seen++
 		return nil
@@ -258,6 +289,93 @@ func (r *Repo) unchanged(commit plumbing.Hash) bool {
 }
 
 var errDirty = errors.New("worktree differs")
+
+// switchTo changes a worktree and index that are exactly commit from into
+// commit to, touching only the files that differ. It gives up (and the
+// caller resets) on anything but regular files. Stopped halfway, it leaves
+// files that no longer match the index, which the next check sees.
+func (r *Repo) switchTo(from, to plumbing.Hash) error {
+	s := r.repo.Storer
+	trees := make([]*object.Tree, 2)
+	for i, h := range []plumbing.Hash{from, to} {
+		c, err := object.GetCommit(s, h)
+		if err != nil {
+			return err
+		}
+		if trees[i], err = c.Tree(); err != nil {
+			return err
+		}
+	}
+	changes, err := object.DiffTree(trees[0], trees[1])
+	if err != nil {
+		return err
+	}
+	idx, err := s.Index()
+	if err != nil {
+		return err
+	}
+	regular := func(m filemode.FileMode) bool { return m == filemode.Regular || m == filemode.Executable }
+	// Removals first: a file may give way to a directory of that name.
+	for _, c := range changes {
+		if c.From.Name == "" || c.From.Name == c.To.Name {
+			continue
+		}
+		if !regular(c.From.TreeEntry.Mode) {
+			return errDirty
+		}
+		p := filepath.Join(r.dir, filepath.FromSlash(c.From.Name))
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		if _, err := idx.Remove(c.From.Name); err != nil {
+			return err
+		}
+		// Like git, drop directories the removal left empty.
+		for dir := filepath.Dir(p); dir != r.dir && os.Remove(dir) == nil; dir = filepath.Dir(dir) {
+		}
+	}
+	for _, c := range changes {
+		if c.To.Name == "" {
+			continue
+		}
+		mode := c.To.TreeEntry.Mode
+		if !regular(mode) {
+			return errDirty
+		}
+		blob, err := object.GetBlob(s, c.To.TreeEntry.Hash)
+		if err != nil {
+			return err
+		}
+		rd, err := blob.Reader()
+		if err != nil {
+			return err
+		}
+		content, err := io.ReadAll(rd)
+		rd.Close()
+		if err != nil {
+			return err
+		}
+		perm := os.FileMode(0o644)
+		if mode == filemode.Executable {
+			perm = 0o755
+		}
+		p := filepath.Join(r.dir, filepath.FromSlash(c.To.Name))
+		if err := writeAtomic(p, content, perm); err != nil {
+			return err
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		e, err := idx.Entry(c.To.Name)
+		if err != nil {
+			e = idx.Add(c.To.Name)
+		}
+		e.Hash, e.Mode = c.To.TreeEntry.Hash, mode
+		e.Size, e.ModifiedAt = uint32(fi.Size()), fi.ModTime()
+	}
+	return s.SetIndex(idx)
+}
 
 // setRefs points the local branch follow, its tracking ref and HEAD at
 // tip.

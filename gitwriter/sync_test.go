@@ -322,3 +322,61 @@ func TestSyncNoticesLocalChanges(t *testing.T) {
 		})
 	}
 }
+
+// TestSyncWorktree: how each kind of pass brings the files to the tip,
+// and that the cheap ways leave the same result as a reset.
+func TestSyncWorktree(t *testing.T) {
+	s := gitserver.Start(t)
+	s.NewRepo(t, "fleet", map[string]string{"a.yaml": "a: 1\n", "gone/b.yaml": "b: 1\n", "x": "file\n", "keep/k.yaml": "k: 1\n"})
+	r := mustNew(t, tokenOptions(t, s, "fleet", t.TempDir(), nil))
+	steps := []struct {
+		name     string
+		server   map[string]string // committed on the server first, if any
+		local    func(dir string)
+		worktree string
+		files    map[string]string
+	}{
+		{name: "clone", worktree: WorktreeClean, files: map[string]string{"a.yaml": "a: 1\n", "x": "file\n"}},
+		{name: "unchanged", worktree: WorktreeClean, files: map[string]string{"a.yaml": "a: 1\n"}},
+		{
+			name:     "moved: modify, delete, add, file to directory",
+			server:   map[string]string{"a.yaml": "a: 2\n", "gone/b.yaml": "", "new/deep/c.yaml": "c: 1\n", "x": "", "x/inner.yaml": "i: 1\n"},
+			worktree: WorktreeIncremental,
+			files:    map[string]string{"a.yaml": "a: 2\n", "new/deep/c.yaml": "c: 1\n", "x/inner.yaml": "i: 1\n", "keep/k.yaml": "k: 1\n"},
+		},
+		{
+			name:     "moved again: directory to file",
+			server:   map[string]string{"x/inner.yaml": "", "x": "file again\n"},
+			worktree: WorktreeIncremental,
+			files:    map[string]string{"x": "file again\n", "a.yaml": "a: 2\n"},
+		},
+		{
+			name:     "moved with a local edit: reset",
+			server:   map[string]string{"a.yaml": "a: 3\n"},
+			local:    func(dir string) { os.WriteFile(filepath.Join(dir, "keep/k.yaml"), []byte("k: edited\n"), 0o644) },
+			worktree: WorktreeReset,
+			files:    map[string]string{"a.yaml": "a: 3\n", "keep/k.yaml": "k: 1\n"},
+		},
+		{name: "unchanged after a reset", worktree: WorktreeClean, files: map[string]string{"a.yaml": "a: 3\n"}},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			if st.server != nil {
+				s.Commit(t, "fleet", "main", st.name, st.server)
+			}
+			if st.local != nil {
+				st.local(r.Dir())
+			}
+			res := mustSync(t, r)
+			if res.Worktree != st.worktree {
+				t.Errorf("Sync = %+v, want worktree %q", res, st.worktree)
+			}
+			checkWorktree(t, r, st.files)
+			for _, gone := range []string{"gone"} {
+				if _, err := os.Stat(filepath.Join(r.Dir(), gone)); st.name != "clone" && st.name != "unchanged" && !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("%s still there: %v", gone, err)
+				}
+			}
+		})
+	}
+}

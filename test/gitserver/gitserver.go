@@ -289,14 +289,19 @@ func (s *Server) CommitAs(t testing.TB, repo, branch string, who Signature, mess
 		paths = append(paths, p)
 	}
 	sort.Strings(paths)
+	// Deletions first, so that a file can replace a directory and back.
 	for _, p := range paths {
 		if files[p] == "" {
 			// Mode 0 removes the entry; --force-remove would want a work tree.
 			s.gitEnv(t, repo, env, strings.NewReader("0 "+strings.Repeat("0", 40)+"\t"+p+"\n"), "update-index", "--index-info")
+		}
+	}
+	for _, p := range paths {
+		if files[p] == "" {
 			continue
 		}
 		blob := s.gitEnv(t, repo, env, strings.NewReader(files[p]), "hash-object", "-w", "--stdin")
-		s.gitEnv(t, repo, env, nil, "update-index", "--add", "--cacheinfo", "100644,"+blob+","+p)
+		s.gitEnv(t, repo, env, nil, "update-index", "--add", "--replace", "--cacheinfo", "100644,"+blob+","+p)
 	}
 	tree := s.gitEnv(t, repo, env, nil, "write-tree")
 	args := []string{"commit-tree", tree, "-m", message}
