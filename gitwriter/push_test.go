@@ -197,3 +197,18 @@ func checkWorktree(t *testing.T, r *Repo, files map[string]string) {
 		t.Errorf("git status in the working copy: %v\n%s", err, out)
 	}
 }
+
+func TestPushWithoutRebuild(t *testing.T) {
+	s := gitserver.Start(t)
+	s.NewRepo(t, "fleet", map[string]string{"a.yaml": "a: 1\n"})
+	r := mustNew(t, tokenOptions(t, s, "fleet", t.TempDir(), nil))
+	mustSync(t, r)
+	other := s.Commit(t, "fleet", "main", "other push", map[string]string{"a.yaml": "a: theirs\n"})
+	res, err := r.Push(context.Background(), change("a.yaml", "a: 2\n", "web", "1", "2"), nil)
+	if !errors.Is(err, ErrPushRejected) || res.Attempts != 1 {
+		t.Errorf("Push = %+v, %v; want ErrPushRejected after one attempt", res, err)
+	}
+	if got := s.Ref(t, "fleet", "refs/heads/main"); got != other {
+		t.Errorf("main = %s, want the other push %s kept", got, other)
+	}
+}

@@ -114,8 +114,10 @@ func New(opts Options) (*Repo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("repository url %q: %w", redactURL(opts.URL), err)
 	}
-	if ep.Password != "" {
-		return nil, fmt.Errorf("repository url %q carries a password; put the token in auth.tokenFile", redactURL(opts.URL))
+	if ep.Password != "" || (ep.User != "" && (ep.Protocol == "http" || ep.Protocol == "https")) {
+		// A token may pose as the user name too; either way it would land
+		// in .git/config.
+		return nil, fmt.Errorf("repository url %q carries credentials; put the token in auth.tokenFile", redactURL(opts.URL))
 	}
 	r := &Repo{opts: opts, log: opts.Logger, follow: opts.Branch}
 	if r.log == nil {
