@@ -56,8 +56,8 @@ type BranchState struct {
 }
 
 // Branch reads the remote branch name and what it holds beyond the base
-// branch. It fetches the branch and enough of both histories to find where
-// they meet (the working copy stays shallow otherwise). Sync first.
+// branch. When the working copy lacks the branch's commits, it fetches the
+// branch and enough of both histories to find where they meet. Sync first.
 func (r *Repo) Branch(ctx context.Context, name string) (BranchState, error) {
 	if err := r.checkBase(); err != nil {
 		return BranchState{}, err

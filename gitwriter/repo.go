@@ -23,8 +23,8 @@ import (
 // to it. The bot fills them from its config.
 type Options struct {
 	// URL of the remote as given: https://, http:// (local servers),
-	// ssh:// or scp-like user@host:path. It may not carry a password:
-	// tokens come from Auth.TokenFile.
+	// ssh:// or scp-like user@host:path. An http(s) URL may not carry
+	// credentials: tokens come from Auth.TokenFile.
 	URL string
 	// Branch is the base branch: the working copy follows it, and push mode
 	// pushes to it unless PushBranch is set.

@@ -49,9 +49,10 @@ const (
 )
 
 // Sync brings the working copy to the tip of the remote branch: a shallow
-// single-branch clone the first time, then a fetch (only when the tip
-// moved) and a hard reset, and untracked files removed. A directory that is
-// missing, not a repository, cloned from another URL, or that cannot be
+// single-branch clone the first time; later one ref list, a fetch of the
+// new commits only when the tip moved, and the files brought to the tip
+// (SyncResult.Worktree says how), untracked files removed. A directory that
+// is missing, not a repository, cloned from another URL, or that cannot be
 // fetched into or reset is removed and cloned again: it is never trusted.
 // Problems reaching the remote return an error and leave the directory as
 // it is.
@@ -155,10 +156,10 @@ func (r *Repo) fetch(ctx context.Context, depth int, branches ...string) error {
 }
 
 // checkout points the local branch follow and HEAD at tip and makes the
-// worktree match it: when HEAD already is tip and git status is clean,
-// nothing more (one status is much cheaper than a reset on a big tree);
-// otherwise a hard reset and the removal of untracked files, such as the
-// temp files of an apply that was killed.
+// worktree match it, the cheapest way that is safe: nothing when it already
+// matches, only the changed files when it exactly matched the old tip, else
+// a hard reset and the removal of untracked files (such as the temp files
+// of an apply that was killed).
 func (r *Repo) checkout(follow string, tip plumbing.Hash) (string, error) {
 	if !r.hasCommit(tip) {
 		return "", fmt.Errorf("commit %s is missing", tip)
