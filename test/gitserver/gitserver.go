@@ -188,7 +188,8 @@ func (s *Server) handler(backend http.Handler) http.Handler {
 
 // SetHook makes fn see every authorized request before it is served (nil:
 // none). A test uses it to act between a client's steps, e.g. to commit on
-// the server between a client's fetch and its push.
+// the server between a client's fetch and its push. fn runs on a server
+// goroutine, where a failing helper's t.Fatal cannot stop the test.
 func (s *Server) SetHook(fn func(Request)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
