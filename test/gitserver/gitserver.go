@@ -275,9 +275,16 @@ func (s *Server) Commit(t testing.TB, repo, branch, message string, files map[st
 	return s.CommitAs(t, repo, branch, Another, message, files)
 }
 
-// CommitAs is Commit with the given author and committer. It uses plumbing
-// in the bare repository only: no clone, no push.
+// CommitAs is Commit with who as author and committer. It uses plumbing in
+// the bare repository only: no clone, no push.
 func (s *Server) CommitAs(t testing.TB, repo, branch string, who Signature, message string, files map[string]string) string {
+	t.Helper()
+	return s.CommitBy(t, repo, branch, who, who, message, files)
+}
+
+// CommitBy is Commit with an author and a different committer, as when
+// someone amends or rebases another's commit.
+func (s *Server) CommitBy(t testing.TB, repo, branch string, author, committer Signature, message string, files map[string]string) string {
 	t.Helper()
 	index := filepath.Join(t.TempDir(), "index")
 	env := []string{"GIT_INDEX_FILE=" + index}
@@ -310,8 +317,8 @@ func (s *Server) CommitAs(t testing.TB, repo, branch string, who Signature, mess
 		args = append(args, "-p", parent)
 	}
 	env = append(env,
-		"GIT_AUTHOR_NAME="+who.Name, "GIT_AUTHOR_EMAIL="+who.Email,
-		"GIT_COMMITTER_NAME="+who.Name, "GIT_COMMITTER_EMAIL="+who.Email)
+		"GIT_AUTHOR_NAME="+author.Name, "GIT_AUTHOR_EMAIL="+author.Email,
+		"GIT_COMMITTER_NAME="+committer.Name, "GIT_COMMITTER_EMAIL="+committer.Email)
 	hash := s.gitEnv(t, repo, env, nil, args...)
 	old := parent
 	if old == "" {
