@@ -211,6 +211,9 @@ func TestForeignCommits(t *testing.T) {
 		{"the trailer from someone else", func() string {
 			return s.Commit(t, "fleet", "imagebump/web", "copied\n\n"+Trailer, map[string]string{"b.yaml": "b: 11\n"})
 		}},
+		{"a bot commit someone amended", func() string {
+			return s.CommitBy(t, "fleet", "imagebump/web", botLike, gitserver.Another, "Update web\n\n"+Trailer, map[string]string{"b.yaml": "b: 12\n"})
+		}},
 	}
 	var want []bool
 	want = append(want, true)
