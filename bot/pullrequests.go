@@ -113,6 +113,11 @@ func (r *Runner) pullRequests(ctx context.Context, reg Registry, wc WorkingCopy,
 // returns each branch's changes by field, for the commit message.
 func (r *Runner) groups(ctx context.Context, reg Registry, wc WorkingCopy, repo config.Repository, st *planned, log *slog.Logger) ([]pullrequest.Group, map[string][]gitwriter.Change, error) {
 	s := st.policies.PullRequests
+	// The policy files name the prefix; only branches under it are ever
+	// force-pushed or deleted.
+	if err := wc.SetBranchPrefix(s.BranchPrefix); err != nil {
+		return nil, nil, fmt.Errorf("pull request branches: %w", err)
+	}
 	members := map[string][]Resolution{}
 	var names []string
 	for _, res := range st.resolved {

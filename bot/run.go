@@ -29,6 +29,7 @@ type WorkingCopy interface {
 	ReadFile(commit, path string) ([]byte, error)
 	Publish(ctx context.Context, name string, cs gitwriter.ChangeSet, lease string) (gitwriter.PublishResult, error)
 	DeleteBranch(ctx context.Context, name, lease string) error
+	SetBranchPrefix(prefix string) error
 }
 
 // Runner runs update passes over the repositories of a bot config.

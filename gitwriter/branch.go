@@ -355,6 +355,21 @@ func (r *Repo) DeleteBranch(ctx context.Context, name, lease string) error {
 }
 
 // checkBotBranch refuses branches the bot may not force-push or delete.
+// SetBranchPrefix replaces Options.BranchPrefix. A repository's own policy
+// files name the prefix (pullRequests.branchPrefix), so the bot learns it
+// only after Sync. An empty prefix is refused: every branch would be the
+// bot's to force-push.
+func (r *Repo) SetBranchPrefix(prefix string) error {
+	if prefix == "" {
+		return errors.New("the bot's branch prefix may not be empty")
+	}
+	if err := checkRefName("refs/heads/" + prefix + "x"); err != nil {
+		return fmt.Errorf("branch prefix %q: %w", prefix, err)
+	}
+	r.opts.BranchPrefix = prefix
+	return nil
+}
+
 func (r *Repo) checkBotBranch(name string) error {
 	if !strings.HasPrefix(name, r.opts.BranchPrefix) || name == r.opts.BranchPrefix ||
 		name == r.opts.Branch || name == r.opts.PushBranch {

@@ -286,3 +286,26 @@ func TestDeleteBranch(t *testing.T) {
 		t.Errorf("DeleteBranch of a gone branch: %v", err)
 	}
 }
+
+func TestSetBranchPrefix(t *testing.T) {
+	s, r := prSetup(t)
+	ctx := context.Background()
+	main := s.Ref(t, "fleet", "refs/heads/main")
+	for _, bad := range []string{"", "a..b/", "a b/", "x~/"} {
+		if err := r.SetBranchPrefix(bad); err == nil {
+			t.Errorf("SetBranchPrefix(%q) succeeded", bad)
+		}
+	}
+	if err := r.SetBranchPrefix("deps/"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Publish(ctx, "imagebump/web", change("a.yaml", "a: 2\n", "web", "1", "2"), ""); err == nil {
+		t.Error("Publish under the old prefix succeeded")
+	}
+	if _, err := r.Publish(ctx, "deps/web", change("a.yaml", "a: 2\n", "web", "1", "2"), ""); err != nil {
+		t.Errorf("Publish under the new prefix: %v", err)
+	}
+	if got := s.Ref(t, "fleet", "refs/heads/main"); got != main {
+		t.Errorf("main moved to %s", got)
+	}
+}

@@ -598,3 +598,39 @@ func TestRunServesMetricsAndReadiness(t *testing.T) {
 		t.Logf("/metrics:\n%s", metrics)
 	}
 }
+
+// TestRunPullRequestSettings checks that the policy files' pullRequests
+// settings reach the forge through the binary: a branch prefix of their
+// own, grouping all, labels, reviewers and draft.
+func TestRunPullRequestSettings(t *testing.T) {
+	w := newRunWorld(t)
+	w.reg.Seed(t, "acme/web", "1.4.2", "1.5.0")
+	w.reg.Seed(t, "acme/api", "2.0.0", "2.1.0")
+	w.fleet(map[string]string{
+		".imagebump.yaml": "policies:\n" +
+			"  - name: web\n    image: " + w.reg.Repo("acme/web") + "\n    semver: ^1\n" +
+			"  - name: api\n    image: " + w.reg.Repo("acme/api") + "\n    semver: ^2\n" +
+			"pullRequests:\n  grouping: all\n  branchPrefix: deps/\n  labels: [dependencies]\n  reviewers: [alice]\n  draft: true\n",
+		"apps/api/deployment.yaml": "image: " + w.reg.Repo("acme/api") + ":2.0.0 # {\"$imagepolicy\": \"api\"}\n",
+	})
+	w.github = githubfake.New(t, w.git.Dir(runRepo), "acme", "fleet", "main")
+	cfg := w.config("pullRequest", "")
+	if out := w.once(cfg); out.code != 0 {
+		t.Fatalf("exit %d\n%s", out.code, out.stderr)
+	}
+	prs := w.github.PullRequests()
+	if len(prs) != 1 {
+		t.Fatalf("%d pull requests, want 1: %+v", len(prs), prs)
+	}
+	pr := prs[0]
+	if pr.Head != "deps/all" || pr.Title != "Update 2 images" || !pr.Draft ||
+		strings.Join(pr.Labels, ",") != "dependencies" || strings.Join(pr.Reviewers, ",") != "alice" {
+		t.Errorf("pull request %+v; want head deps/all, title \"Update 2 images\", draft, label dependencies, reviewer alice", pr)
+	}
+	if got := w.git.ReadFile(t, runRepo, "deps/all", "apps/api/deployment.yaml"); !strings.Contains(got, ":2.1.0 #") {
+		t.Errorf("deps/all lacks the api change:\n%s", got)
+	}
+	if got := w.git.Ref(t, runRepo, "refs/heads/imagebump/all"); got != "" {
+		t.Errorf("a branch under the default prefix was pushed: %s", got)
+	}
+}
