@@ -25,11 +25,13 @@ func BenchmarkResolve20(b *testing.B) {
 		}
 		reg.Seed(b, repo, tags...)
 		for k, rng := range []string{"^1", "~1.2"} {
-			p, err := policy.New(policy.Spec{Name: fmt.Sprintf("p%d-%d", i, k), Image: reg.Repo(repo), SemVer: rng, PinDigest: k == 1})
+			p, err := policy.New(policy.Spec{Name: fmt.Sprintf("p%d-%d", i, k), Image: reg.Repo(repo), SemVer: rng})
 			if err != nil {
 				b.Fatal(err)
 			}
-			reqs = append(reqs, Request{Policy: atRoot(p)})
+			cp := atRoot(p)
+			cp.PinDigest = k == 1
+			reqs = append(reqs, Request{Policy: cp})
 		}
 	}
 	client, err := registry.New()

@@ -21,6 +21,8 @@ type Registry interface {
 	Digest(ctx context.Context, ref string) (string, error)
 	Platforms(ctx context.Context, ref string) ([]registry.Platform, error)
 	Created(ctx context.Context, ref string) (time.Time, error)
+	// Source is the image's org.opencontainers.image.source, or "".
+	Source(ctx context.Context, ref string) (string, error)
 }
 
 // Request asks for one policy to be resolved.
@@ -109,7 +111,7 @@ func (r *Resolver) resolve(ctx context.Context, reg Registry, req Request) Resol
 			return fail(err)
 		}
 	}
-	if req.Digest || spec.PinDigest || p.Kind() == policy.KindTrack {
+	if req.Digest || p.PinDigest || p.Kind() == policy.KindTrack {
 		ref := spec.Image + ":" + res.Tag
 		res.Digest, err = reg.Digest(ctx, ref)
 		if err != nil {

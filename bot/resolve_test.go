@@ -65,7 +65,8 @@ func TestResolve(t *testing.T) {
 		registrytest.ImageSpec{Platform: "linux/arm64", Created: t0.Add(9 * 24 * time.Hour)}))
 
 	web := mustPolicy(t, policy.Spec{Name: "web", Image: reg.Repo("acme/web"), SemVer: "^1"})
-	pinned := mustPolicy(t, policy.Spec{Name: "pinned", Image: reg.Repo("acme/web"), SemVer: "<2", PinDigest: true})
+	pinned := mustPolicy(t, policy.Spec{Name: "pinned", Image: reg.Repo("acme/web"), SemVer: "<2"})
+	pinned.PinDigest = true
 	api := mustPolicy(t, policy.Spec{Name: "api", Image: reg.Repo("acme/api"), Numerical: policy.Asc,
 		Filter: &policy.Filter{Pattern: `^main-[a-f0-9]+-(?P<n>\d+)$`, Extract: "$n"}})
 	track := mustPolicy(t, policy.Spec{Name: "track", Image: reg.Repo("acme/web"), Track: "latest"})
@@ -158,9 +159,9 @@ func TestResolveRequestCounts(t *testing.T) {
 
 	// Pinning: one HEAD per selected tag (1.1.0 and 2.0.0 in each repository).
 	for i := range reqs {
-		s := reqs[i].Policy.Spec()
-		s.PinDigest = true
-		reqs[i].Policy = mustPolicy(t, s)
+		pinned := *reqs[i].Policy
+		pinned.PinDigest = true
+		reqs[i].Policy = &pinned
 	}
 	pass = client.Pass()
 	for _, res := range (&Resolver{}).Resolve(context.Background(), pass, reqs) {

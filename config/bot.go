@@ -12,6 +12,8 @@ import (
 
 	"github.com/robfig/cron/v3"
 	yaml "go.yaml.in/yaml/v4"
+
+	"github.com/imagebump/imagebump/problem"
 )
 
 // Bot is the deployment-side configuration of imagebump (DESIGN.md "Bot
@@ -194,7 +196,7 @@ func parseBot(file string, src []byte, registriesOnly bool) (*Bot, error) {
 		return nil, decodeProblems(file, err)
 	}
 	if len(doc.Content) == 0 {
-		return nil, Problems{{File: file, Message: "the bot config is empty"}}
+		return nil, problem.List{{File: file, Message: "the bot config is empty"}}
 	}
 	if ps := aliasProblems(file, "the bot config", &doc); len(ps) > 0 {
 		return nil, ps
@@ -208,7 +210,7 @@ func parseBot(file string, src []byte, registriesOnly bool) (*Bot, error) {
 	if err := dec.Decode(&f); err != nil {
 		return nil, decodeProblems(file, err)
 	}
-	var problems Problems
+	var problems problem.List
 	secrets := map[string]string{} // expanded value → the ${NAME} it came from
 	expand := &doc
 	if registriesOnly {
@@ -228,7 +230,7 @@ func parseBot(file string, src []byte, registriesOnly bool) (*Bot, error) {
 	top := doc.Content[0]
 	line := func(path string) int { return fieldLine(top, path) }
 	bad := func(path, format string, args ...any) {
-		problems = append(problems, Problem{File: file, Line: line(path), Message: path + ": " + fmt.Sprintf(format, args...)})
+		problems = append(problems, problem.Problem{File: file, Line: line(path), Message: path + ": " + fmt.Sprintf(format, args...)})
 	}
 
 	b := &Bot{
@@ -464,13 +466,13 @@ var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 // expandEnv replaces ${NAME} in every scalar of the document with the
 // environment variable NAME, recording a problem for unset ones and each
 // substituted value in secrets.
-func expandEnv(n *yaml.Node, file string, secrets map[string]string, problems *Problems) {
+func expandEnv(n *yaml.Node, file string, secrets map[string]string, problems *problem.List) {
 	if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, "${") {
 		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
 			name := ref[2 : len(ref)-1]
 			v, ok := os.LookupEnv(name)
 			if !ok {
-				*problems = append(*problems, Problem{File: file, Line: n.Line,
+				*problems = append(*problems, problem.Problem{File: file, Line: n.Line,
 					Message: fmt.Sprintf("environment variable %s is not set", name)})
 			}
 			if v != "" {

@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/imagebump/imagebump/problem"
 )
 
 func writeConfig(t *testing.T, content string) string {
@@ -166,9 +168,9 @@ registries:
 		t.Run(tc.name, func(t *testing.T) {
 			path := writeConfig(t, tc.content)
 			_, err := LoadBot(path)
-			var problems Problems
+			var problems problem.List
 			if !errors.As(err, &problems) {
-				t.Fatalf("LoadBot error %v, want Problems", err)
+				t.Fatalf("LoadBot error %v, want problem.List", err)
 			}
 			var got []string
 			for _, p := range problems {
@@ -197,7 +199,7 @@ repositories:
   - url: https://x:${IMAGEBUMP_TEST_TOKEN}@github.com/acme/fleet.git
 `)
 	_, err := LoadBot(path)
-	var problems Problems
+	var problems problem.List
 	if !errors.As(err, &problems) || len(problems) != 3 {
 		t.Fatalf("LoadBot error %v, want 3 problems", err)
 	}
@@ -239,7 +241,7 @@ func TestLoadRegistries(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := LoadRegistries(writeConfig(t, tc.content))
-			var problems Problems
+			var problems problem.List
 			if tc.wantProblems == nil {
 				if err != nil {
 					t.Fatalf("LoadRegistries: %v", err)
@@ -250,7 +252,7 @@ func TestLoadRegistries(t *testing.T) {
 				return
 			}
 			if !errors.As(err, &problems) {
-				t.Fatalf("LoadRegistries = %v, %v; want Problems", got, err)
+				t.Fatalf("LoadRegistries = %v, %v; want problem.List", got, err)
 			}
 			var gotProblems []string
 			for _, p := range problems {
@@ -270,7 +272,7 @@ func TestLoadRegistriesRedacts(t *testing.T) {
 	const secret = "r3gistry-s3cret.example.com/path"
 	t.Setenv("IMAGEBUMP_TEST_SECRET", secret)
 	_, err := LoadRegistries(writeConfig(t, "registries:\n  hosts: [{host: '${IMAGEBUMP_TEST_SECRET}'}]\n"))
-	var problems Problems
+	var problems problem.List
 	if !errors.As(err, &problems) || len(problems) != 1 {
 		t.Fatalf("LoadRegistries error %v, want 1 problem", err)
 	}

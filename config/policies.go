@@ -15,6 +15,7 @@ import (
 	yaml "go.yaml.in/yaml/v4"
 
 	"github.com/imagebump/imagebump/policy"
+	"github.com/imagebump/imagebump/problem"
 )
 
 // PolicyFileNames are the names of policy files, looked for in every
@@ -32,11 +33,17 @@ type Policies struct {
 	Files []string
 }
 
-// Policy is a compiled policy and where it is defined.
+// Policy is a compiled policy, where it is defined, and the settings of
+// its policy file entry that are not about choosing a tag.
 type Policy struct {
 	*policy.Policy
 	File string
 	Line int
+	// PinDigest writes name:tag@digest into unsuffixed markers.
+	PinDigest bool
+	// Group is the pull request group (grouping: group); empty means the
+	// policy's name.
+	Group string
 }
 
 // Lookup returns the policy with the given name, or nil.
@@ -133,7 +140,7 @@ func LoadPolicies(root string) (*Policies, error) {
 	for _, rel := range files {
 		src, err := r.ReadFile(filepath.FromSlash(rel))
 		if err != nil {
-			problems = append(problems, Problem{File: rel, Message: "cannot read: " + reason(err)})
+			problems = append(problems, problem.Problem{File: rel, Message: "cannot read: " + reason(err)})
 			continue
 		}
 		ps, prs, probs := parsePolicyFile(rel, src)
@@ -143,14 +150,14 @@ func LoadPolicies(root string) (*Policies, error) {
 			if isRoot(rel) {
 				out.PullRequests = *prs
 			} else {
-				problems = append(problems, Problem{File: rel, Line: prsLine(src),
+				problems = append(problems, problem.Problem{File: rel, Line: prsLine(src),
 					Message: "pullRequests is read from the repository's root policy file only"})
 			}
 		}
 	}
 	problems = append(problems, duplicateNames(out.Policies)...)
 	if len(problems) > 0 {
-		return nil, problems.sorted()
+		return nil, problems.Sorted()
 	}
 	slices.SortFunc(out.Policies, func(a, b *Policy) int { return strings.Compare(a.Name(), b.Name()) })
 	return out, nil
@@ -160,9 +167,9 @@ func isRoot(rel string) bool { return !strings.Contains(rel, "/") }
 
 // findPolicyFiles returns the policy files in fsys, sorted, and a problem
 // for each directory it cannot read. The error is for fsys's root.
-func findPolicyFiles(fsys fs.FS) ([]string, Problems, error) {
+func findPolicyFiles(fsys fs.FS) ([]string, problem.List, error) {
 	var files []string
-	var problems Problems
+	var problems problem.List
 	err := fs.WalkDir(fsys, ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if path == "." {
@@ -170,7 +177,7 @@ func findPolicyFiles(fsys fs.FS) ([]string, Problems, error) {
 			}
 			// The rest of the tree is still read, so that one pass
 			// reports every problem; the set is invalid all the same.
-			problems = append(problems, Problem{File: path, Message: "cannot read directory: " + reason(err)})
+			problems = append(problems, problem.Problem{File: path, Message: "cannot read directory: " + reason(err)})
 			return nil
 		}
 		if d.IsDir() {
@@ -205,7 +212,7 @@ func reason(err error) string {
 
 // parsePolicyFile decodes one policy file strictly and compiles its
 // policies, returning the valid ones and a problem for each invalid one.
-func parsePolicyFile(file string, src []byte) ([]*Policy, *PullRequests, Problems) {
+func parsePolicyFile(file string, src []byte) ([]*Policy, *PullRequests, problem.List) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
 		return nil, nil, decodeProblems(file, err)
@@ -224,12 +231,12 @@ func parsePolicyFile(file string, src []byte) ([]*Policy, *PullRequests, Problem
 	}
 	var more yaml.Node
 	if dec.Decode(&more) == nil {
-		return nil, nil, Problems{{File: file, Line: more.Line, Message: "a policy file holds one YAML document; found another"}}
+		return nil, nil, problem.List{{File: file, Line: more.Line, Message: "a policy file holds one YAML document; found another"}}
 	}
 	top := doc.Content[0]
 	items := valueOf(top, "policies")
 
-	var problems Problems
+	var problems problem.List
 	var out []*Policy
 	for i, e := range pf.Policies {
 		var item *yaml.Node
@@ -244,7 +251,7 @@ func parsePolicyFile(file string, src []byte) ([]*Policy, *PullRequests, Problem
 	}
 	var prs *PullRequests
 	if pf.PullRequests != nil {
-		var probs Problems
+		var probs problem.List
 		prs, probs = pullRequests(*pf.PullRequests, file, valueOf(top, "pullRequests"))
 		problems = append(problems, probs...)
 	}
@@ -253,13 +260,13 @@ func parsePolicyFile(file string, src []byte) ([]*Policy, *PullRequests, Problem
 
 // compile turns one policies[] entry into a policy; item is its YAML node,
 // used to point problems at the line of the field they are about.
-func compile(e policyEntry, file string, item *yaml.Node) (*Policy, Problems) {
+func compile(e policyEntry, file string, item *yaml.Node) (*Policy, problem.List) {
 	line := func(field string) int { return fieldLine(item, field) }
 	label := "policy"
 	if e.Name != "" {
 		label = fmt.Sprintf("policy %q", e.Name)
 	}
-	var problems Problems
+	var problems problem.List
 	s := policy.Spec{
 		Name:         e.Name,
 		Image:        e.Image,
@@ -269,9 +276,7 @@ func compile(e policyEntry, file string, item *yaml.Node) (*Policy, Problems) {
 		Track:        e.Track,
 		Exclude:      e.Exclude,
 		Prereleases:  e.Prereleases,
-		PinDigest:    e.PinDigest,
 		Platforms:    e.Platforms,
-		Group:        e.Group,
 	}
 	if e.FilterTags != nil {
 		s.Filter = &policy.Filter{Pattern: e.FilterTags.Pattern, Extract: e.FilterTags.Extract}
@@ -279,12 +284,12 @@ func compile(e policyEntry, file string, item *yaml.Node) (*Policy, Problems) {
 	if e.MinAge != "" {
 		d, err := ParseDuration(e.MinAge)
 		if err != nil {
-			problems = append(problems, Problem{File: file, Line: line("minAge"), Message: fmt.Sprintf("%s: minAge: %v", label, err)})
+			problems = append(problems, problem.Problem{File: file, Line: line("minAge"), Message: fmt.Sprintf("%s: minAge: %v", label, err)})
 		}
 		s.MinAge = d
 	}
 	if strings.ContainsAny(e.Group, "/: ~^?*[\\") {
-		problems = append(problems, Problem{File: file, Line: line("group"),
+		problems = append(problems, problem.Problem{File: file, Line: line("group"),
 			Message: fmt.Sprintf("%s: group: %q cannot be part of a branch name", label, e.Group)})
 	}
 	// policy.New knows only that an image has no tag; the full grammar
@@ -292,7 +297,7 @@ func compile(e policyEntry, file string, item *yaml.Node) (*Policy, Problems) {
 	imageBad := false
 	if e.Image != "" {
 		if err := CheckImage(e.Image); err != nil {
-			problems = append(problems, Problem{File: file, Line: line("image"), Message: fmt.Sprintf("%s: image: %v", label, err)})
+			problems = append(problems, problem.Problem{File: file, Line: line("image"), Message: fmt.Sprintf("%s: image: %v", label, err)})
 			imageBad = true
 		}
 	}
@@ -304,16 +309,16 @@ func compile(e policyEntry, file string, item *yaml.Node) (*Policy, Problems) {
 				continue // said above
 			}
 			if errors.As(e, &fe) {
-				problems = append(problems, Problem{File: file, Line: line(fe.Field), Message: label + ": " + fe.Error()})
+				problems = append(problems, problem.Problem{File: file, Line: line(fe.Field), Message: label + ": " + fe.Error()})
 			} else {
-				problems = append(problems, Problem{File: file, Line: line(""), Message: label + ": " + e.Error()})
+				problems = append(problems, problem.Problem{File: file, Line: line(""), Message: label + ": " + e.Error()})
 			}
 		}
 	}
 	if len(problems) > 0 {
 		return nil, problems
 	}
-	return &Policy{Policy: p, File: file, Line: line("name")}, nil
+	return &Policy{Policy: p, File: file, Line: line("name"), PinDigest: e.PinDigest, Group: e.Group}, nil
 }
 
 func unjoin(err error) []error {
@@ -326,29 +331,29 @@ func unjoin(err error) []error {
 // branchUnsafe matches what git does not allow in a branch name.
 var branchUnsafe = regexp.MustCompile(`[\x00-\x20~^:?*\[\\\x7f]|\.\.|@\{|//|^/|\.lock$|\.$`)
 
-func pullRequests(f pullRequestsFile, file string, node *yaml.Node) (*PullRequests, Problems) {
+func pullRequests(f pullRequestsFile, file string, node *yaml.Node) (*PullRequests, problem.List) {
 	line := func(field string) int { return fieldLine(node, field) }
 	prs := DefaultPullRequests()
-	var problems Problems
+	var problems problem.List
 	switch g := Grouping(f.Grouping); g {
 	case "":
 	case ByPolicy, ByGroup, All:
 		prs.Grouping = g
 	default:
-		problems = append(problems, Problem{File: file, Line: line("grouping"),
+		problems = append(problems, problem.Problem{File: file, Line: line("grouping"),
 			Message: fmt.Sprintf("pullRequests.grouping: %q is not policy, group or all", f.Grouping)})
 	}
 	if f.BranchPrefix != nil {
 		prs.BranchPrefix = *f.BranchPrefix
 		if *f.BranchPrefix == "" || branchUnsafe.MatchString(*f.BranchPrefix) {
-			problems = append(problems, Problem{File: file, Line: line("branchPrefix"),
+			problems = append(problems, problem.Problem{File: file, Line: line("branchPrefix"),
 				Message: fmt.Sprintf("pullRequests.branchPrefix: %q is not a valid start of a git branch name", *f.BranchPrefix)})
 		}
 	}
 	if f.MaxOpen != nil {
 		prs.MaxOpen = *f.MaxOpen
 		if *f.MaxOpen < 0 {
-			problems = append(problems, Problem{File: file, Line: line("maxOpen"),
+			problems = append(problems, problem.Problem{File: file, Line: line("maxOpen"),
 				Message: fmt.Sprintf("pullRequests.maxOpen: %d is negative (0 means no limit)", *f.MaxOpen)})
 		}
 	}
@@ -359,7 +364,7 @@ func pullRequests(f pullRequestsFile, file string, node *yaml.Node) (*PullReques
 	}{{"labels", f.Labels}, {"reviewers", f.Reviewers}, {"teamReviewers", f.TeamReviewers}} {
 		for i, v := range list.values {
 			if strings.TrimSpace(v) == "" {
-				problems = append(problems, Problem{File: file, Line: line(fmt.Sprintf("%s[%d]", list.field, i)),
+				problems = append(problems, problem.Problem{File: file, Line: line(fmt.Sprintf("%s[%d]", list.field, i)),
 					Message: fmt.Sprintf("pullRequests.%s[%d] is empty", list.field, i)})
 			}
 		}
@@ -367,12 +372,12 @@ func pullRequests(f pullRequestsFile, file string, node *yaml.Node) (*PullReques
 	return &prs, problems
 }
 
-func duplicateNames(ps []*Policy) Problems {
+func duplicateNames(ps []*Policy) problem.List {
 	first := map[string]*Policy{}
-	var problems Problems
+	var problems problem.List
 	for _, p := range ps {
 		if q, ok := first[p.Name()]; ok {
-			problems = append(problems, Problem{File: p.File, Line: p.Line,
+			problems = append(problems, problem.Problem{File: p.File, Line: p.Line,
 				Message: fmt.Sprintf("policy %q is defined twice: here and at %s:%d", p.Name(), q.File, q.Line)})
 			continue
 		}

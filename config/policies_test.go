@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/imagebump/imagebump/problem"
 	"github.com/imagebump/imagebump/test/filetree"
 	"github.com/imagebump/imagebump/test/unprivileged"
 )
@@ -57,7 +58,7 @@ pullRequests:
 	var got []summary
 	for _, p := range ps.Policies {
 		s := p.Spec()
-		got = append(got, summary{p.Name(), p.File, s.Image, s.Group, p.Line, s.MinAge})
+		got = append(got, summary{p.Name(), p.File, s.Image, p.Group, p.Line, s.MinAge})
 	}
 	want := []summary{
 		{"flux-system:api", "apps/api/.imagebump.yml", "localhost:5000/acme/api", "backend", 2, 0},
@@ -184,9 +185,9 @@ func TestLoadPoliciesProblems(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ps, err := LoadPolicies(filetree.Write(t, tc.files))
-			var problems Problems
+			var problems problem.List
 			if !errors.As(err, &problems) {
-				t.Fatalf("LoadPolicies = %v, %v; want Problems", ps, err)
+				t.Fatalf("LoadPolicies = %v, %v; want problem.List", ps, err)
 			}
 			if ps != nil {
 				t.Errorf("LoadPolicies returned policies along with problems")
@@ -246,7 +247,7 @@ func aliasBomb(levels int) string {
 }
 
 func TestProblemsSorted(t *testing.T) {
-	ps := Problems{
+	ps := problem.List{
 		{File: "b", Line: 2, Message: "m"},
 		{File: "a", Line: 3, Column: 2, Message: "m"},
 		{File: "a", Line: 3, Column: 1, Message: "m"},
@@ -255,14 +256,14 @@ func TestProblemsSorted(t *testing.T) {
 		{File: "b", Line: 2, Message: "other"},
 		{File: "a", Line: 1, Message: "m"},
 	}
-	want := Problems{
+	want := problem.List{
 		{File: "a", Line: 1, Message: "m"},
 		{File: "a", Line: 3, Column: 1, Message: "m"},
 		{File: "a", Line: 3, Column: 2, Message: "m"},
 		{File: "b", Line: 2, Message: "m"},
 		{File: "b", Line: 2, Message: "other"},
 	}
-	if diff := cmp.Diff(want, ps.sorted()); diff != "" {
+	if diff := cmp.Diff(want, ps.Sorted()); diff != "" {
 		t.Errorf("sorted (-want +got):\n%s", diff)
 	}
 }
@@ -318,9 +319,9 @@ func TestLoadPoliciesUnreadable(t *testing.T) {
 		t.Cleanup(func() { os.Chmod(full, 0o755) })
 	}
 	ps, err := LoadPolicies(root)
-	var problems Problems
+	var problems problem.List
 	if !errors.As(err, &problems) {
-		t.Fatalf("LoadPolicies = %v, %v; want Problems", ps, err)
+		t.Fatalf("LoadPolicies = %v, %v; want problem.List", ps, err)
 	}
 	var got []string
 	for _, p := range problems {

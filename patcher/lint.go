@@ -17,9 +17,9 @@ import (
 // that mentions imagepolicy, a temporary file left by a killed Write. A
 // warning never changes an exit status.
 type Warning struct {
-	File    string
-	Line    int // 1-based; 0 when the warning concerns the whole file
-	Message string
+	File    string `json:"file"`
+	Line    int    `json:"line"` // 1-based; 0 when the warning concerns the whole file
+	Message string `json:"message"`
 }
 
 // String formats the warning as file:line: warning: message.

@@ -13,6 +13,8 @@ import (
 	"unicode/utf8"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/imagebump/imagebump/problem"
 )
 
 // Target is what one policy resolved to.
@@ -53,23 +55,6 @@ type Change struct {
 	New    string
 }
 
-// Problem is something in a file that needs a person's attention: a file
-// that is not YAML, a misplaced or malformed marker, an unknown policy.
-// Nothing is changed where a problem is reported.
-type Problem struct {
-	File    string
-	Line    int // 1-based; 0 when the problem concerns the whole file
-	Message string
-}
-
-// String formats the problem as file:line: message.
-func (p Problem) String() string {
-	if p.Line == 0 {
-		return p.File + ": " + p.Message
-	}
-	return p.File + ":" + strconv.Itoa(p.Line) + ": " + p.Message
-}
-
 // ReasonDowngrade is the Reason of a Skipped field whose current tag the
 // policy orders above the selected one.
 const ReasonDowngrade = "would downgrade"
@@ -90,7 +75,7 @@ type Result struct {
 	// Out is the new content. It is the input slice itself when nothing changed.
 	Out      []byte
 	Changes  []Change
-	Problems []Problem
+	Problems []problem.Problem
 	Skipped  []Skipped
 }
 
@@ -145,7 +130,7 @@ func applyParsed(file string, src []byte, t Targets) (Result, []edit) {
 		m := f.marker
 		tg, known := t[m.Policy]
 		if !known {
-			res.Problems = append(res.Problems, Problem{file, m.Line, fmt.Sprintf("marker names policy %q, which no policy file defines", m.Policy)})
+			res.Problems = append(res.Problems, problem.Problem{File: file, Line: m.Line, Message: fmt.Sprintf("marker names policy %q, which no policy file defines", m.Policy)})
 			continue
 		}
 		old := f.node.Value
@@ -162,7 +147,7 @@ func applyParsed(file string, src []byte, t Targets) (Result, []edit) {
 			continue
 		}
 		if !writable(v) {
-			res.Problems = append(res.Problems, Problem{file, m.Line, fmt.Sprintf("policy %q resolved to %q, which is not written into manifests", m.Policy, v)})
+			res.Problems = append(res.Problems, problem.Problem{File: file, Line: m.Line, Message: fmt.Sprintf("policy %q resolved to %q, which is not written into manifests", m.Policy, v)})
 			continue
 		}
 		edits = append(edits, edit{f.start, f.end, render(v, f.node, f.inFlow)})
@@ -259,7 +244,7 @@ func splitRef(s string) (name, tag, digest string) {
 
 // Scan lists the markers in src that Apply would act on, and the problems
 // that do not depend on which policies exist (see Apply).
-func Scan(file string, src []byte) ([]Marker, []Problem) {
+func Scan(file string, src []byte) ([]Marker, []problem.Problem) {
 	found, problems := findMarkers(file, src)
 	var markers []Marker
 	for _, f := range found {
@@ -281,7 +266,7 @@ var errLine = regexp.MustCompile(`line (\d+)`)
 
 // findMarkers parses every document of src and returns the markers on
 // rewritable scalars in source order, and the problems met.
-func findMarkers(file string, src []byte) ([]found, []Problem) {
+func findMarkers(file string, src []byte) ([]found, []problem.Problem) {
 	if !bytes.Contains(src, markerBytes) {
 		return nil, nil
 	}
@@ -293,7 +278,7 @@ func findMarkers(file string, src []byte) ([]found, []Problem) {
 		}
 		msg := strings.TrimPrefix(err.Error(), "yaml: ")
 		msg = strings.TrimPrefix(msg, "line "+strconv.Itoa(line)+": ")
-		return nil, []Problem{{file, line, "not valid YAML, left untouched: " + msg}}
+		return nil, []problem.Problem{{File: file, Line: line, Message: "not valid YAML, left untouched: " + msg}}
 	}
 	w := &walker{file: file, src: src, lines: newLineIndex(src), claimed: map[int]bool{}}
 	for _, d := range docs {
@@ -332,7 +317,7 @@ type walker struct {
 	src      []byte
 	lines    lineIndex
 	found    []found
-	problems []Problem
+	problems []problem.Problem
 	claimed  map[int]bool // lines whose line comment was read as a marker
 	strays   []stray
 }
@@ -349,7 +334,7 @@ type stray struct {
 func (w *walker) claim(line int) { w.claimed[line] = true }
 
 func (w *walker) problem(line int, format string, args ...any) {
-	w.problems = append(w.problems, Problem{w.file, line, fmt.Sprintf(format, args...)})
+	w.problems = append(w.problems, problem.Problem{File: w.file, Line: line, Message: fmt.Sprintf(format, args...)})
 }
 
 // walk visits n. Only a scalar that is a value (not a mapping key) carries a
@@ -496,6 +481,6 @@ func abs(x int) int {
 }
 
 // sortProblems orders problems by line, keeping source order within a line.
-func sortProblems(p []Problem) {
-	slices.SortStableFunc(p, func(a, b Problem) int { return a.Line - b.Line })
+func sortProblems(p []problem.Problem) {
+	slices.SortStableFunc(p, func(a, b problem.Problem) int { return a.Line - b.Line })
 }

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/imagebump/imagebump/problem"
 )
 
 // Plan is the outcome of PlanDir: what applying the targets to a directory
@@ -28,7 +30,7 @@ type Plan struct {
 	// Changes, Problems, Skipped and Warnings gather those of every file
 	// and of the walk itself, sorted by file, then line.
 	Changes  []Change
-	Problems []Problem
+	Problems []problem.Problem
 	Skipped  []Skipped
 	Warnings []Warning
 	// Leftovers are the temporary files an interrupted Write left behind
@@ -49,7 +51,7 @@ type FileChange struct {
 type fileResult struct {
 	change   *FileChange
 	markers  []Marker
-	problems []Problem
+	problems []problem.Problem
 	skipped  []Skipped
 	changes  []Change
 	warnings []Warning
@@ -59,20 +61,20 @@ type fileResult struct {
 // what the walk itself met.
 type walkResult struct {
 	files     []fileResult
-	problems  []Problem // directories that could not be read
-	warnings  []Warning // leftover temporary files
+	problems  []problem.Problem // directories that could not be read
+	warnings  []Warning         // leftover temporary files
 	leftovers []string
 }
 
 // problemsAndWarnings merges the walk's problems and warnings with those of
 // the files, sorted by file, then line.
-func (w walkResult) problemsAndWarnings() ([]Problem, []Warning) {
+func (w walkResult) problemsAndWarnings() ([]problem.Problem, []Warning) {
 	problems, warnings := slices.Clone(w.problems), slices.Clone(w.warnings)
 	for _, r := range w.files {
 		problems = append(problems, r.problems...)
 		warnings = append(warnings, r.warnings...)
 	}
-	slices.SortStableFunc(problems, func(a, b Problem) int { return cmpPos(a.File, a.Line, b.File, b.Line) })
+	slices.SortStableFunc(problems, func(a, b problem.Problem) int { return cmpPos(a.File, a.Line, b.File, b.Line) })
 	slices.SortStableFunc(warnings, func(a, b Warning) int { return cmpPos(a.File, a.Line, b.File, b.Line) })
 	return problems, warnings
 }
@@ -98,7 +100,7 @@ func PlanDir(ctx context.Context, root string, paths []string, t Targets) (*Plan
 		if res.Changed() {
 			fi, err := dir.Lstat(path.Base(name))
 			if err != nil {
-				return fileResult{problems: []Problem{{File: name, Message: err.Error()}}}
+				return fileResult{problems: []problem.Problem{{File: name, Message: err.Error()}}}
 			}
 			fr.change = &FileChange{Path: name, Mode: fi.Mode(), Old: bytes.Clone(src), New: res.Out, Changes: res.Changes}
 		}
@@ -122,7 +124,7 @@ func PlanDir(ctx context.Context, root string, paths []string, t Targets) (*Plan
 // ScanResult is what ScanDir found.
 type ScanResult struct {
 	Markers  []Marker
-	Problems []Problem // that do not depend on which policies exist
+	Problems []problem.Problem // that do not depend on which policies exist
 	Warnings []Warning
 }
 
@@ -351,7 +353,7 @@ func eachFile(ctx context.Context, root string, paths []string, warn bool, fn fu
 			src, err = wk.read(dir, path.Base(name))
 		}
 		if err != nil {
-			w.files[i].problems = []Problem{{File: name, Message: "reading: " + err.Error()}}
+			w.files[i].problems = []problem.Problem{{File: name, Message: "reading: " + err.Error()}}
 			return
 		}
 		if bytes.Contains(src, markerBytes) {
@@ -435,9 +437,9 @@ func (w *worker) read(dir *os.Root, name string) ([]byte, error) {
 
 // listing is what listFiles found.
 type listing struct {
-	files     []string  // YAML files, sorted
-	leftovers []string  // temporary files of a killed Write, sorted
-	problems  []Problem // directories that could not be read
+	files     []string          // YAML files, sorted
+	leftovers []string          // temporary files of a killed Write, sorted
+	problems  []problem.Problem // directories that could not be read
 }
 
 // listFiles walks paths (the whole root when empty). A directory below a
@@ -465,7 +467,7 @@ func listFiles(ctx context.Context, r *os.Root, paths []string) (listing, error)
 				if errors.As(err, &pe) {
 					err = pe.Err
 				}
-				l.problems = append(l.problems, Problem{File: name, Message: "cannot read directory: " + err.Error()})
+				l.problems = append(l.problems, problem.Problem{File: name, Message: "cannot read directory: " + err.Error()})
 				return nil
 			}
 			if err := ctx.Err(); err != nil {
@@ -490,8 +492,8 @@ func listFiles(ctx context.Context, r *os.Root, paths []string) (listing, error)
 	l.files = slices.Compact(l.files)
 	slices.Sort(l.leftovers)
 	l.leftovers = slices.Compact(l.leftovers)
-	slices.SortStableFunc(l.problems, func(a, b Problem) int { return strings.Compare(a.File, b.File) })
-	l.problems = slices.CompactFunc(l.problems, func(a, b Problem) bool { return a.File == b.File })
+	slices.SortStableFunc(l.problems, func(a, b problem.Problem) int { return strings.Compare(a.File, b.File) })
+	l.problems = slices.CompactFunc(l.problems, func(a, b problem.Problem) bool { return a.File == b.File })
 	return l, nil
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/imagebump/imagebump/problem"
 	"github.com/imagebump/imagebump/test/filetree"
 )
 
@@ -153,7 +154,7 @@ func TestPlanDirResultsSorted(t *testing.T) {
 		}) || plan.Changes[0].File != "a.yaml" || plan.Changes[1].Line != 3 {
 			t.Fatalf("changes not sorted: %v", plan.Changes)
 		}
-		if !slices.IsSortedFunc(plan.Problems, func(a, b Problem) int { return strings.Compare(a.File, b.File) }) {
+		if !slices.IsSortedFunc(plan.Problems, func(a, b problem.Problem) int { return strings.Compare(a.File, b.File) }) {
 			t.Fatalf("problems not sorted: %v", plan.Problems)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/imagebump/imagebump/problem"
 	"github.com/imagebump/imagebump/test/filetree"
 	"github.com/imagebump/imagebump/test/unprivileged"
 )
@@ -65,7 +66,7 @@ func TestWalkUnreadableDirectory(t *testing.T) {
 		t.Cleanup(func() { os.Chmod(p, 0o755) })
 	}
 	const msg = "cannot read directory: permission denied"
-	wantProblems := []Problem{{File: "nolist", Message: msg}, {File: "noread", Message: msg}, {File: "z/noread", Message: msg}}
+	wantProblems := []problem.Problem{{File: "nolist", Message: msg}, {File: "noread", Message: msg}, {File: "z/noread", Message: msg}}
 	wantFiles := []string{"a.yaml", "z/deep/d.yaml"}
 
 	plan, err := PlanDir(context.Background(), root, nil, testTargets())

@@ -60,12 +60,10 @@ type Spec struct {
 	// its range names none.
 	Prereleases bool
 
-	// The fields below are not about ordering; they are carried for the
-	// resolver and the patcher, which act on them.
-	PinDigest bool
+	// Platforms and MinAge also choose: the resolver checks them lazily,
+	// best candidate first, since they need the registry.
 	Platforms []string
 	MinAge    time.Duration
-	Group     string
 }
 
 // Kind reports which ordering the spec sets, or "" when it sets none.

@@ -32,6 +32,9 @@ type Count struct {
 	Host string
 	// Kind is what the requests were for.
 	Kind Kind
+	// Code is the HTTP status code of the answers; 0 for requests that got
+	// none (a refused connection, a timeout).
+	Code int
 	// N is how many were sent.
 	N int64
 }
@@ -39,6 +42,7 @@ type Count struct {
 type countKey struct {
 	host string
 	kind Kind
+	code int
 }
 
 // counter accumulates counts; the zero value is ready.
@@ -49,9 +53,10 @@ type counter struct {
 
 type passCounterKey struct{}
 
-// add counts req on c and on the per-pass counter its context carries.
-func (c *counter) add(ctx context.Context, req *http.Request) {
-	k := countKey{host: req.URL.Host, kind: classify(req)}
+// add counts req, answered with code (0: no answer), on c and on the
+// per-pass counter its context carries.
+func (c *counter) add(ctx context.Context, req *http.Request, code int) {
+	k := countKey{host: req.URL.Host, kind: classify(req), code: code}
 	c.inc(k)
 	if pc, ok := ctx.Value(passCounterKey{}).(*counter); ok {
 		pc.inc(k)
@@ -72,10 +77,10 @@ func (c *counter) snapshot() []Count {
 	defer c.mu.Unlock()
 	out := make([]Count, 0, len(c.m))
 	for k, n := range c.m {
-		out = append(out, Count{Host: k.host, Kind: k.kind, N: n})
+		out = append(out, Count{Host: k.host, Kind: k.kind, Code: k.code, N: n})
 	}
 	slices.SortFunc(out, func(a, b Count) int {
-		return cmp.Or(cmp.Compare(a.Host, b.Host), cmp.Compare(a.Kind, b.Kind))
+		return cmp.Or(cmp.Compare(a.Host, b.Host), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Code, b.Code))
 	})
 	return out
 }
@@ -113,6 +118,6 @@ func classify(req *http.Request) Kind {
 	return KindOther
 }
 
-// Counts returns the requests sent since the client was built, by host and
-// kind, sorted by host then kind.
+// Counts returns the requests sent since the client was built, by host,
+// kind and status code, sorted in that order.
 func (c *Client) Counts() []Count { return c.counts.snapshot() }

@@ -3,6 +3,7 @@ package registry
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"slices"
 	"testing"
@@ -260,5 +261,45 @@ func TestTagsFullPagesWithoutLink(t *testing.T) {
 				t.Errorf("%d tags/list requests, want %d", n, tc.tagsRequests)
 			}
 		})
+	}
+}
+
+// TestCountsByStatus checks that every attempt is counted with the status
+// code it got, and an attempt that got no answer with code 0.
+func TestCountsByStatus(t *testing.T) {
+	r := registrytest.StartInProcess(t, registrytest.WithMiddleware(failTags(2, http.StatusServiceUnavailable, "")))
+	r.Seed(t, "app", "1.0.0")
+	c := newClient(t, nil)
+	if _, err := c.Tags(t.Context(), r.Repo("app")); err != nil {
+		t.Fatal(err)
+	}
+	var got []Count
+	for _, n := range c.Counts() {
+		if n.Kind == KindTags {
+			got = append(got, n)
+		}
+	}
+	want := []Count{{Host: r.Host, Kind: KindTags, Code: 200, N: 1}, {Host: r.Host, Kind: KindTags, Code: 503, N: 2}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("tags counts (-want +got):\n%s", diff)
+	}
+
+	down := newClient(t, nil, WithAttempts(1))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	if _, err := down.Tags(t.Context(), addr+"/app"); err == nil {
+		t.Fatal("listing from a closed port succeeded")
+	}
+	for _, n := range down.Counts() {
+		if n.Code != 0 {
+			t.Errorf("a request to a closed port counted with code %d: %+v", n.Code, n)
+		}
+	}
+	if len(down.Counts()) == 0 {
+		t.Error("a request to a closed port was not counted")
 	}
 }

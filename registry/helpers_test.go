@@ -54,12 +54,13 @@ func newClient(t *testing.T, s *sleeps, opts ...Option) *Client {
 
 // count returns the number of requests of kind to host in counts.
 func count(counts []Count, host string, kind Kind) int64 {
+	var n int64
 	for _, c := range counts {
 		if c.Host == host && c.Kind == kind {
-			return c.N
+			n += c.N
 		}
 	}
-	return 0
+	return n
 }
 
 // kinds sums counts by kind over all hosts.

@@ -260,12 +260,13 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 			return nil, fmt.Errorf("waiting for the rate limit of %s (%g requests per second): %w", hs.name, float64(hs.limiter.Limit()), err)
 		}
 	}
-	c.counts.add(ctx, req)
 	resp, err := hs.rt.RoundTrip(req)
 	if err != nil {
+		c.counts.add(ctx, req, 0)
 		release()
 		return nil, err
 	}
+	c.counts.add(ctx, req, resp.StatusCode)
 	resp.Body = &releaseBody{ReadCloser: resp.Body, release: release}
 	return resp, nil
 }

@@ -35,24 +35,30 @@ func TestImports(t *testing.T) {
 		pkg     string
 		allowed []string // prefixes of allowed non-standard imports
 	}{
+		// problem is the one Problem type every layer reports with.
+		{"problem", nil},
 		{"policy", []string{"github.com/Masterminds/semver/v3"}},
-		{"patcher", []string{"sigs.k8s.io/kustomize/kyaml", "go.yaml.in/yaml/v3"}},
+		{"patcher", []string{mod + "problem", "sigs.k8s.io/kustomize/kyaml", "go.yaml.in/yaml/v3"}},
 		// go-containerregistry's name package parses policy images
 		// strictly (issue 12); nothing else of that module.
-		{"config", []string{mod + "policy", "go.yaml.in/yaml/v4", "sigs.k8s.io/kustomize/kyaml", "github.com/robfig/cron/v3", "github.com/google/go-containerregistry/pkg/name"}},
+		{"config", []string{mod + "problem", mod + "policy", "go.yaml.in/yaml/v4", "sigs.k8s.io/kustomize/kyaml", "github.com/robfig/cron/v3", "github.com/google/go-containerregistry/pkg/name"}},
 		// docker/cli's config package is what go-containerregistry's own
 		// default keychain uses; registry imports it to read a config file
 		// from an explicit path, which the keychain cannot be pointed at.
 		// docker-credential-helpers' client (docker/cli's own) runs
 		// credential helpers with errors that never echo their output.
 		{"registry", []string{"github.com/google/go-containerregistry", "github.com/docker/cli/cli/config", "github.com/docker/docker-credential-helpers", "golang.org/x/sync", "golang.org/x/time/rate"}},
+		// gitwriter speaks git through go-git alone (no git binary in the
+		// image) and signs with the OpenPGP library go-git's signing uses;
+		// the bot maps its config onto gitwriter.Options.
+		{"gitwriter", []string{"github.com/go-git/go-git/v5", "github.com/ProtonMail/go-crypto", "golang.org/x/crypto/ssh"}},
 		// The pull-request lifecycle is forge-neutral and pure apart from
 		// its two interfaces; each forge is one client library on top.
 		{"gitwriter/pullrequest", nil},
 		{"gitwriter/github", []string{mod + "gitwriter/pullrequest", "github.com/google/go-github/v60"}},
 		// bot is everything above plus the git and GitHub libraries; it
 		// must not reach into cmd.
-		{"bot", []string{mod + "config", mod + "policy", mod + "registry", mod + "patcher", mod + "gitwriter", "golang.org/x/sync"}},
+		{"bot", []string{"github.com/robfig/cron/v3", mod + "problem", mod + "config", mod + "policy", mod + "registry", mod + "patcher", mod + "gitwriter", "golang.org/x/sync"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.pkg, func(t *testing.T) {
@@ -66,6 +72,18 @@ func TestImports(t *testing.T) {
 	}
 }
 
+// TestGitwriterStandsAlone checks that nothing gitwriter depends on,
+// directly or not, is another package of the module: config and bot above
+// all, which would turn the import arrows around.
+func TestGitwriterStandsAlone(t *testing.T) {
+	const mod = "github.com/imagebump/imagebump/"
+	for _, dep := range goList(t, `{{join .Deps " "}}`, mod+"gitwriter") {
+		if strings.HasPrefix(dep, mod) {
+			t.Errorf("gitwriter depends on %s", dep)
+		}
+	}
+}
+
 // TestNoNetwork checks that policy, config and the pull-request lifecycle
 // (which reaches forges only through its interfaces) cannot do network I/O:
 // nothing they depend on, directly or not, is a network package. patcher is
@@ -75,7 +93,7 @@ func TestImports(t *testing.T) {
 // nothing that speaks HTTP or TLS.
 func TestNoNetwork(t *testing.T) {
 	const mod = "github.com/imagebump/imagebump/"
-	for _, pkg := range []string{"policy", "config", "gitwriter/pullrequest"} {
+	for _, pkg := range []string{"problem", "policy", "config", "gitwriter/pullrequest"} {
 		t.Run(pkg, func(t *testing.T) {
 			for _, dep := range goList(t, `{{join .Deps " "}}`, mod+pkg) {
 				if dep == "net" && pkg == "config" {

@@ -14,8 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/imagebump/imagebump/bot"
-	"github.com/imagebump/imagebump/config"
 	"github.com/imagebump/imagebump/patcher"
+	"github.com/imagebump/imagebump/problem"
 )
 
 type planConfig struct {
@@ -96,15 +96,13 @@ func runPlan(ctx context.Context, out io.Writer, cfg planConfig) error {
 		return err
 	}
 	outcome, err := (&bot.Resolver{}).Plan(ctx, client.Pass(), cfg.dir, nil)
-	var problems config.Problems
+	var problems problem.List
 	if errors.As(err, &problems) {
 		if cfg.output == "json" {
 			// The same shape as a planned run, so that tools reading it
 			// need no second parser.
 			r := newPlanReport(&bot.Outcome{Patch: &patcher.Plan{}})
-			for _, p := range problems {
-				r.Problems = append(r.Problems, planProblem{File: p.File, Line: p.Line, Message: p.Message})
-			}
+			r.Problems = append(r.Problems, problems...)
 			if err := writeJSON(out, r); err != nil {
 				return err
 			}
@@ -113,7 +111,7 @@ func runPlan(ctx context.Context, out io.Writer, cfg planConfig) error {
 				fmt.Fprintln(out, p)
 			}
 		}
-		return &exitError{code: exitInvalid, err: fmt.Errorf("%d problem(s) in policy files; nothing was changed", len(problems))}
+		return &exitError{code: int(bot.ErrStatus(err)), err: fmt.Errorf("%d problem(s) in policy files; nothing was changed", len(problems))}
 	}
 	if err != nil {
 		if cfg.write {
@@ -123,34 +121,26 @@ func runPlan(ctx context.Context, out io.Writer, cfg planConfig) error {
 	}
 	// Whatever happens while writing (a file that cannot be written, a
 	// signal), the report says which files were written and which not.
-	var written []patcher.WriteResult
-	var notWritten int
 	if cfg.write {
-		written, _ = outcome.Patch.Write(ctx)
-		for _, w := range written {
-			if w.Err != nil {
-				notWritten++
-			}
-		}
+		outcome.Write(ctx)
 	}
 	if cfg.output == "json" {
 		r := newPlanReport(outcome)
 		if cfg.write {
-			r.Files = newFileReports(written)
+			r.Files = newFileReports(outcome.Written)
 		}
 		if err := writeJSON(out, r); err != nil {
 			return err
 		}
 	} else {
-		printPlan(out, outcome, written, !cfg.write)
+		printPlan(out, outcome, outcome.Written, !cfg.write)
 	}
-	switch {
-	case notWritten > 0:
-		return &exitError{code: exitFailed, err: fmt.Errorf("%d of %d file(s) not written", notWritten, len(written))}
-	case outcome.Failed():
-		return &exitError{code: exitFailed}
-	case cfg.exitCode && len(outcome.Patch.Changes) > 0:
-		return &exitError{code: exitChanges}
+	st := outcome.Status(cfg.exitCode)
+	if n := outcome.NotWritten(); n > 0 {
+		return &exitError{code: int(st), err: fmt.Errorf("%d of %d file(s) not written", n, len(outcome.Written))}
+	}
+	if st != bot.StatusOK {
+		return &exitError{code: int(st)}
 	}
 	return nil
 }
@@ -164,12 +154,12 @@ func writeJSON(out io.Writer, v any) error {
 // planReport is the JSON shape of DESIGN.md's plan -o json, with the
 // warnings, and for apply what became of each file.
 type planReport struct {
-	Changes  []planChange  `json:"changes"`
-	Policies []planPolicy  `json:"policies"`
-	Problems []planProblem `json:"problems"`
-	Skipped  []planSkipped `json:"skipped"`
-	Warnings []planProblem `json:"warnings"`
-	Files    []planFile    `json:"files,omitzero"` // apply only
+	Changes  []planChange      `json:"changes"`
+	Policies []planPolicy      `json:"policies"`
+	Problems []problem.Problem `json:"problems"`
+	Skipped  []planSkipped     `json:"skipped"`
+	Warnings []patcher.Warning `json:"warnings"`
+	Files    []planFile        `json:"files,omitzero"` // apply only
 }
 
 // planFile is what apply did with one file that had changes to write.
@@ -208,12 +198,6 @@ type planPolicy struct {
 	Error  string `json:"error"`
 }
 
-type planProblem struct {
-	File    string `json:"file"`
-	Line    int    `json:"line"`
-	Message string `json:"message"`
-}
-
 type planSkipped struct {
 	File     string `json:"file"`
 	Line     int    `json:"line"`
@@ -224,7 +208,7 @@ type planSkipped struct {
 }
 
 func newPlanReport(o *bot.Outcome) planReport {
-	r := planReport{Changes: []planChange{}, Policies: []planPolicy{}, Problems: []planProblem{}, Skipped: []planSkipped{}, Warnings: []planProblem{}}
+	r := planReport{Changes: []planChange{}, Policies: []planPolicy{}, Problems: []problem.Problem{}, Skipped: []planSkipped{}, Warnings: []patcher.Warning{}}
 	for _, c := range o.Patch.Changes {
 		r.Changes = append(r.Changes, planChange{File: c.File, Line: c.Line, Policy: c.Policy, Field: string(c.Field), Old: c.Old, New: c.New})
 	}
@@ -235,15 +219,11 @@ func newPlanReport(o *bot.Outcome) planReport {
 		}
 		r.Policies = append(r.Policies, pp)
 	}
-	for _, p := range o.Patch.Problems {
-		r.Problems = append(r.Problems, planProblem{File: p.File, Line: p.Line, Message: p.Message})
-	}
+	r.Problems = append(r.Problems, o.Patch.Problems...)
 	for _, s := range o.Patch.Skipped {
 		r.Skipped = append(r.Skipped, planSkipped{File: s.File, Line: s.Line, Policy: s.Policy, Current: s.Current, Selected: s.Selected, Reason: s.Reason})
 	}
-	for _, w := range o.Patch.Warnings {
-		r.Warnings = append(r.Warnings, planProblem{File: w.File, Line: w.Line, Message: w.Message})
-	}
+	r.Warnings = append(r.Warnings, o.Patch.Warnings...)
 	return r
 }
 

@@ -7,6 +7,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/imagebump/imagebump/patcher"
+	"github.com/imagebump/imagebump/problem"
 	"github.com/imagebump/imagebump/test/filetree"
 	"github.com/imagebump/imagebump/test/registrytest"
 )
@@ -77,9 +79,9 @@ func TestPlanAndApply(t *testing.T) {
 			{Name: "gone", Image: reg.Repo("acme/gone"), Error: `policy "gone" (.imagebump.yaml:9): listing tags of ` + reg.Repo("acme/gone") + ":"},
 			{Name: "web", Image: web, Tag: "1.10.0"},
 		},
-		Problems: []planProblem{{File: "apps/values.yaml", Line: 7, Message: `marker names policy "wbe", which no policy file defines`}},
+		Problems: []problem.Problem{{File: "apps/values.yaml", Line: 7, Message: `marker names policy "wbe", which no policy file defines`}},
 		Skipped:  []planSkipped{{File: "apps/values.yaml", Line: 5, Policy: "web", Current: "9.0.0", Selected: "1.10.0", Reason: "would downgrade"}},
-		Warnings: []planProblem{},
+		Warnings: []patcher.Warning{},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("plan -o json (-want +got):\n%s", diff)
@@ -173,8 +175,8 @@ func TestPlanJSONInvalidPolicyFile(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("output is not JSON: %v\n%s", err, out)
 	}
-	want := planReport{Changes: []planChange{}, Policies: []planPolicy{}, Skipped: []planSkipped{}, Warnings: []planProblem{},
-		Problems: []planProblem{{File: ".imagebump.yaml", Line: 4, Message: `unknown field "semvar"`}}}
+	want := planReport{Changes: []planChange{}, Policies: []planPolicy{}, Skipped: []planSkipped{}, Warnings: []patcher.Warning{},
+		Problems: []problem.Problem{{File: ".imagebump.yaml", Line: 4, Message: `unknown field "semvar"`}}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("plan -o json (-want +got):\n%s", diff)
 	}
@@ -219,7 +221,7 @@ func TestPlanWarnings(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatal(err)
 	}
-	want := []planProblem{{File: "d.yaml", Line: 2, Message: "comment looks like a marker but is not one: text after the JSON object; not applied"}}
+	want := []patcher.Warning{{File: "d.yaml", Line: 2, Message: "comment looks like a marker but is not one: text after the JSON object; not applied"}}
 	if diff := cmp.Diff(want, got.Warnings); diff != "" {
 		t.Errorf("warnings (-want +got):\n%s", diff)
 	}

@@ -9,14 +9,17 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/imagebump/imagebump/bot"
 )
 
-// Exit codes, as DESIGN.md defines them.
+// Exit codes, as DESIGN.md defines them; bot.Status holds the rules that
+// lead to each.
 const (
-	exitOK      = 0
-	exitFailed  = 1 // some work failed or needs attention; the rest was done
-	exitInvalid = 2 // bad usage, or an invalid config or policy file
-	exitChanges = 3 // plan --exit-code found changes and nothing failed
+	exitOK      = int(bot.StatusOK)
+	exitFailed  = int(bot.StatusFailed)  // some work failed or needs attention; the rest was done
+	exitInvalid = int(bot.StatusInvalid) // bad usage, or an invalid config or policy file
+	exitChanges = int(bot.StatusChanges) // plan --exit-code found changes and nothing failed
 )
 
 // exitError makes a command end with a given exit code. A nil err means
@@ -82,6 +85,8 @@ policy allows, and rewrites exactly the image fields marked with
 		newTagsCommand(),
 		newPlanCommand(),
 		newApplyCommand(),
+		newRunCommand(),
+		newDemoCommand(),
 	)
 	return root
 }

@@ -1,8 +1,8 @@
 package main
 
 import (
+	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -10,8 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/imagebump/imagebump/config"
-	"github.com/imagebump/imagebump/patcher"
+	"github.com/imagebump/imagebump/bot"
 )
 
 type validateConfig struct {
@@ -43,65 +42,35 @@ func runValidate(ctx context.Context, out io.Writer, cfg validateConfig) error {
 	if err != nil {
 		return err
 	}
-	cfg.dir = dir
-	ps, err := config.LoadPolicies(cfg.dir)
-	var problems config.Problems
-	if err != nil && !errors.As(err, &problems) {
-		return &exitError{code: exitInvalid, err: err}
-	}
-	scan, err := patcher.ScanDir(ctx, cfg.dir, nil)
+	v, err := bot.Validate(ctx, dir)
 	if err != nil {
 		return &exitError{code: exitInvalid, err: err}
-	}
-	markers := scan.Markers
-	for _, p := range scan.Problems {
-		problems = append(problems, config.Problem{File: p.File, Line: p.Line, Message: p.Message})
-	}
-	// Unknown policies can only be told when the policy files are valid.
-	if ps != nil {
-		for _, m := range markers {
-			if ps.Lookup(m.Policy) == nil {
-				problems = append(problems, config.Problem{File: m.File, Line: m.Line,
-					Message: fmt.Sprintf("marker names policy %q, which no policy file defines", m.Policy)})
-			}
-		}
 	}
 	// Problems and warnings are printed together, in file and line order;
 	// only problems change the exit status.
 	type entry struct {
-		file    string
-		line    int
-		text    string
-		problem bool
+		file string
+		line int
+		text string
 	}
 	var entries []entry
-	for _, p := range problems {
-		entries = append(entries, entry{p.File, p.Line, p.String(), true})
+	for _, p := range v.Problems {
+		entries = append(entries, entry{p.File, p.Line, p.String()})
 	}
-	for _, w := range scan.Warnings {
-		entries = append(entries, entry{w.File, w.Line, w.String(), false})
+	for _, w := range v.Warnings {
+		entries = append(entries, entry{w.File, w.Line, w.String()})
 	}
 	slices.SortStableFunc(entries, func(a, b entry) int {
-		if c := strings.Compare(a.file, b.file); c != 0 {
-			return c
-		}
-		return a.line - b.line
+		return cmp.Or(strings.Compare(a.file, b.file), cmp.Compare(a.line, b.line))
 	})
-	// The policy files and the manifests are read by two walks, which
-	// report an unreadable directory alike: once is enough.
-	entries = slices.Compact(entries)
-	n := 0
 	for _, e := range entries {
 		fmt.Fprintln(out, e.text)
-		if e.problem {
-			n++
-		}
 	}
-	if n > 0 {
-		return &exitError{code: exitInvalid, err: fmt.Errorf("%d problem(s) found", n)}
+	if st := v.Status(); st != bot.StatusOK {
+		return &exitError{code: int(st), err: fmt.Errorf("%d problem(s) found", len(v.Problems))}
 	}
-	fmt.Fprintf(out, "ok: %d policies in %d policy files, %d markers", len(ps.Policies), len(ps.Files), len(markers))
-	if n := len(scan.Warnings); n > 0 {
+	fmt.Fprintf(out, "ok: %d policies in %d policy files, %d markers", len(v.Policies.Policies), len(v.Policies.Files), len(v.Markers))
+	if n := len(v.Warnings); n > 0 {
 		fmt.Fprintf(out, ", %d warning(s)", n)
 	}
 	fmt.Fprintln(out)

@@ -1,0 +1,81 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/imagebump/imagebump/config"
+	"github.com/imagebump/imagebump/patcher"
+	"github.com/imagebump/imagebump/policy"
+)
+
+// The stages of a pass, in order: Load the policy files, Scan the manifests
+// for the policies their markers use, Resolve those against the registries
+// (Resolver.Resolve), and plan the rewrites of a file tree (Targets, then
+// patcher.PlanDir). plan, apply and run compose them through Resolver.Plan;
+// run calls the last stage again for each pull request group and on the
+// new tip after a rejected push, without resolving twice.
+
+// Load reads and validates the policy files of the tree at root. Invalid
+// files make it return config.Problems.
+func Load(root string) (*config.Policies, error) {
+	return config.LoadPolicies(root)
+}
+
+// Scan finds the markers under paths (all of root when empty) and returns
+// one Request per policy they use, sorted by name. Markers naming no policy
+// are left to the patcher, which reports them. A :digest marker asks for
+// the digest even of a policy that does not pin digests.
+func Scan(ctx context.Context, root string, paths []string, pols *config.Policies) ([]Request, error) {
+	// References finds markers without parsing: cheap, and a superset of
+	// what the patcher acts on, so no policy in use is left unresolved.
+	markers, err := patcher.ReferencesDir(ctx, root, paths)
+	if err != nil {
+		return nil, fmt.Errorf("scanning manifests: %w", err)
+	}
+	needDigest := map[string]bool{}
+	var names []string
+	for _, m := range markers {
+		if pols.Lookup(m.Policy) == nil {
+			continue
+		}
+		if _, seen := needDigest[m.Policy]; !seen {
+			names = append(names, m.Policy)
+		}
+		needDigest[m.Policy] = needDigest[m.Policy] || m.Field == patcher.FieldDigest
+	}
+	slices.Sort(names)
+	reqs := make([]Request, len(names))
+	for i, n := range names {
+		reqs[i] = Request{Policy: pols.Lookup(n), Digest: needDigest[n]}
+	}
+	return reqs, nil
+}
+
+// Targets says what the patcher writes for each policy of pols: the
+// resolved ones get their tag and digest, every other known policy a nil
+// target, so its markers are left alone without a problem. When only is
+// not nil, policies for which it returns false are left alone too; a pull
+// request group plans its own policies this way.
+func Targets(pols *config.Policies, resolved []Resolution, only func(*config.Policy) bool) patcher.Targets {
+	t := patcher.Targets{}
+	for _, p := range pols.Policies {
+		t[p.Name()] = nil
+	}
+	for _, res := range resolved {
+		if res.Err != nil || (only != nil && !only(res.Policy)) {
+			continue
+		}
+		p, tag := res.Policy, res.Tag
+		t[p.Name()] = &patcher.Target{
+			Image:  p.Spec().Image,
+			Tag:    tag,
+			Digest: res.Digest,
+			// Following a mutable tag only means something with its digest.
+			PinDigest: p.PinDigest || p.Kind() == policy.KindTrack,
+			Higher:    func(current string) bool { return p.Higher(current, tag) },
+		}
+	}
+	return t
+}

@@ -1,0 +1,266 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/imagebump/imagebump/config"
+	"github.com/imagebump/imagebump/gitwriter"
+	"github.com/imagebump/imagebump/gitwriter/pullrequest"
+	"github.com/imagebump/imagebump/patcher"
+	"github.com/imagebump/imagebump/problem"
+	"github.com/imagebump/imagebump/registry"
+)
+
+// WorkingCopy is what a pass needs of a repository's git side: a checkout
+// kept at the remote base branch's tip, commits pushed to it, and the bot's
+// pull request branches. *gitwriter.Repo is one.
+type WorkingCopy interface {
+	Sync(ctx context.Context) (gitwriter.SyncResult, error)
+	Dir() string
+	Push(ctx context.Context, cs gitwriter.ChangeSet, rebuild gitwriter.RebuildFunc) (gitwriter.PushResult, error)
+	Branch(ctx context.Context, name string) (gitwriter.BranchState, error)
+	ReadFile(commit, path string) ([]byte, error)
+	Publish(ctx context.Context, name string, cs gitwriter.ChangeSet, lease string) (gitwriter.PublishResult, error)
+	DeleteBranch(ctx context.Context, name, lease string) error
+	SetBranchPrefix(prefix string) error
+}
+
+// Runner runs update passes over the repositories of a bot config.
+type Runner struct {
+	// Config is the bot config; its Repositories are what passes run over.
+	Config *config.Bot
+	// Registry answers the registry questions of every pass; a round of
+	// passes shares one registry.Pass, so each image is listed once per
+	// round however many repositories use it.
+	Registry *registry.Client
+	// Open makes the working copy of a repository; nil means OpenWorkingCopy.
+	Open func(repo config.Repository) (WorkingCopy, error)
+	// Forge makes the pull request client of a repository in pull request
+	// mode; nil means OpenForge.
+	Forge func(repo config.Repository) (pullrequest.Forge, error)
+	// ForgeOptions are passed to pullrequest.Observe and Execute (rate
+	// limit budget, sleeping in tests).
+	ForgeOptions []pullrequest.Option
+	// Resolver resolves policies; its zero value is ready.
+	Resolver Resolver
+	// DryRun syncs and plans for real but writes nothing to git or the
+	// forge; results say what would have been done.
+	DryRun bool
+	// Logger receives a line per commit and pull request action; nil
+	// discards.
+	Logger *slog.Logger
+	// Concurrency bounds the repositories in a pass at once; 0 means 4.
+	Concurrency int
+}
+
+// Result is what one pass over one repository did. Logs, metrics and the
+// exit code are derived from it.
+type Result struct {
+	// Repository is the repository's URL (the config refuses URLs with
+	// credentials).
+	Repository string
+	Mode       config.Mode
+	DryRun     bool
+	Started    time.Time
+	Duration   time.Duration
+	// Policies has the resolution of every policy a marker uses.
+	Policies []Resolution
+	// Plan has the planned file changes, problems and refused downgrades of
+	// the whole tree; nil when the pass stopped before planning.
+	Plan *patcher.Plan
+	// Commit is what push mode commits (or, in a dry run, would); nil when
+	// nothing changes.
+	Commit *gitwriter.ChangeSet
+	// Pushed says what push mode pushed; nil in a dry run, in pull request
+	// mode, or when the pass failed before pushing.
+	Pushed *gitwriter.PushResult
+	// PullRequests are the pull request mode decisions and, unless it is a
+	// dry run, what carrying each out did.
+	PullRequests []pullrequest.Result
+	// Requests counts the registry requests of the round the pass was in.
+	Requests []registry.Count
+	// Invalid is set when the repository's policy files are invalid
+	// (config.Problems in Err): exit 2 for this repository.
+	Invalid bool
+	// Err is what stopped the pass: a sync, policy file or push failure.
+	Err error
+}
+
+// Failed reports whether the pass failed or needs attention: an error, a
+// policy that did not resolve, a problem with a marker or file, a pull
+// request action that failed.
+func (r *Result) Failed() bool {
+	if r.Err != nil {
+		return true
+	}
+	if r.Plan != nil && len(r.Plan.Problems) > 0 {
+		return true
+	}
+	if slices.ContainsFunc(r.PullRequests, func(pr pullrequest.Result) bool { return pr.Err != nil }) {
+		return true
+	}
+	return slices.ContainsFunc(r.Policies, func(res Resolution) bool { return res.Err != nil })
+}
+
+// Once runs one pass over every repository, at most Concurrency at once,
+// and returns their results in config order.
+func (r *Runner) Once(ctx context.Context) []Result {
+	pass := r.Round()
+	out := make([]Result, len(r.Config.Repositories))
+	var g errgroup.Group
+	n := r.Concurrency
+	if n <= 0 {
+		n = 4
+	}
+	g.SetLimit(n)
+	for i := range r.Config.Repositories {
+		g.Go(func() error {
+			out[i] = pass(ctx, i)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return out
+}
+
+// Round starts a round of passes: the function it returns runs one pass
+// over repository i, sharing one registry pass with the others of the
+// round. It is safe for concurrent use with distinct i.
+func (r *Runner) Round() func(ctx context.Context, i int) Result {
+	reg := r.Registry.Pass()
+	return func(ctx context.Context, i int) Result {
+		res := r.pass(ctx, reg, r.Config.Repositories[i])
+		res.Requests = reg.Counts()
+		return res
+	}
+}
+
+func (r *Runner) logger() *slog.Logger {
+	if r.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return r.Logger
+}
+
+// pass is DESIGN.md's "One pass over a repository".
+func (r *Runner) pass(ctx context.Context, reg Registry, repo config.Repository) Result {
+	res := Result{Repository: repo.URL, Mode: repo.Mode, DryRun: r.DryRun, Started: time.Now()}
+	defer func() { res.Duration = time.Since(res.Started) }()
+	log := r.logger().With("repository", res.Repository)
+
+	open := r.Open
+	if open == nil {
+		open = func(repo config.Repository) (WorkingCopy, error) { return OpenWorkingCopy(r.Config, repo, r.Logger) }
+	}
+	wc, err := open(repo)
+	if err != nil {
+		res.Err = fmt.Errorf("opening the working copy: %w", err)
+		return res
+	}
+	// 1. Sync the working copy.
+	if _, err := wc.Sync(ctx); err != nil {
+		res.Err = fmt.Errorf("syncing the working copy: %w", err)
+		return res
+	}
+	// 2–5. Load, scan, resolve, plan.
+	st, err := r.plan(ctx, reg, wc.Dir(), repo.Paths, &res)
+	if err != nil {
+		res.Err = err
+		var problems problem.List
+		res.Invalid = errors.As(err, &problems)
+		return res
+	}
+	// 6. Write.
+	if repo.Mode == config.Push {
+		r.push(ctx, reg, wc, repo, st, &res, log)
+	} else {
+		r.pullRequests(ctx, reg, wc, repo, st, &res, log)
+	}
+	return res
+}
+
+// planned is what the load, scan, resolve and plan stages learnt of a tree.
+type planned struct {
+	policies *config.Policies
+	resolved []Resolution
+	plan     *patcher.Plan
+}
+
+// plan runs the load, scan, resolve and plan stages on the tree at root,
+// and records the resolutions and the plan in res.
+func (r *Runner) plan(ctx context.Context, reg Registry, root string, paths []string, res *Result) (*planned, error) {
+	pols, err := Load(root)
+	if err != nil {
+		return nil, err
+	}
+	reqs, err := Scan(ctx, root, paths, pols)
+	if err != nil {
+		return nil, err
+	}
+	resolved := r.Resolver.Resolve(ctx, reg, reqs)
+	plan, err := patcher.PlanDir(ctx, root, paths, Targets(pols, resolved, nil))
+	if err != nil {
+		return nil, fmt.Errorf("planning changes: %w", err)
+	}
+	res.Policies, res.Plan = resolved, plan
+	return &planned{policies: pols, resolved: resolved, plan: plan}, nil
+}
+
+// push is step 6 in push mode: one commit of every planned file, pushed;
+// when someone pushed first, re-planned on their tip.
+func (r *Runner) push(ctx context.Context, reg Registry, wc WorkingCopy, repo config.Repository, st *planned, res *Result, log *slog.Logger) {
+	if len(st.plan.Files) == 0 {
+		return
+	}
+	cs := changeSet(st.policies, st.plan)
+	res.Commit = &cs
+	if r.DryRun {
+		log.Info("dry run: would commit and push", "files", len(cs.Files), "changes", len(cs.Changes))
+		return
+	}
+	rebuild := func(ctx context.Context, dir string) (gitwriter.ChangeSet, error) {
+		again, err := r.plan(ctx, reg, dir, repo.Paths, res)
+		if err != nil {
+			return gitwriter.ChangeSet{}, err
+		}
+		cs := changeSet(again.policies, again.plan)
+		res.Commit = &cs
+		return cs, nil
+	}
+	pushed, err := wc.Push(ctx, cs, rebuild)
+	if err != nil {
+		res.Err = fmt.Errorf("pushing: %w", err)
+		return
+	}
+	res.Pushed = &pushed
+	if pushed.Commit == "" {
+		res.Commit = nil
+		return
+	}
+	for _, c := range res.Commit.Changes {
+		log.Info("pushed", "commit", pushed.Commit, "branch", pushed.Branch, "policy", c.Policy, "image", c.Image, "file", c.File, "from", c.Old, "to", c.New)
+	}
+}
+
+// changeSet is the commit of a plan: its files and the changes they carry.
+func changeSet(pols *config.Policies, plan *patcher.Plan) gitwriter.ChangeSet {
+	var cs gitwriter.ChangeSet
+	for _, f := range plan.Files {
+		cs.Files = append(cs.Files, gitwriter.File{Path: f.Path, Content: f.New})
+	}
+	for _, c := range plan.Changes {
+		image := ""
+		if p := pols.Lookup(c.Policy); p != nil {
+			image = p.Spec().Image
+		}
+		cs.Changes = append(cs.Changes, gitwriter.Change{File: c.File, Image: image, Policy: c.Policy, Field: string(c.Field), Old: c.Old, New: c.New})
+	}
+	return cs
+}

@@ -1,0 +1,64 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/imagebump/imagebump/config"
+	"github.com/imagebump/imagebump/patcher"
+	"github.com/imagebump/imagebump/problem"
+)
+
+// Validation is what checking a checkout offline found.
+type Validation struct {
+	// Policies are the policy files read; nil when they are invalid.
+	Policies *config.Policies
+	// Markers are the markers on rewritable values.
+	Markers []patcher.Marker
+	// Problems are every invalid policy file entry, misplaced or malformed
+	// marker, marker naming no policy, unparsable file and unreadable
+	// directory, sorted by file and line, each once.
+	Problems problem.List
+	// Warnings are comments that look like markers and are not, and the
+	// like; they never change the status.
+	Warnings []patcher.Warning
+}
+
+// Validate checks the policy files and markers of the checkout at root
+// without contacting a registry. The error is for a root that cannot be
+// read at all.
+func Validate(ctx context.Context, root string) (*Validation, error) {
+	v := &Validation{}
+	pols, err := Load(root)
+	if err != nil && !errors.As(err, &v.Problems) {
+		return nil, err
+	}
+	v.Policies = pols
+	scan, err := patcher.ScanDir(ctx, root, nil)
+	if err != nil {
+		return nil, err
+	}
+	v.Markers, v.Warnings = scan.Markers, scan.Warnings
+	v.Problems = append(v.Problems, scan.Problems...)
+	// Unknown policies can only be told when the policy files are valid.
+	if pols != nil {
+		for _, m := range scan.Markers {
+			if pols.Lookup(m.Policy) == nil {
+				v.Problems = append(v.Problems, problem.Problem{File: m.File, Line: m.Line,
+					Message: fmt.Sprintf("marker names policy %q, which no policy file defines", m.Policy)})
+			}
+		}
+	}
+	// Both walks report an unreadable directory alike: once is enough.
+	v.Problems = v.Problems.Sorted()
+	return v, nil
+}
+
+// Status is invalid when anything is: validate exits 2 on any problem.
+func (v *Validation) Status() Status {
+	if len(v.Problems) > 0 {
+		return StatusInvalid
+	}
+	return StatusOK
+}

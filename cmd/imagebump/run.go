@@ -1,0 +1,297 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/imagebump/imagebump/bot"
+	"github.com/imagebump/imagebump/config"
+	"github.com/imagebump/imagebump/gitwriter/pullrequest"
+	"github.com/imagebump/imagebump/problem"
+	"github.com/imagebump/imagebump/registry"
+)
+
+type runConfig struct {
+	config string
+	once   bool
+	dryRun bool
+	// forgeOptions are passed to the pull request lifecycle; tests use
+	// them to wait out rate limits without sleeping.
+	forgeOptions []pullrequest.Option
+}
+
+func newRunCommand() *cobra.Command {
+	cfg := &runConfig{}
+	cmd := &cobra.Command{
+		Use:   "run --config FILE [--once] [--dry-run]",
+		Short: "Run the bot: update passes on the config's schedule, or one pass with --once",
+		Long: `run keeps the repositories of the bot config up to date: it syncs a
+working copy of each, resolves the policies its markers use, rewrites the
+marked fields, and commits and pushes the change (mode: push).
+
+Without --once it runs a pass at start-up and then on the config's schedule,
+and serves /metrics, /healthz and /readyz on the config's listen address.
+With --once it runs one pass over every repository and exits; no HTTP
+server is started. --dry-run syncs and plans for real but writes nothing to
+git or the forge, and prints what it would do.
+
+Exit status (--once): 0 done; 1 a repository, registry, policy or push
+failed (the others were still updated); 2 bad usage, an invalid bot config,
+or a repository whose policy files are invalid.`,
+		Args: maxArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runBot(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), *cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.config, "config", "", "bot config `FILE` (required)")
+	f.BoolVar(&cfg.once, "once", false, "run one pass over every repository and exit")
+	f.BoolVar(&cfg.dryRun, "dry-run", false, "sync and plan, but write nothing to git or the forge")
+	return cmd
+}
+
+func runBot(ctx context.Context, stdout, stderr io.Writer, cfg runConfig) error {
+	if cfg.config == "" {
+		return usageError("run needs --config FILE")
+	}
+	b, err := loadBot(cfg.config)
+	if err != nil {
+		return err
+	}
+	log := botLogger(stderr, b.Log)
+	runner, err := newRunner(b, cfg, log)
+	if err != nil {
+		return err
+	}
+	if cfg.once {
+		results := runner.Once(ctx)
+		for _, res := range results {
+			logResult(log, res)
+			if cfg.dryRun {
+				printDryRun(stdout, res)
+			}
+		}
+		return runExit(results)
+	}
+	return serve(ctx, stdout, b, runner, log)
+}
+
+// loadBot reads a bot config; an invalid one is a usage error that lists
+// every problem with its line.
+func loadBot(path string) (*config.Bot, error) {
+	b, err := config.LoadBot(path)
+	var problems problem.List
+	if errors.As(err, &problems) {
+		return nil, usageError("invalid bot config %s:\n%v", path, err)
+	}
+	if err != nil {
+		return nil, usageError("%v", err)
+	}
+	return b, nil
+}
+
+// newRunner is the runner of run for the bot config b. The demo runs its
+// pass with it too.
+func newRunner(b *config.Bot, cfg runConfig, log *slog.Logger) (*bot.Runner, error) {
+	client, err := registry.New(append([]registry.Option{registry.WithLogger(log)}, bot.RegistryOptions(b.Registries)...)...)
+	if err != nil {
+		return nil, usageError("registry settings: %v", err)
+	}
+	return &bot.Runner{
+		Config:       b,
+		Registry:     client,
+		ForgeOptions: cfg.forgeOptions,
+		DryRun:       cfg.dryRun,
+		Logger:       log,
+	}, nil
+}
+
+// runExit is the exit status of one pass over every repository: 2 when
+// some repository's policy files are invalid, 1 when some pass failed.
+func runExit(results []bot.Result) error {
+	if st := bot.Statuses(results); st != bot.StatusOK {
+		return &exitError{code: int(st)}
+	}
+	return nil
+}
+
+// serve runs passes on the schedule until ctx is cancelled, with the
+// metrics and health endpoints on b.Listen.
+func serve(ctx context.Context, stdout io.Writer, b *config.Bot, runner *bot.Runner, log *slog.Logger) error {
+	reg := prometheus.NewRegistry()
+	m := newMetrics(reg, runner.Registry)
+	var ready atomic.Bool
+	ln, err := net.Listen("tcp", b.Listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", b.Listen, err)
+	}
+	srv := &http.Server{Handler: healthMux(reg, &ready), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server stopped", "err", err)
+		}
+	}()
+	log.Info("imagebump running", "listen", ln.Addr().String(), "schedule", b.Schedule, "repositories", len(b.Repositories))
+
+	names := make([]string, len(b.Repositories))
+	for i, r := range b.Repositories {
+		names[i] = r.URL
+	}
+	var firstRound atomic.Int32
+	firstRound.Store(int32(len(names)))
+	s := &bot.Scheduler{
+		Schedule:     b.Cron,
+		Repositories: names,
+		Logger:       log,
+		Skipped:      func(i int) { m.skipped.WithLabelValues(names[i]).Inc() },
+		Round: func() func(context.Context, int) {
+			pass := runner.Round()
+			return func(ctx context.Context, i int) {
+				res := pass(ctx, i)
+				logResult(log, res)
+				m.observe(res)
+				// Ready once every repository has had its first pass,
+				// whatever its result.
+				if firstRound.Load() > 0 && firstRound.Add(-1) == 0 {
+					ready.Store(true)
+				}
+			}
+		},
+	}
+	err = s.Run(ctx)
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutdown)
+	log.Info("imagebump stopped")
+	return err
+}
+
+// healthMux serves /metrics from reg, /healthz (the process is alive) and
+// /readyz (the first pass over every repository has finished).
+func healthMux(reg *prometheus.Registry, ready *atomic.Bool) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metricsHandler(reg))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready.Load() {
+			http.Error(w, "the first pass has not finished", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ok\n")
+	})
+	return mux
+}
+
+// botLogger is the logger of run: JSON when the config says so or stderr
+// is not a terminal, text on a terminal; level from the config.
+func botLogger(w io.Writer, c config.Log) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "text" || (c.Format != "json" && isTerminal(w)) {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// logResult logs one line per pass.
+func logResult(log *slog.Logger, res bot.Result) {
+	attrs := []any{"repository", res.Repository, "mode", string(res.Mode), "duration", res.Duration.Round(time.Millisecond).String()}
+	if res.Plan != nil {
+		attrs = append(attrs, "changes", len(res.Plan.Changes), "problems", len(res.Plan.Problems))
+	}
+	var selected []string
+	for _, p := range res.Policies {
+		if p.Err != nil {
+			log.Warn("policy failed", "repository", res.Repository, "policy", p.Policy.Name(), "err", p.Err)
+			continue
+		}
+		selected = append(selected, p.Policy.Name()+"="+p.Tag)
+	}
+	if len(selected) > 0 {
+		attrs = append(attrs, "selected", strings.Join(selected, " "))
+	}
+	if res.Plan != nil {
+		for _, p := range res.Plan.Problems {
+			log.Warn("problem", "repository", res.Repository, "file", p.File, "line", p.Line, "message", p.Message)
+		}
+	}
+	if res.Pushed != nil && res.Pushed.Commit != "" {
+		attrs = append(attrs, "commit", res.Pushed.Commit, "branch", res.Pushed.Branch, "attempts", res.Pushed.Attempts)
+	}
+	for _, pr := range res.PullRequests {
+		if pr.Err != nil {
+			log.Error("pull request action failed", "repository", res.Repository, "group", pr.Group, "branch", pr.Branch, "action", string(pr.Action), "err", pr.Err)
+		}
+	}
+	switch {
+	case res.Err != nil:
+		log.Error("pass failed", append(attrs, "err", res.Err)...)
+	case res.Failed():
+		log.Warn("pass finished with failures", attrs...)
+	default:
+		log.Info("pass finished", attrs...)
+	}
+}
+
+// printDryRun prints what a dry-run pass would have done.
+func printDryRun(out io.Writer, res bot.Result) {
+	fmt.Fprintf(out, "%s (%s, dry run)\n", res.Repository, res.Mode)
+	if res.Err != nil {
+		fmt.Fprintf(out, "  failed: %v\n", res.Err)
+		return
+	}
+	if res.Mode == config.Push {
+		if res.Commit == nil {
+			fmt.Fprintln(out, "  nothing to change")
+			return
+		}
+		fmt.Fprintf(out, "  would commit %d file(s) and push:\n", len(res.Commit.Files))
+		for _, c := range res.Commit.Changes {
+			fmt.Fprintf(out, "    %s:%s %s → %s\n", c.File, c.Field, c.Old, c.New)
+		}
+		return
+	}
+	if len(res.PullRequests) == 0 {
+		fmt.Fprintln(out, "  no pull request groups")
+	}
+	for _, pr := range res.PullRequests {
+		d := pr.Decision
+		fmt.Fprintf(out, "  %s %s: %s", d.Action, d.Branch, d.Reason)
+		if d.Number > 0 {
+			fmt.Fprintf(out, " (#%d)", d.Number)
+		}
+		fmt.Fprintln(out)
+		if d.Action == pullrequest.ActionCreate || d.Action == pullrequest.ActionUpdate || d.Action == pullrequest.ActionUpdateText {
+			fmt.Fprintf(out, "    title: %s\n", d.Title)
+			for _, l := range strings.Split(strings.TrimRight(d.Body, "\n"), "\n") {
+				fmt.Fprintf(out, "    | %s\n", l)
+			}
+		}
+		if pr.Err != nil {
+			fmt.Fprintf(out, "    failed: %v\n", pr.Err)
+		}
+	}
+}
