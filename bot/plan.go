@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/imagebump/imagebump/config"
 	"github.com/imagebump/imagebump/patcher"
 )
 
 // Outcome is what resolving a checkout's policies and applying them to its
 // manifests would do. Nothing is written until Write.
 type Outcome struct {
+	// PolicyFiles are the policy files read.
+	PolicyFiles *config.Policies
 	// Policies has the resolution of every policy a marker uses, by name.
 	Policies []Resolution
 	// Patch has the file changes, problems and refused downgrades.
@@ -65,5 +68,5 @@ func (r *Resolver) Plan(ctx context.Context, reg Registry, root string, paths []
 	if err != nil {
 		return nil, fmt.Errorf("planning changes: %w", err)
 	}
-	return &Outcome{Policies: resolved, Patch: plan}, nil
+	return &Outcome{PolicyFiles: pols, Policies: resolved, Patch: plan}, nil
 }

@@ -49,7 +49,7 @@ func OpenForge(repo config.Repository) (pullrequest.Forge, error) {
 // pullRequests is step 6 in pull request mode: one branch and pull request
 // per group, built from the base branch, decided by the pure lifecycle
 // (pullrequest.Decide) and carried out unless this is a dry run.
-func (r *Runner) pullRequests(ctx context.Context, reg Registry, wc WorkingCopy, repo config.Repository, st *planned, res *Result, log *slog.Logger) {
+func (r *Runner) pullRequests(ctx context.Context, reg Registry, wc WorkingCopy, repo config.Repository, st *Outcome, res *Result, log *slog.Logger) {
 	groups, changes, err := r.groups(ctx, reg, wc, repo, st, log)
 	if err != nil {
 		res.Err = err
@@ -87,7 +87,7 @@ func (r *Runner) pullRequests(ctx context.Context, reg Registry, wc WorkingCopy,
 		}
 		return false
 	})
-	s := st.policies.PullRequests
+	s := st.PolicyFiles.PullRequests
 	decisions, err := pullrequest.Decide(groups, prs, branches, pullrequest.Settings{
 		Base: repo.Branch, Labels: s.Labels, Reviewers: s.Reviewers, TeamReviewers: s.TeamReviewers, Draft: s.Draft, MaxOpen: s.MaxOpen,
 	})
@@ -111,8 +111,8 @@ func (r *Runner) pullRequests(ctx context.Context, reg Registry, wc WorkingCopy,
 // that did not resolve is left out: its pull request is neither updated
 // nor closed while the registry cannot say what the newest tag is. It also
 // returns each branch's changes by field, for the commit message.
-func (r *Runner) groups(ctx context.Context, reg Registry, wc WorkingCopy, repo config.Repository, st *planned, log *slog.Logger) ([]pullrequest.Group, map[string][]gitwriter.Change, error) {
-	s := st.policies.PullRequests
+func (r *Runner) groups(ctx context.Context, reg Registry, wc WorkingCopy, repo config.Repository, st *Outcome, log *slog.Logger) ([]pullrequest.Group, map[string][]gitwriter.Change, error) {
+	s := st.PolicyFiles.PullRequests
 	// The policy files name the prefix; only branches under it are ever
 	// force-pushed or deleted.
 	if err := wc.SetBranchPrefix(s.BranchPrefix); err != nil {
@@ -120,7 +120,7 @@ func (r *Runner) groups(ctx context.Context, reg Registry, wc WorkingCopy, repo 
 	}
 	members := map[string][]Resolution{}
 	var names []string
-	for _, res := range st.resolved {
+	for _, res := range st.Policies {
 		g := groupOf(res.Policy, s.Grouping)
 		if _, ok := members[g]; !ok {
 			names = append(names, g)
@@ -144,7 +144,7 @@ func (r *Runner) groups(ctx context.Context, reg Registry, wc WorkingCopy, repo 
 		if failed {
 			continue
 		}
-		plan, err := patcher.PlanDir(ctx, wc.Dir(), repo.Paths, Targets(st.policies, st.resolved, func(p *config.Policy) bool { return in[p.Name()] }))
+		plan, err := patcher.PlanDir(ctx, wc.Dir(), repo.Paths, Targets(st.PolicyFiles, st.Policies, func(p *config.Policy) bool { return in[p.Name()] }))
 		if err != nil {
 			return nil, nil, fmt.Errorf("planning group %s: %w", name, err)
 		}
@@ -161,7 +161,7 @@ func (r *Runner) groups(ctx context.Context, reg Registry, wc WorkingCopy, repo 
 			g.Files = append(g.Files, pullrequest.File{Path: f.Path, Content: f.New})
 		}
 		groups = append(groups, g)
-		changes[g.Branch] = changeSet(st.policies, plan).Changes
+		changes[g.Branch] = changeSet(st.PolicyFiles, plan).Changes
 	}
 	return groups, changes, nil
 }

@@ -186,40 +186,24 @@ func (r *Runner) pass(ctx context.Context, reg Registry, repo config.Repository)
 	return res
 }
 
-// planned is what the load, scan, resolve and plan stages learnt of a tree.
-type planned struct {
-	policies *config.Policies
-	resolved []Resolution
-	plan     *patcher.Plan
-}
-
-// plan runs the load, scan, resolve and plan stages on the tree at root,
-// and records the resolutions and the plan in res.
-func (r *Runner) plan(ctx context.Context, reg Registry, root string, paths []string, res *Result) (*planned, error) {
-	pols, err := Load(root)
+// plan runs the load, scan, resolve and plan stages on the tree at root
+// (Resolver.Plan), and records the resolutions and the plan in res.
+func (r *Runner) plan(ctx context.Context, reg Registry, root string, paths []string, res *Result) (*Outcome, error) {
+	o, err := r.Resolver.Plan(ctx, reg, root, paths)
 	if err != nil {
 		return nil, err
 	}
-	reqs, err := Scan(ctx, root, paths, pols)
-	if err != nil {
-		return nil, err
-	}
-	resolved := r.Resolver.Resolve(ctx, reg, reqs)
-	plan, err := patcher.PlanDir(ctx, root, paths, Targets(pols, resolved, nil))
-	if err != nil {
-		return nil, fmt.Errorf("planning changes: %w", err)
-	}
-	res.Policies, res.Plan = resolved, plan
-	return &planned{policies: pols, resolved: resolved, plan: plan}, nil
+	res.Policies, res.Plan = o.Policies, o.Patch
+	return o, nil
 }
 
 // push is step 6 in push mode: one commit of every planned file, pushed;
 // when someone pushed first, re-planned on their tip.
-func (r *Runner) push(ctx context.Context, reg Registry, wc WorkingCopy, repo config.Repository, st *planned, res *Result, log *slog.Logger) {
-	if len(st.plan.Files) == 0 {
+func (r *Runner) push(ctx context.Context, reg Registry, wc WorkingCopy, repo config.Repository, st *Outcome, res *Result, log *slog.Logger) {
+	if len(st.Patch.Files) == 0 {
 		return
 	}
-	cs := changeSet(st.policies, st.plan)
+	cs := changeSet(st.PolicyFiles, st.Patch)
 	res.Commit = &cs
 	if r.DryRun {
 		log.Info("dry run: would commit and push", "files", len(cs.Files), "changes", len(cs.Changes))
@@ -230,7 +214,7 @@ func (r *Runner) push(ctx context.Context, reg Registry, wc WorkingCopy, repo co
 		if err != nil {
 			return gitwriter.ChangeSet{}, err
 		}
-		cs := changeSet(again.policies, again.plan)
+		cs := changeSet(again.PolicyFiles, again.Patch)
 		res.Commit = &cs
 		return cs, nil
 	}

@@ -293,6 +293,15 @@ func validation(w http.ResponseWriter, msg string) {
 	})
 }
 
+// invalidField answers as GitHub does when a pull request names a head or
+// base branch that does not exist.
+func invalidField(w http.ResponseWriter, field string) {
+	writeJSON(w, http.StatusUnprocessableEntity, map[string]any{
+		"message": "Validation Failed",
+		"errors":  []map[string]string{{"resource": "PullRequest", "field": field, "code": "invalid"}},
+	})
+}
+
 func notFound(w http.ResponseWriter) {
 	writeJSON(w, http.StatusNotFound, map[string]string{"message": "Not Found"})
 }
@@ -574,18 +583,12 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 	}
 	head, ok := s.ref(req.Head)
 	if !ok {
-		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{
-			"message": "Validation Failed",
-			"errors":  []map[string]string{{"resource": "PullRequest", "field": "head", "code": "invalid"}},
-		})
+		invalidField(w, "head")
 		return
 	}
 	base, ok := s.ref(req.Base)
 	if !ok {
-		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{
-			"message": "Validation Failed",
-			"errors":  []map[string]string{{"resource": "PullRequest", "field": "base", "code": "invalid"}},
-		})
+		invalidField(w, "base")
 		return
 	}
 	if s.ancestor(head, base) {
