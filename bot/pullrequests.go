@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"slices"
@@ -18,8 +19,9 @@ import (
 )
 
 // OpenWorkingCopy makes the gitwriter working copy of repo under the bot's
-// workDir, with the bot's commit settings.
-func OpenWorkingCopy(b *config.Bot, repo config.Repository, log *slog.Logger) (WorkingCopy, error) {
+// workDir, with the bot's commit settings; progress (nil: none) receives
+// the remote's clone and fetch progress.
+func OpenWorkingCopy(b *config.Bot, repo config.Repository, log *slog.Logger, progress io.Writer) (WorkingCopy, error) {
 	return gitwriter.New(gitwriter.Options{
 		URL:             repo.URL,
 		Branch:          repo.Branch,
@@ -30,6 +32,7 @@ func OpenWorkingCopy(b *config.Bot, repo config.Repository, log *slog.Logger) (W
 		SigningKeyFile:  b.Commit.SigningKeyFile,
 		MessageTemplate: b.Commit.MessageTemplate,
 		Logger:          log,
+		Progress:        progress,
 	})
 }
 

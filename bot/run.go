@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"time"
@@ -56,6 +57,9 @@ type Runner struct {
 	// Logger receives a line per commit and pull request action; nil
 	// discards.
 	Logger *slog.Logger
+	// Progress, when set, gives the writer that receives a repository's
+	// clone and fetch progress (a terminal's, for long first clones).
+	Progress func(repo config.Repository) io.Writer
 	// Concurrency bounds the repositories in a pass at once; 0 means 4.
 	Concurrency int
 }
@@ -157,7 +161,13 @@ func (r *Runner) pass(ctx context.Context, reg Registry, repo config.Repository)
 
 	open := r.Open
 	if open == nil {
-		open = func(repo config.Repository) (WorkingCopy, error) { return OpenWorkingCopy(r.Config, repo, r.Logger) }
+		open = func(repo config.Repository) (WorkingCopy, error) {
+			var progress io.Writer
+			if r.Progress != nil {
+				progress = r.Progress(repo)
+			}
+			return OpenWorkingCopy(r.Config, repo, r.Logger, progress)
+		}
 	}
 	wc, err := open(repo)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"regexp"
@@ -53,6 +54,10 @@ type Options struct {
 	BranchPrefix string
 	// Logger receives what the working copy does; nil discards.
 	Logger *slog.Logger
+	// Progress receives the remote's progress messages while cloning and
+	// fetching (git's "Counting objects: 100% (5005/5005), done."); nil
+	// discards them.
+	Progress io.Writer
 }
 
 // Auth is how to authenticate to the remote: a token (HTTPS basic auth,

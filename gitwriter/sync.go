@@ -148,6 +148,7 @@ func (r *Repo) fetch(ctx context.Context, depth int, branches ...string) error {
 		Depth:      depth,
 		Auth:       r.auth,
 		Tags:       git.NoTags,
+		Progress:   r.opts.Progress,
 	})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return r.errorf("fetching %s of %s: %w", strings.Join(branches, ", "), r.opts.URL, err)
@@ -488,6 +489,7 @@ func (r *Repo) clone(ctx context.Context, branch string) error {
 		SingleBranch:  true,
 		Depth:         1,
 		Tags:          git.NoTags,
+		Progress:      r.opts.Progress,
 	})
 	if err != nil {
 		return r.errorf("cloning %s: %w", r.opts.URL, err)

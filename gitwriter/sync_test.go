@@ -380,3 +380,24 @@ func TestSyncWorktree(t *testing.T) {
 		})
 	}
 }
+
+// TestSyncProgress checks that the remote's progress messages of a clone
+// and of a fetch reach Options.Progress.
+func TestSyncProgress(t *testing.T) {
+	s := gitserver.Start(t)
+	s.NewRepo(t, "fleet", map[string]string{"a.yaml": "a: 1\n"})
+	var progress syncBuffer
+	o := tokenOptions(t, s, "fleet", t.TempDir(), nil)
+	o.Progress = &progress
+	r := mustNew(t, o)
+	mustSync(t, r)
+	if !strings.Contains(progress.String(), "objects") {
+		t.Errorf("clone progress = %q, want git's object counts", progress.String())
+	}
+	before := len(progress.String())
+	s.Commit(t, "fleet", "main", "more", map[string]string{"b.yaml": "b: 1\n"})
+	mustSync(t, r)
+	if len(progress.String()) == before {
+		t.Errorf("fetch wrote no progress")
+	}
+}

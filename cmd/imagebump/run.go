@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -75,6 +77,9 @@ func runBot(ctx context.Context, stdout, stderr io.Writer, cfg runConfig) error 
 	runner, err := newRunner(b, cfg, log)
 	if err != nil {
 		return err
+	}
+	if isTerminal(stderr) {
+		runner.Progress = func(repo config.Repository) io.Writer { return &progressLines{w: stderr, prefix: repo.URL} }
 	}
 	if cfg.once {
 		results := runner.Once(ctx)
@@ -292,6 +297,35 @@ func printDryRun(out io.Writer, res bot.Result) {
 		}
 		if pr.Err != nil {
 			fmt.Fprintf(out, "    failed: %v\n", pr.Err)
+		}
+	}
+}
+
+// progressLines writes the complete lines of a clone's or fetch's progress
+// ("Counting objects: 100% (5005/5005), done.") to w, each after prefix:
+// one line per phase and repository, without the in-place updates git
+// separates with carriage returns, which concurrent repositories would
+// garble.
+type progressLines struct {
+	mu     sync.Mutex
+	w      io.Writer
+	prefix string
+	buf    []byte
+}
+
+func (p *progressLines) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.buf = append(p.buf, b...)
+	for {
+		i := bytes.IndexAny(p.buf, "\r\n")
+		if i < 0 {
+			return len(b), nil
+		}
+		line, sep := p.buf[:i], p.buf[i]
+		p.buf = p.buf[i+1:]
+		if sep == '\n' && len(bytes.TrimSpace(line)) > 0 {
+			fmt.Fprintf(p.w, "%s: %s\n", p.prefix, escape(string(bytes.TrimSpace(line))))
 		}
 	}
 }

@@ -1,0 +1,30 @@
+package main
+
+import (
+	"bytes"
+	"testing"
+)
+
+// TestProgressLines checks that only the finished line of each phase is
+// written, prefixed with the repository, and that a remote's control
+// characters are escaped.
+func TestProgressLines(t *testing.T) {
+	var out bytes.Buffer
+	p := &progressLines{w: &out, prefix: "https://git.example/acme/fleet.git"}
+	for _, chunk := range []string{
+		"Counting objects:  50% (1/2)\r",
+		"Counting objects: 100% (2/2)\rCounting objects: 100% (2/2), done.\n",
+		"Compressing obj", "ects: 100% (1/1), done.\n",
+		"\x1b[31mred\n", "\n", "no newline yet",
+	} {
+		if _, err := p.Write([]byte(chunk)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := "https://git.example/acme/fleet.git: Counting objects: 100% (2/2), done.\n" +
+		"https://git.example/acme/fleet.git: Compressing objects: 100% (1/1), done.\n" +
+		"https://git.example/acme/fleet.git: \"\\x1b[31mred\"\n"
+	if out.String() != want {
+		t.Errorf("got %q\nwant %q", out.String(), want)
+	}
+}
