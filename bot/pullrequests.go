@@ -13,6 +13,7 @@ import (
 	"github.com/imagebump/imagebump/config"
 	"github.com/imagebump/imagebump/gitwriter"
 	"github.com/imagebump/imagebump/gitwriter/github"
+	"github.com/imagebump/imagebump/gitwriter/gitlab"
 	"github.com/imagebump/imagebump/gitwriter/pullrequest"
 	"github.com/imagebump/imagebump/patcher"
 )
@@ -57,6 +58,8 @@ func OpenForge(repo config.Repository) (pullrequest.Forge, error) {
 	switch repo.Forge {
 	case config.GitHub:
 		return github.New(repo.APIURL, repo.Owner, repo.Name, token)
+	case config.GitLab:
+		return gitlab.New(repo.APIURL, repo.Owner+"/"+repo.Name, token)
 	case "":
 		return nil, errors.New("the repository names no forge: give it a github, gitlab or gitea section with apiURL")
 	default:
@@ -78,9 +81,9 @@ func forgeName(f config.Forge) string {
 
 // unsupported reports the pull request settings repo's forge cannot
 // honour, naming the policy file they come from, so they are never
-// silently dropped: GitLab and Gitea have no team reviewers.
+// silently dropped: GitLab has no team reviewers (GitHub and Gitea do).
 func unsupported(repo config.Repository, s config.PullRequests, files []string) error {
-	if len(s.TeamReviewers) == 0 || repo.Forge == config.GitHub {
+	if len(s.TeamReviewers) == 0 || repo.Forge != config.GitLab {
 		return nil
 	}
 	file := "the root policy file"

@@ -17,7 +17,7 @@ func TestUnsupportedSettings(t *testing.T) {
 	}{
 		{"github honours team reviewers", config.GitHub, teams, ""},
 		{"gitlab refuses team reviewers", config.GitLab, teams, ".imagebump.yaml: pullRequests.teamReviewers: GitLab has no team reviewers"},
-		{"gitea refuses team reviewers", config.Gitea, teams, ".imagebump.yaml: pullRequests.teamReviewers: Gitea has no team reviewers"},
+		{"gitea honours team reviewers", config.Gitea, teams, ""},
 		{"gitlab with user reviewers only", config.GitLab, config.PullRequests{Reviewers: []string{"alice"}}, ""},
 	}
 	for _, tc := range tests {
