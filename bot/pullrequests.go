@@ -12,6 +12,7 @@ import (
 
 	"github.com/imagebump/imagebump/config"
 	"github.com/imagebump/imagebump/gitwriter"
+	"github.com/imagebump/imagebump/gitwriter/gitea"
 	"github.com/imagebump/imagebump/gitwriter/github"
 	"github.com/imagebump/imagebump/gitwriter/gitlab"
 	"github.com/imagebump/imagebump/gitwriter/pullrequest"
@@ -60,10 +61,10 @@ func OpenForge(repo config.Repository) (pullrequest.Forge, error) {
 		return github.New(repo.APIURL, repo.Owner, repo.Name, token)
 	case config.GitLab:
 		return gitlab.New(repo.APIURL, repo.Owner+"/"+repo.Name, token)
-	case "":
-		return nil, errors.New("the repository names no forge: give it a github, gitlab or gitea section with apiURL")
+	case config.Gitea:
+		return gitea.New(repo.APIURL, repo.Owner, repo.Name, token)
 	default:
-		return nil, fmt.Errorf("pull requests on %s are not implemented yet", forgeName(repo.Forge))
+		return nil, errors.New("the repository names no forge: give it a github, gitlab or gitea section with apiURL")
 	}
 }
 
