@@ -2,8 +2,10 @@ package forgefake
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -345,4 +347,48 @@ type statusWriter struct {
 func (w *statusWriter) WriteHeader(code int) {
 	w.status = code
 	w.ResponseWriter.WriteHeader(code)
+}
+
+// Page is one page of a listing of n items, as a request asks for it with
+// the query parameters perKey (per_page, limit) and page.
+type Page struct {
+	// Items are the page's items; Next is the next page's number, 0 on
+	// the last page.
+	Items []any
+	Next  int
+}
+
+// Paginate picks the page of n items that r asks for, defaultPer (and at
+// most maxPer, 0 = no cap) to a page.
+func Paginate(r *http.Request, perKey string, defaultPer, maxPer, n int, item func(int) any) Page {
+	q := r.URL.Query()
+	per, err := strconv.Atoi(q.Get(perKey))
+	if err != nil || per <= 0 || (maxPer > 0 && per > maxPer) {
+		per = defaultPer
+	}
+	p, err := strconv.Atoi(q.Get("page"))
+	if err != nil || p <= 0 {
+		p = 1
+	}
+	out := Page{Items: []any{}}
+	for i := (p - 1) * per; i < n && i < p*per; i++ {
+		out.Items = append(out.Items, item(i))
+	}
+	if p*per < n {
+		out.Next = p + 1
+	}
+	return out
+}
+
+// LinkNext sets the Link header to the next page, as GitHub and Gitea
+// paginate.
+func LinkNext(w http.ResponseWriter, r *http.Request, next int) {
+	if next == 0 {
+		return
+	}
+	u := *r.URL
+	q := u.Query()
+	q.Set("page", strconv.Itoa(next))
+	u.RawQuery = q.Encode()
+	w.Header().Set("Link", fmt.Sprintf(`<http://%s%s>; rel="next"`, r.Host, u.String()))
 }

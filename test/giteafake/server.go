@@ -235,27 +235,10 @@ func (s *Server) labelsJSON(names []string) []map[string]any {
 // page writes items of a listing, honouring limit and page and linking
 // the next page as Gitea does.
 func page(w http.ResponseWriter, r *http.Request, n int, item func(int) any) {
-	q := r.URL.Query()
-	per, err := strconv.Atoi(q.Get("limit"))
-	if err != nil || per <= 0 || per > 50 {
-		per = 30
-	}
-	p, err := strconv.Atoi(q.Get("page"))
-	if err != nil || p <= 0 {
-		p = 1
-	}
-	out := []any{}
-	for i := (p - 1) * per; i < n && i < p*per; i++ {
-		out = append(out, item(i))
-	}
+	p := forgefake.Paginate(r, "limit", 30, 50, n, item)
 	w.Header().Set("X-Total-Count", strconv.Itoa(n))
-	if p*per < n {
-		next := *r.URL
-		q.Set("page", strconv.Itoa(p+1))
-		next.RawQuery = q.Encode()
-		w.Header().Set("Link", fmt.Sprintf(`<http://%s%s>; rel="next"`, r.Host, next.String()))
-	}
-	forgefake.WriteJSON(w, http.StatusOK, out)
+	forgefake.LinkNext(w, r, p.Next)
+	forgefake.WriteJSON(w, http.StatusOK, p.Items)
 }
 
 func (s *Server) render(pr *forgefake.PullRequest) map[string]any {

@@ -270,26 +270,9 @@ func (s *Server) render(pr *PullRequest) map[string]any {
 // page writes items n of a listing, honouring per_page and page and
 // linking the next page as GitHub does.
 func (s *Server) page(w http.ResponseWriter, r *http.Request, n int, item func(int) any) {
-	q := r.URL.Query()
-	per, err := strconv.Atoi(q.Get("per_page"))
-	if err != nil || per <= 0 {
-		per = 30
-	}
-	page, err := strconv.Atoi(q.Get("page"))
-	if err != nil || page <= 0 {
-		page = 1
-	}
-	out := []any{}
-	for i := (page - 1) * per; i < n && i < page*per; i++ {
-		out = append(out, item(i))
-	}
-	if page*per < n {
-		next := *r.URL
-		q.Set("page", strconv.Itoa(page+1))
-		next.RawQuery = q.Encode()
-		w.Header().Set("Link", fmt.Sprintf(`<http://%s%s>; rel="next"`, r.Host, next.String()))
-	}
-	writeJSON(w, http.StatusOK, out)
+	p := forgefake.Paginate(r, "per_page", 30, 100, n, item)
+	forgefake.LinkNext(w, r, p.Next)
+	writeJSON(w, http.StatusOK, p.Items)
 }
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request) {

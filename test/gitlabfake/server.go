@@ -170,28 +170,14 @@ func (s *Server) users(w http.ResponseWriter, r *http.Request) {
 // page writes items of a listing, honouring per_page and page and setting
 // GitLab's pagination headers.
 func page(w http.ResponseWriter, r *http.Request, n int, item func(int) any) {
-	q := r.URL.Query()
-	per, err := strconv.Atoi(q.Get("per_page"))
-	if err != nil || per <= 0 {
-		per = 20
-	}
-	p, err := strconv.Atoi(q.Get("page"))
-	if err != nil || p <= 0 {
-		p = 1
-	}
-	out := []any{}
-	for i := (p - 1) * per; i < n && i < p*per; i++ {
-		out = append(out, item(i))
-	}
-	w.Header().Set("X-Page", strconv.Itoa(p))
-	w.Header().Set("X-Per-Page", strconv.Itoa(per))
+	p := forgefake.Paginate(r, "per_page", 20, 100, n, item)
 	w.Header().Set("X-Total", strconv.Itoa(n))
-	if p*per < n {
-		w.Header().Set("X-Next-Page", strconv.Itoa(p+1))
+	if p.Next > 0 {
+		w.Header().Set("X-Next-Page", strconv.Itoa(p.Next))
 	} else {
 		w.Header().Set("X-Next-Page", "")
 	}
-	forgefake.WriteJSON(w, http.StatusOK, out)
+	forgefake.WriteJSON(w, http.StatusOK, p.Items)
 }
 
 func glState(pr *forgefake.PullRequest) string {
