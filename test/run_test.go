@@ -471,6 +471,32 @@ func TestRunPullRequestModeForges(t *testing.T) {
 	}
 }
 
+// TestRunGitLabRefusesTeamReviewers checks that teamReviewers, which GitLab
+// lacks, fail the repository's pass with an error naming the policy file
+// instead of being dropped, and that nothing is written.
+func TestRunGitLabRefusesTeamReviewers(t *testing.T) {
+	w := newRunWorld(t)
+	w.reg.Seed(t, "acme/web", "1.4.2", "1.5.0")
+	w.git = gitserver.Start(t, gitserver.WithToken(runToken), gitserver.WithUser("oauth2"))
+	fake := gitlabfake.New(t, w.git.Dir("group/fleet"), "group/fleet", "main")
+	fake.RequireToken(runToken)
+	w.forge = fmt.Sprintf("gitlab: {apiURL: %q}", fake.URL)
+	w.url = w.git.NewRepo(t, "group/fleet", map[string]string{
+		".imagebump.yaml":          "policies:\n  - name: web\n    image: " + w.reg.Repo("acme/web") + "\n    semver: ^1\npullRequests:\n  teamReviewers: [platform]\n",
+		"apps/web/deployment.yaml": deployment(w.reg.Repo("acme/web") + ":1.4.2"),
+	})
+	out := w.once(w.config("pullRequest", ""))
+	if out.code != 1 || !strings.Contains(out.stdout+out.stderr, ".imagebump.yaml: pullRequests.teamReviewers: GitLab has no team reviewers") {
+		t.Errorf("exit %d, want 1 with an error naming the policy file:\n%s\n%s", out.code, out.stdout, out.stderr)
+	}
+	if got := fake.Writes(); len(got) != 0 {
+		t.Errorf("API writes %+v, want none", got)
+	}
+	if ref := w.git.Ref(t, "group/fleet", "refs/heads/imagebump/web"); ref != "" {
+		t.Errorf("branch imagebump/web pushed (%s), want nothing pushed", ref)
+	}
+}
+
 // TestRunFailuresStayLocal checks that a registry answering 429 once is
 // retried, and that one that is down fails only its own policy: the other
 // policies and repositories still update, and the exit status is 1.
