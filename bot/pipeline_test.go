@@ -20,6 +20,7 @@ type fakeRegistry struct {
 	tags    map[string][]string
 	digests map[string]string // "repo:tag" → digest
 	fail    map[string]error  // repository → error of Tags
+	sources map[string]string // "repo:tag" → source label
 
 	mu    sync.Mutex
 	calls map[string]int // "Tags repo", "Digest ref"
@@ -56,6 +57,11 @@ func (f *fakeRegistry) Platforms(context.Context, string) ([]registry.Platform, 
 
 func (f *fakeRegistry) Created(context.Context, string) (time.Time, error) {
 	return time.Time{}, errors.New("not used by these tests")
+}
+
+func (f *fakeRegistry) Source(_ context.Context, ref string) (string, error) {
+	f.count("Source " + ref)
+	return f.sources[ref], nil
 }
 
 const (

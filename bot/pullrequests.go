@@ -100,8 +100,8 @@ func unsupported(repo config.Repository, s config.PullRequests, files []string) 
 // pullRequests is step 6 in pull request mode: one branch and pull request
 // per group, built from the base branch, decided by the pure lifecycle
 // (pullrequest.Decide) and carried out unless this is a dry run.
-func (r *Runner) pullRequests(ctx context.Context, wc WorkingCopy, repo config.Repository, st *planned, res *Result, log *slog.Logger) {
-	groups, changes, err := r.groups(ctx, wc, repo, st)
+func (r *Runner) pullRequests(ctx context.Context, reg Registry, wc WorkingCopy, repo config.Repository, st *planned, res *Result, log *slog.Logger) {
+	groups, changes, err := r.groups(ctx, reg, wc, repo, st, log)
 	if err != nil {
 		res.Err = err
 		return
@@ -161,12 +161,18 @@ func (r *Runner) pullRequests(ctx context.Context, wc WorkingCopy, repo config.R
 }
 
 // groups forms the pull request groups of a pass from the policies its
-// markers use, each planned alone on the base tree. A group with a policy
+// markers use, each planned alone on the base tree, with the source
+// repository of each new image for the pull request body. A group with a policy
 // that did not resolve is left out: its pull request is neither updated
 // nor closed while the registry cannot say what the newest tag is. It also
 // returns each branch's changes by field, for the commit message.
-func (r *Runner) groups(ctx context.Context, wc WorkingCopy, repo config.Repository, st *planned) ([]pullrequest.Group, map[string][]gitwriter.Change, error) {
+func (r *Runner) groups(ctx context.Context, reg Registry, wc WorkingCopy, repo config.Repository, st *planned, log *slog.Logger) ([]pullrequest.Group, map[string][]gitwriter.Change, error) {
 	s := st.policies.PullRequests
+	// The policy files name the prefix; only branches under it are ever
+	// force-pushed or deleted.
+	if err := wc.SetBranchPrefix(s.BranchPrefix); err != nil {
+		return nil, nil, fmt.Errorf("pull request branches: %w", err)
+	}
 	members := map[string][]Resolution{}
 	var names []string
 	for _, res := range st.resolved {
@@ -198,6 +204,14 @@ func (r *Runner) groups(ctx context.Context, wc WorkingCopy, repo config.Reposit
 			return nil, nil, fmt.Errorf("planning group %s: %w", name, err)
 		}
 		g := pullrequest.Group{Name: name, Branch: branchOf[name], Changes: groupChanges(members[name], plan.Changes)}
+		// The source link is looked up only for images that change.
+		for i, c := range g.Changes {
+			src, err := reg.Source(ctx, c.Image+":"+c.To)
+			if err != nil {
+				log.Warn("reading the source label", "image", c.Image, "tag", c.To, "err", err)
+			}
+			g.Changes[i].Source = src
+		}
 		for _, f := range plan.Files {
 			g.Files = append(g.Files, pullrequest.File{Path: f.Path, Content: f.New})
 		}

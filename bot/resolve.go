@@ -21,6 +21,8 @@ type Registry interface {
 	Digest(ctx context.Context, ref string) (string, error)
 	Platforms(ctx context.Context, ref string) ([]registry.Platform, error)
 	Created(ctx context.Context, ref string) (time.Time, error)
+	// Source is the image's org.opencontainers.image.source, or "".
+	Source(ctx context.Context, ref string) (string, error)
 }
 
 // Request asks for one policy to be resolved.

@@ -29,6 +29,7 @@ type WorkingCopy interface {
 	ReadFile(commit, path string) ([]byte, error)
 	Publish(ctx context.Context, name string, cs gitwriter.ChangeSet, lease string) (gitwriter.PublishResult, error)
 	DeleteBranch(ctx context.Context, name, lease string) error
+	SetBranchPrefix(prefix string) error
 }
 
 // Runner runs update passes over the repositories of a bot config.
@@ -180,7 +181,7 @@ func (r *Runner) pass(ctx context.Context, reg Registry, repo config.Repository)
 	if repo.Mode == config.Push {
 		r.push(ctx, reg, wc, repo, st, &res, log)
 	} else {
-		r.pullRequests(ctx, wc, repo, st, &res, log)
+		r.pullRequests(ctx, reg, wc, repo, st, &res, log)
 	}
 	return res
 }

@@ -72,6 +72,8 @@ func (f *fakeCopy) Publish(context.Context, string, gitwriter.ChangeSet, string)
 
 func (f *fakeCopy) DeleteBranch(context.Context, string, string) error { return errNoBranches }
 
+func (f *fakeCopy) SetBranchPrefix(string) error { return errNoBranches }
+
 func runner(t *testing.T, mode config.Mode, wc *fakeCopy, dryRun bool) *Runner {
 	t.Helper()
 	return &Runner{

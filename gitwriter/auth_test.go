@@ -97,7 +97,8 @@ func TestNewRejects(t *testing.T) {
 		modify func(o *Options)
 		want   string
 	}{
-		{"password in url", func(o *Options) { o.URL = "https://x-access-token:hunter2@example.com/a.git" }, "carries a password"},
+		{"password in url", func(o *Options) { o.URL = "https://x-access-token:hunter2@example.com/a.git" }, "carries credentials"},
+		{"token as the user of an https url", func(o *Options) { o.URL = "https://hunter2@example.com/a.git" }, "carries credentials"},
 		{"empty token file", func(o *Options) { o.Auth.TokenFile = empty }, "is empty"},
 		{"token and ssh", func(o *Options) { o.Auth = Auth{TokenFile: token, SSHKeyFile: token} }, "give one"},
 		{"ssh key without known_hosts", func(o *Options) { o.URL = "ssh://git@example.com/a.git"; o.Auth = Auth{SSHKeyFile: token} }, "needs both"},

@@ -56,8 +56,8 @@ type BranchState struct {
 }
 
 // Branch reads the remote branch name and what it holds beyond the base
-// branch. It fetches the branch and enough of both histories to find where
-// they meet (the working copy stays shallow otherwise). Sync first.
+// branch. When the working copy lacks the branch's commits, it fetches the
+// branch and enough of both histories to find where they meet. Sync first.
 func (r *Repo) Branch(ctx context.Context, name string) (BranchState, error) {
 	if err := r.checkBase(); err != nil {
 		return BranchState{}, err
@@ -72,6 +72,18 @@ func (r *Repo) Branch(ctx context.Context, name string) (BranchState, error) {
 		return st, nil
 	}
 	st.Exists, st.Head = true, head.String()
+	// Usually nothing moved since the last look, or the bot published the
+	// head itself: what the working copy holds is enough, and a deepening
+	// fetch would send whole trees again.
+	if r.hasCommit(head) {
+		found, err := r.compare(head, &st)
+		if err != nil {
+			return st, r.errorf("comparing branch %s with %s: %w", name, r.opts.Branch, err)
+		}
+		if found {
+			return st, nil
+		}
+	}
 	for _, depth := range branchDepths {
 		specs := []config.RefSpec{
 			config.RefSpec(fmt.Sprintf("+refs/heads/%s:refs/remotes/origin/%s", name, name)),
@@ -343,6 +355,21 @@ func (r *Repo) DeleteBranch(ctx context.Context, name, lease string) error {
 }
 
 // checkBotBranch refuses branches the bot may not force-push or delete.
+// SetBranchPrefix replaces Options.BranchPrefix. A repository's own policy
+// files name the prefix (pullRequests.branchPrefix), so the bot learns it
+// only after Sync. An empty prefix is refused: every branch would be the
+// bot's to force-push.
+func (r *Repo) SetBranchPrefix(prefix string) error {
+	if prefix == "" {
+		return errors.New("the bot's branch prefix may not be empty")
+	}
+	if err := checkRefName("refs/heads/" + prefix + "x"); err != nil {
+		return fmt.Errorf("branch prefix %q: %w", prefix, err)
+	}
+	r.opts.BranchPrefix = prefix
+	return nil
+}
+
 func (r *Repo) checkBotBranch(name string) error {
 	if !strings.HasPrefix(name, r.opts.BranchPrefix) || name == r.opts.BranchPrefix ||
 		name == r.opts.Branch || name == r.opts.PushBranch {

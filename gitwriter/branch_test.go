@@ -211,6 +211,9 @@ func TestForeignCommits(t *testing.T) {
 		{"the trailer from someone else", func() string {
 			return s.Commit(t, "fleet", "imagebump/web", "copied\n\n"+Trailer, map[string]string{"b.yaml": "b: 11\n"})
 		}},
+		{"a bot commit someone amended", func() string {
+			return s.CommitBy(t, "fleet", "imagebump/web", botLike, gitserver.Another, "Update web\n\n"+Trailer, map[string]string{"b.yaml": "b: 12\n"})
+		}},
 	}
 	var want []bool
 	want = append(want, true)
@@ -281,5 +284,28 @@ func TestDeleteBranch(t *testing.T) {
 	}
 	if err := r.DeleteBranch(ctx, "imagebump/web", ""); err != nil {
 		t.Errorf("DeleteBranch of a gone branch: %v", err)
+	}
+}
+
+func TestSetBranchPrefix(t *testing.T) {
+	s, r := prSetup(t)
+	ctx := context.Background()
+	main := s.Ref(t, "fleet", "refs/heads/main")
+	for _, bad := range []string{"", "a..b/", "a b/", "x~/"} {
+		if err := r.SetBranchPrefix(bad); err == nil {
+			t.Errorf("SetBranchPrefix(%q) succeeded", bad)
+		}
+	}
+	if err := r.SetBranchPrefix("deps/"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Publish(ctx, "imagebump/web", change("a.yaml", "a: 2\n", "web", "1", "2"), ""); err == nil {
+		t.Error("Publish under the old prefix succeeded")
+	}
+	if _, err := r.Publish(ctx, "deps/web", change("a.yaml", "a: 2\n", "web", "1", "2"), ""); err != nil {
+		t.Errorf("Publish under the new prefix: %v", err)
+	}
+	if got := s.Ref(t, "fleet", "refs/heads/main"); got != main {
+		t.Errorf("main moved to %s", got)
 	}
 }

@@ -236,5 +236,6 @@ func TestCommitPaths(t *testing.T) {
 		if got != "c: 1\nb: 2\na: 1\n" {
 			t.Errorf("files = %q", got)
 		}
+		checkWorktree(t, r, map[string]string{"new/deep/c.yaml": "c: 1\n", "dir/b.yaml": "b: 2\n"})
 	})
 }

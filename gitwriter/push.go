@@ -43,8 +43,10 @@ type PushResult struct {
 // PushBranch (created from Branch when absent) or Branch, never forced.
 // When the remote rejects the push because the branch moved on, Push syncs
 // to the new tip, asks rebuild for the change again and retries, at most
-// MaxPushAttempts pushes in all with jittered backoff. Nothing is committed
-// when the files are unchanged. Sync must have run first.
+// MaxPushAttempts pushes in all with jittered backoff. Without rebuild a
+// rejection is final: the same bytes on a new tip could undo someone
+// else's change. Nothing is committed when the files are unchanged. Sync
+// must have run first.
 func (r *Repo) Push(ctx context.Context, cs ChangeSet, rebuild RebuildFunc) (PushResult, error) {
 	if r.repo == nil {
 		return PushResult{}, errors.New("push before sync: call Sync first")
@@ -70,8 +72,8 @@ func (r *Repo) Push(ctx context.Context, cs ChangeSet, rebuild RebuildFunc) (Pus
 			res.Commit = commit.String()
 			r.log.Info("pushed", "url", r.opts.URL, "branch", target, "commit", res.Commit, "attempts", attempt)
 			// The working copy follows what was pushed, so the next Sync
-			// has nothing to fetch.
-			if err := r.checkout(target, commit); err != nil {
+			// has nothing to fetch or reset.
+			if err := r.advance(target, commit, cs.Files); err != nil {
 				return res, r.errorf("checking out the pushed commit: %w", err)
 			}
 			r.follow, r.head = target, commit
@@ -80,7 +82,7 @@ func (r *Repo) Push(ctx context.Context, cs ChangeSet, rebuild RebuildFunc) (Pus
 		if !isRejected(err) {
 			return res, err
 		}
-		if attempt == MaxPushAttempts {
+		if attempt == MaxPushAttempts || rebuild == nil {
 			return res, r.errorf("pushing to %s of %s after %d attempts: %w: %v", target, r.opts.URL, attempt, ErrPushRejected, err)
 		}
 		r.log.Info("push rejected; rebuilding on the new tip", "url", r.opts.URL, "branch", target, "attempt", attempt, "error", err.Error())

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -89,6 +90,7 @@ func TestPushRace(t *testing.T) {
 			if got := s.ReadFile(t, "fleet", "main", "a.yaml") + s.ReadFile(t, "fleet", "main", "other.yaml"); got != "a: 2\no: 1\n" {
 				t.Errorf("main holds %q, want both changes", got)
 			}
+			checkWorktree(t, r, map[string]string{"a.yaml": "a: 2\n", "other.yaml": "o: 1\n"})
 			if res := mustSync(t, r); res.Fetched || res.Cloned {
 				t.Errorf("Sync after the push = %+v, want nothing to fetch", res)
 			}
@@ -175,5 +177,38 @@ func TestPushRebuildError(t *testing.T) {
 	res, err := r.Push(context.Background(), change("a.yaml", "a: 2\n", "web", "1", "2"), func(context.Context, string) (ChangeSet, error) { return ChangeSet{}, nil })
 	if err != nil || !res.Unchanged {
 		t.Errorf("Push = %+v, %v; want Unchanged", res, err)
+	}
+}
+
+// checkWorktree fails unless the working copy holds files and git (the
+// command line, not go-git) finds nothing to report in it.
+func checkWorktree(t *testing.T, r *Repo, files map[string]string) {
+	t.Helper()
+	for p, want := range files {
+		if got := readWorkFile(t, r, p); got != want {
+			t.Errorf("%s in the working copy = %q, want %q", p, got, want)
+		}
+	}
+	// --no-optional-locks: git status must not refresh (rewrite) the index.
+	cmd := exec.Command("git", "--no-optional-locks", "-C", r.Dir(), "status", "--porcelain")
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if err != nil || len(out) != 0 {
+		t.Errorf("git status in the working copy: %v\n%s", err, out)
+	}
+}
+
+func TestPushWithoutRebuild(t *testing.T) {
+	s := gitserver.Start(t)
+	s.NewRepo(t, "fleet", map[string]string{"a.yaml": "a: 1\n"})
+	r := mustNew(t, tokenOptions(t, s, "fleet", t.TempDir(), nil))
+	mustSync(t, r)
+	other := s.Commit(t, "fleet", "main", "other push", map[string]string{"a.yaml": "a: theirs\n"})
+	res, err := r.Push(context.Background(), change("a.yaml", "a: 2\n", "web", "1", "2"), nil)
+	if !errors.Is(err, ErrPushRejected) || res.Attempts != 1 {
+		t.Errorf("Push = %+v, %v; want ErrPushRejected after one attempt", res, err)
+	}
+	if got := s.Ref(t, "fleet", "refs/heads/main"); got != other {
+		t.Errorf("main = %s, want the other push %s kept", got, other)
 	}
 }

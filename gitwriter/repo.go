@@ -23,8 +23,8 @@ import (
 // to it. The bot fills them from its config.
 type Options struct {
 	// URL of the remote as given: https://, http:// (local servers),
-	// ssh:// or scp-like user@host:path. It may not carry a password:
-	// tokens come from Auth.TokenFile.
+	// ssh:// or scp-like user@host:path. An http(s) URL may not carry
+	// credentials: tokens come from Auth.TokenFile.
 	URL string
 	// Branch is the base branch: the working copy follows it, and push mode
 	// pushes to it unless PushBranch is set.
@@ -122,8 +122,10 @@ func New(opts Options) (*Repo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("repository url %q: %w", redactURL(opts.URL), err)
 	}
-	if ep.Password != "" {
-		return nil, fmt.Errorf("repository url %q carries a password; put the token in auth.tokenFile", redactURL(opts.URL))
+	if ep.Password != "" || (ep.User != "" && (ep.Protocol == "http" || ep.Protocol == "https")) {
+		// A token may pose as the user name too; either way it would land
+		// in .git/config.
+		return nil, fmt.Errorf("repository url %q carries credentials; put the token in auth.tokenFile", redactURL(opts.URL))
 	}
 	r := &Repo{opts: opts, log: opts.Logger, follow: opts.Branch}
 	if r.log == nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,8 @@ import (
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/format/index"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/memory"
 )
@@ -28,12 +32,27 @@ type SyncResult struct {
 	Reason string
 	// Fetched is true when objects were fetched into an existing copy.
 	Fetched bool
+	// Worktree says how the files were brought to Head: WorktreeClean,
+	// WorktreeIncremental or WorktreeReset.
+	Worktree string
 }
 
+// How Sync brought the worktree to the tip, cheapest first.
+const (
+	// WorktreeClean: the files already were the tip's.
+	WorktreeClean = "clean"
+	// WorktreeIncremental: the files were the old tip's; only those the
+	// new tip changed were written.
+	WorktreeIncremental = "incremental"
+	// WorktreeReset: a hard reset and the removal of untracked files.
+	WorktreeReset = "reset"
+)
+
 // Sync brings the working copy to the tip of the remote branch: a shallow
-// single-branch clone the first time, then a fetch (only when the tip
-// moved) and a hard reset, and untracked files removed. A directory that is
-// missing, not a repository, cloned from another URL, or that cannot be
+// single-branch clone the first time; later one ref list, a fetch of the
+// new commits only when the tip moved, and the files brought to the tip
+// (SyncResult.Worktree says how), untracked files removed. A directory that
+// is missing, not a repository, cloned from another URL, or that cannot be
 // fetched into or reset is removed and cloned again: it is never trusted.
 // Problems reaching the remote return an error and leave the directory as
 // it is.
@@ -60,13 +79,13 @@ func (r *Repo) Sync(ctx context.Context) (SyncResult, error) {
 			return SyncResult{}, err
 		}
 		res.Cloned, res.Reason, res.Fetched = true, reason, false
-		if err := r.checkout(follow, tip); err != nil {
+		if res.Worktree, err = r.checkout(follow, tip); err != nil {
 			return SyncResult{}, r.errorf("checking out %s of a fresh clone of %s: %w", follow, r.opts.URL, err)
 		}
 	}
 	r.follow, r.head = follow, tip
 	r.log.Info("working copy synced", "url", r.opts.URL, "branch", follow, "head", tip.String(),
-		"cloned", res.Cloned, "reason", res.Reason, "fetched", res.Fetched)
+		"cloned", res.Cloned, "reason", res.Reason, "fetched", res.Fetched, "worktree", res.Worktree)
 	return res, nil
 }
 
@@ -90,13 +109,21 @@ func (r *Repo) update(ctx context.Context, follow string, tip plumbing.Hash, res
 	r.repo = repo
 	tracking := plumbing.NewRemoteReferenceName("origin", follow)
 	if ref, err := repo.Reference(tracking, false); err != nil || ref.Hash() != tip || !r.hasCommit(tip) {
-		if err := r.fetch(ctx, 1, follow); err != nil {
+		// When the copy holds the old tip, fetch without a depth: the
+		// server sends just the new commits. A depth-1 fetch into a
+		// shallow repository gets the whole tree again, as much as a
+		// clone. (A rewritten history then costs its whole length once.)
+		depth := 1
+		if err == nil && r.hasCommit(ref.Hash()) {
+			depth = 0
+		}
+		if err := r.fetch(ctx, depth, follow); err != nil {
 			r.repo = nil
 			return fmt.Sprintf("fetch failed: %v", err)
 		}
 		res.Fetched = true
 	}
-	if err := r.checkout(follow, tip); err != nil {
+	if res.Worktree, err = r.checkout(follow, tip); err != nil {
 		r.repo = nil
 		return fmt.Sprintf("reset failed: %v", err)
 	}
@@ -128,31 +155,310 @@ func (r *Repo) fetch(ctx context.Context, depth int, branches ...string) error {
 	return nil
 }
 
-// checkout points the local branch follow and HEAD at tip, resets the
-// worktree hard to it and removes untracked files, such as the temp files
-// of an apply that was killed.
-func (r *Repo) checkout(follow string, tip plumbing.Hash) error {
+// checkout points the local branch follow and HEAD at tip and makes the
+// worktree match it, the cheapest way that is safe: nothing when it already
+// matches, only the changed files when it exactly matched the old tip, else
+// a hard reset and the removal of untracked files (such as the temp files
+// of an apply that was killed).
+func (r *Repo) checkout(follow string, tip plumbing.Hash) (string, error) {
 	if !r.hasCommit(tip) {
-		return fmt.Errorf("commit %s is missing", tip)
+		return "", fmt.Errorf("commit %s is missing", tip)
 	}
-	local := plumbing.NewBranchReferenceName(follow)
-	if err := r.repo.Storer.SetReference(plumbing.NewHashReference(local, tip)); err != nil {
-		return err
+	wasAt := plumbing.ZeroHash
+	if head, err := r.repo.Head(); err == nil {
+		wasAt = head.Hash()
 	}
-	if err := r.repo.Storer.SetReference(plumbing.NewHashReference(plumbing.NewRemoteReferenceName("origin", follow), tip)); err != nil {
-		return err
-	}
-	if err := r.repo.Storer.SetReference(plumbing.NewSymbolicReference(plumbing.HEAD, local)); err != nil {
-		return err
+	if err := r.setRefs(follow, tip); err != nil {
+		return "", err
 	}
 	wt, err := r.repo.Worktree()
 	if err != nil {
-		return err
+		return "", err
+	}
+	if wasAt == tip {
+		if r.unchanged(tip) {
+			return WorktreeClean, nil
+		}
+		if st, err := wt.Status(); err == nil && st.IsClean() {
+			// Rewrite the index so that files written just before it
+			// stop looking racily clean, and the next check is the quick one.
+			if idx, err := r.repo.Storer.Index(); err == nil && r.repo.Storer.SetIndex(idx) == nil {
+				r.markSynced(tip)
+			}
+			return WorktreeClean, nil
+		}
+	}
+	if !wasAt.IsZero() && r.unchanged(wasAt) {
+		// The copy is exactly the old tip: write only what the new one
+		// changed, instead of a reset that compares every file.
+		if err := r.switchTo(wasAt, tip); err == nil {
+			r.markSynced(tip)
+			return WorktreeIncremental, nil
+		}
 	}
 	if err := wt.Reset(&git.ResetOptions{Commit: tip, Mode: git.HardReset}); err != nil {
+		return "", err
+	}
+	if err := wt.Clean(&git.CleanOptions{Dir: true}); err != nil {
+		return "", err
+	}
+	r.markSynced(tip)
+	return WorktreeReset, nil
+}
+
+// syncedFile records the commit the index was last written for, with the
+// index file's size and time: while they hold, the index is that commit's
+// tree, and only the worktree needs checking.
+const syncedFile = "imagebump-synced"
+
+func (r *Repo) markSynced(commit plumbing.Hash) {
+	p := filepath.Join(r.dir, ".git", syncedFile)
+	fi, err := os.Stat(filepath.Join(r.dir, ".git", "index"))
+	if err != nil {
+		_ = os.Remove(p)
+		return
+	}
+	_ = os.WriteFile(p, fmt.Appendf(nil, "%s %d %d\n", commit, fi.Size(), fi.ModTime().UnixNano()), 0o644)
+}
+
+// unchanged reports whether the working copy certainly is commit, judged
+// by metadata as git status does before hashing anything: the index was
+// written for commit and not since, every file matches its index entry's
+// size, time and mode (and content, for a file as new as the index), and
+// there is no other file. A symlink or submodule answers false, and the
+// caller asks go-git's status.
+func (r *Repo) unchanged(commit plumbing.Hash) bool {
+	b, err := os.ReadFile(filepath.Join(r.dir, ".git", syncedFile))
+	if err != nil {
+		return false
+	}
+	fi, err := os.Stat(filepath.Join(r.dir, ".git", "index"))
+	if err != nil || string(b) != fmt.Sprintf("%s %d %d\n", commit, fi.Size(), fi.ModTime().UnixNano()) {
+		return false
+	}
+	idx, err := r.repo.Storer.Index()
+	if err != nil {
+		return false
+	}
+	entries := make(map[string]*index.Entry, len(idx.Entries))
+	for _, e := range idx.Entries {
+		if e.Mode != filemode.Regular && e.Mode != filemode.Executable {
+			return false
+		}
+		entries[e.Name] = e
+	}
+	seen := 0
+	err = filepath.WalkDir(r.dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if p == filepath.Join(r.dir, ".git") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		rel, err := filepath.Rel(r.dir, p)
+		if err != nil {
+			return err
+		}
+		e, ok := entries[filepath.ToSlash(rel)]
+		if !ok || !d.Type().IsRegular() {
+			return errDirty
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		mode, err := filemode.NewFromOSFileMode(info.Mode())
+		if err != nil || mode != e.Mode || uint32(info.Size()) != e.Size || !info.ModTime().Equal(e.ModifiedAt) {
+			return errDirty
+		}
+		if !info.ModTime().Before(fi.ModTime()) {
+			// Racily clean: written in the same clock tick as the index,
+			// so it could have changed since without its time showing it.
+			// Only its content can tell.
+			content, err := os.ReadFile(p)
+			if err != nil || plumbing.ComputeHash(plumbing.BlobObject, content) != e.Hash {
+				return errDirty
+			}
+		}
+		seen++
+		return nil
+	})
+	return err == nil && seen == len(entries)
+}
+
+var errDirty = errors.New("worktree differs")
+
+// switchTo changes a worktree and index that are exactly commit from into
+// commit to, touching only the files that differ. It gives up (and the
+// caller resets) on anything but regular files. Stopped halfway, it leaves
+// files that no longer match the index, which the next check sees.
+func (r *Repo) switchTo(from, to plumbing.Hash) error {
+	s := r.repo.Storer
+	trees := make([]*object.Tree, 2)
+	for i, h := range []plumbing.Hash{from, to} {
+		c, err := object.GetCommit(s, h)
+		if err != nil {
+			return err
+		}
+		if trees[i], err = c.Tree(); err != nil {
+			return err
+		}
+	}
+	changes, err := object.DiffTree(trees[0], trees[1])
+	if err != nil {
 		return err
 	}
-	return wt.Clean(&git.CleanOptions{Dir: true})
+	idx, err := s.Index()
+	if err != nil {
+		return err
+	}
+	regular := func(m filemode.FileMode) bool { return m == filemode.Regular || m == filemode.Executable }
+	// Removals first: a file may give way to a directory of that name.
+	for _, c := range changes {
+		if c.From.Name == "" || c.From.Name == c.To.Name {
+			continue
+		}
+		if !regular(c.From.TreeEntry.Mode) {
+			return errDirty
+		}
+		p := filepath.Join(r.dir, filepath.FromSlash(c.From.Name))
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		if _, err := idx.Remove(c.From.Name); err != nil {
+			return err
+		}
+		// Like git, drop directories the removal left empty.
+		for dir := filepath.Dir(p); dir != r.dir && os.Remove(dir) == nil; dir = filepath.Dir(dir) {
+		}
+	}
+	for _, c := range changes {
+		if c.To.Name == "" {
+			continue
+		}
+		mode := c.To.TreeEntry.Mode
+		if !regular(mode) {
+			return errDirty
+		}
+		blob, err := object.GetBlob(s, c.To.TreeEntry.Hash)
+		if err != nil {
+			return err
+		}
+		rd, err := blob.Reader()
+		if err != nil {
+			return err
+		}
+		content, err := io.ReadAll(rd)
+		rd.Close()
+		if err != nil {
+			return err
+		}
+		perm := os.FileMode(0o644)
+		if mode == filemode.Executable {
+			perm = 0o755
+		}
+		p := filepath.Join(r.dir, filepath.FromSlash(c.To.Name))
+		if err := writeAtomic(p, content, perm); err != nil {
+			return err
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		e, err := idx.Entry(c.To.Name)
+		if err != nil {
+			e = idx.Add(c.To.Name)
+		}
+		e.Hash, e.Mode = c.To.TreeEntry.Hash, mode
+		e.Size, e.ModifiedAt = uint32(fi.Size()), fi.ModTime()
+	}
+	return s.SetIndex(idx)
+}
+
+// setRefs points the local branch follow, its tracking ref and HEAD at
+// tip.
+func (r *Repo) setRefs(follow string, tip plumbing.Hash) error {
+	local := plumbing.NewBranchReferenceName(follow)
+	for _, ref := range []*plumbing.Reference{
+		plumbing.NewHashReference(local, tip),
+		plumbing.NewHashReference(plumbing.NewRemoteReferenceName("origin", follow), tip),
+		plumbing.NewSymbolicReference(plumbing.HEAD, local),
+	} {
+		if err := r.repo.Storer.SetReference(ref); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// advance moves the working copy to commit, which is HEAD plus files: it
+// writes just those files and their index entries instead of resetting the
+// whole tree. Should anything here go wrong, the next Sync finds git status
+// unclean and resets.
+func (r *Repo) advance(branch string, commit plumbing.Hash, files []File) error {
+	idx, err := r.repo.Storer.Index()
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		p := filepath.Join(r.dir, filepath.FromSlash(f.Path))
+		mode := os.FileMode(0o644)
+		if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() {
+			mode = fi.Mode().Perm()
+		}
+		if err := writeAtomic(p, f.Content, mode); err != nil {
+			return err
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		e, err := idx.Entry(f.Path)
+		if err != nil {
+			e = idx.Add(f.Path)
+		}
+		e.Hash = plumbing.ComputeHash(plumbing.BlobObject, f.Content)
+		e.Size = uint32(fi.Size())
+		e.ModifiedAt = fi.ModTime()
+		if e.Mode, err = filemode.NewFromOSFileMode(fi.Mode()); err != nil {
+			return err
+		}
+	}
+	if err := r.repo.Storer.SetIndex(idx); err != nil {
+		return err
+	}
+	if err := r.setRefs(branch, commit); err != nil {
+		return err
+	}
+	r.markSynced(commit)
+	return nil
+}
+
+// writeAtomic writes a file through a temp file in its directory, so a
+// killed process leaves the old content or the new, never half of it.
+func writeAtomic(p string, content []byte, mode os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(p), ".imagebump-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	if _, err := tmp.Write(content); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), mode); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), p)
 }
 
 // clone clones branch afresh: into a temp directory next to the working

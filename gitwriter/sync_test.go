@@ -3,10 +3,14 @@ package gitwriter
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/google/go-cmp/cmp"
@@ -208,5 +212,171 @@ func writeTo(t *testing.T, p, content string) {
 	}
 	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSyncFetchIsIncremental: a copy that follows the remote fetches only
+// the new commits, not the whole tree again as a depth-1 fetch into a
+// shallow repository does; and the bot branch built on an older base can
+// then be compared without fetching anything.
+func TestSyncFetchIsIncremental(t *testing.T) {
+	s := gitserver.Start(t)
+	// Incompressible content, so the size of a pack tells what it holds.
+	files := map[string]string{}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for i := range 100 {
+		b := make([]byte, 2048)
+		for j := range b {
+			b[j] = byte('a' + rnd.IntN(26))
+		}
+		files[fmt.Sprintf("apps/f%03d.yaml", i)] = string(b)
+	}
+	s.NewRepo(t, "fleet", files)
+	r := mustNew(t, tokenOptions(t, s, "fleet", t.TempDir(), nil))
+	s.ResetTraffic()
+	mustSync(t, r)
+	clone := s.Traffic().PackBytes
+	if clone < 100*2048/2 {
+		t.Fatalf("clone received %d bytes; the test needs a bigger tree", clone)
+	}
+	ctx := context.Background()
+	if _, err := r.Publish(ctx, "imagebump/web", change("apps/f000.yaml", "a: 2\n", "web", "1", "2"), ""); err != nil {
+		t.Fatal(err)
+	}
+	var tip string
+	for i := range 3 {
+		tip = s.Commit(t, "fleet", "main", "someone", map[string]string{"apps/f050.yaml": fmt.Sprint(i)})
+	}
+	s.ResetTraffic()
+	if res := mustSync(t, r); !res.Fetched || res.Head != tip {
+		t.Fatalf("Sync = %+v, want a fetch to %s", res, tip)
+	}
+	if got := s.Traffic().PackBytes; got > clone/10 {
+		t.Errorf("fetching 3 one-line commits received %d bytes; the clone was %d", got, clone)
+	}
+	if got := readWorkFile(t, r, "apps/f050.yaml"); got != "2" {
+		t.Errorf("apps/f050.yaml = %q", got)
+	}
+	s.ResetTraffic()
+	st, err := r.Branch(ctx, "imagebump/web")
+	if err != nil || len(st.Commits) != 1 || st.Base != tip {
+		t.Fatalf("Branch = %+v, %v", st, err)
+	}
+	if tr := s.Traffic(); tr.UploadPackPosts != 0 {
+		t.Errorf("Branch fetched (%+v); the working copy had everything", tr)
+	}
+}
+
+// TestSyncNoticesLocalChanges: the quick metadata check of a warm sync
+// misses nothing a reset must undo.
+func TestSyncNoticesLocalChanges(t *testing.T) {
+	s := gitserver.Start(t)
+	s.NewRepo(t, "fleet", map[string]string{"a.yaml": "a: 1\n", "d/b.yaml": "b: 1\n"})
+	past := time.Now().Add(-time.Hour)
+	tests := []struct {
+		name   string
+		change func(t *testing.T, dir string)
+	}{
+		{"same-size edit", func(t *testing.T, dir string) {
+			p := filepath.Join(dir, "a.yaml")
+			writeTo(t, p, "a: 9\n")
+			if err := os.Chtimes(p, past, past); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"file deleted", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, "d/b.yaml")) }},
+		{"untracked file", func(t *testing.T, dir string) { writeTo(t, filepath.Join(dir, "d/.imagebump-1"), "x") }},
+		{"mode changed", func(t *testing.T, dir string) { os.Chmod(filepath.Join(dir, "a.yaml"), 0o755) }},
+		{"file replaced by a symlink", func(t *testing.T, dir string) {
+			p := filepath.Join(dir, "a.yaml")
+			os.Remove(p)
+			if err := os.Symlink("d/b.yaml", p); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"index rewritten", func(t *testing.T, dir string) {
+			writeTo(t, filepath.Join(dir, "a.yaml"), "a: 7\n")
+			cmd := exec.Command("git", "-C", dir, "add", "a.yaml")
+			cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("git add: %v: %s", err, out)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := mustNew(t, tokenOptions(t, s, "fleet", t.TempDir(), nil))
+			mustSync(t, r)
+			mustSync(t, r)
+			if _, err := os.Stat(filepath.Join(r.Dir(), ".git", syncedFile)); err != nil {
+				t.Fatalf("no sync record after two syncs: %v", err)
+			}
+			tc.change(t, r.Dir())
+			if res := mustSync(t, r); res.Cloned || res.Fetched {
+				t.Errorf("Sync = %+v, want a reset in place", res)
+			}
+			checkWorktree(t, r, map[string]string{"a.yaml": "a: 1\n", "d/b.yaml": "b: 1\n"})
+			if fi, err := os.Lstat(filepath.Join(r.Dir(), "a.yaml")); err != nil || fi.Mode() != 0o644 {
+				t.Errorf("a.yaml after Sync: %v, %v; want a 0644 file", fi.Mode(), err)
+			}
+		})
+	}
+}
+
+// TestSyncWorktree: how each kind of pass brings the files to the tip,
+// and that the cheap ways leave the same result as a reset.
+func TestSyncWorktree(t *testing.T) {
+	s := gitserver.Start(t)
+	s.NewRepo(t, "fleet", map[string]string{"a.yaml": "a: 1\n", "gone/b.yaml": "b: 1\n", "x": "file\n", "keep/k.yaml": "k: 1\n"})
+	r := mustNew(t, tokenOptions(t, s, "fleet", t.TempDir(), nil))
+	steps := []struct {
+		name     string
+		server   map[string]string // committed on the server first, if any
+		local    func(dir string)
+		worktree string
+		files    map[string]string
+	}{
+		{name: "clone", worktree: WorktreeClean, files: map[string]string{"a.yaml": "a: 1\n", "x": "file\n"}},
+		{name: "unchanged", worktree: WorktreeClean, files: map[string]string{"a.yaml": "a: 1\n"}},
+		{
+			name:     "moved: modify, delete, add, file to directory",
+			server:   map[string]string{"a.yaml": "a: 2\n", "gone/b.yaml": "", "new/deep/c.yaml": "c: 1\n", "x": "", "x/inner.yaml": "i: 1\n"},
+			worktree: WorktreeIncremental,
+			files:    map[string]string{"a.yaml": "a: 2\n", "new/deep/c.yaml": "c: 1\n", "x/inner.yaml": "i: 1\n", "keep/k.yaml": "k: 1\n"},
+		},
+		{
+			name:     "moved again: directory to file",
+			server:   map[string]string{"x/inner.yaml": "", "x": "file again\n"},
+			worktree: WorktreeIncremental,
+			files:    map[string]string{"x": "file again\n", "a.yaml": "a: 2\n"},
+		},
+		{
+			name:     "moved with a local edit: reset",
+			server:   map[string]string{"a.yaml": "a: 3\n"},
+			local:    func(dir string) { os.WriteFile(filepath.Join(dir, "keep/k.yaml"), []byte("k: edited\n"), 0o644) },
+			worktree: WorktreeReset,
+			files:    map[string]string{"a.yaml": "a: 3\n", "keep/k.yaml": "k: 1\n"},
+		},
+		{name: "unchanged after a reset", worktree: WorktreeClean, files: map[string]string{"a.yaml": "a: 3\n"}},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			if st.server != nil {
+				s.Commit(t, "fleet", "main", st.name, st.server)
+			}
+			if st.local != nil {
+				st.local(r.Dir())
+			}
+			res := mustSync(t, r)
+			if res.Worktree != st.worktree {
+				t.Errorf("Sync = %+v, want worktree %q", res, st.worktree)
+			}
+			checkWorktree(t, r, st.files)
+			for _, gone := range []string{"gone"} {
+				if _, err := os.Stat(filepath.Join(r.Dir(), gone)); st.name != "clone" && st.name != "unchanged" && !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("%s still there: %v", gone, err)
+				}
+			}
+		})
 	}
 }

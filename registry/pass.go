@@ -714,3 +714,69 @@ func (m *memo[T]) forget(key string) {
 	defer m.mu.Unlock()
 	delete(m.done, key)
 }
+
+// SourceLabel is the OCI annotation and label that names an image's source
+// repository.
+const SourceLabel = "org.opencontainers.image.source"
+
+// Source returns the source repository an image names, from the
+// SourceLabel annotation of its manifest or index, else the label of its
+// config (for an index, of its first platform image's); "" when none says.
+// It costs the manifest (and config) requests Created would, cached alike.
+func (p *Pass) Source(ctx context.Context, ref string) (string, error) {
+	r, d, err := p.resolve(ctx, ref)
+	if err != nil {
+		return "", err
+	}
+	src, err := p.source(ctx, d)
+	if err != nil {
+		return "", p.c.failure(fmt.Errorf("reading the source label of %s: %w", r, p.explain(err, d.Context())))
+	}
+	return src, nil
+}
+
+func (p *Pass) source(ctx context.Context, d name.Digest) (string, error) {
+	desc, err := p.get(ctx, d)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case desc.MediaType.IsImage():
+		m, err := desc.Image()
+		if err != nil {
+			return "", decodeErr(err)
+		}
+		man, err := m.Manifest()
+		if err != nil {
+			return "", decodeErr(err)
+		}
+		if s := man.Annotations[SourceLabel]; s != "" {
+			return s, nil
+		}
+		cf, err := p.config(ctx, d, desc)
+		if err != nil {
+			return "", err
+		}
+		return cf.Config.Labels[SourceLabel], nil
+	case desc.MediaType.IsIndex():
+		idx, err := desc.ImageIndex()
+		if err != nil {
+			return "", err
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			return "", decodeErr(err)
+		}
+		if s := im.Annotations[SourceLabel]; s != "" {
+			return s, nil
+		}
+		for _, m := range im.Manifests {
+			if attestation(m) || !m.MediaType.IsImage() {
+				continue
+			}
+			return p.source(ctx, d.Context().Digest(m.Digest.String()))
+		}
+		return "", nil
+	}
+	return "", fmt.Errorf("unsupported manifest media type %q", desc.MediaType)
+}

@@ -373,3 +373,29 @@ func TestRateLimit(t *testing.T) {
 		t.Errorf("requests sent (-want +got):\n%s", diff)
 	}
 }
+
+func TestSource(t *testing.T) {
+	r := registrytest.StartInProcess(t)
+	const src = "https://github.com/acme/web"
+	labelled := registrytest.ImageSpec{Labels: map[string]string{SourceLabel: src}}
+	r.Push(t, "acme/web:label", registrytest.NewImage(t, labelled))
+	r.Push(t, "acme/web:none", registrytest.NewImage(t, registrytest.ImageSpec{}))
+	r.Push(t, "acme/web:index", registrytest.NewIndex(t, labelled, registrytest.ImageSpec{Platform: "linux/arm64"}))
+	annotated := mutate.Annotations(registrytest.NewIndex(t, registrytest.ImageSpec{}), map[string]string{SourceLabel: "https://gitlab.com/acme/web"}).(v1.ImageIndex)
+	r.Push(t, "acme/web:annotated", annotated)
+
+	tests := []struct{ tag, want string }{
+		{"label", src},
+		{"none", ""},
+		{"index", src},
+		{"annotated", "https://gitlab.com/acme/web"},
+	}
+	c := newClient(t, nil)
+	pass := c.Pass()
+	for _, tc := range tests {
+		got, err := pass.Source(t.Context(), r.Repo("acme/web")+":"+tc.tag)
+		if err != nil || got != tc.want {
+			t.Errorf("%s: Source = %q, %v; want %q", tc.tag, got, err, tc.want)
+		}
+	}
+}

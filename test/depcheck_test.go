@@ -48,6 +48,10 @@ func TestImports(t *testing.T) {
 		// docker-credential-helpers' client (docker/cli's own) runs
 		// credential helpers with errors that never echo their output.
 		{"registry", []string{"github.com/google/go-containerregistry", "github.com/docker/cli/cli/config", "github.com/docker/docker-credential-helpers", "golang.org/x/sync", "golang.org/x/time/rate"}},
+		// gitwriter speaks git through go-git alone (no git binary in the
+		// image) and signs with the OpenPGP library go-git's signing uses;
+		// the bot maps its config onto gitwriter.Options.
+		{"gitwriter", []string{"github.com/go-git/go-git/v5", "github.com/ProtonMail/go-crypto", "golang.org/x/crypto/ssh"}},
 		// The pull-request lifecycle is forge-neutral and pure apart from
 		// its two interfaces; each forge is one client library on top.
 		{"gitwriter/pullrequest", nil},
@@ -67,6 +71,18 @@ func TestImports(t *testing.T) {
 				t.Errorf("%s imports %s; DESIGN.md allows only the standard library and %v", tc.pkg, imp, tc.allowed)
 			}
 		})
+	}
+}
+
+// TestGitwriterStandsAlone checks that nothing gitwriter depends on,
+// directly or not, is another package of the module: config and bot above
+// all, which would turn the import arrows around.
+func TestGitwriterStandsAlone(t *testing.T) {
+	const mod = "github.com/imagebump/imagebump/"
+	for _, dep := range goList(t, `{{join .Deps " "}}`, mod+"gitwriter") {
+		if strings.HasPrefix(dep, mod) {
+			t.Errorf("gitwriter depends on %s", dep)
+		}
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -285,7 +286,8 @@ func (w *runWorld) assertNoToken(outs ...runOutput) {
 
 func TestRunPullRequestMode(t *testing.T) {
 	w := newRunWorld(t)
-	w.reg.Seed(t, "acme/web", "1.4.2", "1.5.0")
+	w.reg.Seed(t, "acme/web", "1.4.2")
+	w.reg.SeedImage(t, "acme/web", registrytest.ImageSpec{Labels: map[string]string{"org.opencontainers.image.source": "https://github.com/acme/web"}}, "1.5.0")
 	w.fleet(nil)
 	w.github = githubfake.New(t, w.git.Dir(runRepo), "acme", "fleet", "main")
 	w.github.RequireToken(runToken)
@@ -324,6 +326,10 @@ func TestRunPullRequestMode(t *testing.T) {
 	}
 	if now := w.git.Ref(t, runRepo, "refs/heads/main"); now != mainTip {
 		t.Errorf("pull request mode moved main")
+	}
+	// The new image names its source: the body links the comparison.
+	if want := "https://github.com/acme/web/compare/1.4.2...1.5.0"; !strings.Contains(prs[0].Body, want) {
+		t.Errorf("body lacks %s:\n%s", want, prs[0].Body)
 	}
 
 	// The same pass again: no push, no API write.
@@ -502,12 +508,14 @@ func TestRunGitLabRefusesTeamReviewers(t *testing.T) {
 // policies and repositories still update, and the exit status is 1.
 func TestRunFailuresStayLocal(t *testing.T) {
 	var limited sync.Once
+	var answered429 atomic.Bool
 	w := newRunWorld(t, registrytest.WithMiddleware(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 			if strings.HasSuffix(r.URL.Path, "/tags/list") {
 				first := false
 				limited.Do(func() { first = true })
 				if first {
+					answered429.Store(true)
 					rw.Header().Set("Retry-After", "1")
 					http.Error(rw, "slow down", http.StatusTooManyRequests)
 					return
@@ -530,6 +538,9 @@ func TestRunFailuresStayLocal(t *testing.T) {
 	out := w.once(cfg)
 	if out.code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", out.code, out.stderr)
+	}
+	if !answered429.Load() {
+		t.Error("the registry never answered 429: the retry was not exercised")
 	}
 	if !strings.Contains(out.stderr, "cannot connect to "+down) {
 		t.Errorf("stderr does not say the registry is down:\n%s", out.stderr)
@@ -727,5 +738,41 @@ func TestRunServesMetricsAndReadiness(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("/metrics:\n%s", metrics)
+	}
+}
+
+// TestRunPullRequestSettings checks that the policy files' pullRequests
+// settings reach the forge through the binary: a branch prefix of their
+// own, grouping all, labels, reviewers and draft.
+func TestRunPullRequestSettings(t *testing.T) {
+	w := newRunWorld(t)
+	w.reg.Seed(t, "acme/web", "1.4.2", "1.5.0")
+	w.reg.Seed(t, "acme/api", "2.0.0", "2.1.0")
+	w.fleet(map[string]string{
+		".imagebump.yaml": "policies:\n" +
+			"  - name: web\n    image: " + w.reg.Repo("acme/web") + "\n    semver: ^1\n" +
+			"  - name: api\n    image: " + w.reg.Repo("acme/api") + "\n    semver: ^2\n" +
+			"pullRequests:\n  grouping: all\n  branchPrefix: deps/\n  labels: [dependencies]\n  reviewers: [alice]\n  draft: true\n",
+		"apps/api/deployment.yaml": "image: " + w.reg.Repo("acme/api") + ":2.0.0 # {\"$imagepolicy\": \"api\"}\n",
+	})
+	w.github = githubfake.New(t, w.git.Dir(runRepo), "acme", "fleet", "main")
+	cfg := w.config("pullRequest", "")
+	if out := w.once(cfg); out.code != 0 {
+		t.Fatalf("exit %d\n%s", out.code, out.stderr)
+	}
+	prs := w.github.PullRequests()
+	if len(prs) != 1 {
+		t.Fatalf("%d pull requests, want 1: %+v", len(prs), prs)
+	}
+	pr := prs[0]
+	if pr.Head != "deps/all" || pr.Title != "Update 2 images" || !pr.Draft ||
+		strings.Join(pr.Labels, ",") != "dependencies" || strings.Join(pr.Reviewers, ",") != "alice" {
+		t.Errorf("pull request %+v; want head deps/all, title \"Update 2 images\", draft, label dependencies, reviewer alice", pr)
+	}
+	if got := w.git.ReadFile(t, runRepo, "deps/all", "apps/api/deployment.yaml"); !strings.Contains(got, ":2.1.0 #") {
+		t.Errorf("deps/all lacks the api change:\n%s", got)
+	}
+	if got := w.git.Ref(t, runRepo, "refs/heads/imagebump/all"); got != "" {
+		t.Errorf("a branch under the default prefix was pushed: %s", got)
 	}
 }

@@ -86,6 +86,7 @@ policy allows, and rewrites exactly the image fields marked with
 		newPlanCommand(),
 		newApplyCommand(),
 		newRunCommand(),
+		newDemoCommand(),
 	)
 	return root
 }

@@ -67,25 +67,14 @@ func runBot(ctx context.Context, stdout, stderr io.Writer, cfg runConfig) error 
 	if cfg.config == "" {
 		return usageError("run needs --config FILE")
 	}
-	b, err := config.LoadBot(cfg.config)
-	var problems problem.List
-	if errors.As(err, &problems) {
-		return usageError("invalid bot config %s:\n%v", cfg.config, err)
-	}
+	b, err := loadBot(cfg.config)
 	if err != nil {
-		return usageError("%v", err)
+		return err
 	}
 	log := botLogger(stderr, b.Log)
-	client, err := registry.New(append([]registry.Option{registry.WithLogger(log)}, bot.RegistryOptions(b.Registries)...)...)
+	runner, err := newRunner(b, cfg, log)
 	if err != nil {
-		return usageError("registry settings: %v", err)
-	}
-	runner := &bot.Runner{
-		Config:       b,
-		Registry:     client,
-		ForgeOptions: cfg.forgeOptions,
-		DryRun:       cfg.dryRun,
-		Logger:       log,
+		return err
 	}
 	if cfg.once {
 		results := runner.Once(ctx)
@@ -98,6 +87,36 @@ func runBot(ctx context.Context, stdout, stderr io.Writer, cfg runConfig) error 
 		return runExit(results)
 	}
 	return serve(ctx, stdout, b, runner, log)
+}
+
+// loadBot reads a bot config; an invalid one is a usage error that lists
+// every problem with its line.
+func loadBot(path string) (*config.Bot, error) {
+	b, err := config.LoadBot(path)
+	var problems problem.List
+	if errors.As(err, &problems) {
+		return nil, usageError("invalid bot config %s:\n%v", path, err)
+	}
+	if err != nil {
+		return nil, usageError("%v", err)
+	}
+	return b, nil
+}
+
+// newRunner is the runner of run for the bot config b. The demo runs its
+// pass with it too.
+func newRunner(b *config.Bot, cfg runConfig, log *slog.Logger) (*bot.Runner, error) {
+	client, err := registry.New(append([]registry.Option{registry.WithLogger(log)}, bot.RegistryOptions(b.Registries)...)...)
+	if err != nil {
+		return nil, usageError("registry settings: %v", err)
+	}
+	return &bot.Runner{
+		Config:       b,
+		Registry:     client,
+		ForgeOptions: cfg.forgeOptions,
+		DryRun:       cfg.dryRun,
+		Logger:       log,
+	}, nil
 }
 
 // runExit is the exit status of one pass over every repository: 2 when
@@ -203,10 +222,16 @@ func logResult(log *slog.Logger, res bot.Result) {
 	if res.Plan != nil {
 		attrs = append(attrs, "changes", len(res.Plan.Changes), "problems", len(res.Plan.Problems))
 	}
+	var selected []string
 	for _, p := range res.Policies {
 		if p.Err != nil {
 			log.Warn("policy failed", "repository", res.Repository, "policy", p.Policy.Name(), "err", p.Err)
+			continue
 		}
+		selected = append(selected, p.Policy.Name()+"="+p.Tag)
+	}
+	if len(selected) > 0 {
+		attrs = append(attrs, "selected", strings.Join(selected, " "))
 	}
 	if res.Plan != nil {
 		for _, p := range res.Plan.Problems {

@@ -165,7 +165,7 @@ func Execute(ctx context.Context, ds []Decision, forge Forge, branches Branches,
 			r.Err = fmt.Errorf("group %s (branch %s): %s: %w", d.Group, d.Branch, d.Action, err)
 			w.log.WarnContext(ctx, "pull request action failed", "group", d.Group, "branch", d.Branch, "action", string(d.Action), "error", err)
 		} else if d.Writes() {
-			w.log.InfoContext(ctx, "pull request action done", "group", d.Group, "branch", d.Branch, "action", string(d.Action), "number", r.Number, "reason", d.Reason)
+			w.log.InfoContext(ctx, "pull request action done", "group", d.Group, "branch", d.Branch, "action", string(d.Action), "number", r.Number, "versions", describe(d.Versions), "reason", d.Reason)
 		}
 		results = append(results, r)
 	}

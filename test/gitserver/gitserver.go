@@ -197,7 +197,8 @@ func (s *Server) handler(backend http.Handler) http.Handler {
 
 // SetHook makes fn see every authorized request before it is served (nil:
 // none). A test uses it to act between a client's steps, e.g. to commit on
-// the server between a client's fetch and its push.
+// the server between a client's fetch and its push. fn runs on a server
+// goroutine, where a failing helper's t.Fatal cannot stop the test.
 func (s *Server) SetHook(fn func(Request)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -283,9 +284,16 @@ func (s *Server) Commit(t testing.TB, repo, branch, message string, files map[st
 	return s.CommitAs(t, repo, branch, Another, message, files)
 }
 
-// CommitAs is Commit with the given author and committer. It uses plumbing
-// in the bare repository only: no clone, no push.
+// CommitAs is Commit with who as author and committer. It uses plumbing in
+// the bare repository only: no clone, no push.
 func (s *Server) CommitAs(t testing.TB, repo, branch string, who Signature, message string, files map[string]string) string {
+	t.Helper()
+	return s.CommitBy(t, repo, branch, who, who, message, files)
+}
+
+// CommitBy is Commit with an author and a different committer, as when
+// someone amends or rebases another's commit.
+func (s *Server) CommitBy(t testing.TB, repo, branch string, author, committer Signature, message string, files map[string]string) string {
 	t.Helper()
 	index := filepath.Join(t.TempDir(), "index")
 	env := []string{"GIT_INDEX_FILE=" + index}
@@ -298,14 +306,19 @@ func (s *Server) CommitAs(t testing.TB, repo, branch string, who Signature, mess
 		paths = append(paths, p)
 	}
 	sort.Strings(paths)
+	// Deletions first, so that a file can replace a directory and back.
 	for _, p := range paths {
 		if files[p] == "" {
 			// Mode 0 removes the entry; --force-remove would want a work tree.
 			s.gitEnv(t, repo, env, strings.NewReader("0 "+strings.Repeat("0", 40)+"\t"+p+"\n"), "update-index", "--index-info")
+		}
+	}
+	for _, p := range paths {
+		if files[p] == "" {
 			continue
 		}
 		blob := s.gitEnv(t, repo, env, strings.NewReader(files[p]), "hash-object", "-w", "--stdin")
-		s.gitEnv(t, repo, env, nil, "update-index", "--add", "--cacheinfo", "100644,"+blob+","+p)
+		s.gitEnv(t, repo, env, nil, "update-index", "--add", "--replace", "--cacheinfo", "100644,"+blob+","+p)
 	}
 	tree := s.gitEnv(t, repo, env, nil, "write-tree")
 	args := []string{"commit-tree", tree, "-m", message}
@@ -313,8 +326,8 @@ func (s *Server) CommitAs(t testing.TB, repo, branch string, who Signature, mess
 		args = append(args, "-p", parent)
 	}
 	env = append(env,
-		"GIT_AUTHOR_NAME="+who.Name, "GIT_AUTHOR_EMAIL="+who.Email,
-		"GIT_COMMITTER_NAME="+who.Name, "GIT_COMMITTER_EMAIL="+who.Email)
+		"GIT_AUTHOR_NAME="+author.Name, "GIT_AUTHOR_EMAIL="+author.Email,
+		"GIT_COMMITTER_NAME="+committer.Name, "GIT_COMMITTER_EMAIL="+committer.Email)
 	hash := s.gitEnv(t, repo, env, nil, args...)
 	old := parent
 	if old == "" {

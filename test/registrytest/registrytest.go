@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,8 +51,10 @@ func WithBasicAuth(username, password string) Option {
 	return func(c *config) { c.user, c.password = username, password }
 }
 
-// WithMiddleware wraps the handler of an in-process registry, for fault
-// injection: the wrapper sees every request first. Start ignores it.
+// WithMiddleware wraps the handler of the registry, for fault injection:
+// the wrapper sees every request first. For the real registry, Start puts
+// a reverse proxy with the wrapper on 127.0.0.1 in front of it, and Host
+// is the proxy's.
 func WithMiddleware(mw func(http.Handler) http.Handler) Option {
 	return func(c *config) { c.middleware = mw }
 }
@@ -190,6 +194,14 @@ http:
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Cleanup(stop)
+	if cfg.middleware != nil {
+		// The proxy keeps the Host header clients send, so the URLs the
+		// registry builds (uploads, pages) name the proxy.
+		proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: host})
+		srv := httptest.NewServer(cfg.middleware(proxy))
+		t.Cleanup(srv.Close)
+		host = strings.TrimPrefix(srv.URL, "http://")
+	}
 	return &Registry{Host: host, Username: cfg.user, Password: cfg.password}, nil
 }
 

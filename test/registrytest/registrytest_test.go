@@ -3,6 +3,8 @@ package registrytest_test
 import (
 	"net/http"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -74,5 +76,30 @@ func TestStart(t *testing.T) {
 				t.Errorf("index digest %s, SeedIndex returned %s", d, idxDigest)
 			}
 		})
+	}
+}
+
+// TestStartMiddleware checks that the real registry's requests go through
+// a middleware given to Start.
+func TestStartMiddleware(t *testing.T) {
+	var seen atomic.Int32
+	r := registrytest.Start(t, registrytest.WithMiddleware(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if strings.HasSuffix(req.URL.Path, "/tags/list") {
+				seen.Add(1)
+				http.Error(w, "injected", http.StatusTeapot)
+				return
+			}
+			next.ServeHTTP(w, req)
+		})
+	}))
+	r.Seed(t, "acme/app", "1.0.0")
+	resp, err := http.Get("http://" + r.Host + "/v2/acme/app/tags/list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTeapot || seen.Load() != 1 {
+		t.Errorf("status %d, %d requests seen by the middleware; want 418 and 1", resp.StatusCode, seen.Load())
 	}
 }

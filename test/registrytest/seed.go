@@ -20,6 +20,9 @@ type ImageSpec struct {
 	Platform string
 	// Created is the config's created time; zero leaves it unset.
 	Created time.Time
+	// Labels are the config's labels, such as
+	// org.opencontainers.image.source.
+	Labels map[string]string
 }
 
 // NewImage returns a small random image (one 256-byte layer) whose config
@@ -45,6 +48,7 @@ func NewImage(t testing.TB, spec ImageSpec) v1.Image {
 	}
 	cf.OS, cf.Architecture, cf.Variant = plat.OS, plat.Architecture, plat.Variant
 	cf.Created = v1.Time{Time: spec.Created}
+	cf.Config.Labels = spec.Labels
 	img, err = mutate.ConfigFile(img, cf)
 	if err != nil {
 		t.Fatal(err)
