@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"text/template"
@@ -55,9 +56,16 @@ type Repository struct {
 	Mode       Mode     // default PullRequest
 	PushBranch string   // push mode: push here instead of Branch
 	Auth       Auth
-	GitHub     GitHub
-	// Owner and Name are the repository's GitHub owner and name, from the
-	// URL path; set in pull request mode.
+	// Forge is the API that serves the repository's pull requests: named
+	// by a github, gitlab or gitea section, or inferred from the host for
+	// github.com and gitlab.com. Empty only in push mode, which needs none.
+	Forge Forge
+	// APIURL is the forge's API root: empty for api.github.com, else as
+	// configured (https://gitlab.com/api/v4 when inferred for gitlab.com).
+	APIURL string
+	// Owner and Name are the repository's owner and name, from the URL
+	// path. On GitLab, Owner is the whole namespace (group/sub), so
+	// Owner/Name is the project path.
 	Owner, Name string
 	// Line is where the entry starts in the config file.
 	Line int
@@ -71,12 +79,18 @@ type Auth struct {
 	KnownHostsFile string
 }
 
-// GitHub configures the GitHub API of a repository.
-type GitHub struct {
-	// APIURL is empty for api.github.com; for GitHub Enterprise
-	// https://HOST/api/v3/.
-	APIURL string
-}
+// Forge names the kind of server that hosts a repository's pull requests.
+type Forge string
+
+// Forges imagebump opens pull (or merge) requests on.
+const (
+	GitHub Forge = "github" // github.com or GitHub Enterprise
+	GitLab Forge = "gitlab" // gitlab.com or self-managed GitLab
+	Gitea  Forge = "gitea"  // Gitea or Forgejo
+)
+
+// gitLabComAPI is the API root inferred for gitlab.com repositories.
+const gitLabComAPI = "https://gitlab.com/api/v4"
 
 // Commit configures the commits the bot makes.
 type Commit struct {
@@ -129,9 +143,15 @@ type repositoryFile struct {
 		SSHKeyFile     string `yaml:"sshKeyFile"`
 		KnownHostsFile string `yaml:"knownHostsFile"`
 	} `yaml:"auth"`
-	GitHub struct {
-		APIURL string `yaml:"apiURL"`
-	} `yaml:"github"`
+	// A section that is present names the forge, even with an empty
+	// apiURL, hence the pointers.
+	GitHub *forgeFile `yaml:"github"`
+	GitLab *forgeFile `yaml:"gitlab"`
+	Gitea  *forgeFile `yaml:"gitea"`
+}
+
+type forgeFile struct {
+	APIURL string `yaml:"apiURL"`
 }
 
 type commitFile struct {
@@ -339,9 +359,8 @@ func checkRun(b *Bot, f botFile, line func(path string) int, bad func(path, form
 		at := fmt.Sprintf("repositories[%d]", i)
 		repo := Repository{
 			URL: r.URL, Branch: r.Branch, Paths: r.Paths, Mode: Mode(r.Mode), PushBranch: r.PushBranch,
-			Auth:   Auth{TokenFile: r.Auth.TokenFile, SSHKeyFile: r.Auth.SSHKeyFile, KnownHostsFile: r.Auth.KnownHostsFile},
-			GitHub: GitHub{APIURL: r.GitHub.APIURL},
-			Line:   line(at),
+			Auth: Auth{TokenFile: r.Auth.TokenFile, SSHKeyFile: r.Auth.SSHKeyFile, KnownHostsFile: r.Auth.KnownHostsFile},
+			Line: line(at),
 		}
 		if repo.Branch == "" {
 			repo.Branch = "main"
@@ -365,12 +384,16 @@ func checkRun(b *Bot, f botFile, line func(path string) int, bad func(path, form
 				bad(fmt.Sprintf("%s.paths[%d]", at, j), "%q must be a relative path inside the repository", p)
 			}
 		}
+		forgeOK := checkForge(&repo, r, at, bad)
 		if repo.URL == "" {
 			bad(at+".url", "is required")
-		} else if owner, name, err := repoPath(repo.URL); err != nil {
+		} else if owner, name, err := repoPath(repo.URL, repo.Forge, repo.APIURL); err != nil {
 			bad(at+".url", "%v", err)
 		} else {
 			repo.Owner, repo.Name = owner, name
+			if forgeOK && repo.Forge == "" && repo.Mode == PullRequest {
+				bad(at, "pull request mode on host %s: name its forge: github, gitlab or gitea with apiURL", hostOf(repo.URL))
+			}
 			if prev, dup := seen[repo.URL+"#"+repo.Branch]; dup {
 				bad(at+".url", "%s (branch %s) is also repositories[%d]", displayURL(repo.URL), repo.Branch, prev)
 			}
@@ -386,18 +409,91 @@ func checkRun(b *Bot, f botFile, line func(path string) int, bad func(path, form
 		if a.SSHKeyFile != "" && !isSSH(repo.URL) {
 			bad(at+".auth.sshKeyFile", "needs an ssh URL, not %s", displayURL(repo.URL))
 		}
-		if u := repo.GitHub.APIURL; u != "" {
-			if pu, err := url.Parse(u); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
-				bad(at+".github.apiURL", "%q is not an http(s) URL", u)
-			}
-		}
 		b.Repositories = append(b.Repositories, repo)
 	}
 }
 
+// checkForge sets repo's Forge and APIURL from the github, gitlab or gitea
+// section of r, or infers them from the host. It reports false when a
+// section is wrong, so no second problem is added about the forge.
+func checkForge(repo *Repository, r repositoryFile, at string, bad func(path, format string, args ...any)) bool {
+	type section struct {
+		forge Forge
+		f     *forgeFile
+	}
+	var set []section
+	for _, s := range []section{{GitHub, r.GitHub}, {GitLab, r.GitLab}, {Gitea, r.Gitea}} {
+		if s.f != nil {
+			set = append(set, s)
+		}
+	}
+	host := hostOf(repo.URL)
+	switch len(set) {
+	case 0:
+		switch host {
+		case "github.com":
+			repo.Forge = GitHub
+		case "gitlab.com":
+			repo.Forge, repo.APIURL = GitLab, gitLabComAPI
+		}
+		return true
+	case 1:
+	default:
+		bad(fmt.Sprintf("%s.%s", at, set[1].forge), "a repository has one forge: keep one of %s and %s", set[0].forge, set[1].forge)
+		return false
+	}
+	s := set[0]
+	field := fmt.Sprintf("%s.%s.apiURL", at, s.forge)
+	repo.Forge, repo.APIURL = s.forge, s.f.APIURL
+	if u := s.f.APIURL; u != "" {
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
+			bad(field, "%q is not an http(s) URL", displayURL(u))
+			return false
+		}
+		if pu.User != nil {
+			bad(field, "%q holds credentials; the token comes from auth.tokenFile", displayURL(u))
+			return false
+		}
+		return true
+	}
+	switch {
+	case s.forge == GitHub && (host == "github.com" || host == ""):
+		// api.github.com
+	case s.forge == GitLab && (host == "gitlab.com" || host == ""):
+		repo.APIURL = gitLabComAPI
+	case s.forge == GitHub:
+		bad(field, "is required for host %s (GitHub Enterprise: https://%s/api/v3/)", host, host)
+		return false
+	case s.forge == GitLab:
+		bad(field, "is required for host %s, e.g. https://%s/api/v4", host, host)
+		return false
+	default:
+		bad(field, "is required, e.g. https://%s", host)
+		return false
+	}
+	return true
+}
+
+// hostOf returns the host name of a git URL (https, ssh or scp-like), or
+// "" when it has none.
+func hostOf(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.Scheme != "" && u.Host != "" {
+		return strings.ToLower(u.Hostname())
+	}
+	if at, _, ok := strings.Cut(raw, ":"); ok && strings.Contains(at, "@") && !strings.Contains(at, "/") {
+		_, host, _ := strings.Cut(at, "@")
+		return strings.ToLower(host)
+	}
+	return ""
+}
+
 // repoPath returns OWNER and REPO from a git URL's path: https://HOST/OWNER/REPO(.git),
-// ssh://git@HOST/OWNER/REPO.git or git@HOST:OWNER/REPO.git.
-func repoPath(raw string) (owner, name string, err error) {
+// ssh://git@HOST/OWNER/REPO.git or git@HOST:OWNER/REPO.git. On GitLab the
+// whole path is the project's, groups and subgroups included, so owner is
+// everything before the last element; a GitLab served under a relative URL
+// (apiURL https://HOST/PREFIX/api/v4) has PREFIX taken off http(s) paths.
+func repoPath(raw string, forge Forge, apiURL string) (owner, name string, err error) {
 	var path string
 	if u, perr := url.Parse(raw); perr == nil && u.Scheme != "" && u.Host != "" {
 		switch u.Scheme {
@@ -411,16 +507,41 @@ func repoPath(raw string) (owner, name string, err error) {
 			}
 		}
 		path = u.Path
+		if forge == GitLab && (u.Scheme == "https" || u.Scheme == "http") {
+			if prefix := gitLabPrefix(apiURL); prefix != "" && strings.HasPrefix(path, prefix+"/") {
+				path = path[len(prefix):]
+			}
+		}
 	} else if at, rest, ok := strings.Cut(raw, ":"); ok && strings.Contains(at, "@") && !strings.Contains(at, "/") {
 		path = rest // scp-like git@github.com:OWNER/REPO.git
 	} else {
 		return "", "", fmt.Errorf("%q is not a git URL (https://HOST/OWNER/REPO.git, ssh://…, or git@HOST:OWNER/REPO.git)", displayURL(raw))
 	}
 	parts := strings.Split(strings.Trim(strings.TrimSuffix(path, ".git"), "/"), "/")
+	if forge == GitLab {
+		if len(parts) < 2 || slices.Contains(parts, "") {
+			return "", "", fmt.Errorf("%q: the path must be GROUP/…/PROJECT", displayURL(raw))
+		}
+		return strings.Join(parts[:len(parts)-1], "/"), parts[len(parts)-1], nil
+	}
 	if len(parts) < 2 || parts[len(parts)-2] == "" || parts[len(parts)-1] == "" {
 		return "", "", fmt.Errorf("%q: the path must end in OWNER/REPO", displayURL(raw))
 	}
 	return parts[len(parts)-2], parts[len(parts)-1], nil
+}
+
+// gitLabPrefix is the relative URL root of a GitLab API URL: "/gitlab" for
+// https://HOST/gitlab/api/v4, "" for most.
+func gitLabPrefix(apiURL string) string {
+	u, err := url.Parse(apiURL)
+	if err != nil {
+		return ""
+	}
+	prefix, _, ok := strings.Cut(u.Path, "/api/v4")
+	if !ok {
+		return ""
+	}
+	return strings.TrimSuffix(prefix, "/")
 }
 
 // displayURL is a URL fit for a message: user information other than

@@ -61,10 +61,10 @@ registries:
 		Log:      Log{Format: "text", Level: "debug"},
 		Repositories: []Repository{
 			{URL: "https://github.com/acme/fleet.git", Branch: "main", Paths: []string{"clusters/prod"}, Mode: PullRequest,
-				Auth: Auth{TokenFile: "/var/run/secrets/git/token"}, Owner: "acme", Name: "fleet", Line: 5},
+				Auth: Auth{TokenFile: "/var/run/secrets/git/token"}, Forge: GitHub, Owner: "acme", Name: "fleet", Line: 5},
 			{URL: "git@github.example.com:platform/infra.git", Branch: "release", Mode: Push, PushBranch: "imagebump/updates",
-				Auth:   Auth{SSHKeyFile: "/keys/id", KnownHostsFile: "/keys/known_hosts"},
-				GitHub: GitHub{APIURL: "https://github.example.com/api/v3/"}, Owner: "platform", Name: "infra", Line: 9},
+				Auth:  Auth{SSHKeyFile: "/keys/id", KnownHostsFile: "/keys/known_hosts"},
+				Forge: GitHub, APIURL: "https://github.example.com/api/v3/", Owner: "platform", Name: "infra", Line: 9},
 		},
 		Commit: Commit{AuthorName: "bot", AuthorEmail: "bot@acme.io", MessageTemplate: "{{ range $c := . }}{{ $c.New }}{{ end }}"},
 		Registries: Registries{DockerConfig: "/docker/config.json", Hosts: []RegistryHost{
@@ -80,13 +80,13 @@ registries:
 }
 
 func TestLoadBotDefaults(t *testing.T) {
-	got, err := LoadBot(writeConfig(t, "schedule: '@every 5m'\nrepositories:\n  - url: http://127.0.0.1:8080/git/acme/fleet\n"))
+	got, err := LoadBot(writeConfig(t, "schedule: '@every 5m'\nrepositories:\n  - url: https://github.com/acme/fleet\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := &Bot{
 		Schedule: "@every 5m", WorkDir: "/var/lib/imagebump", Listen: ":8080", Log: Log{Format: "json", Level: "info"},
-		Repositories: []Repository{{URL: "http://127.0.0.1:8080/git/acme/fleet", Branch: "main", Mode: PullRequest, Owner: "acme", Name: "fleet", Line: 3}},
+		Repositories: []Repository{{URL: "https://github.com/acme/fleet", Branch: "main", Mode: PullRequest, Forge: GitHub, Owner: "acme", Name: "fleet", Line: 3}},
 		Commit:       Commit{AuthorName: "imagebump", AuthorEmail: "imagebump@users.noreply.github.com"},
 	}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(Bot{}, "Cron")); diff != "" {
@@ -278,5 +278,91 @@ func TestLoadRegistriesRedacts(t *testing.T) {
 	}
 	if got := problems[0].Message; strings.Contains(got, secret) || !strings.Contains(got, "${IMAGEBUMP_TEST_SECRET}") {
 		t.Errorf("problem %q shows the value or does not name the variable", got)
+	}
+}
+
+func TestLoadBotForges(t *testing.T) {
+	tests := []struct {
+		name, repo string
+		want       Repository
+	}{
+		{"github inferred", "url: https://github.com/acme/fleet.git",
+			Repository{Forge: GitHub, Owner: "acme", Name: "fleet"}},
+		{"github inferred over ssh", "url: git@github.com:acme/fleet.git",
+			Repository{Forge: GitHub, Owner: "acme", Name: "fleet"}},
+		{"gitlab inferred", "url: https://gitlab.com/acme/platform/fleet.git",
+			Repository{Forge: GitLab, APIURL: "https://gitlab.com/api/v4", Owner: "acme/platform", Name: "fleet"}},
+		{"gitlab section without apiURL on gitlab.com", "url: https://GitLab.com/acme/fleet\n    gitlab: {}",
+			Repository{Forge: GitLab, APIURL: "https://gitlab.com/api/v4", Owner: "acme", Name: "fleet"}},
+		{"self-managed gitlab with nested groups", "url: https://git.acme.io/group/sub/project.git\n    gitlab: {apiURL: https://git.acme.io/api/v4}",
+			Repository{Forge: GitLab, APIURL: "https://git.acme.io/api/v4", Owner: "group/sub", Name: "project"}},
+		{"gitlab under a relative URL", "url: https://acme.io/gitlab/group/project.git\n    gitlab: {apiURL: https://acme.io/gitlab/api/v4}",
+			Repository{Forge: GitLab, APIURL: "https://acme.io/gitlab/api/v4", Owner: "group", Name: "project"}},
+		{"gitlab over ssh", "url: git@git.acme.io:group/sub/project.git\n    gitlab: {apiURL: https://git.acme.io/api/v4}",
+			Repository{Forge: GitLab, APIURL: "https://git.acme.io/api/v4", Owner: "group/sub", Name: "project"}},
+		{"gitea", "url: https://gitea.acme.io/acme/fleet.git\n    gitea: {apiURL: https://gitea.acme.io}",
+			Repository{Forge: Gitea, APIURL: "https://gitea.acme.io", Owner: "acme", Name: "fleet"}},
+		{"github enterprise", "url: https://ghe.acme.io/acme/fleet.git\n    github: {apiURL: https://ghe.acme.io/api/v3/}",
+			Repository{Forge: GitHub, APIURL: "https://ghe.acme.io/api/v3/", Owner: "acme", Name: "fleet"}},
+		{"push mode needs no forge", "url: https://git.acme.io/acme/fleet.git\n    mode: push",
+			Repository{Mode: Push, Owner: "acme", Name: "fleet"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := LoadBot(writeConfig(t, "schedule: '@hourly'\nrepositories:\n  - "+tc.repo+"\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := b.Repositories[0]
+			if tc.want.Mode == "" {
+				tc.want.Mode = PullRequest
+			}
+			if diff := cmp.Diff(tc.want, got, cmpopts.IgnoreFields(Repository{}, "URL", "Branch", "Line")); diff != "" {
+				t.Errorf("repository (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestLoadBotForgeProblems(t *testing.T) {
+	tests := []struct {
+		name, repo string
+		want       []string
+	}{
+		{"unknown host in pull request mode", "url: https://git.acme.io/acme/fleet.git",
+			[]string{`F:3: repositories[0]: pull request mode on host git.acme.io: name its forge: github, gitlab or gitea with apiURL`}},
+		{"two forges", "url: https://git.acme.io/acme/fleet.git\n    gitlab: {apiURL: https://git.acme.io/api/v4}\n    gitea: {apiURL: https://git.acme.io}",
+			[]string{`F:5: repositories[0].gitea: a repository has one forge: keep one of gitlab and gitea`}},
+		{"gitea without apiURL", "url: https://git.acme.io/acme/fleet.git\n    gitea: {}",
+			[]string{`F:4: repositories[0].gitea.apiURL: is required, e.g. https://git.acme.io`}},
+		{"self-managed gitlab without apiURL", "url: https://git.acme.io/acme/fleet.git\n    gitlab: {}",
+			[]string{`F:4: repositories[0].gitlab.apiURL: is required for host git.acme.io, e.g. https://git.acme.io/api/v4`}},
+		{"github enterprise without apiURL", "url: https://ghe.acme.io/acme/fleet.git\n    github: {}",
+			[]string{`F:4: repositories[0].github.apiURL: is required for host ghe.acme.io (GitHub Enterprise: https://ghe.acme.io/api/v3/)`}},
+		{"apiURL not a URL", "url: https://git.acme.io/acme/fleet.git\n    gitea: {apiURL: git.acme.io}",
+			[]string{`F:4: repositories[0].gitea.apiURL: "git.acme.io" is not an http(s) URL`}},
+		{"apiURL with credentials", "url: https://git.acme.io/acme/fleet.git\n    gitlab: {apiURL: \"https://u:tok@git.acme.io/api/v4\"}",
+			[]string{`F:4: repositories[0].gitlab.apiURL: "https://REDACTED@git.acme.io/api/v4" holds credentials; the token comes from auth.tokenFile`}},
+		{"unknown field in a forge section", "url: https://git.acme.io/acme/fleet.git\n    gitea: {apiUrl: https://git.acme.io}",
+			[]string{`F:4: unknown field "apiUrl"`}},
+		{"gitlab project path with an empty group", "url: https://git.acme.io/acme//fleet.git\n    gitlab: {apiURL: https://git.acme.io/api/v4}",
+			[]string{`F:3: repositories[0].url: "https://git.acme.io/acme//fleet.git": the path must be GROUP/…/PROJECT`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := LoadBot(writeConfig(t, "schedule: '@hourly'\nrepositories:\n  - "+tc.repo+"\n"))
+			var problems problem.List
+			if !errors.As(err, &problems) {
+				t.Fatalf("LoadBot error %v, want problem.List", err)
+			}
+			var got []string
+			for _, p := range problems {
+				p.File = "F"
+				got = append(got, p.String())
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

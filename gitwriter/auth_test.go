@@ -122,3 +122,32 @@ func TestNewRejects(t *testing.T) {
 		})
 	}
 }
+
+// TestTokenUsername checks that Auth.Username is the basic-auth user sent
+// with the token, against a server that, like GitLab, accepts the token
+// only with its user (oauth2).
+func TestTokenUsername(t *testing.T) {
+	s := gitserver.Start(t, gitserver.WithUser("oauth2"))
+	s.NewRepo(t, "group/sub/fleet", map[string]string{"a.yaml": "a: 1\n"})
+	tests := []struct {
+		name, user string
+		ok         bool
+	}{
+		{"default user refused", "", false},
+		{"another user refused", "git", false},
+		{"oauth2 accepted", "oauth2", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := tokenOptions(t, s, "group/sub/fleet", t.TempDir(), nil)
+			o.Auth.Username = tc.user
+			_, err := mustNew(t, o).Sync(context.Background())
+			if (err == nil) != tc.ok {
+				t.Fatalf("Sync = %v, want success %v", err, tc.ok)
+			}
+			if err != nil && strings.Contains(err.Error(), s.Token) {
+				t.Errorf("error holds the token: %v", err)
+			}
+		})
+	}
+}

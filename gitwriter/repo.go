@@ -61,12 +61,20 @@ type Options struct {
 }
 
 // Auth is how to authenticate to the remote: a token (HTTPS basic auth,
-// user x-access-token) or an SSH key verified against a known_hosts file.
+// the token as password) or an SSH key verified against a known_hosts file.
 type Auth struct {
-	TokenFile      string
+	TokenFile string
+	// Username is the basic-auth user sent with the token (default
+	// DefaultTokenUser). GitLab wants "oauth2"; GitHub and Gitea take any.
+	Username       string
 	SSHKeyFile     string
 	KnownHostsFile string
 }
+
+// DefaultTokenUser is the basic-auth user sent with a token unless
+// Auth.Username says otherwise: what GitHub documents for app and action
+// tokens, and a name Gitea ignores (it looks the token up by itself).
+const DefaultTokenUser = "x-access-token"
 
 // Signature is a name and email address.
 type Signature struct {
@@ -145,7 +153,11 @@ func New(opts Options) (*Repo, error) {
 		if r.token == "" {
 			return nil, fmt.Errorf("auth.tokenFile %s is empty", a.TokenFile)
 		}
-		r.auth = &githttp.BasicAuth{Username: "x-access-token", Password: r.token}
+		user := a.Username
+		if user == "" {
+			user = DefaultTokenUser
+		}
+		r.auth = &githttp.BasicAuth{Username: user, Password: r.token}
 	case a.SSHKeyFile != "" || a.KnownHostsFile != "":
 		if a.SSHKeyFile == "" || a.KnownHostsFile == "" {
 			return nil, fmt.Errorf("repository %s: ssh auth needs both sshKeyFile and knownHostsFile", opts.URL)

@@ -56,6 +56,8 @@ func TestImports(t *testing.T) {
 		// its two interfaces; each forge is one client library on top.
 		{"gitwriter/pullrequest", nil},
 		{"gitwriter/github", []string{mod + "gitwriter/pullrequest", "github.com/google/go-github/v60"}},
+		{"gitwriter/gitlab", []string{mod + "gitwriter/pullrequest", "gitlab.com/gitlab-org/api/client-go"}},
+		{"gitwriter/gitea", []string{mod + "gitwriter/pullrequest", "code.gitea.io/sdk/gitea"}},
 		// bot is everything above plus the git and GitHub libraries; it
 		// must not reach into cmd.
 		{"bot", []string{"github.com/robfig/cron/v3", mod + "problem", mod + "config", mod + "policy", mod + "registry", mod + "patcher", mod + "gitwriter", "golang.org/x/sync"}},

@@ -3,6 +3,7 @@ package test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os/exec"
 	"regexp"
 	"slices"
@@ -12,9 +13,14 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/imagebump/imagebump/gitwriter/gitea"
 	"github.com/imagebump/imagebump/gitwriter/github"
+	"github.com/imagebump/imagebump/gitwriter/gitlab"
 	"github.com/imagebump/imagebump/gitwriter/pullrequest"
+	"github.com/imagebump/imagebump/test/forgefake"
+	"github.com/imagebump/imagebump/test/giteafake"
 	"github.com/imagebump/imagebump/test/githubfake"
+	"github.com/imagebump/imagebump/test/gitlabfake"
 )
 
 // These tests drive the pull-request lifecycle as the bot will: Observe,
@@ -31,34 +37,123 @@ var prImages = map[string]struct{ image, file string }{
 	"web": {"ghcr.io/acme/web", "apps/web/deployment.yaml"},
 }
 
+// prFake is what the scenarios need of a forge fake, whichever forge it
+// fakes.
+type prFake interface {
+	PullRequests() []forgefake.PullRequest
+	PullRequest(n int) forgefake.PullRequest
+	Writes() []forgefake.Write
+	HumanClose(n int)
+	Merge(n int)
+	FailOnce(method, path string, status int)
+}
+
+// prForge is one forge the scenarios run on: its fake, its Forge client,
+// and what differs between forges.
+type prForge struct {
+	name string
+	// start starts the fake on the bare repository and returns a client
+	// for it.
+	start func(t *testing.T, repo string) (prFake, pullrequest.Forge)
+	// rateLimit makes the fake refuse the next n requests for retryAfter
+	// seconds.
+	rateLimit func(f prFake, n, retryAfter int)
+	// closeReq is the request that closes pull request n.
+	closeReq func(f prFake, n int) (method, path string)
+	// draftPrefix is what the forge's title carries for a draft.
+	draftPrefix string
+	// teams reports whether the forge has team reviewers.
+	teams bool
+}
+
+// prForges are the forges every lifecycle scenario runs on.
+var prForges = []prForge{
+	{
+		name: "github",
+		start: func(t *testing.T, repo string) (prFake, pullrequest.Forge) {
+			fake := githubfake.New(t, repo, "acme", "fleet", "main")
+			fake.RequireToken("tok")
+			forge, err := github.New(fake.URL, "acme", "fleet", "tok")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return fake, forge
+		},
+		rateLimit: func(f prFake, n, retryAfter int) { f.(*githubfake.Server).SecondaryRateLimit(n, retryAfter) },
+		closeReq: func(_ prFake, n int) (string, string) {
+			return http.MethodPatch, fmt.Sprintf("/api/v3/repos/acme/fleet/pulls/%d", n)
+		},
+		teams: true,
+	},
+	{
+		name: "gitlab",
+		start: func(t *testing.T, repo string) (prFake, pullrequest.Forge) {
+			fake := gitlabfake.New(t, repo, "acme/platform/fleet", "main")
+			fake.RequireToken("tok")
+			forge, err := gitlab.New(fake.URL, "acme/platform/fleet", "tok")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return fake, forge
+		},
+		rateLimit:   func(f prFake, n, retryAfter int) { f.(*gitlabfake.Server).RateLimit(n, retryAfter) },
+		closeReq:    func(f prFake, n int) (string, string) { return http.MethodPut, f.(*gitlabfake.Server).ClosePath(n) },
+		draftPrefix: gitlab.DraftPrefix,
+	},
+	{
+		name: "gitea",
+		start: func(t *testing.T, repo string) (prFake, pullrequest.Forge) {
+			fake := giteafake.New(t, repo, "acme", "fleet", "main")
+			fake.RequireToken("tok")
+			forge, err := gitea.New(fake.URL, "acme", "fleet", "tok")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return fake, forge
+		},
+		rateLimit:   func(f prFake, n, retryAfter int) { f.(*giteafake.Server).RateLimit(n, retryAfter) },
+		closeReq:    func(f prFake, n int) (string, string) { return http.MethodPatch, f.(*giteafake.Server).ClosePath(n) },
+		draftPrefix: gitea.DraftPrefix,
+		teams:       true,
+	},
+}
+
+// eachForge runs scenario once per forge, each on a fresh repository and
+// fake.
+func eachForge(t *testing.T, scenario func(t *testing.T, w *prWorld)) {
+	t.Helper()
+	t.Parallel()
+	for _, f := range prForges {
+		t.Run(f.name, func(t *testing.T) {
+			scenario(t, newPRWorld(t, f))
+		})
+	}
+}
+
 type prWorld struct {
 	t        *testing.T
 	repo     string
-	fake     *githubfake.Server
-	forge    *github.Client
+	f        prForge
+	fake     prFake
+	forge    pullrequest.Forge
 	settings pullrequest.Settings
 	opts     []pullrequest.Option
 	all      bool // grouping: all
 }
 
-func newPRWorld(t *testing.T) *prWorld {
+func newPRWorld(t *testing.T, f prForge) *prWorld {
 	t.Helper()
 	// Each test has its own repository and fake; most of their time is
 	// spent waiting for git processes.
 	t.Parallel()
-	repo := githubfake.InitRepo(t, "main", map[string]string{
+	repo := forgefake.InitRepo(t, "main", map[string]string{
 		"apps/api/deployment.yaml": "kind: Deployment\nimage: ghcr.io/acme/api:2.0.0 # {\"$imagepolicy\": \"api\"}\n",
 		"apps/web/deployment.yaml": "kind: Deployment\nreplicas: 2\nimage: ghcr.io/acme/web:1.4.2 # {\"$imagepolicy\": \"web\"}\n",
 		"infra/db.yaml":            "image: ghcr.io/acme/db:16.2 # {\"$imagepolicy\": \"db\"}\n",
 	})
-	fake := githubfake.New(t, repo, "acme", "fleet", "main")
-	fake.RequireToken("tok")
-	forge, err := github.New(fake.URL, "acme", "fleet", "tok")
-	if err != nil {
-		t.Fatal(err)
-	}
+	fake, forge := f.start(t, repo)
 	return &prWorld{
-		t: t, repo: repo, fake: fake, forge: forge,
+		t: t, repo: repo, f: f, fake: fake, forge: forge,
 		settings: pullrequest.Settings{Base: "main", Labels: []string{"dependencies"}},
 		opts:     []pullrequest.Option{pullrequest.WithSleep(noSleep(t))},
 	}
@@ -139,14 +234,14 @@ func (w *prWorld) branch(name string) pullrequest.Branch {
 		return pullrequest.Branch{}
 	}
 	b := pullrequest.Branch{Exists: true, Head: head}
-	mb := strings.TrimSpace(githubfake.Git(w.t, w.repo, "merge-base", "main", head))
-	log := githubfake.Git(w.t, w.repo, "log", "--format=%H %ae", mb+".."+head)
+	mb := strings.TrimSpace(forgefake.Git(w.t, w.repo, "merge-base", "main", head))
+	log := forgefake.Git(w.t, w.repo, "log", "--format=%H %ae", mb+".."+head)
 	for _, line := range strings.Split(log, "\n") {
 		if hash, email, ok := strings.Cut(line, " "); ok {
 			b.Commits = append(b.Commits, pullrequest.Commit{Hash: hash, ByBot: email == botEmail})
 		}
 	}
-	for _, p := range strings.Fields(githubfake.Git(w.t, w.repo, "diff", "--name-only", mb, head)) {
+	for _, p := range strings.Fields(forgefake.Git(w.t, w.repo, "diff", "--name-only", mb, head)) {
 		b.Files = append(b.Files, pullrequest.File{Path: p, Content: []byte(w.show(head, p))})
 	}
 	return b
@@ -162,7 +257,7 @@ func (w *prWorld) Publish(_ context.Context, p pullrequest.Push) (string, error)
 	for _, f := range p.Files {
 		files[f.Path] = string(f.Content)
 	}
-	return githubfake.CommitFiles(w.repo, w.head("main"), p.Branch, files, botEmail, p.Message)
+	return forgefake.CommitFiles(w.repo, w.head("main"), p.Branch, files, botEmail, p.Message)
 }
 
 func (w *prWorld) Delete(_ context.Context, branch, lease string) error {
@@ -213,7 +308,7 @@ func (w *prWorld) pass(versions map[string]string) map[string]pullrequest.Action
 // humanCommit commits files on branch as a human.
 func (w *prWorld) humanCommit(branch string, files map[string]string) string {
 	w.t.Helper()
-	c, err := githubfake.CommitFiles(w.repo, w.head(branch), branch, files, "human@example.com", "by hand")
+	c, err := forgefake.CommitFiles(w.repo, w.head(branch), branch, files, "human@example.com", "by hand")
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -244,223 +339,248 @@ func (w *prWorld) zeroWrites(versions map[string]string) {
 }
 
 func TestPullRequestFirstPassThenZeroChurn(t *testing.T) {
-	w := newPRWorld(t)
-	w.settings.Reviewers, w.settings.TeamReviewers, w.settings.Draft = []string{"alice"}, []string{"platform"}, true
-	versions := map[string]string{"web": "1.5.0", "api": "2.1.0", "db": "16.2"}
-	want := map[string]pullrequest.Action{"web": pullrequest.ActionCreate, "api": pullrequest.ActionCreate, "db": pullrequest.ActionSkip}
-	if diff := cmp.Diff(want, w.pass(versions)); diff != "" {
-		t.Fatalf("first pass (-want +got):\n%s", diff)
-	}
-	prs := w.fake.PullRequests()
-	if len(prs) != 2 {
-		t.Fatalf("%d pull requests, want 2", len(prs))
-	}
-	for _, pr := range prs {
-		if pr.State != "open" || !pr.Draft || !cmp.Equal(pr.Labels, []string{"dependencies"}) || !cmp.Equal(pr.Reviewers, []string{"alice"}) || !cmp.Equal(pr.TeamReviewers, []string{"platform"}) {
-			t.Errorf("pull request %+v: want open draft with label, reviewer and team", pr)
+	eachForge(t, func(t *testing.T, w *prWorld) {
+		var teams []string
+		if w.f.teams {
+			teams = []string{"platform"}
 		}
-	}
-	if prs[0].Title != "Update ghcr.io/acme/api to 2.1.0" || prs[1].Title != "Update ghcr.io/acme/web to 1.5.0" {
-		t.Errorf("titles %q, %q", prs[0].Title, prs[1].Title)
-	}
-	// Only the value bytes changed.
-	diff := githubfake.Git(t, w.repo, "diff", "-U0", "main", "imagebump/web")
-	var changed []string
-	for _, l := range strings.Split(diff, "\n") {
-		if (strings.HasPrefix(l, "+") || strings.HasPrefix(l, "-")) && !strings.HasPrefix(l, "+++") && !strings.HasPrefix(l, "---") {
-			changed = append(changed, l)
+		w.settings.Reviewers, w.settings.TeamReviewers, w.settings.Draft = []string{"alice"}, teams, true
+		versions := map[string]string{"web": "1.5.0", "api": "2.1.0", "db": "16.2"}
+		want := map[string]pullrequest.Action{"web": pullrequest.ActionCreate, "api": pullrequest.ActionCreate, "db": pullrequest.ActionSkip}
+		if diff := cmp.Diff(want, w.pass(versions)); diff != "" {
+			t.Fatalf("first pass (-want +got):\n%s", diff)
 		}
-	}
-	wantChanged := []string{
-		`-image: ghcr.io/acme/web:1.4.2 # {"$imagepolicy": "web"}`,
-		`+image: ghcr.io/acme/web:1.5.0 # {"$imagepolicy": "web"}`,
-	}
-	if d := cmp.Diff(wantChanged, changed); d != "" {
-		t.Errorf("branch diff (-want +got):\n%s", d)
-	}
+		prs := w.fake.PullRequests()
+		if len(prs) != 2 {
+			t.Fatalf("%d pull requests, want 2", len(prs))
+		}
+		for _, pr := range prs {
+			if pr.State != "open" || !pr.Draft || !cmp.Equal(pr.Labels, []string{"dependencies"}) || !cmp.Equal(pr.Reviewers, []string{"alice"}) || !cmp.Equal(pr.TeamReviewers, teams) {
+				t.Errorf("pull request %+v: want open draft with label, reviewer and team", pr)
+			}
+		}
+		if p := w.f.draftPrefix; prs[0].Title != p+"Update ghcr.io/acme/api to 2.1.0" || prs[1].Title != p+"Update ghcr.io/acme/web to 1.5.0" {
+			t.Errorf("titles %q, %q", prs[0].Title, prs[1].Title)
+		}
+		// Only the value bytes changed.
+		diff := forgefake.Git(t, w.repo, "diff", "-U0", "main", "imagebump/web")
+		var changed []string
+		for _, l := range strings.Split(diff, "\n") {
+			if (strings.HasPrefix(l, "+") || strings.HasPrefix(l, "-")) && !strings.HasPrefix(l, "+++") && !strings.HasPrefix(l, "---") {
+				changed = append(changed, l)
+			}
+		}
+		wantChanged := []string{
+			`-image: ghcr.io/acme/web:1.4.2 # {"$imagepolicy": "web"}`,
+			`+image: ghcr.io/acme/web:1.5.0 # {"$imagepolicy": "web"}`,
+		}
+		if d := cmp.Diff(wantChanged, changed); d != "" {
+			t.Errorf("branch diff (-want +got):\n%s", d)
+		}
 
-	w.zeroWrites(versions)
+		w.zeroWrites(versions)
+	})
 }
 
 func TestPullRequestSupersededInPlace(t *testing.T) {
-	w := newPRWorld(t)
-	w.pass(map[string]string{"web": "1.5.0"})
-	first := w.head("imagebump/web")
-	if got := w.pass(map[string]string{"web": "1.6.0"}); got["web"] != pullrequest.ActionUpdate {
-		t.Fatalf("second pass: %v, want update", got)
-	}
-	prs := w.fake.PullRequests()
-	if len(prs) != 1 || prs[0].State != "open" || prs[0].Title != "Update ghcr.io/acme/web to 1.6.0" || !strings.Contains(prs[0].Body, "`1.6.0`") {
-		t.Errorf("pull requests %+v, want #1 open and retitled", prs)
-	}
-	if h := w.head("imagebump/web"); h == first || !strings.Contains(w.show(h, "apps/web/deployment.yaml"), "web:1.6.0") {
-		t.Errorf("branch not rebuilt with 1.6.0")
-	}
-	w.zeroWrites(map[string]string{"web": "1.6.0"})
+	eachForge(t, func(t *testing.T, w *prWorld) {
+		w.pass(map[string]string{"web": "1.5.0"})
+		first := w.head("imagebump/web")
+		if got := w.pass(map[string]string{"web": "1.6.0"}); got["web"] != pullrequest.ActionUpdate {
+			t.Fatalf("second pass: %v, want update", got)
+		}
+		prs := w.fake.PullRequests()
+		if len(prs) != 1 || prs[0].State != "open" || prs[0].Title != "Update ghcr.io/acme/web to 1.6.0" || !strings.Contains(prs[0].Body, "`1.6.0`") {
+			t.Errorf("pull requests %+v, want #1 open and retitled", prs)
+		}
+		if h := w.head("imagebump/web"); h == first || !strings.Contains(w.show(h, "apps/web/deployment.yaml"), "web:1.6.0") {
+			t.Errorf("branch not rebuilt with 1.6.0")
+		}
+		w.zeroWrites(map[string]string{"web": "1.6.0"})
+	})
 }
 
 func TestPullRequestGroupingAll(t *testing.T) {
-	w := newPRWorld(t)
-	w.all = true
-	if got := w.pass(map[string]string{"web": "1.5.0", "api": "2.1.0", "db": "16.3"}); got["all"] != pullrequest.ActionCreate {
-		t.Fatalf("pass: %v", got)
-	}
-	prs := w.fake.PullRequests()
-	if len(prs) != 1 || prs[0].Title != "Update 3 images" || prs[0].Head != "imagebump/all" {
-		t.Errorf("pull requests %+v, want one titled Update 3 images", prs)
-	}
-	files := strings.Fields(githubfake.Git(t, w.repo, "diff", "--name-only", "main", "imagebump/all"))
-	if len(files) != 3 {
-		t.Errorf("branch changes %v, want 3 files", files)
-	}
-	w.zeroWrites(map[string]string{"web": "1.5.0", "api": "2.1.0", "db": "16.3"})
+	eachForge(t, func(t *testing.T, w *prWorld) {
+		w.all = true
+		if got := w.pass(map[string]string{"web": "1.5.0", "api": "2.1.0", "db": "16.3"}); got["all"] != pullrequest.ActionCreate {
+			t.Fatalf("pass: %v", got)
+		}
+		prs := w.fake.PullRequests()
+		if len(prs) != 1 || prs[0].Title != "Update 3 images" || prs[0].Head != "imagebump/all" {
+			t.Errorf("pull requests %+v, want one titled Update 3 images", prs)
+		}
+		files := strings.Fields(forgefake.Git(t, w.repo, "diff", "--name-only", "main", "imagebump/all"))
+		if len(files) != 3 {
+			t.Errorf("branch changes %v, want 3 files", files)
+		}
+		w.zeroWrites(map[string]string{"web": "1.5.0", "api": "2.1.0", "db": "16.3"})
+	})
 }
 
 func TestPullRequestHumanClose(t *testing.T) {
-	w := newPRWorld(t)
-	w.pass(map[string]string{"web": "1.5.0"})
-	w.fake.HumanClose(1)
-	w.zeroWrites(map[string]string{"web": "1.5.0"}) // declined: not proposed again, branch left alone
-	if got := w.pass(map[string]string{"web": "1.6.0"}); got["web"] != pullrequest.ActionCreate {
-		t.Fatalf("newer version: %v, want create", got)
-	}
-	prs := w.fake.PullRequests()
-	if len(prs) != 2 || prs[0].State != "closed" || prs[1].State != "open" || !strings.Contains(prs[1].Body, "supersedes #1") {
-		t.Errorf("pull requests %+v: want #1 closed and #2 open linking it", prs)
-	}
-	w.zeroWrites(map[string]string{"web": "1.6.0"})
+	eachForge(t, func(t *testing.T, w *prWorld) {
+		w.pass(map[string]string{"web": "1.5.0"})
+		w.fake.HumanClose(1)
+		w.zeroWrites(map[string]string{"web": "1.5.0"}) // declined: not proposed again, branch left alone
+		if got := w.pass(map[string]string{"web": "1.6.0"}); got["web"] != pullrequest.ActionCreate {
+			t.Fatalf("newer version: %v, want create", got)
+		}
+		prs := w.fake.PullRequests()
+		if len(prs) != 2 || prs[0].State != "closed" || prs[1].State != "open" || !strings.Contains(prs[1].Body, "supersedes #1") {
+			t.Errorf("pull requests %+v: want #1 closed and #2 open linking it", prs)
+		}
+		w.zeroWrites(map[string]string{"web": "1.6.0"})
+	})
 }
 
 func TestPullRequestBaseUpdatedByHand(t *testing.T) {
-	w := newPRWorld(t)
-	w.pass(map[string]string{"web": "1.5.0"})
-	w.humanCommit("main", map[string]string{"apps/web/deployment.yaml": w.show("imagebump/web", "apps/web/deployment.yaml")})
-	if got := w.pass(map[string]string{"web": "1.5.0"}); got["web"] != pullrequest.ActionClose {
-		t.Fatalf("pass: %v, want close", got)
-	}
-	pr := w.fake.PullRequest(1)
-	m, _ := pullrequest.ParseMarker(pr.Body)
-	if pr.State != "closed" || pr.Merged || len(pr.Comments) != 1 || !m.Retired {
-		t.Errorf("pull request %+v: want closed unmerged, one comment, retired marker", pr)
-	}
-	if h := w.head("imagebump/web"); h != "" {
-		t.Errorf("branch still at %s, want deleted", h)
-	}
-	w.zeroWrites(map[string]string{"web": "1.5.0"})
+	eachForge(t, func(t *testing.T, w *prWorld) {
+		w.pass(map[string]string{"web": "1.5.0"})
+		w.humanCommit("main", map[string]string{"apps/web/deployment.yaml": w.show("imagebump/web", "apps/web/deployment.yaml")})
+		if got := w.pass(map[string]string{"web": "1.5.0"}); got["web"] != pullrequest.ActionClose {
+			t.Fatalf("pass: %v, want close", got)
+		}
+		pr := w.fake.PullRequest(1)
+		m, _ := pullrequest.ParseMarker(pr.Body)
+		if pr.State != "closed" || pr.Merged || len(pr.Comments) != 1 || !m.Retired {
+			t.Errorf("pull request %+v: want closed unmerged, one comment, retired marker", pr)
+		}
+		if h := w.head("imagebump/web"); h != "" {
+			t.Errorf("branch still at %s, want deleted", h)
+		}
+		w.zeroWrites(map[string]string{"web": "1.5.0"})
+	})
 }
 
 func TestPullRequestInterruptedCloseCommentsOnce(t *testing.T) {
-	w := newPRWorld(t)
-	w.pass(map[string]string{"web": "1.5.0"})
-	w.humanCommit("main", map[string]string{"apps/web/deployment.yaml": w.show("imagebump/web", "apps/web/deployment.yaml")})
-	w.fake.FailOnce("PATCH", "/api/v3/repos/acme/fleet/pulls/1", 502)
-	results := w.execute(w.decide(map[string]string{"web": "1.5.0"}))
-	if len(results) != 1 || results[0].Err == nil {
-		t.Fatalf("results %+v, want the close to fail", results)
-	}
-	if got := w.pass(map[string]string{"web": "1.5.0"}); got["web"] != pullrequest.ActionClose {
-		t.Fatalf("retry: %v, want close", got)
-	}
-	if pr := w.fake.PullRequest(1); pr.State != "closed" || len(pr.Comments) != 1 {
-		t.Errorf("pull request %+v: want closed with one comment", pr)
-	}
+	eachForge(t, func(t *testing.T, w *prWorld) {
+		w.pass(map[string]string{"web": "1.5.0"})
+		w.humanCommit("main", map[string]string{"apps/web/deployment.yaml": w.show("imagebump/web", "apps/web/deployment.yaml")})
+		method, path := w.f.closeReq(w.fake, 1)
+		w.fake.FailOnce(method, path, 502)
+		results := w.execute(w.decide(map[string]string{"web": "1.5.0"}))
+		if len(results) != 1 || results[0].Err == nil {
+			t.Fatalf("results %+v, want the close to fail", results)
+		}
+		if got := w.pass(map[string]string{"web": "1.5.0"}); got["web"] != pullrequest.ActionClose {
+			t.Fatalf("retry: %v, want close", got)
+		}
+		if pr := w.fake.PullRequest(1); pr.State != "closed" || len(pr.Comments) != 1 {
+			t.Errorf("pull request %+v: want closed with one comment", pr)
+		}
+	})
 }
 
 func TestPullRequestMerged(t *testing.T) {
-	w := newPRWorld(t)
-	w.pass(map[string]string{"web": "1.5.0"})
-	w.fake.Merge(1)
-	w.zeroWrites(map[string]string{"web": "1.5.0"})
+	eachForge(t, func(t *testing.T, w *prWorld) {
+		w.pass(map[string]string{"web": "1.5.0"})
+		w.fake.Merge(1)
+		w.zeroWrites(map[string]string{"web": "1.5.0"})
+		// A merged pull request is no declined one: the next version's
+		// pull request does not claim to supersede it.
+		if got := w.pass(map[string]string{"web": "1.6.0"}); got["web"] != pullrequest.ActionCreate {
+			t.Fatalf("newer version: %v, want create", got)
+		}
+		if prs := w.fake.PullRequests(); len(prs) != 2 || !prs[0].Merged || strings.Contains(prs[1].Body, "supersedes") {
+			t.Errorf("pull requests %+v: want #1 merged and #2 not superseding it", prs)
+		}
+	})
 }
 
 func TestPullRequestForeignCommit(t *testing.T) {
-	w := newPRWorld(t)
-	w.pass(map[string]string{"web": "1.5.0"})
-	human := w.humanCommit("imagebump/web", map[string]string{"apps/web/deployment.yaml": "replicas: 3\n"})
-	if got := w.pass(map[string]string{"web": "1.6.0"}); got["web"] != pullrequest.ActionCommentForeign {
-		t.Fatalf("pass: %v, want comment-foreign", got)
-	}
-	w.zeroWrites(map[string]string{"web": "1.6.0"}) // one comment, not one per pass
-	if pr := w.fake.PullRequest(1); len(pr.Comments) != 1 || pr.HeadSHA != human {
-		t.Errorf("pull request %+v: want one comment and the human's head", pr)
-	}
+	eachForge(t, func(t *testing.T, w *prWorld) {
+		w.pass(map[string]string{"web": "1.5.0"})
+		human := w.humanCommit("imagebump/web", map[string]string{"apps/web/deployment.yaml": "replicas: 3\n"})
+		if got := w.pass(map[string]string{"web": "1.6.0"}); got["web"] != pullrequest.ActionCommentForeign {
+			t.Fatalf("pass: %v, want comment-foreign", got)
+		}
+		w.zeroWrites(map[string]string{"web": "1.6.0"}) // one comment, not one per pass
+		if pr := w.fake.PullRequest(1); len(pr.Comments) != 1 || pr.HeadSHA != human {
+			t.Errorf("pull request %+v: want one comment and the human's head", pr)
+		}
+	})
 }
 
 func TestPullRequestMaxOpen(t *testing.T) {
-	w := newPRWorld(t)
-	w.settings.MaxOpen = 2
-	got := w.pass(map[string]string{"web": "1.5.0", "api": "2.1.0", "db": "16.3"})
-	want := map[string]pullrequest.Action{"api": pullrequest.ActionCreate, "db": pullrequest.ActionCreate, "web": pullrequest.ActionDefer}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Fatalf("pass (-want +got):\n%s", diff)
-	}
-	if n := len(w.fake.PullRequests()); n != 2 {
-		t.Errorf("%d pull requests, want 2", n)
-	}
-	// Updates still happen at the cap.
-	got = w.pass(map[string]string{"web": "1.5.0", "api": "2.2.0", "db": "16.3"})
-	want = map[string]pullrequest.Action{"api": pullrequest.ActionUpdate, "db": pullrequest.ActionSkip, "web": pullrequest.ActionDefer}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("pass at the cap (-want +got):\n%s", diff)
-	}
+	eachForge(t, func(t *testing.T, w *prWorld) {
+		w.settings.MaxOpen = 2
+		got := w.pass(map[string]string{"web": "1.5.0", "api": "2.1.0", "db": "16.3"})
+		want := map[string]pullrequest.Action{"api": pullrequest.ActionCreate, "db": pullrequest.ActionCreate, "web": pullrequest.ActionDefer}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("pass (-want +got):\n%s", diff)
+		}
+		if n := len(w.fake.PullRequests()); n != 2 {
+			t.Errorf("%d pull requests, want 2", n)
+		}
+		// Updates still happen at the cap.
+		got = w.pass(map[string]string{"web": "1.5.0", "api": "2.2.0", "db": "16.3"})
+		want = map[string]pullrequest.Action{"api": pullrequest.ActionUpdate, "db": pullrequest.ActionSkip, "web": pullrequest.ActionDefer}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("pass at the cap (-want +got):\n%s", diff)
+		}
+	})
 }
 
 func TestPullRequestRateLimitWaitedOut(t *testing.T) {
-	w := newPRWorld(t)
-	var waits []time.Duration
-	w.opts = []pullrequest.Option{pullrequest.WithSleep(func(ctx context.Context, d time.Duration) error {
-		waits = append(waits, d)
-		// go-github itself refuses requests until Retry-After has passed,
-		// so this wait (1 s) is real.
-		time.Sleep(d)
-		return nil
-	})}
-	ds := w.decide(map[string]string{"web": "1.5.0"})
-	w.fake.SecondaryRateLimit(1, 1)
-	for _, r := range w.execute(ds) {
-		if r.Err != nil {
-			t.Errorf("%s: %v", r.Group, r.Err)
+	eachForge(t, func(t *testing.T, w *prWorld) {
+		var waits []time.Duration
+		w.opts = []pullrequest.Option{pullrequest.WithSleep(func(ctx context.Context, d time.Duration) error {
+			waits = append(waits, d)
+			// go-github itself refuses requests until Retry-After has passed,
+			// so this wait (1 s) is real.
+			time.Sleep(d)
+			return nil
+		})}
+		ds := w.decide(map[string]string{"web": "1.5.0"})
+		w.f.rateLimit(w.fake, 1, 1)
+		for _, r := range w.execute(ds) {
+			if r.Err != nil {
+				t.Errorf("%s: %v", r.Group, r.Err)
+			}
 		}
-	}
-	if !cmp.Equal(waits, []time.Duration{time.Second}) {
-		t.Errorf("waits %v, want one of 1s", waits)
-	}
-	if n := len(w.fake.PullRequests()); n != 1 {
-		t.Errorf("%d pull requests, want 1", n)
-	}
+		if !cmp.Equal(waits, []time.Duration{time.Second}) {
+			t.Errorf("waits %v, want one of 1s", waits)
+		}
+		if n := len(w.fake.PullRequests()); n != 1 {
+			t.Errorf("%d pull requests, want 1", n)
+		}
+	})
 }
 
 func TestPullRequestRateLimitBeyondBound(t *testing.T) {
-	w := newPRWorld(t)
-	w.pass(map[string]string{"web": "1.5.0", "api": "2.1.0"})
-	// api wants a newer version (push, then an API edit); the base moved
-	// in web's file (a push only).
-	w.humanCommit("main", map[string]string{"apps/web/deployment.yaml": strings.Replace(w.show("main", "apps/web/deployment.yaml"), "replicas: 2", "replicas: 5", 1)})
-	ds := w.decide(map[string]string{"web": "1.5.0", "api": "2.2.0"})
-	w.opts = []pullrequest.Option{pullrequest.WithMaxWait(5 * time.Second), pullrequest.WithSleep(noSleep(t))}
-	w.fake.SecondaryRateLimit(1, 60)
-	results := w.execute(ds)
-	if len(results) != 2 || results[0].Group != "api" || results[1].Group != "web" {
-		t.Fatalf("results %+v", results)
-	}
-	if err := results[0].Err; err == nil || !strings.Contains(err.Error(), "group api (branch imagebump/api)") || !strings.Contains(err.Error(), "rate limited") {
-		t.Errorf("api: %v, want a rate-limit error naming the group", err)
-	}
-	if err := results[1].Err; err != nil || results[1].Action != pullrequest.ActionUpdateBranch {
-		t.Errorf("web: %s %v, want update-branch done", results[1].Action, err)
-	}
-	if !strings.Contains(w.show("imagebump/web", "apps/web/deployment.yaml"), "replicas: 5") {
-		t.Errorf("web's branch not rebuilt on the moved base")
-	}
+	eachForge(t, func(t *testing.T, w *prWorld) {
+		w.pass(map[string]string{"web": "1.5.0", "api": "2.1.0"})
+		// api wants a newer version (push, then an API edit); the base moved
+		// in web's file (a push only).
+		w.humanCommit("main", map[string]string{"apps/web/deployment.yaml": strings.Replace(w.show("main", "apps/web/deployment.yaml"), "replicas: 2", "replicas: 5", 1)})
+		ds := w.decide(map[string]string{"web": "1.5.0", "api": "2.2.0"})
+		w.opts = []pullrequest.Option{pullrequest.WithMaxWait(5 * time.Second), pullrequest.WithSleep(noSleep(t))}
+		w.f.rateLimit(w.fake, 1, 60)
+		results := w.execute(ds)
+		if len(results) != 2 || results[0].Group != "api" || results[1].Group != "web" {
+			t.Fatalf("results %+v", results)
+		}
+		if err := results[0].Err; err == nil || !strings.Contains(err.Error(), "group api (branch imagebump/api)") || !strings.Contains(err.Error(), "rate limited") {
+			t.Errorf("api: %v, want a rate-limit error naming the group", err)
+		}
+		if err := results[1].Err; err != nil || results[1].Action != pullrequest.ActionUpdateBranch {
+			t.Errorf("web: %s %v, want update-branch done", results[1].Action, err)
+		}
+		if !strings.Contains(w.show("imagebump/web", "apps/web/deployment.yaml"), "replicas: 5") {
+			t.Errorf("web's branch not rebuilt on the moved base")
+		}
+	})
 }
 
 func TestPullRequestBranchCollision(t *testing.T) {
-	w := newPRWorld(t)
-	groups := w.groups(map[string]string{"web": "1.5.0", "api": "2.1.0"})
-	for i := range groups {
-		groups[i].Branch = "imagebump/shared"
-	}
-	if _, err := pullrequest.Decide(groups, nil, nil, w.settings); err == nil || !strings.Contains(err.Error(), "imagebump/shared") {
-		t.Errorf("Decide = %v, want an error naming the shared branch", err)
-	}
+	eachForge(t, func(t *testing.T, w *prWorld) {
+		groups := w.groups(map[string]string{"web": "1.5.0", "api": "2.1.0"})
+		for i := range groups {
+			groups[i].Branch = "imagebump/shared"
+		}
+		if _, err := pullrequest.Decide(groups, nil, nil, w.settings); err == nil || !strings.Contains(err.Error(), "imagebump/shared") {
+			t.Errorf("Decide = %v, want an error naming the shared branch", err)
+		}
+	})
 }

@@ -17,7 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imagebump/imagebump/test/forgefake"
+	"github.com/imagebump/imagebump/test/giteafake"
 	"github.com/imagebump/imagebump/test/githubfake"
+	"github.com/imagebump/imagebump/test/gitlabfake"
 	"github.com/imagebump/imagebump/test/gitserver"
 	"github.com/imagebump/imagebump/test/registrytest"
 )
@@ -76,6 +79,9 @@ type runWorld struct {
 	dir     string // config, token and workDir live here
 	workDir string
 	github  *githubfake.Server // pull request mode only
+	// forge is the forge line of the config's repositories when github is
+	// nil, e.g. `gitlab: {apiURL: "…"}`.
+	forge string
 }
 
 func newRunWorld(t *testing.T, regOpts ...registrytest.Option) *runWorld {
@@ -128,6 +134,8 @@ func (w *runWorld) config(mode string, extra string, urls ...string) string {
 		fmt.Fprintf(&repos, "  - url: %s\n    branch: main\n    mode: %s\n    auth: {tokenFile: %s}\n", u, mode, filepath.Join(w.dir, "token"))
 		if w.github != nil {
 			fmt.Fprintf(&repos, "    github: {apiURL: %q}\n", w.github.URL)
+		} else if w.forge != "" {
+			fmt.Fprintf(&repos, "    %s\n", w.forge)
 		}
 	}
 	cfg := fmt.Sprintf(`schedule: "@every 1h"
@@ -358,6 +366,140 @@ func TestRunPullRequestMode(t *testing.T) {
 				t.Errorf("the token appears in pull request #%d", pr.Number)
 			}
 		}
+	}
+}
+
+// runForgeFake is what TestRunPullRequestModeForges needs of a GitLab or
+// Gitea fake.
+type runForgeFake interface {
+	PullRequests() []forgefake.PullRequest
+	Writes() []forgefake.Write
+	HumanClose(n int)
+}
+
+// TestRunPullRequestModeForges runs pull request mode through the binary
+// on GitLab (a project in nested groups; git must send the token with user
+// oauth2) and on Gitea: the first pass opens one merge or pull request, an
+// identical pass writes nothing, a newer tag updates it in place, and once
+// a human closed it the same versions are left alone.
+func TestRunPullRequestModeForges(t *testing.T) {
+	tests := []struct {
+		name string
+		repo string
+		// start starts the fake on the repository's bare directory and
+		// returns it with the config's forge line.
+		start func(t *testing.T, w *runWorld) (runForgeFake, string)
+	}{
+		{"gitlab", "group/sub/fleet", func(t *testing.T, w *runWorld) (runForgeFake, string) {
+			w.git = gitserver.Start(t, gitserver.WithToken(runToken), gitserver.WithUser("oauth2"))
+			f := gitlabfake.New(t, w.git.Dir("group/sub/fleet"), "group/sub/fleet", "main")
+			f.RequireToken(runToken)
+			return f, fmt.Sprintf("gitlab: {apiURL: %q}", f.URL)
+		}},
+		{"gitea", "acme/fleet", func(t *testing.T, w *runWorld) (runForgeFake, string) {
+			f := giteafake.New(t, w.git.Dir("acme/fleet"), "acme", "fleet", "main")
+			f.RequireToken(runToken)
+			return f, fmt.Sprintf("gitea: {apiURL: %q}", f.URL)
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newRunWorld(t)
+			w.reg.Seed(t, "acme/web", "1.4.2", "1.5.0")
+			fake, line := tc.start(t, w)
+			w.forge = line
+			w.url = w.git.NewRepo(t, tc.repo, map[string]string{
+				".imagebump.yaml":          "policies:\n  - name: web\n    image: " + w.reg.Repo("acme/web") + "\n    semver: ^1\n",
+				"apps/web/deployment.yaml": deployment(w.reg.Repo("acme/web") + ":1.4.2"),
+			})
+			cfg := w.config("pullRequest", "")
+			mainTip := w.git.Ref(t, tc.repo, "refs/heads/main")
+
+			first := w.once(cfg)
+			if first.code != 0 {
+				t.Fatalf("first pass: exit %d\n%s", first.code, first.stderr)
+			}
+			prs := fake.PullRequests()
+			if len(prs) != 1 || prs[0].State != "open" || prs[0].Head != "imagebump/web" || prs[0].Title != "Update "+w.reg.Repo("acme/web")+" to 1.5.0" {
+				t.Fatalf("after the first pass: %+v; want one open on imagebump/web for 1.5.0", prs)
+			}
+			if got := w.git.ReadFile(t, tc.repo, "imagebump/web", "apps/web/deployment.yaml"); !strings.Contains(got, ":1.5.0 #") {
+				t.Errorf("branch content:\n%s\nwant 1.5.0", got)
+			}
+			if now := w.git.Ref(t, tc.repo, "refs/heads/main"); now != mainTip {
+				t.Errorf("pull request mode moved main")
+			}
+
+			// The same pass again: no push, no API write.
+			writes := len(fake.Writes())
+			head := w.git.Ref(t, tc.repo, "refs/heads/imagebump/web")
+			second := w.once(cfg)
+			if second.code != 0 {
+				t.Fatalf("second pass: exit %d\n%s", second.code, second.stderr)
+			}
+			if got := fake.Writes(); len(got) != writes {
+				t.Errorf("second identical pass wrote to the API: %+v", got[writes:])
+			}
+			if now := w.git.Ref(t, tc.repo, "refs/heads/imagebump/web"); now != head {
+				t.Errorf("second identical pass pushed the branch: %s → %s", head, now)
+			}
+
+			// A newer tag updates the same one in place.
+			w.reg.Seed(t, "acme/web", "1.6.0")
+			third := w.once(cfg)
+			if third.code != 0 {
+				t.Fatalf("third pass: exit %d\n%s", third.code, third.stderr)
+			}
+			prs = fake.PullRequests()
+			if len(prs) != 1 || prs[0].Number != 1 || !strings.HasSuffix(prs[0].Title, " to 1.6.0") {
+				t.Errorf("after a newer tag: %+v; want #1 retitled to 1.6.0", prs)
+			}
+			if got := w.git.ReadFile(t, tc.repo, "imagebump/web", "apps/web/deployment.yaml"); !strings.Contains(got, ":1.6.0 #") {
+				t.Errorf("branch not rebuilt for 1.6.0:\n%s", got)
+			}
+
+			// Declined by a human: the same versions are left alone.
+			fake.HumanClose(1)
+			writes = len(fake.Writes())
+			head = w.git.Ref(t, tc.repo, "refs/heads/imagebump/web")
+			fourth := w.once(cfg)
+			if fourth.code != 0 {
+				t.Fatalf("fourth pass: exit %d\n%s", fourth.code, fourth.stderr)
+			}
+			if got := fake.Writes(); len(got) != writes {
+				t.Errorf("a pass after a human close wrote to the API: %+v", got[writes:])
+			}
+			if now := w.git.Ref(t, tc.repo, "refs/heads/imagebump/web"); now != head || len(fake.PullRequests()) != 1 {
+				t.Errorf("a pass after a human close pushed or reopened: branch %s → %s, %+v", head, now, fake.PullRequests())
+			}
+			w.assertNoToken(first, second, third, fourth)
+		})
+	}
+}
+
+// TestRunGitLabRefusesTeamReviewers checks that teamReviewers, which GitLab
+// lacks, fail the repository's pass with an error naming the policy file
+// instead of being dropped, and that nothing is written.
+func TestRunGitLabRefusesTeamReviewers(t *testing.T) {
+	w := newRunWorld(t)
+	w.reg.Seed(t, "acme/web", "1.4.2", "1.5.0")
+	w.git = gitserver.Start(t, gitserver.WithToken(runToken), gitserver.WithUser("oauth2"))
+	fake := gitlabfake.New(t, w.git.Dir("group/fleet"), "group/fleet", "main")
+	fake.RequireToken(runToken)
+	w.forge = fmt.Sprintf("gitlab: {apiURL: %q}", fake.URL)
+	w.url = w.git.NewRepo(t, "group/fleet", map[string]string{
+		".imagebump.yaml":          "policies:\n  - name: web\n    image: " + w.reg.Repo("acme/web") + "\n    semver: ^1\npullRequests:\n  teamReviewers: [platform]\n",
+		"apps/web/deployment.yaml": deployment(w.reg.Repo("acme/web") + ":1.4.2"),
+	})
+	out := w.once(w.config("pullRequest", ""))
+	if out.code != 1 || !strings.Contains(out.stdout+out.stderr, ".imagebump.yaml: pullRequests.teamReviewers: GitLab has no team reviewers") {
+		t.Errorf("exit %d, want 1 with an error naming the policy file:\n%s\n%s", out.code, out.stdout, out.stderr)
+	}
+	if got := fake.Writes(); len(got) != 0 {
+		t.Errorf("API writes %+v, want none", got)
+	}
+	if ref := w.git.Ref(t, "group/fleet", "refs/heads/imagebump/web"); ref != "" {
+		t.Errorf("branch imagebump/web pushed (%s), want nothing pushed", ref)
 	}
 }
 

@@ -191,7 +191,7 @@ repositories:
   - url: ` + strconv.Quote(url) + `
     branch: main
     mode: ` + string(mode) + `
-commit:
+` + demoForgeLine(mode) + `commit:
   author:
     name: imagebump
     email: imagebump@users.noreply.github.com
@@ -203,6 +203,16 @@ registries:
 		return "", err
 	}
 	return path, nil
+}
+
+// demoForgeLine is the forge section of the demo's repository in pull
+// request mode: the config must name the forge of a host other than
+// github.com or gitlab.com, though the demo's stand-in answers for it.
+func demoForgeLine(mode config.Mode) string {
+	if mode != config.PullRequest {
+		return ""
+	}
+	return "    # Never contacted: the demo's stand-in answers for the forge.\n    github: {apiURL: \"https://github.example.com/api/v3/\"}\n"
 }
 
 func printDemoSetup(out io.Writer, host string, tags []string, url, botConfig string) {

@@ -1,47 +1,32 @@
 package githubfake
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/imagebump/imagebump/test/forgefake"
 )
 
 // BotLogin is the login of the user the fake says created pull requests
 // and comments through the API.
-const BotLogin = "imagebump-bot"
+const BotLogin = forgefake.BotLogin
 
 // Write is one write request the fake answered.
-type Write struct {
-	Method string
-	Path   string
-	Status int
-}
+type Write = forgefake.Write
 
 // PullRequest is the fake's state of one pull request.
-type PullRequest struct {
-	Number        int
-	Title, Body   string
-	State         string // open or closed
-	Draft         bool
-	Merged        bool
-	Head, HeadSHA string
-	Base          string
-	Labels        []string
-	Reviewers     []string
-	TeamReviewers []string
-	User          string
-	Comments      []string
-}
+type PullRequest = forgefake.PullRequest
 
-// Server is the fake GitHub API for one repository.
+// Server is the fake GitHub API for one repository. Its pull request
+// state, write log and human helpers (HumanClose, HumanOpen, Merge) are
+// forgefake's.
 type Server struct {
 	// URL is the API root to give go-github's WithEnterpriseURLs; the fake
 	// answers under it and under "/" alike.
@@ -49,84 +34,52 @@ type Server struct {
 	Owner, Repo string
 	// Base is the repository's default branch.
 	Base string
+	*forgefake.Store
 
-	t     testing.TB
 	git   string
-	srv   *httptest.Server
-	mu    sync.Mutex
-	prs   []*PullRequest
-	log   []Write
-	lim   int
-	resp  func(w http.ResponseWriter)
-	token string
-	fail  map[string]int // "METHOD path" → status of its next answer
-
-	ancestry map[string]bool
-}
-
-// FailOnce answers the next request to method and path (as go-github
-// sends it, e.g. "/api/v3/repos/acme/fleet/pulls/1") with status, doing
-// nothing.
-func (s *Server) FailOnce(method, path string, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.fail == nil {
-		s.fail = map[string]int{}
-	}
-	s.fail[method+" "+path] = status
+	token atomic.Pointer[string]
 }
 
 // RequireToken makes the fake answer 401 to requests that do not carry
 // token as a bearer token.
-func (s *Server) RequireToken(token string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.token = token
-}
+func (s *Server) RequireToken(token string) { s.token.Store(&token) }
 
 // New starts a fake for owner/repo whose branches are the refs of the bare
 // repository at gitDir, with base as the default branch. It stops when the
 // test ends.
 func New(t testing.TB, gitDir, owner, repo, base string) *Server {
 	t.Helper()
-	requireGit(t)
-	s := &Server{Owner: owner, Repo: repo, Base: base, t: t, git: gitDir}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.srv.Close)
-	s.URL = s.srv.URL + "/api/v3/"
+	s := &Server{Owner: owner, Repo: repo, Base: base, git: gitDir, Store: forgefake.NewStore(t, "githubfake", gitDir, base)}
+	s.DeletedHeadCloses = true
+	auth := func(r *http.Request) bool {
+		tok := s.token.Load()
+		return tok == nil || *tok == "" || r.Header.Get("Authorization") == "Bearer "+*tok
+	}
+	deny := func(w http.ResponseWriter) {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "Bad credentials"})
+	}
+	srv := httptest.NewServer(s.Handler(auth, deny, s.serve))
+	t.Cleanup(srv.Close)
+	s.URL = srv.URL + "/api/v3/"
 	return s
-}
-
-// Writes returns the write requests answered so far, rate-limited ones
-// left out.
-func (s *Server) Writes() []Write {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.log)
 }
 
 // SecondaryRateLimit answers the next n requests with GitHub's 403
 // secondary rate limit and Retry-After: retryAfter seconds.
 func (s *Server) SecondaryRateLimit(n, retryAfter int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.lim = n
-	s.resp = func(w http.ResponseWriter) {
+	s.Limit(n, func(w http.ResponseWriter) {
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 		writeJSON(w, http.StatusForbidden, map[string]string{
 			"message":           "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
 			"documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
 		})
-	}
+	})
 }
 
 // PrimaryRateLimit answers the next n requests with GitHub's 403 primary
 // rate limit, resetting at reset.
 func (s *Server) PrimaryRateLimit(n int, reset time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.lim = n
-	s.resp = func(w http.ResponseWriter) {
+	s.Limit(n, func(w http.ResponseWriter) {
 		w.Header().Set("X-RateLimit-Limit", "5000")
 		w.Header().Set("X-RateLimit-Remaining", "0")
 		w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10))
@@ -134,157 +87,30 @@ func (s *Server) PrimaryRateLimit(n int, reset time.Time) {
 			"message":           "API rate limit exceeded for user ID 1.",
 			"documentation_url": "https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting",
 		})
-	}
+	})
 }
 
-// PullRequest returns a copy of pull request n, synced with the branches.
-func (s *Server) PullRequest(n int) PullRequest {
-	s.t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.sync()
-	pr := s.find(n)
-	if pr == nil {
-		s.t.Fatalf("githubfake: no pull request #%d", n)
-	}
-	c := *pr
-	return c
+// InitRepo creates a bare repository whose branch base holds files in one
+// commit, and returns its path.
+func InitRepo(t testing.TB, base string, files map[string]string) string {
+	t.Helper()
+	return forgefake.InitRepo(t, base, files)
 }
 
-// PullRequests returns copies of every pull request, oldest first.
-func (s *Server) PullRequests() []PullRequest {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.sync()
-	var out []PullRequest
-	for _, pr := range s.prs {
-		out = append(out, *pr)
-	}
-	return out
+// Git runs git in dir, failing the test on error, and returns its trimmed
+// output.
+func Git(t testing.TB, dir string, args ...string) string {
+	t.Helper()
+	return forgefake.Git(t, dir, args...)
 }
 
-// HumanClose closes pull request n as a human would, without merging.
-func (s *Server) HumanClose(n int) {
-	s.t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.sync()
-	pr := s.find(n)
-	if pr == nil || pr.State != "open" {
-		s.t.Fatalf("githubfake: HumanClose(%d): no open pull request", n)
-	}
-	pr.State = "closed"
+// CommitFiles is forgefake.CommitFiles: one commit as a human or as an
+// in-test Branches implementation.
+func CommitFiles(repo, parent, branch string, files map[string]string, email, message string) (string, error) {
+	return forgefake.CommitFiles(repo, parent, branch, files, email, message)
 }
 
-// HumanOpen opens a pull request as a human, from an existing branch.
-func (s *Server) HumanOpen(head, title, body string) int {
-	s.t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sha, ok := s.ref(head)
-	if !ok {
-		s.t.Fatalf("githubfake: HumanOpen: no branch %s", head)
-	}
-	pr := &PullRequest{Number: s.next(), Title: title, Body: body, State: "open", Head: head, HeadSHA: sha, Base: s.Base, User: "human"}
-	s.prs = append(s.prs, pr)
-	return pr.Number
-}
-
-// Merge merges pull request n by fast-forwarding its base branch to its
-// head in the git repository.
-func (s *Server) Merge(n int) {
-	s.t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.sync()
-	pr := s.find(n)
-	if pr == nil || pr.State != "open" {
-		s.t.Fatalf("githubfake: Merge(%d): no open pull request", n)
-	}
-	base, _ := s.ref(pr.Base)
-	if _, err := gitIn(s.git, nil, nil, "merge-base", "--is-ancestor", base, pr.HeadSHA); err != nil {
-		s.t.Fatalf("githubfake: Merge(%d): %s is not a fast-forward of %s", n, pr.Head, pr.Base)
-	}
-	if _, err := gitIn(s.git, nil, nil, "update-ref", "refs/heads/"+pr.Base, pr.HeadSHA, base); err != nil {
-		s.t.Fatalf("githubfake: Merge(%d): %v", n, err)
-	}
-	pr.State, pr.Merged = "closed", true
-}
-
-func (s *Server) next() int { return len(s.prs) + 1 }
-
-func (s *Server) find(n int) *PullRequest {
-	if n < 1 || n > len(s.prs) {
-		return nil
-	}
-	return s.prs[n-1]
-}
-
-// ref returns the commit branch points at in the git repository.
-func (s *Server) ref(branch string) (string, bool) {
-	sha, err := gitIn(s.git, nil, nil, "rev-parse", "--verify", "--quiet", "refs/heads/"+branch+"^{commit}")
-	return sha, err == nil && sha != ""
-}
-
-// refs reads every branch in one git call.
-func (s *Server) refs() map[string]string {
-	out, err := gitIn(s.git, nil, nil, "for-each-ref", "--format=%(objectname) %(refname)", "refs/heads/")
-	if err != nil {
-		s.t.Errorf("githubfake: reading branches: %v", err)
-	}
-	refs := map[string]string{}
-	for _, line := range strings.Split(out, "\n") {
-		if sha, name, ok := strings.Cut(line, " "); ok {
-			refs[strings.TrimPrefix(name, "refs/heads/")] = sha
-		}
-	}
-	return refs
-}
-
-// sync makes open pull requests follow the repository as GitHub does: the
-// head sha follows the branch, a deleted head closes the pull request, and
-// a head that reached the base marks it merged.
-func (s *Server) sync() {
-	if !slices.ContainsFunc(s.prs, func(pr *PullRequest) bool { return pr.State == "open" }) {
-		return
-	}
-	refs := s.refs()
-	for _, pr := range s.prs {
-		if pr.State != "open" {
-			continue
-		}
-		sha, ok := refs[pr.Head]
-		if !ok {
-			pr.State = "closed"
-			continue
-		}
-		pr.HeadSHA = sha
-		if base, ok := refs[pr.Base]; ok && s.ancestor(sha, base) {
-			pr.State, pr.Merged = "closed", true
-		}
-	}
-}
-
-// ancestor reports whether commit a is an ancestor of commit b (or b
-// itself). Commits never change, so answers are kept.
-func (s *Server) ancestor(a, b string) bool {
-	key := a + ".." + b
-	if v, ok := s.ancestry[key]; ok {
-		return v
-	}
-	_, err := gitIn(s.git, nil, nil, "merge-base", "--is-ancestor", a, b)
-	if s.ancestry == nil {
-		s.ancestry = map[string]bool{}
-	}
-	s.ancestry[key] = err == nil
-	return err == nil
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
+var writeJSON = forgefake.WriteJSON
 
 func validation(w http.ResponseWriter, msg string) {
 	writeJSON(w, http.StatusUnprocessableEntity, map[string]any{
@@ -306,51 +132,18 @@ func notFound(w http.ResponseWriter) {
 	writeJSON(w, http.StatusNotFound, map[string]string{"message": "Not Found"})
 }
 
-// statusWriter remembers the status for the write log.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	w.status = code
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (s *Server) serve(rw http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.token != "" && r.Header.Get("Authorization") != "Bearer "+s.token {
-		writeJSON(rw, http.StatusUnauthorized, map[string]string{"message": "Bad credentials"})
-		return
-	}
-	if s.lim > 0 {
-		s.lim--
-		s.resp(rw)
-		return
-	}
-	if status, ok := s.fail[r.Method+" "+r.URL.Path]; ok {
-		delete(s.fail, r.Method+" "+r.URL.Path)
-		writeJSON(rw, status, map[string]string{"message": "injected failure"})
-		return
-	}
-	w := &statusWriter{ResponseWriter: rw, status: http.StatusOK}
-	if r.Method != http.MethodGet {
-		defer func() { s.log = append(s.log, Write{r.Method, r.URL.Path, w.status}) }()
-	}
-	s.sync()
-
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(r.URL.EscapedPath(), "/api/v3")
 	prefix := "/repos/" + s.Owner + "/" + s.Repo
 	rest, ok := strings.CutPrefix(path, prefix)
 	if !ok {
-		s.unknown(w, r)
+		s.Unknown(w, r)
 		return
 	}
 	parts := strings.Split(strings.Trim(rest, "/"), "/")
 	num := func(i int) (*PullRequest, bool) {
 		n, err := strconv.Atoi(parts[i])
-		pr := s.find(n)
+		pr := s.Find(n)
 		if err != nil || pr == nil {
 			notFound(w)
 			return nil, false
@@ -431,41 +224,18 @@ func (s *Server) serve(rw http.ResponseWriter, r *http.Request) {
 			notFound(w)
 			return
 		}
-		if _, ok := s.ref(branch); !ok {
+		if _, ok := s.Ref(branch); !ok {
 			writeJSON(w, http.StatusUnprocessableEntity, map[string]string{"message": "Reference does not exist"})
 			return
 		}
-		if _, err := gitIn(s.git, nil, nil, "update-ref", "-d", "refs/heads/"+branch); err != nil {
-			s.t.Errorf("githubfake: deleting %s: %v", branch, err)
-		}
-		s.sync()
+		s.DeleteBranch(branch)
 		w.WriteHeader(http.StatusNoContent)
 	default:
-		s.unknown(w, r)
+		s.Unknown(w, r)
 	}
 }
 
-func (s *Server) unknown(w http.ResponseWriter, r *http.Request) {
-	s.t.Errorf("githubfake: unknown endpoint %s %s", r.Method, r.URL.Path)
-	notFound(w)
-}
-
-func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"message": "Problems parsing JSON: " + err.Error()})
-		return false
-	}
-	return true
-}
-
-func appendNew(list []string, add ...string) []string {
-	for _, a := range add {
-		if !slices.Contains(list, a) {
-			list = append(list, a)
-		}
-	}
-	return list
-}
+var decode, appendNew = forgefake.Decode, forgefake.AppendNew
 
 func labelsJSON(labels []string) []map[string]string {
 	out := []map[string]string{}
@@ -476,7 +246,7 @@ func labelsJSON(labels []string) []map[string]string {
 }
 
 func (s *Server) render(pr *PullRequest) map[string]any {
-	base, _ := s.ref(pr.Base)
+	base, _ := s.Ref(pr.Base)
 	var reviewers, teams []map[string]string
 	for _, r := range pr.Reviewers {
 		reviewers = append(reviewers, map[string]string{"login": r})
@@ -509,26 +279,9 @@ func (s *Server) render(pr *PullRequest) map[string]any {
 // page writes items n of a listing, honouring per_page and page and
 // linking the next page as GitHub does.
 func (s *Server) page(w http.ResponseWriter, r *http.Request, n int, item func(int) any) {
-	q := r.URL.Query()
-	per, err := strconv.Atoi(q.Get("per_page"))
-	if err != nil || per <= 0 {
-		per = 30
-	}
-	page, err := strconv.Atoi(q.Get("page"))
-	if err != nil || page <= 0 {
-		page = 1
-	}
-	out := []any{}
-	for i := (page - 1) * per; i < n && i < page*per; i++ {
-		out = append(out, item(i))
-	}
-	if page*per < n {
-		next := *r.URL
-		q.Set("page", strconv.Itoa(page+1))
-		next.RawQuery = q.Encode()
-		w.Header().Set("Link", fmt.Sprintf(`<http://%s%s>; rel="next"`, r.Host, next.String()))
-	}
-	writeJSON(w, http.StatusOK, out)
+	p := forgefake.Paginate(r, "per_page", 30, 100, n, item)
+	forgefake.LinkNext(w, r, p.Next)
+	writeJSON(w, http.StatusOK, p.Items)
 }
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request) {
@@ -545,7 +298,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	if h := q.Get("head"); h != "" {
 		owner, branch, ok := strings.Cut(h, ":")
 		if !ok {
-			s.t.Errorf("githubfake: head=%q without owner: GitHub wants user:ref-name", h)
+			s.Errorf("head=%q without owner: GitHub wants user:ref-name", h)
 		}
 		if owner != s.Owner {
 			s.page(w, r, 0, nil)
@@ -554,8 +307,9 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 		head = branch
 	}
 	var match []*PullRequest
-	for i := len(s.prs) - 1; i >= 0; i-- { // newest first, as GitHub sorts by default
-		pr := s.prs[i]
+	all := s.All()
+	for i := len(all) - 1; i >= 0; i-- { // newest first, as GitHub sorts by default
+		pr := all[i]
 		if (state == "all" || pr.State == state) && (head == "" || pr.Head == head) && (q.Get("base") == "" || pr.Base == q.Get("base")) {
 			match = append(match, pr)
 		}
@@ -575,34 +329,33 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if strings.Contains(req.Head, ":") {
-		s.t.Errorf("githubfake: cross-repository head %q not supported", req.Head)
+		s.Errorf("cross-repository head %q not supported", req.Head)
 	}
 	if req.Title == "" {
 		validation(w, "title is missing")
 		return
 	}
-	head, ok := s.ref(req.Head)
+	head, ok := s.Ref(req.Head)
 	if !ok {
 		invalidField(w, "head")
 		return
 	}
-	base, ok := s.ref(req.Base)
+	base, ok := s.Ref(req.Base)
 	if !ok {
 		invalidField(w, "base")
 		return
 	}
-	if s.ancestor(head, base) {
+	if s.Ancestor(head, base) {
 		validation(w, fmt.Sprintf("No commits between %s and %s", req.Base, req.Head))
 		return
 	}
-	for _, pr := range s.prs {
+	for _, pr := range s.All() {
 		if pr.State == "open" && pr.Head == req.Head && pr.Base == req.Base {
 			validation(w, fmt.Sprintf("A pull request already exists for %s:%s.", s.Owner, req.Head))
 			return
 		}
 	}
-	pr := &PullRequest{Number: s.next(), Title: req.Title, Body: req.Body, Draft: req.Draft, State: "open", Head: req.Head, HeadSHA: head, Base: req.Base, User: BotLogin}
-	s.prs = append(s.prs, pr)
+	pr := s.Add(&PullRequest{Title: req.Title, Body: req.Body, Draft: req.Draft, State: "open", Head: req.Head, HeadSHA: head, Base: req.Base, User: BotLogin})
 	writeJSON(w, http.StatusCreated, s.render(pr))
 }
 
@@ -617,7 +370,7 @@ func (s *Server) edit(w http.ResponseWriter, r *http.Request, pr *PullRequest) {
 		return
 	}
 	if req.Base != nil && *req.Base != pr.Base {
-		s.t.Errorf("githubfake: changing a pull request's base is not supported")
+		s.Errorf("changing a pull request's base is not supported")
 	}
 	if req.State != nil {
 		switch *req.State {
@@ -628,7 +381,7 @@ func (s *Server) edit(w http.ResponseWriter, r *http.Request, pr *PullRequest) {
 			}
 			pr.State = "closed"
 		case "open":
-			if _, ok := s.ref(pr.Head); !ok || pr.Merged {
+			if _, ok := s.Ref(pr.Head); !ok || pr.Merged {
 				validation(w, "state cannot be changed. The "+pr.Head+" branch has been deleted.")
 				return
 			}

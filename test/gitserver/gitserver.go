@@ -22,8 +22,8 @@ import (
 // Backend is where Debian's git package installs git http-backend.
 const Backend = "/usr/lib/git-core/git-http-backend"
 
-// TokenUser is the basic-auth user name git hosts expect with a token; the
-// server records it but checks only the password.
+// TokenUser is the basic-auth user name git hosts expect with a token;
+// the server checks it only when WithUser asks.
 const TokenUser = "x-access-token"
 
 // Server serves the bare repositories under one temp dir over smart HTTP on
@@ -34,6 +34,9 @@ type Server struct {
 	URL string
 	// Token is the password basic auth must carry.
 	Token string
+	// User is the user name basic auth must carry; "" accepts any, as
+	// GitHub and Gitea do.
+	User string
 	// Root holds the bare repositories, one "NAME.git" directory each.
 	Root string
 
@@ -80,6 +83,10 @@ type Option func(*Server)
 // WithToken sets the token basic auth must carry; "" turns the check off.
 // The default is a random token, in Server.Token.
 func WithToken(token string) Option { return func(s *Server) { s.Token = token } }
+
+// WithUser makes the server refuse basic auth whose user is not user, as
+// GitLab refuses a token sent with a user other than oauth2.
+func WithUser(user string) Option { return func(s *Server) { s.User = user } }
 
 // Start serves git http-backend on 127.0.0.1 until the test ends. When the
 // backend is missing the test is skipped, or fails if CI=true.
@@ -139,8 +146,8 @@ func (s *Server) handler(backend http.Handler) http.Handler {
 		s.traffic.Requests++
 		s.mu.Unlock()
 		if s.Token != "" {
-			_, p, ok := r.BasicAuth()
-			if !ok || p != s.Token {
+			u, p, ok := r.BasicAuth()
+			if !ok || p != s.Token || (s.User != "" && u != s.User) {
 				s.mu.Lock()
 				s.traffic.Unauthorized++
 				s.mu.Unlock()

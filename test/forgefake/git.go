@@ -1,4 +1,4 @@
-package githubfake
+package forgefake
 
 import (
 	"bytes"
@@ -11,9 +11,9 @@ import (
 	"testing"
 )
 
-// requireGit skips the test when git is missing, or fails it under CI=true
+// RequireGit skips the test when git is missing, or fails it under CI=true
 // where a missing prerequisite is an error.
-func requireGit(t testing.TB) {
+func RequireGit(t testing.TB) {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		msg := "git not found: apt-get install git to run tests against a real repository"
@@ -56,7 +56,7 @@ func Git(t testing.TB, dir string, args ...string) string {
 // commit, and returns its path.
 func InitRepo(t testing.TB, base string, files map[string]string) string {
 	t.Helper()
-	requireGit(t)
+	RequireGit(t)
 	dir := filepath.Join(t.TempDir(), "repo.git")
 	Git(t, filepath.Dir(dir), "init", "-q", "--bare", "-b", base, dir)
 	if _, err := CommitFiles(dir, "", base, files, "human@example.com", "initial"); err != nil {
@@ -70,7 +70,7 @@ func InitRepo(t testing.TB, base string, files map[string]string) string {
 // points branch at it. It returns the commit. It is how tests push as a
 // human, and how in-test Branches implementations publish.
 func CommitFiles(repo, parent, branch string, files map[string]string, email, message string) (string, error) {
-	dir, err := os.MkdirTemp("", "githubfake-index-")
+	dir, err := os.MkdirTemp("", "forgefake-index-")
 	if err != nil {
 		return "", err
 	}

@@ -1,0 +1,315 @@
+package gitlab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	gl "gitlab.com/gitlab-org/api/client-go"
+
+	"github.com/imagebump/imagebump/gitwriter/pullrequest"
+)
+
+// DefaultRateLimitWait is how long to wait on a 429 that names neither
+// Retry-After nor RateLimit-Reset: GitLab's limits are per minute.
+const DefaultRateLimitWait = time.Minute
+
+// DefaultTimeout bounds each API request, so a hanging server cannot hold
+// a pass forever.
+const DefaultTimeout = 30 * time.Second
+
+// DraftPrefix is what GitLab reads as "this merge request is a draft" in a
+// title; its create API has no draft field.
+const DraftPrefix = "Draft: "
+
+// Client is a pullrequest.Forge for one GitLab project.
+type Client struct {
+	gl      *gl.Client
+	project string
+	// users caches username → user ID for the client's life: one pass.
+	users map[string]int64
+}
+
+var _ pullrequest.Forge = (*Client)(nil)
+
+// Option configures New.
+type Option func(*options)
+
+type options struct {
+	httpClient *http.Client
+}
+
+// WithHTTPClient sets the HTTP client requests go through (default: Go's
+// default transport with DefaultTimeout per request).
+func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpClient = c } }
+
+// New returns a client for the project at path (group/sub/project) on the
+// GitLab whose API root is apiURL (https://HOST/api/v4). The token goes in
+// the PRIVATE-TOKEN header and never appears in errors. The client's own
+// retries are off: rate limits come back as pullrequest.RateLimitError, so
+// the lifecycle waits them out within its budget.
+func New(apiURL, path, token string, opts ...Option) (*Client, error) {
+	if path == "" || !strings.Contains(path, "/") {
+		return nil, fmt.Errorf("gitlab: project path %q is not GROUP/…/PROJECT", path)
+	}
+	if token == "" {
+		return nil, errors.New("gitlab: no token: the pull request mode needs the repository's tokenFile")
+	}
+	u, err := url.Parse(apiURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return nil, fmt.Errorf("gitlab: apiURL %q is not an http(s) URL without credentials", redact(apiURL))
+	}
+	o := options{httpClient: &http.Client{Timeout: DefaultTimeout}}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	c, err := gl.NewClient(token,
+		gl.WithURLWarningLogger(slog.New(slog.DiscardHandler)),
+		gl.WithHTTPClient(o.httpClient),
+		gl.WithoutRetries(),
+		gl.WithBaseURL(apiURL),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("gitlab: %w", err)
+	}
+	return &Client{gl: c, project: path, users: map[string]int64{}}, nil
+}
+
+// redact keeps a malformed URL's possible credentials out of errors.
+func redact(raw string) string {
+	if i := strings.Index(raw, "@"); i >= 0 {
+		if j := strings.Index(raw, "://"); j >= 0 && j < i {
+			return raw[:j+3] + "REDACTED" + raw[i:]
+		}
+	}
+	return raw
+}
+
+// wrap says what was being done and turns GitLab's 429 into
+// pullrequest.RateLimitError so the lifecycle waits it out.
+func wrap(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	err = fmt.Errorf(format+": %w", append(args, err)...)
+	var er *gl.ErrorResponse
+	if errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == http.StatusTooManyRequests {
+		return &pullrequest.RateLimitError{RetryAfter: retryAfter(er.Response.Header, time.Now()), Err: err}
+	}
+	return err
+}
+
+// retryAfter reads how long GitLab asks to wait: Retry-After (seconds or
+// an HTTP date), else RateLimit-Reset (a Unix time), else
+// DefaultRateLimitWait.
+func retryAfter(h http.Header, now time.Time) time.Duration {
+	if v := h.Get("Retry-After"); v != "" {
+		if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+			return time.Duration(s) * time.Second
+		}
+		if t, err := http.ParseTime(v); err == nil {
+			return max(t.Sub(now), 0)
+		}
+	}
+	if v := h.Get("RateLimit-Reset"); v != "" {
+		if s, err := strconv.ParseInt(v, 10, 64); err == nil {
+			// One second more, as the reset is given in whole seconds.
+			return max(time.Unix(s, 0).Sub(now), 0) + time.Second
+		}
+	}
+	return DefaultRateLimitWait
+}
+
+// draftRe matches the title prefixes GitLab reads as draft.
+var draftRe = regexp.MustCompile(`(?i)^\s*(\[draft\]|\(draft\)|draft:|draft\s*-|\[wip\]|wip:)\s*`)
+
+// undraft is a title without its draft prefix: the lifecycle compares
+// titles it rendered, which never carry one.
+func undraft(title string) string {
+	return draftRe.ReplaceAllString(title, "")
+}
+
+func state(s string) pullrequest.State {
+	switch s {
+	case "opened", "locked":
+		return pullrequest.StateOpen
+	case "merged":
+		return pullrequest.StateMerged
+	default:
+		return pullrequest.StateClosed
+	}
+}
+
+func (c *Client) ctx(ctx context.Context) gl.RequestOptionFunc { return gl.WithContext(ctx) }
+
+// PullRequests lists the merge requests from branch of this project, in
+// every state.
+func (c *Client) PullRequests(ctx context.Context, branch string) ([]pullrequest.PullRequest, error) {
+	opts := &gl.ListProjectMergeRequestsOptions{
+		ListOptions:  gl.ListOptions{PerPage: 100},
+		State:        gl.Ptr("all"),
+		SourceBranch: gl.Ptr(branch),
+	}
+	var out []pullrequest.PullRequest
+	for {
+		mrs, resp, err := c.gl.MergeRequests.ListProjectMergeRequests(c.project, opts, c.ctx(ctx))
+		if err != nil {
+			return nil, wrap(err, "listing merge requests of %s from %s", c.project, branch)
+		}
+		for _, mr := range mrs {
+			// The filter is GitLab's; checking again keeps a server that
+			// ignored it from handing over other branches.
+			if mr.SourceBranch == branch {
+				out = append(out, pullrequest.PullRequest{
+					Number: int(mr.IID), State: state(mr.State), Head: mr.SourceBranch, HeadSHA: mr.SHA,
+					Title: undraft(mr.Title), Body: mr.Description, URL: mr.WebURL,
+				})
+			}
+		}
+		if resp.NextPage == 0 {
+			return out, nil
+		}
+		opts.Page = resp.NextPage
+	}
+}
+
+// Comments lists the bodies of a merge request's notes, GitLab's own
+// system notes ("added 1 commit") left out.
+func (c *Client) Comments(ctx context.Context, number int) ([]string, error) {
+	opts := &gl.ListMergeRequestNotesOptions{ListOptions: gl.ListOptions{PerPage: 100}, Sort: gl.Ptr("asc")}
+	var out []string
+	for {
+		notes, resp, err := c.gl.Notes.ListMergeRequestNotes(c.project, int64(number), opts, c.ctx(ctx))
+		if err != nil {
+			return nil, wrap(err, "listing notes of %s!%d", c.project, number)
+		}
+		for _, n := range notes {
+			if !n.System {
+				out = append(out, n.Body)
+			}
+		}
+		if resp.NextPage == 0 {
+			return out, nil
+		}
+		opts.Page = resp.NextPage
+	}
+}
+
+// Create opens a merge request; a draft gets DraftPrefix on its title.
+// An empty base means the project's default branch.
+func (c *Client) Create(ctx context.Context, pr pullrequest.NewPullRequest) (pullrequest.PullRequest, error) {
+	base := pr.Base
+	if base == "" {
+		p, _, err := c.gl.Projects.GetProject(c.project, nil, c.ctx(ctx))
+		if err != nil {
+			return pullrequest.PullRequest{}, wrap(err, "reading the default branch of %s", c.project)
+		}
+		base = p.DefaultBranch
+	}
+	title := pr.Title
+	if pr.Draft {
+		title = DraftPrefix + title
+	}
+	mr, _, err := c.gl.MergeRequests.CreateMergeRequest(c.project, &gl.CreateMergeRequestOptions{
+		Title: &title, Description: &pr.Body, SourceBranch: &pr.Head, TargetBranch: &base,
+	}, c.ctx(ctx))
+	if err != nil {
+		return pullrequest.PullRequest{}, wrap(err, "opening a merge request on %s from %s", c.project, pr.Head)
+	}
+	return pullrequest.PullRequest{
+		Number: int(mr.IID), State: state(mr.State), Head: mr.SourceBranch, HeadSHA: mr.SHA,
+		Title: undraft(mr.Title), Body: mr.Description, URL: mr.WebURL,
+	}, nil
+}
+
+// Label adds labels to a merge request. GitLab creates project labels that
+// do not exist yet.
+func (c *Client) Label(ctx context.Context, number int, labels []string) error {
+	add := gl.LabelOptions(labels)
+	_, _, err := c.gl.MergeRequests.UpdateMergeRequest(c.project, int64(number), &gl.UpdateMergeRequestOptions{AddLabels: &add}, c.ctx(ctx))
+	return wrap(err, "labelling %s!%d", c.project, number)
+}
+
+// RequestReviews adds users, by username, to a merge request's reviewers.
+// GitLab has no team reviewers: teams are refused with an error rather
+// than dropped.
+func (c *Client) RequestReviews(ctx context.Context, number int, users, teams []string) error {
+	if len(teams) > 0 {
+		return fmt.Errorf("requesting reviews on %s!%d: GitLab has no team reviewers (%s); list users under reviewers", c.project, number, strings.Join(teams, ", "))
+	}
+	if len(users) == 0 {
+		return nil
+	}
+	mr, _, err := c.gl.MergeRequests.GetMergeRequest(c.project, int64(number), nil, c.ctx(ctx))
+	if err != nil {
+		return wrap(err, "reading the reviewers of %s!%d", c.project, number)
+	}
+	var ids []int64
+	for _, r := range mr.Reviewers {
+		ids = append(ids, r.ID)
+	}
+	for _, u := range users {
+		id, err := c.userID(ctx, u)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	_, _, err = c.gl.MergeRequests.UpdateMergeRequest(c.project, int64(number), &gl.UpdateMergeRequestOptions{ReviewerIDs: &ids}, c.ctx(ctx))
+	return wrap(err, "requesting reviews on %s!%d", c.project, number)
+}
+
+// userID looks a username up once per client.
+func (c *Client) userID(ctx context.Context, username string) (int64, error) {
+	if id, ok := c.users[username]; ok {
+		return id, nil
+	}
+	us, _, err := c.gl.Users.ListUsers(&gl.ListUsersOptions{Username: &username}, c.ctx(ctx))
+	if err != nil {
+		return 0, wrap(err, "looking up GitLab user %s", username)
+	}
+	for _, u := range us {
+		if strings.EqualFold(u.Username, username) {
+			c.users[username] = u.ID
+			return u.ID, nil
+		}
+	}
+	return 0, fmt.Errorf("looking up GitLab user %s: no such user (reviewers are usernames)", username)
+}
+
+// Edit replaces a merge request's title and description. A draft keeps its
+// draft prefix: the lifecycle's titles never carry one.
+func (c *Client) Edit(ctx context.Context, number int, title, body string) error {
+	mr, _, err := c.gl.MergeRequests.GetMergeRequest(c.project, int64(number), nil, c.ctx(ctx))
+	if err != nil {
+		return wrap(err, "reading %s!%d", c.project, number)
+	}
+	if mr.Draft {
+		title = DraftPrefix + title
+	}
+	_, _, err = c.gl.MergeRequests.UpdateMergeRequest(c.project, int64(number), &gl.UpdateMergeRequestOptions{Title: &title, Description: &body}, c.ctx(ctx))
+	return wrap(err, "editing %s!%d", c.project, number)
+}
+
+// Close closes a merge request unmerged and replaces its description, in
+// one call.
+func (c *Client) Close(ctx context.Context, number int, body string) error {
+	_, _, err := c.gl.MergeRequests.UpdateMergeRequest(c.project, int64(number), &gl.UpdateMergeRequestOptions{StateEvent: gl.Ptr("close"), Description: &body}, c.ctx(ctx))
+	return wrap(err, "closing %s!%d", c.project, number)
+}
+
+// Comment adds a note to a merge request.
+func (c *Client) Comment(ctx context.Context, number int, body string) error {
+	_, _, err := c.gl.Notes.CreateMergeRequestNote(c.project, int64(number), &gl.CreateMergeRequestNoteOptions{Body: &body}, c.ctx(ctx))
+	return wrap(err, "commenting on %s!%d", c.project, number)
+}

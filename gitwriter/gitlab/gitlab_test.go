@@ -1,0 +1,210 @@
+package gitlab
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/imagebump/imagebump/gitwriter/pullrequest"
+	"github.com/imagebump/imagebump/test/forgefake"
+	"github.com/imagebump/imagebump/test/gitlabfake"
+)
+
+// fixture is a fake for group/sub/fleet requiring token "tok", on a
+// repository whose branch imagebump/web is one commit ahead of main.
+func fixture(t *testing.T) (*gitlabfake.Server, *Client) {
+	t.Helper()
+	repo := forgefake.InitRepo(t, "main", map[string]string{"app.yaml": "image: web:1\n"})
+	main := forgefake.Git(t, repo, "rev-parse", "main")
+	if _, err := forgefake.CommitFiles(repo, main, "imagebump/web", map[string]string{"app.yaml": "image: web:2\n"}, "bot@example.com", "bump"); err != nil {
+		t.Fatal(err)
+	}
+	s := gitlabfake.New(t, repo, "group/sub/fleet", "main")
+	s.RequireToken("tok")
+	c, err := New(s.URL, "group/sub/fleet", "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, c
+}
+
+func TestNew(t *testing.T) {
+	for _, tc := range []struct {
+		name, apiURL, path, token string
+		wantErr                   string
+	}{
+		{name: "no token", apiURL: "https://gitlab.com/api/v4", path: "a/b", wantErr: "no token"},
+		{name: "no group", apiURL: "https://gitlab.com/api/v4", path: "b", token: "t", wantErr: "GROUP/…/PROJECT"},
+		{name: "credentials in apiURL are not echoed", apiURL: "https://user:s3cret@gitlab.example.com:x/api/v4", path: "a/b", token: "t", wantErr: "REDACTED"},
+		{name: "not http", apiURL: "ftp://gitlab.example.com/", path: "a/b", token: "t", wantErr: "not an http(s) URL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(tc.apiURL, tc.path, tc.token)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || strings.Contains(err.Error(), "s3cret") {
+				t.Fatalf("New = %v, want an error containing %q and no password", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestLifecycleCalls drives every Forge method against the fake and checks
+// the merge request the fake ends up with.
+func TestLifecycleCalls(t *testing.T) {
+	s, c := fixture(t)
+	ctx := context.Background()
+	pr, err := c.Create(ctx, pullrequest.NewPullRequest{Head: "imagebump/web", Title: "Update web to 2", Body: "body", Draft: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pr.Number != 1 || pr.State != pullrequest.StateOpen || pr.Title != "Update web to 2" || !strings.Contains(pr.URL, "/group/sub/fleet/-/merge_requests/1") {
+		t.Errorf("Create = %+v", pr)
+	}
+	if err := c.Label(ctx, 1, []string{"dependencies", "automated"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.RequestReviews(ctx, 1, []string{"alice", "bob"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Edit(ctx, 1, "Update web to 3", "new body"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Comment(ctx, 1, "hello"); err != nil {
+		t.Fatal(err)
+	}
+	got := s.PullRequest(1)
+	want := forgefake.PullRequest{
+		Number: 1, Title: "Draft: Update web to 3", Body: "new body", State: "open", Draft: true,
+		Head: "imagebump/web", HeadSHA: got.HeadSHA, Base: "main", User: forgefake.BotLogin,
+		Labels: []string{"dependencies", "automated"}, Reviewers: []string{"alice", "bob"}, Comments: []string{"hello"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("merge request (-want +got):\n%s", diff)
+	}
+	// System notes are GitLab's, not comments.
+	comments, err := c.Comments(ctx, 1)
+	if err != nil || !cmp.Equal(comments, []string{"hello"}) {
+		t.Errorf("Comments = %q, %v; want [hello]", comments, err)
+	}
+	prs, err := c.PullRequests(ctx, "imagebump/web")
+	if err != nil || len(prs) != 1 || prs[0].Title != "Update web to 3" || prs[0].HeadSHA != got.HeadSHA {
+		t.Errorf("PullRequests = %+v, %v; want #1 with its draft prefix taken off", prs, err)
+	}
+	if err := c.Close(ctx, 1, "retired"); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.PullRequest(1); got.State != "closed" || got.Merged || got.Body != "retired" {
+		t.Errorf("after Close: %+v", got)
+	}
+	if prs, _ := c.PullRequests(ctx, "imagebump/web"); len(prs) != 1 || prs[0].State != pullrequest.StateClosed {
+		t.Errorf("PullRequests after Close = %+v, want closed", prs)
+	}
+	if prs, _ := c.PullRequests(ctx, "imagebump/other"); len(prs) != 0 {
+		t.Errorf("PullRequests of another branch = %+v, want none", prs)
+	}
+}
+
+func TestMergedToldApart(t *testing.T) {
+	s, c := fixture(t)
+	ctx := context.Background()
+	if _, err := c.Create(ctx, pullrequest.NewPullRequest{Head: "imagebump/web", Base: "main", Title: "t", Body: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	s.Merge(1)
+	prs, err := c.PullRequests(ctx, "imagebump/web")
+	if err != nil || len(prs) != 1 || prs[0].State != pullrequest.StateMerged {
+		t.Errorf("PullRequests = %+v, %v; want one merged", prs, err)
+	}
+}
+
+func TestReviewers(t *testing.T) {
+	s, c := fixture(t)
+	ctx := context.Background()
+	if _, err := c.Create(ctx, pullrequest.NewPullRequest{Head: "imagebump/web", Base: "main", Title: "t", Body: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.RequestReviews(ctx, 1, nil, []string{"platform"}); err == nil || !strings.Contains(err.Error(), "GitLab has no team reviewers") {
+		t.Errorf("team reviewers: %v, want a clear refusal", err)
+	}
+	if err := c.RequestReviews(ctx, 1, []string{"mallory"}, nil); err == nil || !strings.Contains(err.Error(), "no such user") {
+		t.Errorf("unknown user: %v, want no such user", err)
+	}
+	// IDs are looked up once per client.
+	before := len(c.users)
+	for range 2 {
+		if err := c.RequestReviews(ctx, 1, []string{"alice"}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(c.users) != before+1 {
+		t.Errorf("user cache holds %d entries, want %d", len(c.users), before+1)
+	}
+	if got := s.PullRequest(1).Reviewers; !cmp.Equal(got, []string{"alice"}) {
+		t.Errorf("reviewers %q, want [alice]", got)
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	s, c := fixture(t)
+	s.RateLimit(1, 7)
+	_, err := c.PullRequests(context.Background(), "imagebump/web")
+	var rl *pullrequest.RateLimitError
+	if !errors.As(err, &rl) || rl.RetryAfter != 7*time.Second {
+		t.Fatalf("err = %v, want a RateLimitError of 7s", err)
+	}
+	if len(s.Writes()) != 0 {
+		t.Errorf("writes %v", s.Writes())
+	}
+	// The client's own retries are off: the next call is answered.
+	if _, err := c.PullRequests(context.Background(), "imagebump/web"); err != nil {
+		t.Errorf("after the limit: %v", err)
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	for _, tc := range []struct {
+		name   string
+		header http.Header
+		want   time.Duration
+	}{
+		{"seconds", http.Header{"Retry-After": {"30"}}, 30 * time.Second},
+		{"http date", http.Header{"Retry-After": {now.Add(90 * time.Second).UTC().Format(http.TimeFormat)}}, 90 * time.Second},
+		{"reset", http.Header{"Ratelimit-Reset": {"1700000020"}}, 21 * time.Second},
+		{"reset in the past", http.Header{"Ratelimit-Reset": {"1699999000"}}, time.Second},
+		{"nothing", http.Header{}, DefaultRateLimitWait},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := retryAfter(tc.header, now); got != tc.want {
+				t.Errorf("retryAfter = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestTokenNeverInErrors(t *testing.T) {
+	s, _ := fixture(t)
+	c, err := New(s.URL, "group/sub/fleet", "wr0ng-s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.PullRequests(context.Background(), "imagebump/web")
+	if err == nil || strings.Contains(err.Error(), "wr0ng-s3cret") || !strings.Contains(err.Error(), "401") {
+		t.Errorf("err = %v, want a 401 without the token", err)
+	}
+}
+
+func TestUndraft(t *testing.T) {
+	for in, want := range map[string]string{
+		"Draft: Update x": "Update x", "[Draft] Update x": "Update x", "(draft) Update x": "Update x",
+		"Update x": "Update x", "Update Draft: x": "Update Draft: x",
+	} {
+		if got := undraft(in); got != want {
+			t.Errorf("undraft(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
