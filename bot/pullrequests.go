@@ -112,7 +112,7 @@ func (r *Runner) pullRequests(ctx context.Context, reg Registry, wc WorkingCopy,
 	if len(groups) == 0 {
 		return
 	}
-	if err := unsupported(repo, st.policies.PullRequests, st.policies.Files); err != nil {
+	if err := unsupported(repo, st.PolicyFiles.PullRequests, st.PolicyFiles.Files); err != nil {
 		res.Err = fmt.Errorf("pull requests: %w", err)
 		return
 	}
