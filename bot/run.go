@@ -154,8 +154,8 @@ func (r *Runner) logger() *slog.Logger {
 }
 
 // pass is DESIGN.md's "One pass over a repository".
-func (r *Runner) pass(ctx context.Context, reg Registry, repo config.Repository) Result {
-	res := Result{Repository: repo.URL, Mode: repo.Mode, DryRun: r.DryRun, Started: time.Now()}
+func (r *Runner) pass(ctx context.Context, reg Registry, repo config.Repository) (res Result) {
+	res = Result{Repository: repo.URL, Mode: repo.Mode, DryRun: r.DryRun, Started: time.Now()}
 	defer func() { res.Duration = time.Since(res.Started) }()
 	log := r.logger().With("repository", res.Repository)
 

@@ -138,6 +138,9 @@ func TestPushPass(t *testing.T) {
 			if res.Err != nil || res.Failed() {
 				t.Fatalf("pass failed: %v %+v", res.Err, res.Policies)
 			}
+			if res.Duration <= 0 || res.Started.IsZero() {
+				t.Errorf("Started %v, Duration %v; want the pass timed", res.Started, res.Duration)
+			}
 			if wc.syncs != 1 {
 				t.Errorf("%d syncs, want 1", wc.syncs)
 			}
