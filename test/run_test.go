@@ -732,6 +732,9 @@ func TestRunServesMetricsAndReadiness(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	if strings.Contains(metrics, `imagebump_pass_duration_seconds_sum{repository="`+w.url+`"} 0`+"\n") {
+		t.Error("the pass took no time by /metrics: its duration is not recorded")
+	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("run after SIGTERM: %v\n%s", err, stderr.String())
