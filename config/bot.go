@@ -35,7 +35,7 @@ type Bot struct {
 
 // Log configures the bot's log output.
 type Log struct {
-	Format string // "json" (default) or "text"
+	Format string // "json", "text", or "" for JSON unless stderr is a terminal
 	Level  string // "debug", "info" (default), "warn" or "error"
 }
 
@@ -322,9 +322,7 @@ func checkRun(b *Bot, f botFile, line func(path string) int, bad func(path, form
 		bad("listen", "%q is not host:port or :port", b.Listen)
 	}
 	switch b.Log.Format {
-	case "":
-		b.Log.Format = "json"
-	case "json", "text":
+	case "", "json", "text":
 	default:
 		bad("log.format", "%q is not json or text", b.Log.Format)
 	}

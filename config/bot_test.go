@@ -85,7 +85,7 @@ func TestLoadBotDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &Bot{
-		Schedule: "@every 5m", WorkDir: "/var/lib/imagebump", Listen: ":8080", Log: Log{Format: "json", Level: "info"},
+		Schedule: "@every 5m", WorkDir: "/var/lib/imagebump", Listen: ":8080", Log: Log{Level: "info"},
 		Repositories: []Repository{{URL: "https://github.com/acme/fleet", Branch: "main", Mode: PullRequest, Forge: GitHub, Owner: "acme", Name: "fleet", Line: 3}},
 		Commit:       Commit{AuthorName: "imagebump", AuthorEmail: "imagebump@users.noreply.github.com"},
 	}

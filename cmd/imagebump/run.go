@@ -42,7 +42,9 @@ func newRunCommand() *cobra.Command {
 		Short: "Run the bot: update passes on the config's schedule, or one pass with --once",
 		Long: `run keeps the repositories of the bot config up to date: it syncs a
 working copy of each, resolves the policies its markers use, rewrites the
-marked fields, and commits and pushes the change (mode: push).
+marked fields, and commits and pushes the change (mode: push) or opens and
+maintains one pull request per group on GitHub, GitLab or Gitea (mode:
+pullRequest).
 
 Without --once it runs a pass at start-up and then on the config's schedule,
 and serves /metrics, /healthz and /readyz on the config's listen address.
@@ -50,9 +52,9 @@ With --once it runs one pass over every repository and exits; no HTTP
 server is started. --dry-run syncs and plans for real but writes nothing to
 git or the forge, and prints what it would do.
 
-Exit status (--once): 0 done; 1 a repository, registry, policy or push
-failed (the others were still updated); 2 bad usage, an invalid bot config,
-or a repository whose policy files are invalid.`,
+Exit status (--once): 0 done; 1 a repository, registry, policy, push or
+pull request action failed (the others were still done); 2 bad usage, an
+invalid bot config, or a repository whose policy files are invalid.`,
 		Args: maxArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runBot(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), *cfg)
@@ -91,7 +93,7 @@ func runBot(ctx context.Context, stdout, stderr io.Writer, cfg runConfig) error 
 		}
 		return runExit(results)
 	}
-	return serve(ctx, stdout, b, runner, log)
+	return serve(ctx, b, runner, log)
 }
 
 // loadBot reads a bot config; an invalid one is a usage error that lists
@@ -135,7 +137,7 @@ func runExit(results []bot.Result) error {
 
 // serve runs passes on the schedule until ctx is cancelled, with the
 // metrics and health endpoints on b.Listen.
-func serve(ctx context.Context, stdout io.Writer, b *config.Bot, runner *bot.Runner, log *slog.Logger) error {
+func serve(ctx context.Context, b *config.Bot, runner *bot.Runner, log *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	m := newMetrics(reg, runner.Registry)
 	var ready atomic.Bool
@@ -202,8 +204,8 @@ func healthMux(reg *prometheus.Registry, ready *atomic.Bool) *http.ServeMux {
 	return mux
 }
 
-// botLogger is the logger of run: JSON when the config says so or stderr
-// is not a terminal, text on a terminal; level from the config.
+// botLogger is the logger of run: the config's log.format, or when it
+// names none JSON unless stderr is a terminal; level from the config.
 func botLogger(w io.Writer, c config.Log) *slog.Logger {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
