@@ -2,7 +2,10 @@ package main
 
 import (
 	"bytes"
+	"strings"
 	"testing"
+
+	"github.com/imagebump/imagebump/config"
 )
 
 // TestProgressLines checks that only the finished line of each phase is
@@ -26,5 +29,28 @@ func TestProgressLines(t *testing.T) {
 		"https://git.example/acme/fleet.git: \"\\x1b[31mred\"\n"
 	if out.String() != want {
 		t.Errorf("got %q\nwant %q", out.String(), want)
+	}
+}
+
+func TestBotLogger(t *testing.T) {
+	tests := []struct {
+		format string
+		json   bool
+	}{
+		{"", true}, // a buffer is not a terminal
+		{"json", true},
+		{"text", false},
+	}
+	for _, tc := range tests {
+		var out bytes.Buffer
+		botLogger(&out, config.Log{Format: tc.format, Level: "info"}).Info("hello", "k", "v")
+		botLogger(&out, config.Log{Format: tc.format, Level: "warn"}).Info("hidden")
+		got := out.String()
+		if isJSON := strings.HasPrefix(got, "{"); isJSON != tc.json {
+			t.Errorf("format %q: %q, want JSON %v", tc.format, got, tc.json)
+		}
+		if strings.Contains(got, "hidden") {
+			t.Errorf("format %q: a line below the level was logged: %q", tc.format, got)
+		}
 	}
 }
