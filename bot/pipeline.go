@@ -13,9 +13,10 @@ import (
 // The stages of a pass, in order: Load the policy files, Scan the manifests
 // for the policies their markers use, Resolve those against the registries
 // (Resolver.Resolve), and plan the rewrites of a file tree (Targets, then
-// patcher.PlanDir). plan, apply and run compose them through Resolver.Plan;
-// run calls the last stage again for each pull request group and on the
-// new tip after a rejected push, without resolving twice.
+// patcher.PlanDir). plan, apply and run compose them through Resolver.Plan,
+// which reads the tree once for Scan and the plan (ScanTree, Tree.Plan);
+// run calls the last stage again for each pull request group, on the same
+// tree, and on the new tip after a rejected push, without resolving twice.
 
 // Load reads and validates the policy files of the tree at root. Invalid
 // files make it return config.Problems.
@@ -34,6 +35,17 @@ func Scan(ctx context.Context, root string, paths []string, pols *config.Policie
 	if err != nil {
 		return nil, fmt.Errorf("scanning manifests: %w", err)
 	}
+	return requests(markers, pols), nil
+}
+
+// ScanTree is Scan on a tree already read, which Resolver.Plan then plans
+// without reading it again.
+func ScanTree(tree *patcher.Tree, pols *config.Policies) []Request {
+	return requests(tree.References(), pols)
+}
+
+// requests is one Request per policy of pols that markers use.
+func requests(markers []patcher.Marker, pols *config.Policies) []Request {
 	needDigest := map[string]bool{}
 	var names []string
 	for _, m := range markers {
@@ -50,7 +62,7 @@ func Scan(ctx context.Context, root string, paths []string, pols *config.Policie
 	for i, n := range names {
 		reqs[i] = Request{Policy: pols.Lookup(n), Digest: needDigest[n]}
 	}
-	return reqs, nil
+	return reqs
 }
 
 // Targets says what the patcher writes for each policy of pols: the

@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"errors"
+	"maps"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/imagebump/imagebump/config"
+	"github.com/imagebump/imagebump/patcher"
 	"github.com/imagebump/imagebump/registry"
 	"github.com/imagebump/imagebump/test/filetree"
 )
@@ -251,5 +253,64 @@ func TestTargetsOnly(t *testing.T) {
 	}
 	if tg["worker"] == nil || tg["worker"].Digest != dLatest {
 		t.Errorf("worker target = %+v, want digest %s", tg["worker"], dLatest)
+	}
+}
+
+// TestScanTreeMatchesScan checks that the requests of a tree read once
+// (what Resolver.Plan uses) are those Scan finds by walking it.
+func TestScanTreeMatchesScan(t *testing.T) {
+	tests := []struct {
+		name  string
+		files map[string]string
+		paths []string
+		none  bool // no policy in use
+	}{{
+		name:  "a digest marker asks for the digest",
+		files: map[string]string{"a.yaml": "tag: 1.4.2 # {\"$imagepolicy\": \"web:tag\"}\n", "b/c.yml": "digest: sha256:0 # {\"$imagepolicy\": \"web:digest\"}\n"},
+	}, {
+		name:  "only the given paths",
+		files: map[string]string{"a/x.yaml": "a: ghcr.io/acme/web:1.4.2 # {\"$imagepolicy\": \"web\"}\n", "b/y.yaml": "b: ghcr.io/acme/worker:latest # {\"$imagepolicy\": \"worker\"}\n"},
+		paths: []string{"b"},
+	}, {
+		name:  "unknown policies and unmarked files ask for nothing",
+		files: map[string]string{"a.yaml": "a: x:1 # {\"$imagepolicy\": \"nope\"}\n", "b.yaml": "b: ghcr.io/acme/web:1.4.2\n"},
+		none:  true,
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			files := map[string]string{".imagebump.yaml": pipelinePolicies}
+			maps.Copy(files, tc.files)
+			root := filetree.Write(t, files)
+			pols, err := Load(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := Scan(context.Background(), root, tc.paths, pols)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tree, err := patcher.ReadTree(context.Background(), root, tc.paths)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ScanTree(tree, pols)
+			if (len(want) == 0) != tc.none {
+				t.Fatalf("Scan found no requests in %v", tc.files)
+			}
+			type req struct {
+				Policy string
+				Digest bool
+			}
+			view := func(rs []Request) []req {
+				var out []req
+				for _, r := range rs {
+					out = append(out, req{r.Policy.Name(), r.Digest})
+				}
+				return out
+			}
+			if diff := cmp.Diff(view(want), view(got)); diff != "" {
+				t.Errorf("ScanTree (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

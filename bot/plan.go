@@ -16,6 +16,9 @@ type Outcome struct {
 	PolicyFiles *config.Policies
 	// Policies has the resolution of every policy a marker uses, by name.
 	Policies []Resolution
+	// Tree is the manifests as they were read for Patch; pull request
+	// groups are planned on it.
+	Tree *patcher.Tree
 	// Patch has the file changes, problems and refused downgrades.
 	Patch *patcher.Plan
 	// Written says, after Write, what became of each planned file.
@@ -59,14 +62,15 @@ func (r *Resolver) Plan(ctx context.Context, reg Registry, root string, paths []
 	if err != nil {
 		return nil, err
 	}
-	reqs, err := Scan(ctx, root, paths, pols)
+	// One read of the manifests serves the scan and the plan.
+	tree, err := patcher.ReadTree(ctx, root, paths)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("scanning manifests: %w", err)
 	}
-	resolved := r.Resolve(ctx, reg, reqs)
-	plan, err := patcher.PlanDir(ctx, root, paths, Targets(pols, resolved, nil))
+	resolved := r.Resolve(ctx, reg, ScanTree(tree, pols))
+	plan, err := tree.Plan(ctx, Targets(pols, resolved, nil))
 	if err != nil {
 		return nil, fmt.Errorf("planning changes: %w", err)
 	}
-	return &Outcome{PolicyFiles: pols, Policies: resolved, Patch: plan}, nil
+	return &Outcome{PolicyFiles: pols, Policies: resolved, Tree: tree, Patch: plan}, nil
 }

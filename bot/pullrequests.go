@@ -116,7 +116,7 @@ func (r *Runner) groups(ctx context.Context, reg Registry, wc WorkingCopy, repo 
 		if failed {
 			continue
 		}
-		plan, err := patcher.PlanDir(ctx, wc.Dir(), repo.Paths, Targets(st.PolicyFiles, st.Policies, func(p *config.Policy) bool { return in[p.Name()] }))
+		plan, err := st.Tree.Plan(ctx, Targets(st.PolicyFiles, st.Policies, func(p *config.Policy) bool { return in[p.Name()] }))
 		if err != nil {
 			return nil, nil, fmt.Errorf("planning group %s: %w", name, err)
 		}

@@ -89,36 +89,17 @@ func cmpPos(fileA string, lineA int, fileB string, lineB int) int {
 // PlanDir applies t to every *.yaml and *.yml file under root, or under the
 // given paths (relative to root, which they may not leave), and returns what
 // would change without writing anything. Symbolic links are never followed
-// and .git directories are skipped. Files are read concurrently, and only the
-// contents of files that change are kept. A file or directory that cannot
-// be read is reported as a Problem and the rest is planned; the error is
-// for a root or path that cannot be walked at all.
+// and .git directories are skipped. Files are read concurrently, and the
+// plan keeps only the contents of files that change. A file or directory
+// that cannot be read is reported as a Problem and the rest is planned; the
+// error is for a root or path that cannot be walked at all. It is ReadTree
+// followed by Tree.Plan.
 func PlanDir(ctx context.Context, root string, paths []string, t Targets) (*Plan, error) {
-	w, err := eachFile(ctx, root, paths, true, func(name string, src []byte, dir *os.Root) fileResult {
-		res := Apply(name, src, t)
-		fr := fileResult{problems: res.Problems, skipped: res.Skipped, changes: res.Changes}
-		if res.Changed() {
-			fi, err := dir.Lstat(path.Base(name))
-			if err != nil {
-				return fileResult{problems: []problem.Problem{{File: name, Message: err.Error()}}}
-			}
-			fr.change = &FileChange{Path: name, Mode: fi.Mode(), Old: bytes.Clone(src), New: res.Out, Changes: res.Changes}
-		}
-		return fr
-	})
+	tree, err := ReadTree(ctx, root, paths)
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{Root: root, Leftovers: w.leftovers}
-	for _, r := range w.files {
-		if r.change != nil {
-			p.Files = append(p.Files, *r.change)
-		}
-		p.Changes = append(p.Changes, r.changes...)
-		p.Skipped = append(p.Skipped, r.skipped...)
-	}
-	p.Problems, p.Warnings = w.problemsAndWarnings()
-	return p, nil
+	return tree.Plan(ctx, t)
 }
 
 // ScanResult is what ScanDir found.
@@ -131,19 +112,11 @@ type ScanResult struct {
 // ScanDir lists the markers in the same files PlanDir reads, with the
 // problems that do not depend on which policies exist, and the warnings.
 func ScanDir(ctx context.Context, root string, paths []string) (*ScanResult, error) {
-	w, err := eachFile(ctx, root, paths, true, func(name string, src []byte, _ *os.Root) fileResult {
-		m, p := Scan(name, src)
-		return fileResult{markers: m, problems: p}
-	})
+	tree, err := ReadTree(ctx, root, paths)
 	if err != nil {
 		return nil, err
 	}
-	s := &ScanResult{}
-	for _, r := range w.files {
-		s.Markers = append(s.Markers, r.markers...)
-	}
-	s.Problems, s.Warnings = w.problemsAndWarnings()
-	return s, nil
+	return tree.Scan(), nil
 }
 
 // ReferencesDir runs References on the same files PlanDir reads: a cheap
@@ -151,17 +124,11 @@ func ScanDir(ctx context.Context, root string, paths []string) (*ScanResult, err
 // Files and directories that cannot be read are skipped: PlanDir reports
 // them.
 func ReferencesDir(ctx context.Context, root string, paths []string) ([]Marker, error) {
-	w, err := eachFile(ctx, root, paths, false, func(name string, src []byte, _ *os.Root) fileResult {
-		return fileResult{markers: References(name, src)}
-	})
+	tree, err := readTree(ctx, root, paths, false)
 	if err != nil {
 		return nil, err
 	}
-	var refs []Marker
-	for _, r := range w.files {
-		refs = append(refs, r.markers...)
-	}
-	return refs, nil
+	return tree.References(), nil
 }
 
 // ApplyDir is PlanDir followed by Write.
@@ -322,51 +289,6 @@ func writeFile(dir *os.Root, name string, f *FileChange) error {
 		_ = dir.Remove(tmp)
 	}
 	return err
-}
-
-// eachFile runs fn on every YAML file under root (or under paths) that
-// mentions $imagepolicy, concurrently, and returns the results in path
-// order. fn gets the file's directory opened as a root. With warn, every
-// file is also linted (see Lint) and leftover temporary files are warned
-// about.
-func eachFile(ctx context.Context, root string, paths []string, warn bool, fn func(name string, src []byte, dir *os.Root) fileResult) (walkResult, error) {
-	r, err := os.OpenRoot(root)
-	if err != nil {
-		return walkResult{}, fmt.Errorf("opening %s: %w", root, err)
-	}
-	defer r.Close()
-	l, err := listFiles(ctx, r, paths)
-	if err != nil {
-		return walkResult{}, err
-	}
-	w := walkResult{files: make([]fileResult, len(l.files)), problems: l.problems, leftovers: l.leftovers}
-	if warn {
-		for _, name := range l.leftovers {
-			w.warnings = append(w.warnings, Warning{File: name, Message: "temporary file left by an interrupted apply; the next apply removes it"})
-		}
-	}
-	err = parallel(ctx, len(l.files), func(wk *worker, i int) {
-		name := l.files[i]
-		dir, err := wk.dir(r, path.Dir(name))
-		var src []byte
-		if err == nil {
-			src, err = wk.read(dir, path.Base(name))
-		}
-		if err != nil {
-			w.files[i].problems = []problem.Problem{{File: name, Message: "reading: " + err.Error()}}
-			return
-		}
-		if bytes.Contains(src, markerBytes) {
-			w.files[i] = fn(name, src, dir)
-		}
-		if warn {
-			w.files[i].warnings = Lint(name, src)
-		}
-	})
-	if err != nil {
-		return walkResult{}, err
-	}
-	return w, nil
 }
 
 // worker is what one goroutine of parallel keeps from file to file: the
