@@ -18,7 +18,7 @@ import (
 	"github.com/imagebump/imagebump/gitwriter/gitlab"
 	"github.com/imagebump/imagebump/gitwriter/pullrequest"
 	"github.com/imagebump/imagebump/test/forgefake"
-	"github.com/imagebump/imagebump/test/giteafake"
+	"github.com/imagebump/imagebump/test/giteaserver"
 	"github.com/imagebump/imagebump/test/githubfake"
 	"github.com/imagebump/imagebump/test/gitlabfake"
 )
@@ -46,6 +46,15 @@ type prFake interface {
 	HumanClose(n int)
 	Merge(n int)
 	FailOnce(method, path string, status int)
+}
+
+// prRemote is a forge whose repository lives on a real server: the
+// scenarios read its repository directory and push their commits to it.
+type prRemote interface {
+	Dir() string
+	Commit(as, parent, branch string, files map[string]string, email, message, lease string) (string, error)
+	DeleteBranch(branch, lease string) error
+	DeleteBranchAs(user, branch, lease string) error
 }
 
 // prForge is one forge the scenarios run on: its fake, its Forge client,
@@ -101,18 +110,18 @@ var prForges = []prForge{
 		draftPrefix: gitlab.DraftPrefix,
 	},
 	{
+		// A real Gitea: the scenarios read and push its own repository.
 		name: "gitea",
 		start: func(t *testing.T, repo string) (prFake, pullrequest.Forge) {
-			fake := giteafake.New(t, repo, "acme", "fleet", "main")
-			fake.RequireToken("tok")
-			forge, err := gitea.New(fake.URL, "acme", "fleet", "tok")
+			g := giteaserver.StartRepo(t, repo, "acme", "fleet")
+			forge, err := gitea.New(g.Proxy.URL, "acme", "fleet", g.Server.Token)
 			if err != nil {
 				t.Fatal(err)
 			}
-			return fake, forge
+			return g, forge
 		},
-		rateLimit:   func(f prFake, n, retryAfter int) { f.(*giteafake.Server).RateLimit(n, retryAfter) },
-		closeReq:    func(f prFake, n int) (string, string) { return http.MethodPatch, f.(*giteafake.Server).ClosePath(n) },
+		rateLimit:   func(f prFake, n, retryAfter int) { f.(*giteaserver.Repo).Proxy.RateLimit(n, retryAfter) },
+		closeReq:    func(f prFake, n int) (string, string) { return http.MethodPatch, f.(*giteaserver.Repo).ClosePath(n) },
 		draftPrefix: gitea.DraftPrefix,
 		teams:       true,
 	},
@@ -152,6 +161,9 @@ func newPRWorld(t *testing.T, f prForge) *prWorld {
 		"infra/db.yaml":            "image: ghcr.io/acme/db:16.2 # {\"$imagepolicy\": \"db\"}\n",
 	})
 	fake, forge := f.start(t, repo)
+	if r, ok := fake.(prRemote); ok {
+		repo = r.Dir()
+	}
 	return &prWorld{
 		t: t, repo: repo, f: f, fake: fake, forge: forge,
 		settings: pullrequest.Settings{Base: "main", Labels: []string{"dependencies"}},
@@ -257,12 +269,18 @@ func (w *prWorld) Publish(_ context.Context, p pullrequest.Push) (string, error)
 	for _, f := range p.Files {
 		files[f.Path] = string(f.Content)
 	}
+	if r, ok := w.fake.(prRemote); ok {
+		return r.Commit(giteaserver.AdminUser, w.head("main"), p.Branch, files, botEmail, p.Message, p.Lease)
+	}
 	return forgefake.CommitFiles(w.repo, w.head("main"), p.Branch, files, botEmail, p.Message)
 }
 
 func (w *prWorld) Delete(_ context.Context, branch, lease string) error {
 	if got := w.head(branch); got != lease {
 		return fmt.Errorf("stale lease on %s: at %q, expected %q", branch, got, lease)
+	}
+	if r, ok := w.fake.(prRemote); ok {
+		return r.DeleteBranch(branch, lease)
 	}
 	_, err := w.raw("update-ref", "-d", "refs/heads/"+branch, lease)
 	return err
@@ -308,11 +326,33 @@ func (w *prWorld) pass(versions map[string]string) map[string]pullrequest.Action
 // humanCommit commits files on branch as a human.
 func (w *prWorld) humanCommit(branch string, files map[string]string) string {
 	w.t.Helper()
-	c, err := forgefake.CommitFiles(w.repo, w.head(branch), branch, files, "human@example.com", "by hand")
+	commit := func() (string, error) {
+		return forgefake.CommitFiles(w.repo, w.head(branch), branch, files, "human@example.com", "by hand")
+	}
+	if r, ok := w.fake.(prRemote); ok {
+		commit = func() (string, error) {
+			return r.Commit("human", w.head(branch), branch, files, "human@example.com", "by hand", w.head(branch))
+		}
+	}
+	c, err := commit()
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	return c
+}
+
+// humanDelete deletes branch as a human.
+func (w *prWorld) humanDelete(branch string) {
+	w.t.Helper()
+	var err error
+	if r, ok := w.fake.(prRemote); ok {
+		err = r.DeleteBranchAs("human", branch, w.head(branch))
+	} else {
+		_, err = w.raw("update-ref", "-d", "refs/heads/"+branch)
+	}
+	if err != nil {
+		w.t.Fatal(err)
+	}
 }
 
 // zeroWrites runs a pass and checks it writes nothing anywhere.
@@ -581,6 +621,20 @@ func TestPullRequestBranchCollision(t *testing.T) {
 		}
 		if _, err := pullrequest.Decide(groups, nil, nil, w.settings); err == nil || !strings.Contains(err.Error(), "imagebump/shared") {
 			t.Errorf("Decide = %v, want an error naming the shared branch", err)
+		}
+	})
+}
+
+func TestPullRequestHumanCloseDeleteBranch(t *testing.T) {
+	eachForge(t, func(t *testing.T, w *prWorld) {
+		w.pass(map[string]string{"web": "1.5.0"})
+		w.fake.HumanClose(1)
+		w.humanDelete("imagebump/web")
+		// Declined, and the branch deleted by the human as forges offer on
+		// close: still declined.
+		w.zeroWrites(map[string]string{"web": "1.5.0"})
+		if prs := w.fake.PullRequests(); len(prs) != 1 || prs[0].State != "closed" {
+			t.Errorf("pull requests %+v: want #1 closed, no other", prs)
 		}
 	})
 }

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/imagebump/imagebump/test/forgefake"
-	"github.com/imagebump/imagebump/test/giteafake"
+	"github.com/imagebump/imagebump/test/giteaserver"
 	"github.com/imagebump/imagebump/test/githubfake"
 	"github.com/imagebump/imagebump/test/gitlabfake"
 	"github.com/imagebump/imagebump/test/gitserver"
@@ -82,6 +82,9 @@ type runWorld struct {
 	// forge is the forge line of the config's repositories when github is
 	// nil, e.g. `gitlab: {apiURL: "…"}`.
 	forge string
+	// token is the token in the token file when it is not runToken (a
+	// real Gitea makes its own).
+	token string
 }
 
 func newRunWorld(t *testing.T, regOpts ...registrytest.Option) *runWorld {
@@ -264,6 +267,10 @@ func TestRunPushMode(t *testing.T) {
 // working copy's git config.
 func (w *runWorld) assertNoToken(outs ...runOutput) {
 	w.t.Helper()
+	runToken := runToken
+	if w.token != "" {
+		runToken = w.token
+	}
 	for _, o := range outs {
 		if strings.Contains(o.stdout+o.stderr, runToken) {
 			w.t.Errorf("the token appears in the output:\n%s\n%s", o.stdout, o.stderr)
@@ -386,32 +393,40 @@ func TestRunPullRequestModeForges(t *testing.T) {
 	tests := []struct {
 		name string
 		repo string
-		// start starts the fake on the repository's bare directory and
+		// start creates the repository holding files, starts the forge and
 		// returns it with the config's forge line.
-		start func(t *testing.T, w *runWorld) (runForgeFake, string)
+		start func(t *testing.T, w *runWorld, files map[string]string) (runForgeFake, string)
 	}{
-		{"gitlab", "group/sub/fleet", func(t *testing.T, w *runWorld) (runForgeFake, string) {
+		{"gitlab", "group/sub/fleet", func(t *testing.T, w *runWorld, files map[string]string) (runForgeFake, string) {
 			w.git = gitserver.Start(t, gitserver.WithToken(runToken), gitserver.WithUser("oauth2"))
 			f := gitlabfake.New(t, w.git.Dir("group/sub/fleet"), "group/sub/fleet", "main")
 			f.RequireToken(runToken)
+			w.url = w.git.NewRepo(t, "group/sub/fleet", files)
 			return f, fmt.Sprintf("gitlab: {apiURL: %q}", f.URL)
 		}},
-		{"gitea", "acme/fleet", func(t *testing.T, w *runWorld) (runForgeFake, string) {
-			f := giteafake.New(t, w.git.Dir("acme/fleet"), "acme", "fleet", "main")
-			f.RequireToken(runToken)
-			return f, fmt.Sprintf("gitea: {apiURL: %q}", f.URL)
+		// A real Gitea, git and API: the bot pushes to it directly and
+		// speaks to its API through a proxy that logs the writes.
+		{"gitea", "acme/fleet", func(t *testing.T, w *runWorld, files map[string]string) (runForgeFake, string) {
+			g := giteaserver.StartRepo(t, forgefake.InitRepo(t, "main", files), "acme", "fleet")
+			w.token = g.Server.Token
+			if err := os.WriteFile(filepath.Join(w.dir, "token"), []byte(w.token+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			w.url = g.Server.URL + "/acme/fleet.git"
+			// The assertions read the server's repositories from disk.
+			w.git = &gitserver.Server{Root: g.Server.ReposRoot()}
+			return g, fmt.Sprintf("gitea: {apiURL: %q}", g.Proxy.URL)
 		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newRunWorld(t)
 			w.reg.Seed(t, "acme/web", "1.4.2", "1.5.0")
-			fake, line := tc.start(t, w)
-			w.forge = line
-			w.url = w.git.NewRepo(t, tc.repo, map[string]string{
+			fake, line := tc.start(t, w, map[string]string{
 				".imagebump.yaml":          "policies:\n  - name: web\n    image: " + w.reg.Repo("acme/web") + "\n    semver: ^1\n",
 				"apps/web/deployment.yaml": deployment(w.reg.Repo("acme/web") + ":1.4.2"),
 			})
+			w.forge = line
 			cfg := w.config("pullRequest", "")
 			mainTip := w.git.Ref(t, tc.repo, "refs/heads/main")
 

@@ -133,9 +133,19 @@ func convert(pr *sdk.PullRequest) pullrequest.PullRequest {
 		out.State = pullrequest.StateClosed
 	}
 	if pr.Head != nil {
-		out.Head, out.HeadSHA = pr.Head.Ref, pr.Head.Sha
+		out.Head, out.HeadSHA = headBranch(pr.Head), pr.Head.Sha
 	}
 	return out
+}
+
+// headBranch is the name of a pull request's head branch. Once the branch
+// is deleted, Gitea's ref is the pull request's own (refs/pull/N/head); its
+// label still names the branch.
+func headBranch(h *sdk.PRBranchInfo) string {
+	if h.Name != "" {
+		return h.Name
+	}
+	return h.Ref
 }
 
 // pageSize is Gitea's default MAX_RESPONSE_ITEMS.
@@ -155,7 +165,9 @@ func (c *Client) PullRequests(ctx context.Context, branch string) ([]pullrequest
 		}
 		for _, pr := range prs {
 			// Pull requests from forks share head names with ours.
-			if pr.Head != nil && pr.Head.Ref == branch && (pr.Base == nil || pr.Head.RepoID == 0 || pr.Head.RepoID == pr.Base.RepoID) {
+			// Matched by label: a pull request whose branch a human
+			// deleted after closing it is still a declined one.
+			if pr.Head != nil && headBranch(pr.Head) == branch && (pr.Base == nil || pr.Head.RepoID == 0 || pr.Head.RepoID == pr.Base.RepoID) {
 				out = append(out, convert(pr))
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,28 +13,46 @@ import (
 
 	"github.com/imagebump/imagebump/gitwriter/pullrequest"
 	"github.com/imagebump/imagebump/test/forgefake"
-	"github.com/imagebump/imagebump/test/giteafake"
+	"github.com/imagebump/imagebump/test/giteaserver"
 )
 
-// fixture is a fake for acme/fleet requiring token "tok", on a repository
-// whose branches imagebump/web and imagebump/api are one commit ahead of
-// main.
-func fixture(t *testing.T) (*giteafake.Server, *Client) {
+// fixture is acme/fleet on a real Gitea, with the client under test
+// speaking to it through the server's proxy with the admin's token; its
+// branches imagebump/web and imagebump/api are one commit ahead of main.
+func fixture(t *testing.T) (*giteaserver.Repo, *Client) {
 	t.Helper()
-	repo := forgefake.InitRepo(t, "main", map[string]string{"app.yaml": "image: web:1\n"})
-	main := forgefake.Git(t, repo, "rev-parse", "main")
+	seed := forgefake.InitRepo(t, "main", map[string]string{"app.yaml": "image: web:1\n"})
+	r := giteaserver.StartRepo(t, seed, "acme", "fleet")
+	main := forgefake.Git(t, r.Dir(), "rev-parse", "main")
 	for _, b := range []string{"imagebump/web", "imagebump/api"} {
-		if _, err := forgefake.CommitFiles(repo, main, b, map[string]string{"app.yaml": "image: " + b + "\n"}, "bot@example.com", "bump"); err != nil {
+		if _, err := r.Commit(giteaserver.AdminUser, main, b, map[string]string{"app.yaml": "image: " + b + "\n"}, "bot@example.com", "bump", ""); err != nil {
 			t.Fatal(err)
 		}
 	}
-	s := giteafake.New(t, repo, "acme", "fleet", "main")
-	s.RequireToken("tok")
-	c, err := New(s.URL, "acme", "fleet", "tok")
+	c, err := New(r.Proxy.URL, "acme", "fleet", r.Server.Token)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, c
+	return r, c
+}
+
+// labels are the names of the repository's (or, with org, the
+// organization's) labels.
+func labels(t *testing.T, r *giteaserver.Repo, path string) []string {
+	t.Helper()
+	var ls []struct{ Name string }
+	r.Server.MustDo(giteaserver.AdminUser, http.MethodGet, path, nil, &ls)
+	var out []string
+	for _, l := range ls {
+		out = append(out, l.Name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func createLabel(t *testing.T, r *giteaserver.Repo, path, name string) {
+	t.Helper()
+	r.Server.MustDo(giteaserver.AdminUser, http.MethodPost, path, map[string]string{"name": name, "color": "#00aabb"}, nil)
 }
 
 func TestNew(t *testing.T) {
@@ -58,7 +77,7 @@ func TestNew(t *testing.T) {
 // the pull request the fake ends up with.
 func TestLifecycleCalls(t *testing.T) {
 	s, c := fixture(t)
-	s.Labels["dependencies"] = 5
+	createLabel(t, s, "/repos/acme/fleet/labels", "dependencies")
 	ctx := context.Background()
 	pr, err := c.Create(ctx, pullrequest.NewPullRequest{Head: "imagebump/web", Title: "Update web to 2", Body: "body", Draft: true})
 	if err != nil {
@@ -71,8 +90,8 @@ func TestLifecycleCalls(t *testing.T) {
 	if err := c.Label(ctx, 1, []string{"dependencies", "automated"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := s.Labels["automated"]; !ok {
-		t.Errorf("label automated was not created: %v", s.Labels)
+	if got := labels(t, s, "/repos/acme/fleet/labels"); !cmp.Equal(got, []string{"automated", "dependencies"}) {
+		t.Errorf("repository labels %v: want automated created next to dependencies", got)
 	}
 	if err := c.RequestReviews(ctx, 1, []string{"alice"}, []string{"platform"}); err != nil {
 		t.Fatal(err)
@@ -86,8 +105,8 @@ func TestLifecycleCalls(t *testing.T) {
 	got := s.PullRequest(1)
 	want := forgefake.PullRequest{
 		Number: 1, Title: "WIP: Update web to 3", Body: "new body", State: "open", Draft: true,
-		Head: "imagebump/web", HeadSHA: got.HeadSHA, Base: "main", User: forgefake.BotLogin,
-		Labels: []string{"dependencies", "automated"}, Reviewers: []string{"alice"}, TeamReviewers: []string{"platform"}, Comments: []string{"hello"},
+		Head: "imagebump/web", HeadSHA: got.HeadSHA, Base: "main", User: giteaserver.AdminUser,
+		Labels: []string{"automated", "dependencies"}, Reviewers: []string{"alice"}, TeamReviewers: []string{"platform"}, Comments: []string{"hello"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("pull request (-want +got):\n%s", diff)
@@ -146,7 +165,7 @@ func TestPullRequestsFilteredAndPaged(t *testing.T) {
 
 func TestOrgLabels(t *testing.T) {
 	s, c := fixture(t)
-	s.OrgLabels = map[string]int64{"dependencies": 900}
+	createLabel(t, s, "/orgs/acme/labels", "dependencies")
 	ctx := context.Background()
 	if _, err := c.Create(ctx, pullrequest.NewPullRequest{Head: "imagebump/web", Base: "main", Title: "t", Body: "b"}); err != nil {
 		t.Fatal(err)
@@ -154,14 +173,14 @@ func TestOrgLabels(t *testing.T) {
 	if err := c.Label(ctx, 1, []string{"dependencies"}); err != nil {
 		t.Fatal(err)
 	}
-	if len(s.Labels) != 0 || !cmp.Equal(s.PullRequest(1).Labels, []string{"dependencies"}) {
-		t.Errorf("repository labels %v, pull request labels %v; want the organization's label used", s.Labels, s.PullRequest(1).Labels)
+	if got := labels(t, s, "/repos/acme/fleet/labels"); len(got) != 0 || !cmp.Equal(s.PullRequest(1).Labels, []string{"dependencies"}) {
+		t.Errorf("repository labels %v, pull request labels %v; want the organization's label used", got, s.PullRequest(1).Labels)
 	}
 }
 
 func TestRateLimit(t *testing.T) {
 	s, c := fixture(t)
-	s.RateLimit(1, 7)
+	s.Proxy.RateLimit(1, 7)
 	_, err := c.PullRequests(context.Background(), "imagebump/web")
 	var rl *pullrequest.RateLimitError
 	if !errors.As(err, &rl) || rl.RetryAfter != 7*time.Second {
@@ -193,7 +212,7 @@ func TestRetryAfter(t *testing.T) {
 
 func TestTokenNeverInErrors(t *testing.T) {
 	s, _ := fixture(t)
-	c, err := New(s.URL, "acme", "fleet", "wr0ng-s3cret")
+	c, err := New(s.Proxy.URL, "acme", "fleet", "wr0ng-s3cret")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,5 @@
 // Package forgefake is what the stateful forge fakes (githubfake,
-// gitlabfake, giteafake) share: branches that are the refs of a real bare
+// gitlabfake) share: branches that are the refs of a real bare
 // git repository, pull requests that follow them, a write log for
 // zero-churn assertions, injected rate limits and failures, and the human
 // side (close, merge, open).

@@ -10,7 +10,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/imagebump/imagebump/test/forgefake"
-	"github.com/imagebump/imagebump/test/giteafake"
 	"github.com/imagebump/imagebump/test/githubfake"
 	"github.com/imagebump/imagebump/test/gitlabfake"
 )
@@ -47,11 +46,6 @@ var fakes = []fake{
 		s := gitlabfake.New(tb, repo, "group/sub/fleet", "main")
 		s.RequireToken("tok")
 		return s.Store, s.URL, http.Header{"Private-Token": {"tok"}}, "/projects/group%2Fsub%2Ffleet/merge_requests/1/notes", s.RateLimit
-	}},
-	{"gitea", func(tb testing.TB, repo string) (*forgefake.Store, string, http.Header, string, func(int, int)) {
-		s := giteafake.New(tb, repo, "acme", "fleet", "main")
-		s.RequireToken("tok")
-		return s.Store, s.URL + "/api/v1", http.Header{"Authorization": {"token tok"}}, "/repos/acme/fleet/issues/1/comments", s.RateLimit
 	}},
 }
 
