@@ -194,12 +194,12 @@ func TestPlanSummary(t *testing.T) {
 			".imagebump.yaml": pol("a", "b", "c", "d", "e"),
 			"m.yaml":          marker("a", "1.0.0") + marker("b", "2.0.0") + marker("c", "4.0.0") + marker("d", "1.0.0"),
 		}, planSummary{Defined: 5, Used: 4, Resolved: 3, Changed: 1, UpToDate: 1, Skipped: 1, SkippedReasons: map[string]int{"would downgrade": 1}, Failing: 1},
-			"Summary: 4 of 5 policies defined used by markers, 3 resolved: 1 changed, 1 up to date, 1 skipped (would downgrade: 1); 1 failing."},
+			"Summary: 4 policies used by markers (5 defined); 3 resolved: 1 changed, 1 up to date, 1 skipped (would downgrade: 1); 1 failing."},
 		{"up to date", map[string]string{
 			".imagebump.yaml": pol("b"),
 			"m.yaml":          marker("b", "2.0.0"),
 		}, planSummary{Defined: 1, Used: 1, Resolved: 1, UpToDate: 1, SkippedReasons: map[string]int{}},
-			"Summary: 1 of 1 policy defined used by markers, 1 resolved: 1 up to date."},
+			"Summary: 1 policy used by markers (1 defined); 1 resolved: 1 up to date."},
 		{"no marker", map[string]string{
 			".imagebump.yaml": pol("a", "b"),
 			"m.yaml":          "image: x\n",

@@ -94,7 +94,7 @@ func printSummary(out io.Writer, s planSummary) {
 		}
 		parts = append(parts, fmt.Sprintf("%d skipped (%s)", s.Skipped, strings.Join(reasons, ", ")))
 	}
-	line := fmt.Sprintf("Summary: %d of %d %s defined used by markers, %d resolved", s.Used, s.Defined, plural(s.Defined, "policy", "policies"), s.Resolved)
+	line := fmt.Sprintf("Summary: %d %s used by markers (%d defined); %d resolved", s.Used, plural(s.Used, "policy", "policies"), s.Defined, s.Resolved)
 	if len(parts) > 0 {
 		line += ": " + strings.Join(parts, ", ")
 	}
