@@ -36,7 +36,7 @@ func newTagsCommand() *cobra.Command {
 		alpha, num      string
 	)
 	cmd := &cobra.Command{
-		Use:   "tags IMAGE | tags --policy NAME [DIR]",
+		Use:   "tags {IMAGE | --policy NAME [DIR]}",
 		Short: "List an image's tags and show which one a policy picks and why each other was dropped",
 		Long: `tags lists the tags of IMAGE (a repository, without tag) and applies a
 policy given by flags: the tag it selects, the candidates ranked below it,
@@ -51,7 +51,7 @@ from. Registry settings come from --config and the other registry flags,
 as plan's do.
 
 Exit status: 0 when a tag is selected, 1 when none is or the registry fails,
-2 for bad flags.`,
+2 for bad flags (with --policy: also invalid policy files or an unknown NAME).`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if cfg.policy != "" {
 				return checkPolicyArgs(cmd, args)
