@@ -82,6 +82,11 @@ type Result struct {
 	// Commit is what push mode commits (or, in a dry run, would); nil when
 	// nothing changes.
 	Commit *gitwriter.ChangeSet
+	// CommitMessage and CommitAuthor ("Name <email>") are the message and
+	// author of the commit of Commit, set in a push mode dry run, which
+	// makes none.
+	CommitMessage string
+	CommitAuthor  string
 	// Pushed says what push mode pushed; nil in a dry run, in pull request
 	// mode, or when the pass failed before pushing.
 	Pushed *gitwriter.PushResult
@@ -216,6 +221,13 @@ func (r *Runner) push(ctx context.Context, reg Registry, wc WorkingCopy, repo co
 	cs := changeSet(st.PolicyFiles, st.Patch)
 	res.Commit = &cs
 	if r.DryRun {
+		msg, err := gitwriter.Message(r.Config.Commit.MessageTemplate, cs.Changes)
+		if err != nil {
+			res.Err = err
+			return
+		}
+		res.CommitMessage = msg
+		res.CommitAuthor = fmt.Sprintf("%s <%s>", r.Config.Commit.AuthorName, r.Config.Commit.AuthorEmail)
 		log.Info("dry run: would commit and push", "files", len(cs.Files), "changes", len(cs.Changes))
 		return
 	}

@@ -8,6 +8,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"text/template"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
@@ -62,6 +63,34 @@ const Trailer = "Imagebump-Bot: true"
 // message renders the configured template over changes and appends the
 // trailer.
 func (r *Repo) message(changes []Change) (string, error) {
+	return renderMessage(r.tmpl, changes)
+}
+
+// Message is the message a Repo whose Options.MessageTemplate is template
+// gives the commit of changes, trailer included: what a dry run shows of
+// the commit it does not make.
+func Message(template string, changes []Change) (string, error) {
+	tmpl, err := parseMessageTemplate(template)
+	if err != nil {
+		return "", err
+	}
+	return renderMessage(tmpl, changes)
+}
+
+// parseMessageTemplate parses a commit message template; empty means
+// DefaultMessageTemplate.
+func parseMessageTemplate(text string) (*template.Template, error) {
+	if text == "" {
+		text = DefaultMessageTemplate
+	}
+	tmpl, err := template.New("message").Option("missingkey=error").Parse(text)
+	if err != nil {
+		return nil, fmt.Errorf("commit messageTemplate: %w", err)
+	}
+	return tmpl, nil
+}
+
+func renderMessage(tmpl *template.Template, changes []Change) (string, error) {
 	data := MessageData{Changes: changes}
 	seen := map[string]bool{}
 	for _, c := range changes {
@@ -72,7 +101,7 @@ func (r *Repo) message(changes []Change) (string, error) {
 	}
 	sort.Strings(data.Images)
 	var b strings.Builder
-	if err := r.tmpl.Execute(&b, data); err != nil {
+	if err := tmpl.Execute(&b, data); err != nil {
 		return "", fmt.Errorf("rendering the commit message template: %w", err)
 	}
 	msg := strings.TrimSpace(b.String())

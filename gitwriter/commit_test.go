@@ -175,6 +175,14 @@ func TestCommitMessage(t *testing.T) {
 			if diff := cmp.Diff(gitserver.Commit{Hash: c.Hash, Parents: c.Parents, Author: gitserver.Signature(bot), Subject: tc.subject, Body: tc.body}, c); diff != "" {
 				t.Errorf("commit (-want +got):\n%s", diff)
 			}
+			// What a dry run shows is what the commit says.
+			msg, err := Message(tc.template, tc.cs.Changes)
+			if err != nil {
+				t.Fatalf("Message: %v", err)
+			}
+			if want := tc.subject + "\n\n" + tc.body + "\n"; msg != want {
+				t.Errorf("Message = %q, want the commit's %q", msg, want)
+			}
 		})
 	}
 }

@@ -176,13 +176,9 @@ func New(opts Options) (*Repo, error) {
 			return nil, err
 		}
 	}
-	text := opts.MessageTemplate
-	if text == "" {
-		text = DefaultMessageTemplate
-	}
-	r.tmpl, err = template.New("message").Option("missingkey=error").Parse(text)
+	r.tmpl, err = parseMessageTemplate(opts.MessageTemplate)
 	if err != nil {
-		return nil, fmt.Errorf("commit messageTemplate: %w", err)
+		return nil, err
 	}
 	return r, nil
 }

@@ -45,7 +45,7 @@ func TestValidate(t *testing.T) {
 			".imagebump.yaml":      "policies:\n  - name: web\n    image: ghcr.io/acme/web\n    semvar: '^1'\n",
 			"apps/.imagebump.yaml": "policies:\n  - name: api\n    image: ghcr.io/acme/api\n    semver: '^1'\n    exclude: ['(']\n",
 		}, ".imagebump.yaml:4: unknown field \"semvar\"\napps/.imagebump.yaml:5: policy \"api\": exclude[0]: error parsing regexp: missing closing ): `(`\n", 2},
-		{"no policy files", map[string]string{"deploy.yaml": "kind: Deployment\n"}, "ok: 0 policies in 0 policy files, 0 markers\n", 0},
+		{"no policy files", map[string]string{"deploy.yaml": "kind: Deployment\n"}, "", 1},
 		{"YAML syntax error", map[string]string{
 			"apps/.imagebump.yaml": "policies:\n  - name: web\n    image: ghcr.io/acme/web\n  semver: '*'\n",
 		}, "apps/.imagebump.yaml:4:3: did not find expected '-' indicator (while parsing a block collection that starts at line 2)\n", 2},
@@ -85,6 +85,68 @@ func TestValidate(t *testing.T) {
 			}
 			if code != tc.wantCode {
 				t.Errorf("exit code %d, want %d", code, tc.wantCode)
+			}
+		})
+	}
+}
+
+// TestValidateNoPolicyFile checks what validate says of a tree without a
+// policy file: where it looked, the names it accepts, the near misses, and
+// exit 1 unless --allow-empty.
+func TestValidateNoPolicyFile(t *testing.T) {
+	const looked = "(looked in every directory but .git for a regular file named .imagebump.yaml or .imagebump.yml)"
+	tests := []struct {
+		name       string
+		files      map[string]string
+		link       string // a symbolic link .imagebump.yaml in this directory, to ../outside.yaml
+		allowEmpty bool
+		wantCode   int
+		wantOut    string
+		wantErr    []string // in stderr, after "under DIR "
+	}{
+		{name: "empty", files: map[string]string{"deploy.yaml": "kind: Deployment\n"},
+			wantCode: exitFailed, wantErr: []string{looked + "; --allow-empty accepts a tree without one\n"}},
+		{name: "bot config and a missing dot", files: map[string]string{
+			"imagebump.yaml":           "schedule: '@hourly'\n",
+			"apps/imagebump.yml":       "policies: []\n",
+			".git/imagebump.yaml":      "not looked at\n",
+			"apps/.imagebump.yaml.bak": "policies: []\n",
+		}, wantCode: exitFailed, wantErr: []string{looked + "; not read: apps/.imagebump.yaml.bak (not one of those names), apps/imagebump.yml (not one of those names), imagebump.yaml (not one of those names); --allow-empty"}},
+		{name: "linked policy file", files: map[string]string{"repo/deploy.yaml": "kind: Deployment\n", "outside.yaml": "policies: []\n"}, link: "repo",
+			wantCode: exitFailed, wantErr: []string{"; not read: .imagebump.yaml (a symbolic link, never followed)"}},
+		{name: "allowed", files: map[string]string{"deploy.yaml": "kind: Deployment\n"}, allowEmpty: true,
+			wantCode: exitOK, wantOut: "ok: no policy files (--allow-empty), 0 markers\n"},
+		{name: "markers without policy files", files: map[string]string{"a.yaml": "image: r:1 # {\"$imagepolicy\": \"web\"}\n"}, allowEmpty: true,
+			wantCode: exitInvalid, wantOut: "a.yaml:1: marker names policy \"web\", which no policy file defines\n",
+			wantErr: []string{"1 problem(s) found; no policy file under ", looked}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filetree.Write(t, tc.files)
+			if tc.link != "" {
+				if err := os.Symlink("../outside.yaml", filepath.Join(dir, tc.link, ".imagebump.yaml")); err != nil {
+					t.Fatal(err)
+				}
+				dir = filepath.Join(dir, tc.link)
+			}
+			args := []string{"validate", dir}
+			if tc.allowEmpty {
+				args = append(args, "--allow-empty")
+			}
+			out, stderr, code := runCLI(t, args...)
+			if code != tc.wantCode {
+				t.Errorf("exit %d, want %d; stderr %s", code, tc.wantCode, stderr)
+			}
+			if diff := cmp.Diff(tc.wantOut, out); diff != "" {
+				t.Errorf("stdout (-want +got):\n%s", diff)
+			}
+			for _, w := range tc.wantErr {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr)
+				}
+			}
+			if tc.wantCode == exitFailed && !strings.Contains(stderr, "no policy file under "+dir+" ") {
+				t.Errorf("stderr does not say where validate looked (%s):\n%s", dir, stderr)
 			}
 		})
 	}

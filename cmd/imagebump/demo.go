@@ -64,6 +64,7 @@ type demoResult struct {
 	dir      string // where the repositories are
 	bare     string // the bare remote
 	registry string // the registry's host:port
+	url      string // the git server's URL of the fleet
 	result   bot.Result
 }
 
@@ -111,6 +112,7 @@ func demo(ctx context.Context, stdout, stderr io.Writer, cfg demoConfig) (demoRe
 		return d, err
 	}
 	defer stopGit()
+	d.url = url
 	if err := createFleet(ctx, checkout, d.bare, url, host); err != nil {
 		return d, err
 	}
@@ -123,8 +125,7 @@ func demo(ctx context.Context, stdout, stderr io.Writer, cfg demoConfig) (demoRe
 	if mode == config.PullRequest {
 		pass = "pull request mode, dry run"
 	}
-	fmt.Fprintf(stdout, "imagebump demo: one 'run --once' pass (%s), with a registry and a git remote of its own.\n\n", pass)
-	printDemoSetup(stdout, host, tags, url, botConfig)
+	fmt.Fprintf(stdout, "imagebump demo: one 'run --once' pass (%s), with a registry and a git remote of its own.\n", pass)
 
 	// The pass: the bot config run would load, the runner run would build.
 	b, err := loadBot(botConfig)
@@ -141,13 +142,24 @@ func demo(ctx context.Context, stdout, stderr io.Writer, cfg demoConfig) (demoRe
 	results := runner.Once(ctx)
 	d.result = results[0]
 	res := d.result
+
+	// What the pass started from, with what it made of it: the policies
+	// and, for each tag, what the policy using it made of it.
+	printDemoPolicies(stdout, res.Policies)
+	printDemoSetup(stdout, host, tags, res.Policies, url, botConfig)
 	if res.Err != nil {
 		return d, fmt.Errorf("the demo pass failed: %w", res.Err)
 	}
 
 	fmt.Fprintln(stdout, "\nThe plan:")
 	fmt.Fprintln(stdout)
-	outcome := &bot.Outcome{Patch: res.Plan, Policies: res.Policies}
+	// The policy files of the pass, for the plan's summary: the sample
+	// checkout holds what the remote held.
+	pols, err := bot.Load(checkout)
+	if err != nil {
+		return d, err
+	}
+	outcome := &bot.Outcome{PolicyFiles: pols, Patch: res.Plan, Policies: res.Policies}
 	if mode == config.Push {
 		// As apply reports it ("changed"), with plan's diff.
 		printPlan(stdout, outcome, nil, false)
@@ -170,7 +182,69 @@ func demo(ctx context.Context, stdout, stderr io.Writer, cfg demoConfig) (demoRe
 	} else {
 		fmt.Fprintln(stdout, "\nThe repositories were in a temporary directory, now removed; --keep DIR leaves them there.")
 	}
+	printNextSteps(stdout)
 	return d, runExit(results)
+}
+
+// nextSteps are the commands the demo ends with: what to run next on a
+// checkout of one's own repository.
+var nextSteps = []struct{ command, does string }{
+	{"imagebump validate DIR", "check its policy files and markers, offline"},
+	{"imagebump tags --policy NAME DIR", "the tag a policy selects, and why each other tag is refused"},
+	{"imagebump plan DIR", "the changes the bot would make, and their diff; writes nothing"},
+}
+
+func printNextSteps(out io.Writer) {
+	fmt.Fprintln(out, "\nNext, on a checkout (DIR) of your own repository, with a policy file and markers (README \"Quick start\"):")
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	for _, s := range nextSteps {
+		fmt.Fprintf(tw, "  %s\t%s\n", s.command, s.does)
+	}
+	tw.Flush()
+}
+
+// printDemoPolicies lists the policies the pass resolved, one line each:
+// name, image, where it is defined, and its rule.
+func printDemoPolicies(out io.Writer, resolved []bot.Resolution) {
+	if len(resolved) == 0 {
+		return
+	}
+	fmt.Fprintln(out, "\nThe policies the sample fleet's markers use, from its policy files:")
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	for _, r := range resolved {
+		p := r.Policy
+		fmt.Fprintf(tw, "  %s\t%s\t%s:%d\t%s\n", p.Name(), p.Spec().Image, p.File, p.Line, ruleText(p.Spec()))
+	}
+	tw.Flush()
+}
+
+// tagVerdicts says, for every tag of every image the pass resolved a
+// policy for, what that policy made of it ("web: refused, prerelease"),
+// as tags --policy explains it. The key is image:tag.
+func tagVerdicts(tags map[string][]string, resolved []bot.Resolution) map[string][]string {
+	out := map[string][]string{}
+	for _, r := range resolved {
+		image := r.Policy.Spec().Image
+		report := buildTagsReport(r.Policy.Policy, tags[image], r)
+		for _, v := range report.Tags {
+			var verdict string
+			switch v.Reason {
+			case "selected":
+				verdict = "selected"
+			case "candidate":
+				verdict = "candidate"
+				if report.Selected != "" {
+					verdict += ", below " + report.Selected
+				}
+			case "rejected":
+				verdict = "refused, " + v.Detail
+			default:
+				verdict = "refused, " + v.Reason
+			}
+			out[image+":"+v.Tag] = append(out[image+":"+v.Tag], r.Policy.Name()+": "+verdict)
+		}
+	}
+	return out
 }
 
 // writeDemoConfig writes the bot config of the demo pass into dir and
@@ -215,16 +289,39 @@ func demoForgeLine(mode config.Mode) string {
 	return "    # Never contacted: the demo's stand-in answers for the forge.\n    github: {apiURL: \"https://github.example.com/api/v3/\"}\n"
 }
 
-func printDemoSetup(out io.Writer, host string, tags []string, url, botConfig string) {
-	fmt.Fprintf(out, "Registry %s (in memory):\n", host)
+// printDemoSetup lists the registry's tags, each with what the policies
+// using its image made of it, then the repository and the bot config.
+func printDemoSetup(out io.Writer, host string, tags []string, resolved []bot.Resolution, url, botConfig string) {
 	repos, byRepo := tagsByRepo(tags)
+	byImage := map[string][]string{}
+	for _, r := range repos {
+		byImage[host+"/"+r] = byRepo[r]
+	}
+	verdicts := tagVerdicts(byImage, resolved)
+	fmt.Fprintf(out, "\nRegistry %s (in memory), and what the policy of each image made of its tags:\n", host)
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	for _, r := range repos {
-		fmt.Fprintf(tw, "  %s\t%s\n", r, strings.Join(byRepo[r], " "))
+		for i, tag := range byRepo[r] {
+			name := r
+			if i > 0 {
+				name = ""
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", name, shortTag(tag), strings.Join(verdicts[host+"/"+r+":"+tag], "; "))
+		}
 	}
 	tw.Flush()
-	fmt.Fprintf(out, "Repository %s, branch main: the sample fleet\n", url)
+	fmt.Fprintf(out, "\nRepository %s, branch main: the sample fleet\n", url)
 	fmt.Fprintf(out, "Bot config %s\n", botConfig)
+}
+
+// shortTag shortens a tag too long for the listing's column, such as a
+// cosign signature's sha256-<64 hex digits>.sig, with an ellipsis.
+func shortTag(tag string) string {
+	const max = 24
+	if len(tag) <= max {
+		return tag
+	}
+	return tag[:max-5] + "…" + tag[len(tag)-4:]
 }
 
 // printPushed prints the commit the pass pushed, as the bare remote has it.

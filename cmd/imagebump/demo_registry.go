@@ -14,8 +14,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
@@ -80,10 +80,6 @@ func seedDemoRegistry(ctx context.Context, host string) ([]string, error) {
 	digests := map[string]v1.Hash{} // repo:tag → digest
 	var pushed []string
 	for _, t := range demoTags {
-		obj, digest, err := demoImage(t.platforms)
-		if err != nil {
-			return nil, fmt.Errorf("making a demo image: %w", err)
-		}
 		tag := t.tag
 		if t.signs != "" {
 			d, ok := digests[t.repo+":"+t.signs]
@@ -91,6 +87,10 @@ func seedDemoRegistry(ctx context.Context, host string) ([]string, error) {
 				return nil, fmt.Errorf("demo tag list: %s signs %s, which is not pushed before it", t.repo, t.signs)
 			}
 			tag = d.Algorithm + "-" + d.Hex + ".sig"
+		}
+		obj, digest, err := demoImage(t.repo+":"+tag, t.platforms)
+		if err != nil {
+			return nil, fmt.Errorf("making a demo image: %w", err)
 		}
 		ref, err := name.NewTag(host + "/" + t.repo + ":" + tag)
 		if err != nil {
@@ -105,15 +105,16 @@ func seedDemoRegistry(ctx context.Context, host string) ([]string, error) {
 	return pushed, nil
 }
 
-// demoImage returns a small random image for one platform, or an OCI index
-// of one per platform when given two or more, and its digest.
-func demoImage(platforms []string) (remote.Taggable, v1.Hash, error) {
+// demoImage returns a small image for one platform, or an OCI index of
+// one per platform when given two or more, and its digest; id (repo:tag)
+// makes each distinct.
+func demoImage(id string, platforms []string) (remote.Taggable, v1.Hash, error) {
 	if len(platforms) < 2 {
 		p := "linux/amd64"
 		if len(platforms) == 1 {
 			p = platforms[0]
 		}
-		img, err := platformImage(p)
+		img, err := platformImage(id, p)
 		if err != nil {
 			return nil, v1.Hash{}, err
 		}
@@ -122,7 +123,7 @@ func demoImage(platforms []string) (remote.Taggable, v1.Hash, error) {
 	}
 	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
 	for _, p := range platforms {
-		img, err := platformImage(p)
+		img, err := platformImage(id, p)
 		if err != nil {
 			return nil, v1.Hash{}, err
 		}
@@ -136,10 +137,13 @@ func demoImage(platforms []string) (remote.Taggable, v1.Hash, error) {
 	return idx, d, err
 }
 
-// platformImage is a random image (one 256-byte layer) whose config names
-// platform p ("os/arch[/variant]").
-func platformImage(p string) (v1.Image, error) {
-	img, err := random.Image(256, 1)
+// platformImage is a small image whose config names platform p
+// ("os/arch[/variant]"), with one layer whose bytes name id and p. The
+// same id and platform always make the same image, so that the demo's
+// digests, and the cosign tag named after one, are the same on every run.
+func platformImage(id, p string) (v1.Image, error) {
+	layer := static.NewLayer([]byte("imagebump demo image "+id+" for "+p+"\n"), types.OCIUncompressedLayer)
+	img, err := mutate.AppendLayers(empty.Image, layer)
 	if err != nil {
 		return nil, err
 	}

@@ -160,6 +160,7 @@ type planReport struct {
 	Skipped  []planSkipped     `json:"skipped"`
 	Warnings []patcher.Warning `json:"warnings"`
 	Files    []planFile        `json:"files,omitzero"` // apply only
+	Summary  planSummary       `json:"summary"`
 }
 
 // planFile is what apply did with one file that had changes to write.
@@ -224,6 +225,7 @@ func newPlanReport(o *bot.Outcome) planReport {
 		r.Skipped = append(r.Skipped, planSkipped{File: s.File, Line: s.Line, Policy: s.Policy, Current: s.Current, Selected: s.Selected, Reason: s.Reason})
 	}
 	r.Warnings = append(r.Warnings, o.Patch.Warnings...)
+	r.Summary = newPlanSummary(o)
 	return r
 }
 
@@ -298,6 +300,7 @@ func printPlan(out io.Writer, o *bot.Outcome, written []patcher.WriteResult, dif
 			fmt.Fprint(out, udiff.Unified("a/"+f.Path, "b/"+f.Path, string(f.Old), string(f.New)))
 		}
 	}
+	printSummary(out, newPlanSummary(o))
 }
 
 func section(out io.Writer, title string, lines []string) {

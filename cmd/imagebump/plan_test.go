@@ -82,6 +82,8 @@ func TestPlanAndApply(t *testing.T) {
 		Problems: []problem.Problem{{File: "apps/values.yaml", Line: 7, Message: `marker names policy "wbe", which no policy file defines`}},
 		Skipped:  []planSkipped{{File: "apps/values.yaml", Line: 5, Policy: "web", Current: "9.0.0", Selected: "1.10.0", Reason: "would downgrade"}},
 		Warnings: []patcher.Warning{},
+		// web changes two fields and refuses a downgrade of a third: changed.
+		Summary: planSummary{Defined: 3, Used: 3, Resolved: 2, Changed: 2, SkippedReasons: map[string]int{}, Failing: 1},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("plan -o json (-want +got):\n%s", diff)
@@ -163,6 +165,69 @@ func TestPlanExitCodes(t *testing.T) {
 	}
 }
 
+// TestPlanSummary checks the summary that ends plan's text report and the
+// counts of -o json: each policy a marker uses is changed, up to date,
+// skipped (with the reason) or failing; unused policies count as defined.
+func TestPlanSummary(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	reg := registrytest.StartInProcess(t)
+	reg.Seed(t, "acme/a", "1.0.0", "1.1.0")
+	reg.Seed(t, "acme/b", "2.0.0")
+	reg.Seed(t, "acme/c", "3.0.0")
+	pol := func(names ...string) string {
+		s := "policies:\n"
+		for _, n := range names {
+			s += "  - {name: " + n + ", image: " + reg.Repo("acme/"+n) + ", semver: '*'}\n"
+		}
+		return s
+	}
+	marker := func(name, tag string) string {
+		return "- " + reg.Repo("acme/"+name) + ":" + tag + " # {\"$imagepolicy\": \"" + name + "\"}\n"
+	}
+	tests := []struct {
+		name     string
+		files    map[string]string
+		want     planSummary
+		wantLine string
+	}{
+		{"every state", map[string]string{
+			".imagebump.yaml": pol("a", "b", "c", "d", "e"),
+			"m.yaml":          marker("a", "1.0.0") + marker("b", "2.0.0") + marker("c", "4.0.0") + marker("d", "1.0.0"),
+		}, planSummary{Defined: 5, Used: 4, Resolved: 3, Changed: 1, UpToDate: 1, Skipped: 1, SkippedReasons: map[string]int{"would downgrade": 1}, Failing: 1},
+			"Summary: 4 policies used by markers (5 defined); 3 resolved: 1 changed, 1 up to date, 1 skipped (would downgrade: 1); 1 failing."},
+		{"up to date", map[string]string{
+			".imagebump.yaml": pol("b"),
+			"m.yaml":          marker("b", "2.0.0"),
+		}, planSummary{Defined: 1, Used: 1, Resolved: 1, UpToDate: 1, SkippedReasons: map[string]int{}},
+			"Summary: 1 policy used by markers (1 defined); 1 resolved: 1 up to date."},
+		{"no marker", map[string]string{
+			".imagebump.yaml": pol("a", "b"),
+			"m.yaml":          "image: x\n",
+		}, planSummary{Defined: 2, SkippedReasons: map[string]int{}},
+			"Summary: no marker uses any of the 2 policies defined."},
+		{"no policy file", map[string]string{"m.yaml": "image: x\n"}, planSummary{SkippedReasons: map[string]int{}},
+			"Summary: no policy is defined (no policy file, or only empty ones)."},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filetree.Write(t, tc.files)
+			out, stderr, _ := runCLI(t, "plan", dir, "-o", "json")
+			var got planReport
+			if err := json.Unmarshal([]byte(out), &got); err != nil {
+				t.Fatalf("%v in %s (stderr %s)", err, out, stderr)
+			}
+			if diff := cmp.Diff(tc.want, got.Summary); diff != "" {
+				t.Errorf("summary (-want +got):\n%s", diff)
+			}
+			text, _, _ := runCLI(t, "plan", dir)
+			lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+			if got := lines[len(lines)-1]; got != tc.wantLine {
+				t.Errorf("last line of the text report:\n got %q\nwant %q\nreport:\n%s", got, tc.wantLine, text)
+			}
+		})
+	}
+}
+
 // TestPlanJSONInvalidPolicyFile checks that -o json stays JSON when the
 // policy files are invalid: the problems go where a run's problems go.
 func TestPlanJSONInvalidPolicyFile(t *testing.T) {
@@ -176,7 +241,8 @@ func TestPlanJSONInvalidPolicyFile(t *testing.T) {
 		t.Fatalf("output is not JSON: %v\n%s", err, out)
 	}
 	want := planReport{Changes: []planChange{}, Policies: []planPolicy{}, Skipped: []planSkipped{}, Warnings: []patcher.Warning{},
-		Problems: []problem.Problem{{File: ".imagebump.yaml", Line: 4, Message: `unknown field "semvar"`}}}
+		Problems: []problem.Problem{{File: ".imagebump.yaml", Line: 4, Message: `unknown field "semvar"`}},
+		Summary:  planSummary{SkippedReasons: map[string]int{}}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("plan -o json (-want +got):\n%s", diff)
 	}

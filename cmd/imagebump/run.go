@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aymanbagabas/go-udiff"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -279,6 +280,7 @@ func printDryRun(out io.Writer, res bot.Result) {
 		for _, c := range res.Commit.Changes {
 			fmt.Fprintf(out, "    %s:%s %s → %s\n", c.File, c.Field, c.Old, c.New)
 		}
+		printDryRunCommit(out, res)
 		return
 	}
 	if len(res.PullRequests) == 0 {
@@ -299,6 +301,32 @@ func printDryRun(out io.Writer, res bot.Result) {
 		}
 		if pr.Err != nil {
 			fmt.Fprintf(out, "    failed: %v\n", pr.Err)
+		}
+	}
+}
+
+// printDryRunCommit prints the commit a push mode dry run would push: its
+// author and message, as git log shows them, and the unified diff of every
+// file it changes, indented under the repository.
+func printDryRunCommit(out io.Writer, res bot.Result) {
+	fmt.Fprintf(out, "\n  Author: %s\n\n", escape(res.CommitAuthor))
+	for _, l := range strings.Split(strings.TrimRight(res.CommitMessage, "\n"), "\n") {
+		if l == "" {
+			fmt.Fprintln(out)
+			continue
+		}
+		fmt.Fprintf(out, "      %s\n", l)
+	}
+	if res.Plan == nil {
+		return
+	}
+	for _, f := range res.Plan.Files {
+		fmt.Fprintln(out)
+		d := udiff.Unified("a/"+f.Path, "b/"+f.Path, string(f.Old), string(f.New))
+		for _, l := range strings.SplitAfter(d, "\n") {
+			if l != "" {
+				fmt.Fprint(out, "  "+l)
+			}
 		}
 	}
 }

@@ -22,6 +22,7 @@ import (
 
 type tagsConfig struct {
 	spec     policy.Spec
+	policy   string // --policy NAME: the policy comes from DIR's policy files
 	output   string
 	registry registryFlags
 	log      *slog.Logger
@@ -35,7 +36,7 @@ func newTagsCommand() *cobra.Command {
 		alpha, num      string
 	)
 	cmd := &cobra.Command{
-		Use:   "tags IMAGE",
+		Use:   "tags {IMAGE | --policy NAME [DIR]}",
 		Short: "List an image's tags and show which one a policy picks and why each other was dropped",
 		Long: `tags lists the tags of IMAGE (a repository, without tag) and applies a
 policy given by flags: the tag it selects, the candidates ranked below it,
@@ -43,15 +44,28 @@ and for every dropped tag the reason. Without a kind flag the policy is
 --semver '*'. With --platform or --min-age the candidates are checked best
 first, as the bot does, until one passes.
 
+With --policy NAME the policy, image included, is the one of that name in
+the policy files under DIR (default: the current directory), read and
+resolved as plan and the bot do; tags says which file and line it comes
+from. Registry settings come from --config and the other registry flags,
+as plan's do.
+
 Exit status: 0 when a tag is selected, 1 when none is or the registry fails,
-2 for bad flags.`,
+2 for bad flags (with --policy: also invalid policy files or an unknown NAME).`,
 		Args: func(cmd *cobra.Command, args []string) error {
+			if cfg.policy != "" {
+				return checkPolicyArgs(cmd, args)
+			}
 			if len(args) != 1 {
-				return usageError("tags takes one IMAGE argument, got %d", len(args))
+				return usageError("tags takes one IMAGE argument (or --policy NAME [DIR]), got %d", len(args))
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cfg.policy != "" {
+				cfg.log = newLogger(cmd.ErrOrStderr())
+				return runTagsPolicy(cmd.Context(), cmd.OutOrStdout(), cfg, cfg.policy, dirArg(args))
+			}
 			s := &cfg.spec
 			s.Name, s.Image = "tags", args[0]
 			s.Alphabetical, s.Numerical = policy.Order(alpha), policy.Order(num)
@@ -78,6 +92,7 @@ Exit status: 0 when a tag is selected, 1 when none is or the registry fails,
 	f.StringArrayVar(&cfg.spec.Platforms, "platform", nil, "the selected image must run on this `OS/ARCH[/VARIANT]`; repeatable")
 	f.Var((*durationValue)(&minAge), "min-age", "skip images younger than this `DURATION` (72h, 90m or whole days: 3d)")
 	f.StringVarP(&cfg.output, "output", "o", "text", "output format: text or json")
+	addPolicyFlag(f, &cfg.policy)
 	cfg.registry.add(f)
 	return cmd
 }
@@ -110,6 +125,8 @@ type tagsReport struct {
 	Digest   string       `json:"digest,omitempty"`
 	Error    string       `json:"error,omitempty"`
 	Tags     []tagVerdict `json:"tags"`
+	// Policy says where tags --policy found the policy.
+	Policy *tagsSource `json:"policy,omitempty"`
 }
 
 type tagVerdict struct {

@@ -5,21 +5,27 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/imagebump/imagebump/bot"
+	"github.com/imagebump/imagebump/config"
 )
 
 type validateConfig struct {
 	dir string
+	// allowEmpty accepts a tree without any policy file.
+	allowEmpty bool
 }
 
 func newValidateCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "validate [DIR]",
+	cfg := &validateConfig{}
+	cmd := &cobra.Command{
+		Use:   "validate [DIR] [--allow-empty]",
 		Short: "Check policy files and markers offline; print file:line for each problem",
 		Long: `validate reads every .imagebump.yaml under DIR (default: the current
 directory) and every marked manifest, and reports each problem as
@@ -28,13 +34,23 @@ defines, markers on a mapping or sequence, files with markers that do not
 parse as YAML, directories that cannot be read. It contacts no registry.
 It also warns (file:line: warning: message) about comments that look like
 markers but are not, UTF-16 files that mention imagepolicy, and temporary
-files an interrupted apply left. It exits 0 when everything is valid, with
-or without warnings, and 2 when anything is not.`,
+files an interrupted apply left.
+
+A tree without any policy file is most likely the wrong directory or a
+misnamed file: validate then says where it looked, which file names it
+accepts and any file whose name comes close, and exits 1. --allow-empty
+accepts such a tree (CI of repositories that may have none).
+
+Exit status: 0 everything is valid, with or without warnings; 1 no policy
+file (without --allow-empty); 2 any problem.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runValidate(cmd.Context(), cmd.OutOrStdout(), validateConfig{dir: dirArg(args)})
+			cfg.dir = dirArg(args)
+			return runValidate(cmd.Context(), cmd.OutOrStdout(), *cfg)
 		},
 	}
+	cmd.Flags().BoolVar(&cfg.allowEmpty, "allow-empty", false, "exit 0 when DIR holds no policy file")
+	return cmd
 }
 
 func runValidate(ctx context.Context, out io.Writer, cfg validateConfig) error {
@@ -66,13 +82,77 @@ func runValidate(ctx context.Context, out io.Writer, cfg validateConfig) error {
 	for _, e := range entries {
 		fmt.Fprintln(out, e.text)
 	}
+	// Invalid policy files leave v.Policies nil: they were found all the same.
+	empty := v.Policies != nil && len(v.Policies.Files) == 0
 	if st := v.Status(); st != bot.StatusOK {
-		return &exitError{code: int(st), err: fmt.Errorf("%d problem(s) found", len(v.Problems))}
+		err := fmt.Errorf("%d problem(s) found", len(v.Problems))
+		if empty {
+			err = fmt.Errorf("%w; %s", err, noPolicyFiles(dir))
+		}
+		return &exitError{code: int(st), err: err}
 	}
-	fmt.Fprintf(out, "ok: %d policies in %d policy files, %d markers", len(v.Policies.Policies), len(v.Policies.Files), len(v.Markers))
+	if empty && !cfg.allowEmpty {
+		return &exitError{code: exitFailed, err: fmt.Errorf("%s; --allow-empty accepts a tree without one", noPolicyFiles(dir))}
+	}
+	if empty {
+		fmt.Fprintf(out, "ok: no policy files (--allow-empty), %d markers", len(v.Markers))
+	} else {
+		fmt.Fprintf(out, "ok: %d policies in %d policy files, %d markers", len(v.Policies.Policies), len(v.Policies.Files), len(v.Markers))
+	}
 	if n := len(v.Warnings); n > 0 {
 		fmt.Fprintf(out, ", %d warning(s)", n)
 	}
 	fmt.Fprintln(out)
 	return nil
+}
+
+// noPolicyFiles says that dir holds no policy file: where validate looked,
+// the names it accepts, and the files whose names come close.
+func noPolicyFiles(dir string) string {
+	msg := fmt.Sprintf("no policy file under %s (looked in every directory but .git for a regular file named %s)",
+		dir, strings.Join(config.PolicyFileNames, " or "))
+	if near := nearPolicyFiles(dir); len(near) > 0 {
+		msg += "; not read: " + strings.Join(near, ", ")
+	}
+	return msg
+}
+
+// maxNear bounds the near misses nearPolicyFiles lists.
+const maxNear = 5
+
+// nearPolicyFiles lists the files under dir that look meant as policy
+// files but are not read as one: a name with "imagebump" in it that is not
+// one of config.PolicyFileNames (the bot config's imagebump.yaml, a
+// missing dot, .imagebump.json), or a policy file name on a symbolic link,
+// which is never followed. Each comes with why, at most maxNear of them.
+func nearPolicyFiles(dir string) []string {
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil
+	}
+	defer r.Close()
+	var near []string
+	_ = fs.WalkDir(r.FS(), ".", func(path string, d fs.DirEntry, err error) error {
+		if len(near) == maxNear {
+			return fs.SkipAll
+		}
+		if err != nil {
+			return nil // validate reports unreadable directories
+		}
+		if d.IsDir() {
+			if d.Name() == ".git" {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		name := d.Name()
+		switch {
+		case slices.Contains(config.PolicyFileNames, name) && d.Type()&fs.ModeSymlink != 0:
+			near = append(near, path+" (a symbolic link, never followed)")
+		case !slices.Contains(config.PolicyFileNames, name) && strings.Contains(strings.ToLower(name), "imagebump"):
+			near = append(near, path+" (not one of those names)")
+		}
+		return nil
+	})
+	return near
 }
