@@ -43,10 +43,17 @@ type line struct{ test, text string }
 
 // pkgState is what is held back for one package until its tests end.
 type pkgState struct {
-	lines   []line // test output not yet printed or dropped
-	own     []string
+	lines   []line   // test output not yet printed or dropped
+	own     []string // the package's own output: ok or FAIL lines
 	started map[string]bool
 	failed  map[string]bool
+}
+
+// renderer holds back each package's test output until its tests end.
+type renderer struct {
+	w    io.Writer
+	rep  Report
+	pkgs map[string]*pkgState
 }
 
 // render reads go test -json from r and writes to w what go test without
@@ -54,14 +61,7 @@ type pkgState struct {
 // output of failed tests and, unlike go test, a line for every skipped test
 // with its reason.
 func render(r io.Reader, w io.Writer) (Report, error) {
-	var rep Report
-	pkgs := map[string]*pkgState{}
-	state := func(pkg string) *pkgState {
-		if pkgs[pkg] == nil {
-			pkgs[pkg] = &pkgState{started: map[string]bool{}, failed: map[string]bool{}}
-		}
-		return pkgs[pkg]
-	}
+	rn := &renderer{w: w, pkgs: map[string]*pkgState{}}
 	br := bufio.NewReader(r)
 	for {
 		raw, err := br.ReadBytes('\n')
@@ -70,80 +70,92 @@ func render(r io.Reader, w io.Writer) (Report, error) {
 			if json.Unmarshal(raw, &e) != nil || e.Action == "" {
 				w.Write(raw) // not an event: pass it on as it is
 			} else {
-				handle(&rep, state, pkgs, w, e)
+				rn.handle(e)
 			}
 		}
 		if errors.Is(err, io.EOF) {
-			return rep, nil
+			return rn.rep, nil
 		}
 		if err != nil {
-			return rep, err
+			return rn.rep, err
 		}
 	}
 }
 
-func handle(rep *Report, state func(string) *pkgState, pkgs map[string]*pkgState, w io.Writer, e event) {
+func (rn *renderer) pkg(name string) *pkgState {
+	if rn.pkgs[name] == nil {
+		rn.pkgs[name] = &pkgState{started: map[string]bool{}, failed: map[string]bool{}}
+	}
+	return rn.pkgs[name]
+}
+
+func (rn *renderer) handle(e event) {
+	ended := e.Action == "pass" || e.Action == "fail" || e.Action == "skip"
 	switch {
 	case e.Action == "build-output":
-		io.WriteString(w, e.Output)
+		io.WriteString(rn.w, e.Output)
 	case e.Package == "":
 		// Other build events carry nothing to print.
 	case e.Test == "" && e.Action == "output":
 		// go test prints PASS only with -v.
 		if e.Output != "PASS\n" {
-			s := state(e.Package)
+			s := rn.pkg(e.Package)
 			s.own = append(s.own, e.Output)
 		}
-	case e.Test == "" && (e.Action == "pass" || e.Action == "fail" || e.Action == "skip"):
-		s := state(e.Package)
+	case e.Test == "" && ended:
+		s := rn.pkg(e.Package)
 		if e.Action == "fail" {
-			rep.FailedPackages = append(rep.FailedPackages, e.Package)
+			rn.rep.FailedPackages = append(rn.rep.FailedPackages, e.Package)
+			// Tests still running when the binary died: the timeout's
+			// or the crash's output is theirs; print it all.
+			rn.rep.Unfinished += len(s.started)
+			printLines(rn.w, s.lines)
 		}
-		// Tests still running when the binary died: the timeout's or
-		// the crash's output is theirs; print it all.
-		rep.Unfinished += len(s.started)
-		printLines(w, s.lines)
 		for _, o := range s.own {
-			io.WriteString(w, o)
+			io.WriteString(rn.w, o)
 		}
-		delete(pkgs, e.Package)
+		delete(rn.pkgs, e.Package)
 	case e.Action == "run":
-		state(e.Package).started[e.Test] = true
+		rn.pkg(e.Package).started[e.Test] = true
 	case e.Action == "output":
-		s := state(e.Package)
+		s := rn.pkg(e.Package)
 		s.lines = append(s.lines, line{e.Test, e.Output})
-	case e.Action == "pass" || e.Action == "fail" || e.Action == "skip":
-		s := state(e.Package)
-		delete(s.started, e.Test)
-		switch e.Action {
-		case "pass":
-			rep.Passed++
-		case "fail":
-			rep.Failed++
-			s.failed[e.Test] = true
-		case "skip":
-			rep.Skipped++
-			sk := Skip{Package: e.Package, Test: e.Test, Reason: reason(s.lines, e.Test)}
-			rep.Skips = append(rep.Skips, sk)
-			fmt.Fprintf(w, "--- SKIP: %s (%s): %s\n", e.Test, e.Package, sk.Reason)
-		}
-		if strings.Contains(e.Test, "/") {
-			return // a subtest's lines go with its top-level test's
-		}
-		// Print the lines of this test and its subtests that failed (a
-		// failed subtest fails its parents), drop the rest.
-		var failed, rest []line
-		for _, l := range s.lines {
-			switch {
-			case l.test != e.Test && !strings.HasPrefix(l.test, e.Test+"/"):
-				rest = append(rest, l)
-			case s.failed[l.test]:
-				failed = append(failed, l)
-			}
-		}
-		s.lines = rest
-		printLines(w, failed)
+	case ended:
+		rn.testEnded(e)
 	}
+}
+
+func (rn *renderer) testEnded(e event) {
+	s := rn.pkg(e.Package)
+	delete(s.started, e.Test)
+	switch e.Action {
+	case "pass":
+		rn.rep.Passed++
+	case "fail":
+		rn.rep.Failed++
+		s.failed[e.Test] = true
+	case "skip":
+		rn.rep.Skipped++
+		sk := Skip{Package: e.Package, Test: e.Test, Reason: reason(s.lines, e.Test)}
+		rn.rep.Skips = append(rn.rep.Skips, sk)
+		fmt.Fprintf(rn.w, "--- SKIP: %s (%s): %s\n", e.Test, e.Package, sk.Reason)
+	}
+	if strings.Contains(e.Test, "/") {
+		return // a subtest's lines go with its top-level test's
+	}
+	// Print the lines of this test and its subtests that failed (a failed
+	// subtest fails its parents), drop the rest.
+	var failed, rest []line
+	for _, l := range s.lines {
+		switch {
+		case l.test != e.Test && !strings.HasPrefix(l.test, e.Test+"/"):
+			rest = append(rest, l)
+		case s.failed[l.test]:
+			failed = append(failed, l)
+		}
+	}
+	s.lines = rest
+	printLines(rn.w, failed)
 }
 
 // printLines prints test output as go test -v does, without the === PAUSE
