@@ -38,7 +38,7 @@ func main() {
 			case <-done:
 				return
 			case <-tick.C:
-				fmt.Printf("  still building Gitea: %s, %s\n", phase(dir), time.Since(start).Round(time.Second))
+				fmt.Printf("  still building Gitea: %s, %s\n", phase(dir, start), time.Since(start).Round(time.Second))
 			}
 		}
 	}()
@@ -51,10 +51,19 @@ func main() {
 }
 
 // phase guesses from the cache directory what the build is doing: the
-// module's source is copied next to the cache once it is downloaded.
-func phase(dir string) string {
-	if srcs, _ := filepath.Glob(filepath.Join(filepath.Dir(dir), "gitea-build-*", "src")); len(srcs) > 0 {
-		return "compiling"
+// module's source is copied into a fresh gitea-build-* directory next to
+// the cache once it is downloaded. Directories older than this run are
+// left over from an interrupted build.
+func phase(dir string, start time.Time) string {
+	builds, _ := filepath.Glob(filepath.Join(filepath.Dir(dir), "gitea-build-*"))
+	for _, b := range builds {
+		fi, err := os.Stat(b)
+		if err != nil || fi.ModTime().Before(start.Add(-time.Minute)) {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(b, "src")); err == nil {
+			return "compiling"
+		}
 	}
 	return "downloading its modules (or waiting for another build)"
 }
