@@ -66,8 +66,8 @@ func TestRun(t *testing.T) {
 			wantExit: 1,
 			// A test cut by the timeout never reports a result; its
 			// output, the panic's, is printed all the same.
-			want:     []string{"    hang_test.go:11: about to hang", "panic: test timed out after 2s"},
-			wantLast: "FAIL: 0 of 2 tests failed, 1 did not finish; 1 package failed (fixture/hang); none skipped",
+			want:     []string{"    hang_test.go:9: about to hang", "panic: test timed out after 2s"},
+			wantLast: "FAIL: 0 of 1 tests failed, 1 did not finish; 1 package failed (fixture/hang); none skipped",
 		},
 		{
 			// No test reports anything: the package's failure alone must
