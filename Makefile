@@ -47,7 +47,8 @@ packages:
 # time (minutes, with progress; see the README) and cached under the user
 # cache directory; instant once cached.
 gitea:
-	go run ./test/giteaserver/cmd/gitea-build
+	@echo "go run ./test/giteaserver/cmd/gitea-build   # with an empty Go build cache, compiling it takes a minute before it speaks"
+	@go run ./test/giteaserver/cmd/gitea-build
 
 build:
 	go build -o imagebump ./cmd/imagebump
