@@ -1,4 +1,7 @@
-# The test command of the README and of .ci/run.
+# The test command of the README and of .ci/run. make test first does all
+# the set-up the tests need (packages, gitea), so that nothing is installed
+# or built inside a test's timeout, then runs gofmt and vet, the tests and
+# fuzzing, and ends by saying how many tests were skipped and why.
 #
 # Fuzzing runs a number of executions per target, not a duration: with a
 # duration, Go 1.26's fuzz coordinator can report its own deadline as a
@@ -6,9 +9,46 @@
 # (go.dev/issue/75804, fixed in Go 1.27), and CI would fail on no finding.
 FUZZTIME ?= 30000x
 
-.PHONY: test check unit fuzz bench build build-static
+.PHONY: test packages gitea check unit fuzz bench build build-static
 
-test: check unit fuzz
+test: packages gitea check unit fuzz
+	@echo; cat $(SUMMARY)
+
+# The Debian packages the tests run, each as PACKAGE:a-file-it-installs.
+# docker-registry: the real registry of the registry and end-to-end tests.
+# git: git http-backend serves the end-to-end tests' repositories; Gitea
+# needs git too. gnupg: gitwriter's tests sign commits and check them with
+# git verify-commit. openssh-client: test/gitserver's own test drives its
+# SSH server with ssh.
+TEST_PACKAGES = docker-registry:/usr/bin/docker-registry git:/usr/lib/git-core/git-http-backend gnupg:gpg openssh-client:ssh
+
+# Installs the missing packages as root; as any other user it stops at once
+# with the command to run.
+packages:
+	@missing=; for p in $(TEST_PACKAGES); do \
+	  case $${p#*:} in \
+	    /*) [ -x "$${p#*:}" ] ;; \
+	    *) command -v "$${p#*:}" >/dev/null 2>&1 ;; \
+	  esac || missing="$$missing $${p%%:*}"; \
+	done; \
+	[ -z "$$missing" ] && exit 0; \
+	install="apt-get install -y --no-install-recommends$$missing"; \
+	if [ "$$(id -u)" != 0 ]; then \
+	  echo "make: the tests need Debian packages that are missing:$$missing. Install them, then run make again:"; \
+	  echo "    sudo sh -c 'apt-get update && $$install'"; \
+	  exit 1; \
+	fi; \
+	echo "make: installing the Debian packages the tests need:$$missing"; \
+	echo "apt-get update && $$install"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get update -qq && $$install -qq >/dev/null
+
+# The real Gitea the forge tests run against, built from source the first
+# time (minutes, with progress; see the README) and cached under the user
+# cache directory; instant once cached.
+gitea:
+	@echo "go run ./test/giteaserver/cmd/gitea-build   # with an empty Go build cache, compiling it takes a minute before it speaks"
+	@go run ./test/giteaserver/cmd/gitea-build
 
 build:
 	go build -o imagebump ./cmd/imagebump
@@ -27,8 +67,13 @@ check:
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	go vet ./...
 
-unit:
-	go test -race -count=1 ./...
+# go test, through test/cmd/gotest: the same output, plus a line for each
+# skipped test and its reason, and a closing summary, also kept in
+# $(SUMMARY) for make test to print last.
+SUMMARY = .test-summary
+
+unit: packages gitea
+	go run ./test/cmd/gotest -summary $(SUMMARY) -race -count=1 ./...
 
 # Every Fuzz function in the module, FUZZTIME each (one target per run is
 # all go test allows). Minimizing each new interesting input would eat most
