@@ -11,16 +11,14 @@ import (
 
 	gh "github.com/google/go-github/v60/github"
 
+	"github.com/imagebump/imagebump/gitwriter/forge"
+	"github.com/imagebump/imagebump/gitwriter/forge/rest"
 	"github.com/imagebump/imagebump/gitwriter/pullrequest"
 )
 
 // DefaultSecondaryWait is how long to wait on a secondary rate limit that
 // names no Retry-After: GitHub's documentation asks for at least a minute.
 const DefaultSecondaryWait = time.Minute
-
-// DefaultTimeout bounds each API request, so a hanging server cannot hold
-// a pass forever.
-const DefaultTimeout = 30 * time.Second
 
 // Client is a pullrequest.Forge for one GitHub repository.
 type Client struct {
@@ -30,17 +28,13 @@ type Client struct {
 
 var _ pullrequest.Forge = (*Client)(nil)
 
-// Option configures New.
-type Option func(*options)
-
-type options struct {
-	httpClient *http.Client
-}
+// Option configures New: the options every forge client shares.
+type Option = rest.Option
 
 // WithHTTPClient sets the HTTP client requests go through (default: Go's
-// default transport with DefaultTimeout per request). The token is added
-// on top of it.
-func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpClient = c } }
+// default transport with rest.DefaultTimeout per request). The token is
+// added on top of it.
+func WithHTTPClient(c *http.Client) Option { return rest.WithHTTPClient(c) }
 
 // New returns a client for owner/repo. apiURL is empty for github.com, or a
 // GitHub Enterprise API root such as https://HOST/api/v3/. The token is sent
@@ -52,15 +46,15 @@ func New(apiURL, owner, repo, token string, opts ...Option) (*Client, error) {
 	if token == "" {
 		return nil, errors.New("github: no token: the pull request mode needs the repository's tokenFile")
 	}
-	o := options{httpClient: &http.Client{Timeout: DefaultTimeout}}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	c := gh.NewClient(o.httpClient).WithAuthToken(token)
+	o := rest.NewOptions(opts)
+	c := gh.NewClient(o.HTTPClient).WithAuthToken(token)
 	if apiURL != "" {
+		if err := forge.CheckAPIURL(apiURL); err != nil {
+			return nil, fmt.Errorf("github: apiURL %w", err)
+		}
 		u, err := url.Parse(apiURL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
-			return nil, fmt.Errorf("github: apiURL %q is not an http(s) URL without credentials", redact(apiURL))
+		if err != nil {
+			return nil, fmt.Errorf("github: apiURL: %w", err)
 		}
 		c, err = c.WithEnterpriseURLs(apiURL, uploadURL(u))
 		if err != nil {
@@ -79,16 +73,6 @@ func uploadURL(api *url.URL) string {
 		u.Path = strings.TrimSuffix(p, "/v3") + "/uploads/"
 	}
 	return u.String()
-}
-
-// redact keeps a malformed URL's possible credentials out of errors.
-func redact(raw string) string {
-	if i := strings.Index(raw, "@"); i >= 0 {
-		if j := strings.Index(raw, "://"); j >= 0 && j < i {
-			return raw[:j+3] + "REDACTED" + raw[i:]
-		}
-	}
-	return raw
 }
 
 // wrap says what was being done and turns go-github's rate-limit errors
@@ -142,10 +126,11 @@ func convert(pr *gh.PullRequest) pullrequest.PullRequest {
 func (c *Client) PullRequests(ctx context.Context, branch string) ([]pullrequest.PullRequest, error) {
 	opts := &gh.PullRequestListOptions{State: "all", Head: c.owner + ":" + branch, ListOptions: gh.ListOptions{PerPage: 100}}
 	var out []pullrequest.PullRequest
-	for {
+	err := rest.Pages(0, func(page int) (int, error) {
+		opts.Page = page
 		prs, resp, err := c.gh.PullRequests.List(ctx, c.owner, c.repo, opts)
 		if err != nil {
-			return nil, wrap(err, "listing pull requests of %s/%s from %s", c.owner, c.repo, branch)
+			return 0, err
 		}
 		for _, pr := range prs {
 			// The head filter is GitHub's; checking the ref again keeps a
@@ -154,30 +139,33 @@ func (c *Client) PullRequests(ctx context.Context, branch string) ([]pullrequest
 				out = append(out, convert(pr))
 			}
 		}
-		if resp.NextPage == 0 {
-			return out, nil
-		}
-		opts.Page = resp.NextPage
+		return resp.NextPage, nil
+	})
+	if err != nil {
+		return nil, wrap(err, "listing pull requests of %s/%s from %s", c.owner, c.repo, branch)
 	}
+	return out, nil
 }
 
 // Comments lists the bodies of a pull request's comments.
 func (c *Client) Comments(ctx context.Context, number int) ([]string, error) {
 	opts := &gh.IssueListCommentsOptions{ListOptions: gh.ListOptions{PerPage: 100}}
 	var out []string
-	for {
+	err := rest.Pages(0, func(page int) (int, error) {
+		opts.Page = page
 		cs, resp, err := c.gh.Issues.ListComments(ctx, c.owner, c.repo, number, opts)
 		if err != nil {
-			return nil, wrap(err, "listing comments of %s/%s#%d", c.owner, c.repo, number)
+			return 0, err
 		}
 		for _, cm := range cs {
 			out = append(out, cm.GetBody())
 		}
-		if resp.NextPage == 0 {
-			return out, nil
-		}
-		opts.Page = resp.NextPage
+		return resp.NextPage, nil
+	})
+	if err != nil {
+		return nil, wrap(err, "listing comments of %s/%s#%d", c.owner, c.repo, number)
 	}
+	return out, nil
 }
 
 // Create opens a pull request. An empty base means the repository's

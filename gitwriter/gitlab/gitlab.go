@@ -6,25 +6,21 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	gl "gitlab.com/gitlab-org/api/client-go"
 
+	"github.com/imagebump/imagebump/gitwriter/forge"
+	"github.com/imagebump/imagebump/gitwriter/forge/rest"
 	"github.com/imagebump/imagebump/gitwriter/pullrequest"
 )
 
 // DefaultRateLimitWait is how long to wait on a 429 that names neither
 // Retry-After nor RateLimit-Reset: GitLab's limits are per minute.
 const DefaultRateLimitWait = time.Minute
-
-// DefaultTimeout bounds each API request, so a hanging server cannot hold
-// a pass forever.
-const DefaultTimeout = 30 * time.Second
 
 // DraftPrefix is what GitLab reads as "this merge request is a draft" in a
 // title; its create API has no draft field.
@@ -40,16 +36,12 @@ type Client struct {
 
 var _ pullrequest.Forge = (*Client)(nil)
 
-// Option configures New.
-type Option func(*options)
-
-type options struct {
-	httpClient *http.Client
-}
+// Option configures New: the options every forge client shares.
+type Option = rest.Option
 
 // WithHTTPClient sets the HTTP client requests go through (default: Go's
-// default transport with DefaultTimeout per request).
-func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpClient = c } }
+// default transport with rest.DefaultTimeout per request).
+func WithHTTPClient(c *http.Client) Option { return rest.WithHTTPClient(c) }
 
 // New returns a client for the project at path (group/sub/project) on the
 // GitLab whose API root is apiURL (https://HOST/api/v4). The token goes in
@@ -63,17 +55,13 @@ func New(apiURL, path, token string, opts ...Option) (*Client, error) {
 	if token == "" {
 		return nil, errors.New("gitlab: no token: the pull request mode needs the repository's tokenFile")
 	}
-	u, err := url.Parse(apiURL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
-		return nil, fmt.Errorf("gitlab: apiURL %q is not an http(s) URL without credentials", redact(apiURL))
+	if err := forge.CheckAPIURL(apiURL); err != nil {
+		return nil, fmt.Errorf("gitlab: apiURL %w", err)
 	}
-	o := options{httpClient: &http.Client{Timeout: DefaultTimeout}}
-	for _, opt := range opts {
-		opt(&o)
-	}
+	o := rest.NewOptions(opts)
 	c, err := gl.NewClient(token,
 		gl.WithURLWarningLogger(slog.New(slog.DiscardHandler)),
-		gl.WithHTTPClient(o.httpClient),
+		gl.WithHTTPClient(o.HTTPClient),
 		gl.WithoutRetries(),
 		gl.WithBaseURL(apiURL),
 	)
@@ -81,16 +69,6 @@ func New(apiURL, path, token string, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("gitlab: %w", err)
 	}
 	return &Client{gl: c, project: path, users: map[string]int64{}}, nil
-}
-
-// redact keeps a malformed URL's possible credentials out of errors.
-func redact(raw string) string {
-	if i := strings.Index(raw, "@"); i >= 0 {
-		if j := strings.Index(raw, "://"); j >= 0 && j < i {
-			return raw[:j+3] + "REDACTED" + raw[i:]
-		}
-	}
-	return raw
 }
 
 // wrap says what was being done and turns GitLab's 429 into
@@ -107,25 +85,10 @@ func wrap(err error, format string, args ...any) error {
 	return err
 }
 
-// retryAfter reads how long GitLab asks to wait: Retry-After (seconds or
-// an HTTP date), else RateLimit-Reset (a Unix time), else
-// DefaultRateLimitWait.
+// retryAfter reads how long GitLab asks to wait: Retry-After, else
+// RateLimit-Reset, else DefaultRateLimitWait (rest.RetryAfter).
 func retryAfter(h http.Header, now time.Time) time.Duration {
-	if v := h.Get("Retry-After"); v != "" {
-		if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-			return time.Duration(s) * time.Second
-		}
-		if t, err := http.ParseTime(v); err == nil {
-			return max(t.Sub(now), 0)
-		}
-	}
-	if v := h.Get("RateLimit-Reset"); v != "" {
-		if s, err := strconv.ParseInt(v, 10, 64); err == nil {
-			// One second more, as the reset is given in whole seconds.
-			return max(time.Unix(s, 0).Sub(now), 0) + time.Second
-		}
-	}
-	return DefaultRateLimitWait
+	return rest.RetryAfter(h, now, DefaultRateLimitWait)
 }
 
 // draftRe matches the title prefixes GitLab reads as draft.
@@ -159,10 +122,11 @@ func (c *Client) PullRequests(ctx context.Context, branch string) ([]pullrequest
 		SourceBranch: gl.Ptr(branch),
 	}
 	var out []pullrequest.PullRequest
-	for {
+	err := rest.Pages(1, func(page int) (int, error) {
+		opts.Page = int64(page)
 		mrs, resp, err := c.gl.MergeRequests.ListProjectMergeRequests(c.project, opts, c.ctx(ctx))
 		if err != nil {
-			return nil, wrap(err, "listing merge requests of %s from %s", c.project, branch)
+			return 0, err
 		}
 		for _, mr := range mrs {
 			// The filter is GitLab's; checking again keeps a server that
@@ -174,11 +138,12 @@ func (c *Client) PullRequests(ctx context.Context, branch string) ([]pullrequest
 				})
 			}
 		}
-		if resp.NextPage == 0 {
-			return out, nil
-		}
-		opts.Page = resp.NextPage
+		return int(resp.NextPage), nil
+	})
+	if err != nil {
+		return nil, wrap(err, "listing merge requests of %s from %s", c.project, branch)
 	}
+	return out, nil
 }
 
 // Comments lists the bodies of a merge request's notes, GitLab's own
@@ -186,21 +151,23 @@ func (c *Client) PullRequests(ctx context.Context, branch string) ([]pullrequest
 func (c *Client) Comments(ctx context.Context, number int) ([]string, error) {
 	opts := &gl.ListMergeRequestNotesOptions{ListOptions: gl.ListOptions{PerPage: 100}, Sort: gl.Ptr("asc")}
 	var out []string
-	for {
+	err := rest.Pages(1, func(page int) (int, error) {
+		opts.Page = int64(page)
 		notes, resp, err := c.gl.Notes.ListMergeRequestNotes(c.project, int64(number), opts, c.ctx(ctx))
 		if err != nil {
-			return nil, wrap(err, "listing notes of %s!%d", c.project, number)
+			return 0, err
 		}
 		for _, n := range notes {
 			if !n.System {
 				out = append(out, n.Body)
 			}
 		}
-		if resp.NextPage == 0 {
-			return out, nil
-		}
-		opts.Page = resp.NextPage
+		return int(resp.NextPage), nil
+	})
+	if err != nil {
+		return nil, wrap(err, "listing notes of %s!%d", c.project, number)
 	}
+	return out, nil
 }
 
 // Create opens a merge request; a draft gets DraftPrefix on its title.

@@ -1,0 +1,30 @@
+package gitea
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/imagebump/imagebump/gitwriter/forge"
+	"github.com/imagebump/imagebump/gitwriter/pullrequest"
+)
+
+// Kind is Gitea's (and Forgejo's) entry in the forge table: always
+// self-hosted here, so its apiURL is always given.
+func Kind() forge.Kind {
+	return forge.Kind{
+		Name:  "gitea",
+		Title: "Gitea",
+		New: func(apiURL, path, token string) (pullrequest.Forge, error) {
+			i := strings.LastIndex(path, "/")
+			if i < 0 {
+				return nil, fmt.Errorf("gitea: repository path %q is not OWNER/REPO", path)
+			}
+			return New(apiURL, path[:i], path[i+1:], token)
+		},
+		// Gitea checks the token alone; gitwriter's default user serves.
+		TokenUser:     "",
+		TeamReviewers: true, // teams of the repository's organization
+		Draft:         true, // DraftPrefix on the title
+		APIExample:    "https://%s",
+	}
+}

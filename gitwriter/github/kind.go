@@ -1,0 +1,33 @@
+package github
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/imagebump/imagebump/gitwriter/forge"
+	"github.com/imagebump/imagebump/gitwriter/pullrequest"
+)
+
+// Kind is GitHub's entry in the forge table: github.com, whose API root
+// the client knows, or GitHub Enterprise at https://HOST/api/v3/.
+func Kind() forge.Kind {
+	return forge.Kind{
+		Name:  "github",
+		Title: "GitHub",
+		New: func(apiURL, path, token string) (pullrequest.Forge, error) {
+			i := strings.LastIndex(path, "/")
+			if i < 0 {
+				return nil, fmt.Errorf("github: repository path %q is not OWNER/REPO", path)
+			}
+			return New(apiURL, path[:i], path[i+1:], token)
+		},
+		// GitHub checks the token alone; gitwriter's default user serves.
+		TokenUser:     "",
+		TeamReviewers: true,
+		Draft:         true,
+		PublicHost:    "github.com",
+		PublicAPI:     "", // api.github.com, go-github's default
+		APIExample:    "https://%s/api/v3/",
+		APIPath:       "/api/v3",
+	}
+}
