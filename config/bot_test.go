@@ -13,6 +13,7 @@ import (
 
 	"github.com/imagebump/imagebump/gitwriter/forge"
 	"github.com/imagebump/imagebump/gitwriter/forges"
+	"github.com/imagebump/imagebump/gitwriter/pullrequest"
 	"github.com/imagebump/imagebump/problem"
 )
 
@@ -378,5 +379,60 @@ func TestLoadBotForgeProblems(t *testing.T) {
 				t.Errorf("problems (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestLoadBotForgeTable checks that config knows forges only from the table
+// it is given: a new forge is one entry, with its section, public host and
+// path rules, and a forge missing from the table is an unknown field.
+func TestLoadBotForgeTable(t *testing.T) {
+	bucket := forge.Kind{
+		Name: "bitbucket", Title: "Bitbucket", TokenUser: "x-token-auth",
+		New:        func(string, string, string) (pullrequest.Forge, error) { return nil, nil },
+		PublicHost: "bitbucket.org", PublicAPI: "https://api.bitbucket.org/2.0", APIExample: "https://%s/rest/api/1.0",
+	}
+	table := forge.Kinds{bucket}
+	for _, tc := range []struct {
+		name, repo string
+		want       Repository
+		problems   []string
+	}{
+		{name: "inferred from its public host", repo: "url: https://bitbucket.org/acme/fleet.git",
+			want: Repository{Forge: bucket, APIURL: "https://api.bitbucket.org/2.0", Owner: "acme", Name: "fleet"}},
+		{name: "named by its section", repo: "url: https://bb.acme.io/acme/fleet.git\n    bitbucket: {apiURL: https://bb.acme.io/rest/api/1.0}",
+			want: Repository{Forge: bucket, APIURL: "https://bb.acme.io/rest/api/1.0", Owner: "acme", Name: "fleet"}},
+		{name: "its example when apiURL is missing", repo: "url: https://bb.acme.io/acme/fleet.git\n    bitbucket:",
+			problems: []string{`F:4: repositories[0].bitbucket.apiURL: is required for host bb.acme.io, e.g. https://bb.acme.io/rest/api/1.0`}},
+		{name: "github is not in this table", repo: "url: https://github.com/acme/fleet.git\n    github: {}",
+			problems: []string{`F:4: repositories[0].github: unknown field (a forge section is one of bitbucket)`}},
+		{name: "a section is a mapping", repo: "url: https://bb.acme.io/acme/fleet.git\n    bitbucket: https://bb.acme.io",
+			problems: []string{`F:4: repositories[0].bitbucket: is a section {apiURL: …}, not str`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := LoadBot(writeConfig(t, "schedule: '@hourly'\nrepositories:\n  - "+tc.repo+"\n"), table)
+			var got []string
+			var problems problem.List
+			if errors.As(err, &problems) {
+				for _, p := range problems {
+					p.File = "F"
+					got = append(got, p.String())
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.problems, got); diff != "" {
+				t.Fatalf("problems (-want +got):\n%s", diff)
+			}
+			if tc.problems != nil {
+				return
+			}
+			tc.want.Mode = PullRequest
+			if diff := cmp.Diff(tc.want, b.Repositories[0], sameKind, cmpopts.IgnoreFields(Repository{}, "URL", "Branch", "Line")); diff != "" {
+				t.Errorf("repository (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if _, err := LoadBot(writeConfig(t, "schedule: '@hourly'\nrepositories: [{url: https://bitbucket.org/a/b}]\n"), forge.Kinds{bucket, bucket}); err == nil || !strings.Contains(err.Error(), "listed twice") {
+		t.Errorf("LoadBot with a malformed table: %v", err)
 	}
 }

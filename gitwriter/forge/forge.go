@@ -69,7 +69,7 @@ func (k Kind) APIURL(host string) (string, error) {
 	if k.PublicHost != "" && (host == k.PublicHost || host == "") {
 		return k.PublicAPI, nil
 	}
-	if k.APIExample == "" {
+	if k.APIExample == "" || host == "" {
 		return "", errors.New("is required")
 	}
 	return "", fmt.Errorf("is required for host %s, e.g. "+k.APIExample, host, host)
