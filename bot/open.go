@@ -5,13 +5,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/imagebump/imagebump/config"
 	"github.com/imagebump/imagebump/gitwriter"
 	"github.com/imagebump/imagebump/gitwriter/pullrequest"
-	"github.com/imagebump/imagebump/problem"
 )
 
 // OpenWorkingCopy makes the gitwriter working copy of repo under the bot's
@@ -52,32 +50,20 @@ func OpenForge(repo config.Repository) (pullrequest.Forge, error) {
 	return k.New(repo.APIURL, repo.Owner+"/"+repo.Name, strings.TrimSpace(string(b)))
 }
 
-// checkForge is the validation of a repository's policy files against its
-// forge kind's capabilities, run as soon as they are loaded, before any
-// registry is asked: a setting the forge cannot honour (team reviewers on
-// GitLab) is an invalid policy file (exit 2), never silently dropped. It
-// returns problem.List, naming the root policy file.
+// checkForge validates a repository's policy files against its forge
+// kind's capabilities (config.CheckForge), run as soon as they are loaded,
+// before any registry is asked: a setting the forge cannot honour is an
+// invalid policy file (exit 2), never silently dropped.
 func checkForge(repo config.Repository, pols *config.Policies) error {
-	if repo.Mode != config.PullRequest || repo.Forge.Name == "" {
+	if repo.Mode != config.PullRequest {
 		return nil
 	}
-	s := pols.PullRequests
-	bad := repo.Forge.Unsupported(pullrequest.Settings{
-		Base: repo.Branch, Labels: s.Labels, Reviewers: s.Reviewers, TeamReviewers: s.TeamReviewers, Draft: s.Draft, MaxOpen: s.MaxOpen,
-	})
-	if len(bad) == 0 {
+	ps := config.CheckForge(repo.Forge, pols)
+	if len(ps) == 0 {
 		return nil
 	}
-	file := "the root policy file"
-	for _, f := range pols.Files {
-		if slices.Contains(config.PolicyFileNames, f) {
-			file = f
-			break
-		}
-	}
-	var ps problem.List
-	for _, b := range bad {
-		ps = append(ps, problem.Problem{File: file, Message: "pullRequests." + b + " (nothing was written for this repository)"})
+	for i := range ps {
+		ps[i].Message += " (nothing was written for this repository)"
 	}
 	return ps
 }

@@ -11,14 +11,21 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/imagebump/imagebump/bot"
+	"github.com/imagebump/imagebump/config"
+	"github.com/imagebump/imagebump/gitwriter/forge"
+	"github.com/imagebump/imagebump/gitwriter/forges"
 )
 
 type validateConfig struct {
 	dir string
+	// forge, when set, names the forge the repository is served by: its
+	// pull request settings are checked against what that forge can do.
+	forge string
 }
 
 func newValidateCommand() *cobra.Command {
-	return &cobra.Command{
+	var cfg validateConfig
+	cmd := &cobra.Command{
 		Use:   "validate [DIR]",
 		Short: "Check policy files and markers offline; print file:line for each problem",
 		Long: `validate reads every .imagebump.yaml under DIR (default: the current
@@ -28,13 +35,18 @@ defines, markers on a mapping or sequence, files with markers that do not
 parse as YAML, directories that cannot be read. It contacts no registry.
 It also warns (file:line: warning: message) about comments that look like
 markers but are not, UTF-16 files that mention imagepolicy, and temporary
-files an interrupted apply left. It exits 0 when everything is valid, with
-or without warnings, and 2 when anything is not.`,
+files an interrupted apply left. With --forge it also refuses pull request
+settings that forge cannot honour (teamReviewers on gitlab), as run does.
+It exits 0 when everything is valid, with or without warnings, and 2 when
+anything is not.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runValidate(cmd.Context(), cmd.OutOrStdout(), validateConfig{dir: dirArg(args)})
+			cfg.dir = dirArg(args)
+			return runValidate(cmd.Context(), cmd.OutOrStdout(), cfg)
 		},
 	}
+	cmd.Flags().StringVar(&cfg.forge, "forge", "", "check pull request settings against this forge: "+strings.Join(forges.All().Names(), ", "))
+	return cmd
 }
 
 func runValidate(ctx context.Context, out io.Writer, cfg validateConfig) error {
@@ -42,10 +54,19 @@ func runValidate(ctx context.Context, out io.Writer, cfg validateConfig) error {
 	if err != nil {
 		return err
 	}
+	var kind forge.Kind
+	if cfg.forge != "" {
+		k, ok := forges.All().Lookup(cfg.forge)
+		if !ok {
+			return usageError("--forge %q: not one of %s", cfg.forge, strings.Join(forges.All().Names(), ", "))
+		}
+		kind = k
+	}
 	v, err := bot.Validate(ctx, dir)
 	if err != nil {
 		return &exitError{code: exitInvalid, err: err}
 	}
+	v.Problems = append(v.Problems, config.CheckForge(kind, v.Policies)...)
 	// Problems and warnings are printed together, in file and line order;
 	// only problems change the exit status.
 	type entry struct {
