@@ -34,8 +34,9 @@ func OpenWorkingCopy(b *config.Bot, repo config.Repository, log *slog.Logger, pr
 
 // OpenForge makes the pull request client of repo with the constructor of
 // its forge kind (which config chose from the forge table), at its apiURL,
-// with the token of auth.tokenFile. bot imports no forge client.
-func OpenForge(repo config.Repository) (pullrequest.Forge, error) {
+// with the token of auth.tokenFile; log (nil: discard) receives what the
+// client decides on its own. bot imports no forge client.
+func OpenForge(repo config.Repository, log *slog.Logger) (pullrequest.Forge, error) {
 	k := repo.Forge
 	if k.New == nil {
 		return nil, fmt.Errorf("the repository names no forge: give it a forge section with apiURL")
@@ -47,7 +48,7 @@ func OpenForge(repo config.Repository) (pullrequest.Forge, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the token file: %w", err)
 	}
-	return k.New(repo.APIURL, repo.Owner+"/"+repo.Name, strings.TrimSpace(string(b)))
+	return k.New(repo.APIURL, repo.Owner+"/"+repo.Name, strings.TrimSpace(string(b)), log)
 }
 
 // checkForge validates a repository's policy files against its forge

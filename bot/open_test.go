@@ -2,6 +2,7 @@ package bot
 
 import (
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,12 +69,12 @@ func TestOpenForge(t *testing.T) {
 	type call struct{ APIURL, Path, Token string }
 	var got []call
 	k := lab
-	k.New = func(apiURL, path, token string) (pullrequest.Forge, error) {
+	k.New = func(apiURL, path, token string, _ *slog.Logger) (pullrequest.Forge, error) {
 		got = append(got, call{apiURL, path, token})
 		return nil, nil
 	}
 	repo := config.Repository{Forge: k, APIURL: "https://lab.example/api", Owner: "group/sub", Name: "fleet", Auth: config.Auth{TokenFile: token}}
-	if _, err := OpenForge(repo); err != nil {
+	if _, err := OpenForge(repo, nil); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff([]call{{"https://lab.example/api", "group/sub/fleet", "s3cret"}}, got); diff != "" {
@@ -81,10 +82,10 @@ func TestOpenForge(t *testing.T) {
 	}
 
 	repo.Auth.TokenFile = ""
-	if _, err := OpenForge(repo); err == nil || !strings.Contains(err.Error(), "needs auth.tokenFile: the token also serves the Lab API") {
+	if _, err := OpenForge(repo, nil); err == nil || !strings.Contains(err.Error(), "needs auth.tokenFile: the token also serves the Lab API") {
 		t.Errorf("without a token file: %v", err)
 	}
-	if _, err := OpenForge(config.Repository{}); err == nil || !strings.Contains(err.Error(), "names no forge") {
+	if _, err := OpenForge(config.Repository{}, nil); err == nil || !strings.Contains(err.Error(), "names no forge") {
 		t.Errorf("without a forge: %v", err)
 	}
 }

@@ -28,7 +28,7 @@ func (r *Runner) pullRequests(ctx context.Context, reg Registry, wc WorkingCopy,
 	}
 	open := r.Forge
 	if open == nil {
-		open = OpenForge
+		open = func(repo config.Repository) (pullrequest.Forge, error) { return OpenForge(repo, log) }
 	}
 	forge, err := open(repo)
 	if err != nil {

@@ -44,7 +44,7 @@ type Runner struct {
 	// Open makes the working copy of a repository; nil means OpenWorkingCopy.
 	Open func(repo config.Repository) (WorkingCopy, error)
 	// Forge makes the pull request client of a repository in pull request
-	// mode; nil means OpenForge.
+	// mode; nil means OpenForge with the pass's logger.
 	Forge func(repo config.Repository) (pullrequest.Forge, error)
 	// ForgeOptions are passed to pullrequest.Observe and Execute (rate
 	// limit budget, sleeping in tests).

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -388,7 +389,7 @@ func TestLoadBotForgeProblems(t *testing.T) {
 func TestLoadBotForgeTable(t *testing.T) {
 	bucket := forge.Kind{
 		Name: "bitbucket", Title: "Bitbucket", TokenUser: "x-token-auth",
-		New:        func(string, string, string) (pullrequest.Forge, error) { return nil, nil },
+		New:        func(string, string, string, *slog.Logger) (pullrequest.Forge, error) { return nil, nil },
 		PublicHost: "bitbucket.org", PublicAPI: "https://api.bitbucket.org/2.0", APIExample: "https://%s/rest/api/1.0",
 	}
 	table := forge.Kinds{bucket}

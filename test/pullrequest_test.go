@@ -79,7 +79,7 @@ var prForges = []prForge{
 		start: func(t *testing.T, repo string) (prFake, pullrequest.Forge) {
 			fake := githubfake.New(t, repo, "acme", "fleet", "main")
 			fake.RequireToken("tok")
-			forge, err := forgeKind(t, "github").New(fake.URL, "acme/fleet", "tok")
+			forge, err := forgeKind(t, "github").New(fake.URL, "acme/fleet", "tok", nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -95,7 +95,7 @@ var prForges = []prForge{
 		start: func(t *testing.T, repo string) (prFake, pullrequest.Forge) {
 			fake := gitlabfake.New(t, repo, "acme/platform/fleet", "main")
 			fake.RequireToken("tok")
-			forge, err := forgeKind(t, "gitlab").New(fake.URL, "acme/platform/fleet", "tok")
+			forge, err := forgeKind(t, "gitlab").New(fake.URL, "acme/platform/fleet", "tok", nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,6 +3,7 @@ package forge
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"slices"
 	"strings"
@@ -19,8 +20,9 @@ type Kind struct {
 	Title string
 	// New makes the client of the repository at path (OWNER/REPO, or
 	// GROUP/…/PROJECT where Namespaces) on the forge whose API root is
-	// apiURL, authenticated with token.
-	New func(apiURL, path, token string) (pullrequest.Forge, error)
+	// apiURL, authenticated with token. log (nil: discard) receives what
+	// the client decides on its own, such as a draft the forge refused.
+	New func(apiURL, path, token string, log *slog.Logger) (pullrequest.Forge, error)
 	// TokenUser is the basic-auth user git sends with the token; "" keeps
 	// gitwriter's default.
 	TokenUser string
@@ -50,11 +52,18 @@ type Kind struct {
 
 // Unsupported lists the pull request settings of s the forge cannot
 // honour, as "field: reason", so they are refused before a pass rather
-// than silently dropped.
+// than silently dropped: team reviewers where the forge has none, or
+// written ORG/TEAM where it takes the team's slug (GitHub refuses the
+// whole review request then, and no reviewer is set).
 func (k Kind) Unsupported(s pullrequest.Settings) []string {
 	var out []string
 	if len(s.TeamReviewers) > 0 && !k.TeamReviewers {
 		out = append(out, fmt.Sprintf("teamReviewers: %s has no team reviewers; list the people under reviewers instead", k.Title))
+	}
+	for i, t := range s.TeamReviewers {
+		if _, slug, ok := strings.Cut(t, "/"); ok && k.TeamReviewers {
+			out = append(out, fmt.Sprintf("teamReviewers[%d]: %q: %s takes a team's slug, without its organization: %s", i, t, k.Title, slug))
+		}
 	}
 	if s.Draft && !k.Draft {
 		out = append(out, fmt.Sprintf("draft: %s has no draft pull requests", k.Title))

@@ -1,6 +1,7 @@
 package forge
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -9,7 +10,7 @@ import (
 	"github.com/imagebump/imagebump/gitwriter/pullrequest"
 )
 
-func newNil(string, string, string) (pullrequest.Forge, error) { return nil, nil }
+func newNil(string, string, string, *slog.Logger) (pullrequest.Forge, error) { return nil, nil }
 
 var (
 	hub = Kind{Name: "hub", Title: "Hub", New: newNil, TeamReviewers: true, Draft: true, PublicHost: "hub.example", PublicAPI: "", APIExample: "https://%s/api/v3/", APIPath: "/api/v3"}
@@ -76,6 +77,10 @@ func TestKindUnsupported(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, lab.Unsupported(all)); diff != "" {
 		t.Errorf("lab (-want +got):\n%s", diff)
+	}
+	slugs := pullrequest.Settings{TeamReviewers: []string{"platform", "acme/web-team"}}
+	if diff := cmp.Diff([]string{`teamReviewers[1]: "acme/web-team": Hub takes a team's slug, without its organization: web-team`}, hub.Unsupported(slugs)); diff != "" {
+		t.Errorf("hub with ORG/TEAM (-want +got):\n%s", diff)
 	}
 	if got := lab.Unsupported(pullrequest.Settings{Reviewers: []string{"alice"}}); got != nil {
 		t.Errorf("lab with user reviewers only: %q", got)

@@ -2,9 +2,11 @@ package gitea
 
 import (
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/imagebump/imagebump/gitwriter/forge"
+	"github.com/imagebump/imagebump/gitwriter/forge/rest"
 	"github.com/imagebump/imagebump/gitwriter/pullrequest"
 )
 
@@ -14,12 +16,12 @@ func Kind() forge.Kind {
 	return forge.Kind{
 		Name:  "gitea",
 		Title: "Gitea",
-		New: func(apiURL, path, token string) (pullrequest.Forge, error) {
+		New: func(apiURL, path, token string, log *slog.Logger) (pullrequest.Forge, error) {
 			i := strings.LastIndex(path, "/")
 			if i < 0 {
 				return nil, fmt.Errorf("gitea: repository path %q is not OWNER/REPO", path)
 			}
-			return New(apiURL, path[:i], path[i+1:], token)
+			return New(apiURL, path[:i], path[i+1:], token, rest.WithLogger(log))
 		},
 		// Gitea checks the token alone; gitwriter's default user serves.
 		TokenUser:     "",

@@ -2,6 +2,7 @@ package github
 
 import (
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/imagebump/imagebump/gitwriter/forge"
@@ -14,12 +15,12 @@ func Kind() forge.Kind {
 	return forge.Kind{
 		Name:  "github",
 		Title: "GitHub",
-		New: func(apiURL, path, token string) (pullrequest.Forge, error) {
+		New: func(apiURL, path, token string, log *slog.Logger) (pullrequest.Forge, error) {
 			i := strings.LastIndex(path, "/")
 			if i < 0 {
 				return nil, fmt.Errorf("github: repository path %q is not OWNER/REPO", path)
 			}
-			return New(apiURL, path[:i], path[i+1:], token)
+			return New(apiURL, path[:i], path[i+1:], token, WithLogger(log))
 		},
 		// GitHub checks the token alone; gitwriter's default user serves.
 		TokenUser:     "",

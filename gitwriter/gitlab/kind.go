@@ -1,7 +1,10 @@
 package gitlab
 
 import (
+	"log/slog"
+
 	"github.com/imagebump/imagebump/gitwriter/forge"
+	"github.com/imagebump/imagebump/gitwriter/forge/rest"
 	"github.com/imagebump/imagebump/gitwriter/pullrequest"
 )
 
@@ -12,8 +15,8 @@ func Kind() forge.Kind {
 	return forge.Kind{
 		Name:  "gitlab",
 		Title: "GitLab",
-		New: func(apiURL, path, token string) (pullrequest.Forge, error) {
-			return New(apiURL, path, token)
+		New: func(apiURL, path, token string, log *slog.Logger) (pullrequest.Forge, error) {
+			return New(apiURL, path, token, rest.WithLogger(log))
 		},
 		// GitLab accepts a token over git only with user oauth2.
 		TokenUser: "oauth2",

@@ -3,6 +3,7 @@ package rest
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -26,15 +27,36 @@ type Options struct {
 	// HTTPClient is what requests go through; the client adds the token
 	// on top of it.
 	HTTPClient *http.Client
+	// Logger receives what a client decides on its own (a draft the
+	// forge refused, a reviewer dropped).
+	Logger *slog.Logger
+	// Sleep waits between a client's own short retries.
+	Sleep func(context.Context, time.Duration) error
 }
 
 // WithHTTPClient sets the HTTP client requests go through (default: Go's
 // default transport with DefaultTimeout per request).
 func WithHTTPClient(c *http.Client) Option { return func(o *Options) { o.HTTPClient = c } }
 
+// WithLogger sets where a client logs what it decided on its own
+// (default: nowhere; nil means the default).
+func WithLogger(l *slog.Logger) Option {
+	return func(o *Options) {
+		if l != nil {
+			o.Logger = l
+		}
+	}
+}
+
+// WithSleep replaces how a client waits between its own short retries
+// (default: Sleep), so tests need not sleep.
+func WithSleep(sleep func(context.Context, time.Duration) error) Option {
+	return func(o *Options) { o.Sleep = sleep }
+}
+
 // NewOptions applies opts over the defaults.
 func NewOptions(opts []Option) Options {
-	o := Options{HTTPClient: &http.Client{Timeout: DefaultTimeout}}
+	o := Options{HTTPClient: &http.Client{Timeout: DefaultTimeout}, Logger: slog.New(slog.DiscardHandler), Sleep: Sleep}
 	for _, opt := range opts {
 		opt(&o)
 	}
