@@ -64,6 +64,8 @@ func TestImports(t *testing.T) {
 		{"gitwriter/github", []string{mod + "gitwriter/pullrequest", mod + "gitwriter/forge", mod + "gitwriter/forge/rest", "github.com/google/go-github/v60"}},
 		{"gitwriter/gitlab", []string{mod + "gitwriter/pullrequest", mod + "gitwriter/forge", mod + "gitwriter/forge/rest", "gitlab.com/gitlab-org/api/client-go"}},
 		{"gitwriter/gitea", []string{mod + "gitwriter/pullrequest", mod + "gitwriter/forge", mod + "gitwriter/forge/rest", "code.gitea.io/sdk/gitea"}},
+		// The table of forges: the one package that imports every client.
+		{"gitwriter/forges", []string{mod + "gitwriter/forge", mod + "gitwriter/github", mod + "gitwriter/gitlab", mod + "gitwriter/gitea"}},
 		// bot is everything above but the forge clients, which it reaches
 		// through the forge.Kind config stored (TestBotKnowsNoForge); it
 		// must not reach into cmd.

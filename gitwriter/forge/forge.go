@@ -103,6 +103,16 @@ func (k Kind) Path(path, apiURL string) (owner, name string, err error) {
 	return ownerRepo(parts)
 }
 
+// SplitPath splits a repository path as Kind.New receives it, OWNER/REPO
+// (GROUP/…/PROJECT), at its last slash.
+func SplitPath(path string) (owner, name string, err error) {
+	i := strings.LastIndex(path, "/")
+	if i <= 0 || i == len(path)-1 {
+		return "", "", fmt.Errorf("repository path %q is not OWNER/REPO", path)
+	}
+	return path[:i], path[i+1:], nil
+}
+
 // OwnerRepo splits a path into its last two elements, which is how a
 // repository without a forge (push mode) is named.
 func OwnerRepo(path string) (owner, name string, err error) {

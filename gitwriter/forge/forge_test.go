@@ -66,6 +66,21 @@ func TestKindPath(t *testing.T) {
 	}
 }
 
+func TestSplitPath(t *testing.T) {
+	for _, tc := range []struct{ path, owner, name, err string }{
+		{"acme/fleet", "acme", "fleet", ""},
+		{"group/sub/project", "group/sub", "project", ""},
+		{"fleet", "", "", `repository path "fleet" is not OWNER/REPO`},
+		{"acme/", "", "", `repository path "acme/" is not OWNER/REPO`},
+		{"/fleet", "", "", `repository path "/fleet" is not OWNER/REPO`},
+	} {
+		owner, name, err := SplitPath(tc.path)
+		if owner != tc.owner || name != tc.name || errString(err) != tc.err {
+			t.Errorf("SplitPath(%q) = %q, %q, %v; want %q, %q, %q", tc.path, owner, name, err, tc.owner, tc.name, tc.err)
+		}
+	}
+}
+
 func TestKindUnsupported(t *testing.T) {
 	all := pullrequest.Settings{Reviewers: []string{"alice"}, TeamReviewers: []string{"platform"}, Draft: true}
 	if diff := cmp.Diff([]string(nil), hub.Unsupported(all)); diff != "" {

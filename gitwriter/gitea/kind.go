@@ -3,7 +3,6 @@ package gitea
 import (
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/imagebump/imagebump/gitwriter/forge"
 	"github.com/imagebump/imagebump/gitwriter/forge/rest"
@@ -17,11 +16,11 @@ func Kind() forge.Kind {
 		Name:  "gitea",
 		Title: "Gitea",
 		New: func(apiURL, path, token string, log *slog.Logger) (pullrequest.Forge, error) {
-			i := strings.LastIndex(path, "/")
-			if i < 0 {
-				return nil, fmt.Errorf("gitea: repository path %q is not OWNER/REPO", path)
+			owner, name, err := forge.SplitPath(path)
+			if err != nil {
+				return nil, fmt.Errorf("gitea: %w", err)
 			}
-			return New(apiURL, path[:i], path[i+1:], token, rest.WithLogger(log))
+			return New(apiURL, owner, name, token, rest.WithLogger(log))
 		},
 		// Gitea checks the token alone; gitwriter's default user serves.
 		TokenUser:     "",

@@ -3,7 +3,6 @@ package github
 import (
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/imagebump/imagebump/gitwriter/forge"
 	"github.com/imagebump/imagebump/gitwriter/pullrequest"
@@ -16,11 +15,11 @@ func Kind() forge.Kind {
 		Name:  "github",
 		Title: "GitHub",
 		New: func(apiURL, path, token string, log *slog.Logger) (pullrequest.Forge, error) {
-			i := strings.LastIndex(path, "/")
-			if i < 0 {
-				return nil, fmt.Errorf("github: repository path %q is not OWNER/REPO", path)
+			owner, name, err := forge.SplitPath(path)
+			if err != nil {
+				return nil, fmt.Errorf("github: %w", err)
 			}
-			return New(apiURL, path[:i], path[i+1:], token, WithLogger(log))
+			return New(apiURL, owner, name, token, WithLogger(log))
 		},
 		// GitHub checks the token alone; gitwriter's default user serves.
 		TokenUser:     "",

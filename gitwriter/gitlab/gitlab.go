@@ -80,15 +80,10 @@ func wrap(err error, format string, args ...any) error {
 	err = fmt.Errorf(format+": %w", append(args, err)...)
 	var er *gl.ErrorResponse
 	if errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == http.StatusTooManyRequests {
-		return &pullrequest.RateLimitError{RetryAfter: retryAfter(er.Response.Header, time.Now()), Err: err}
+		// Retry-After, else RateLimit-Reset, else DefaultRateLimitWait.
+		return &pullrequest.RateLimitError{RetryAfter: rest.RetryAfter(er.Response.Header, time.Now(), DefaultRateLimitWait), Err: err}
 	}
 	return err
-}
-
-// retryAfter reads how long GitLab asks to wait: Retry-After, else
-// RateLimit-Reset, else DefaultRateLimitWait (rest.RetryAfter).
-func retryAfter(h http.Header, now time.Time) time.Duration {
-	return rest.RetryAfter(h, now, DefaultRateLimitWait)
 }
 
 // draftRe matches the title prefixes GitLab reads as draft.

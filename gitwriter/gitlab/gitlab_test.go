@@ -3,7 +3,6 @@ package gitlab
 import (
 	"context"
 	"errors"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -162,27 +161,6 @@ func TestRateLimit(t *testing.T) {
 	// The client's own retries are off: the next call is answered.
 	if _, err := c.PullRequests(context.Background(), "imagebump/web"); err != nil {
 		t.Errorf("after the limit: %v", err)
-	}
-}
-
-func TestRetryAfter(t *testing.T) {
-	now := time.Unix(1_700_000_000, 0)
-	for _, tc := range []struct {
-		name   string
-		header http.Header
-		want   time.Duration
-	}{
-		{"seconds", http.Header{"Retry-After": {"30"}}, 30 * time.Second},
-		{"http date", http.Header{"Retry-After": {now.Add(90 * time.Second).UTC().Format(http.TimeFormat)}}, 90 * time.Second},
-		{"reset", http.Header{"Ratelimit-Reset": {"1700000020"}}, 21 * time.Second},
-		{"reset in the past", http.Header{"Ratelimit-Reset": {"1699999000"}}, time.Second},
-		{"nothing", http.Header{}, DefaultRateLimitWait},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := retryAfter(tc.header, now); got != tc.want {
-				t.Errorf("retryAfter = %s, want %s", got, tc.want)
-			}
-		})
 	}
 }
 
