@@ -30,6 +30,8 @@ const DraftPrefix = "Draft: "
 type Client struct {
 	gl      *gl.Client
 	project string
+	log     *slog.Logger
+	sleep   func(context.Context, time.Duration) error
 	// users caches username → user ID for the client's life: one pass.
 	users map[string]int64
 }
@@ -42,6 +44,14 @@ type Option = rest.Option
 // WithHTTPClient sets the HTTP client requests go through (default: Go's
 // default transport with rest.DefaultTimeout per request).
 func WithHTTPClient(c *http.Client) Option { return rest.WithHTTPClient(c) }
+
+// WithLogger sets where the client logs what it decides on its own, such
+// as reviewers GitLab did not keep (default: nowhere).
+func WithLogger(l *slog.Logger) Option { return rest.WithLogger(l) }
+
+// WithSleep replaces how the client waits between its own short retries
+// (default: a timer that ctx cancels).
+func WithSleep(sleep func(context.Context, time.Duration) error) Option { return rest.WithSleep(sleep) }
 
 // New returns a client for the project at path (group/sub/project) on the
 // GitLab whose API root is apiURL (https://HOST/api/v4). The token goes in
@@ -68,7 +78,7 @@ func New(apiURL, path, token string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gitlab: %w", err)
 	}
-	return &Client{gl: c, project: path, users: map[string]int64{}}, nil
+	return &Client{gl: c, project: path, users: map[string]int64{}, log: o.Logger, sleep: o.Sleep}, nil
 }
 
 // wrap says what was being done and turns GitLab's 429 into
@@ -125,8 +135,11 @@ func (c *Client) PullRequests(ctx context.Context, branch string) ([]pullrequest
 		}
 		for _, mr := range mrs {
 			// The filter is GitLab's; checking again keeps a server that
-			// ignored it from handing over other branches.
-			if mr.SourceBranch == branch {
+			// ignored it from handing over other branches. The list holds
+			// merge requests from forks too, whose branch names are
+			// their authors' and never the bot's.
+			fork := mr.SourceProjectID != 0 && mr.TargetProjectID != 0 && mr.SourceProjectID != mr.TargetProjectID
+			if mr.SourceBranch == branch && !fork {
 				out = append(out, pullrequest.PullRequest{
 					Number: int(mr.IID), State: state(mr.State), Head: mr.SourceBranch, HeadSHA: mr.SHA,
 					Title: undraft(mr.Title), Body: mr.Description, URL: mr.WebURL,
@@ -180,16 +193,43 @@ func (c *Client) Create(ctx context.Context, pr pullrequest.NewPullRequest) (pul
 	if pr.Draft {
 		title = DraftPrefix + title
 	}
-	mr, _, err := c.gl.MergeRequests.CreateMergeRequest(c.project, &gl.CreateMergeRequestOptions{
-		Title: &title, Description: &pr.Body, SourceBranch: &pr.Head, TargetBranch: &base,
-	}, c.ctx(ctx))
-	if err != nil {
-		return pullrequest.PullRequest{}, wrap(err, "opening a merge request on %s from %s", c.project, pr.Head)
+	var mr *gl.MergeRequest
+	for retry := 0; ; retry++ {
+		var err error
+		mr, _, err = c.gl.MergeRequests.CreateMergeRequest(c.project, &gl.CreateMergeRequestOptions{
+			Title: &title, Description: &pr.Body, SourceBranch: &pr.Head, TargetBranch: &base,
+		}, c.ctx(ctx))
+		if err == nil {
+			break
+		}
+		if retry >= createRetries || !sourceMissing(err) {
+			return pullrequest.PullRequest{}, wrap(err, "opening a merge request on %s from %s", c.project, pr.Head)
+		}
+		// The branch was pushed just now; GitLab sees it shortly.
+		if err := c.sleep(ctx, time.Second<<retry); err != nil {
+			return pullrequest.PullRequest{}, fmt.Errorf("opening a merge request on %s from %s: %w", c.project, pr.Head, err)
+		}
 	}
 	return pullrequest.PullRequest{
 		Number: int(mr.IID), State: state(mr.State), Head: mr.SourceBranch, HeadSHA: mr.SHA,
 		Title: undraft(mr.Title), Body: mr.Description, URL: mr.WebURL,
 	}, nil
+}
+
+// createRetries is how often a creation GitLab refused because the source
+// branch "does not exist" right after the push is tried again, after 1, 2
+// and 4 seconds.
+const createRetries = 3
+
+// sourceMissing reports whether err is GitLab's 400 saying the source
+// branch does not exist.
+func sourceMissing(err error) bool {
+	var er *gl.ErrorResponse
+	if !errors.As(err, &er) || er.Response == nil || er.Response.StatusCode != http.StatusBadRequest {
+		return false
+	}
+	m := strings.ToLower(er.Message)
+	return strings.Contains(m, "does not exist") && (strings.Contains(m, "source_branch") || strings.Contains(m, "source branch"))
 }
 
 // Label adds labels to a merge request. GitLab creates project labels that
@@ -227,8 +267,24 @@ func (c *Client) RequestReviews(ctx context.Context, number int, users, teams []
 			ids = append(ids, id)
 		}
 	}
-	_, _, err = c.gl.MergeRequests.UpdateMergeRequest(c.project, int64(number), &gl.UpdateMergeRequestOptions{ReviewerIDs: &ids}, c.ctx(ctx))
-	return wrap(err, "requesting reviews on %s!%d", c.project, number)
+	updated, _, err := c.gl.MergeRequests.UpdateMergeRequest(c.project, int64(number), &gl.UpdateMergeRequestOptions{ReviewerIDs: &ids}, c.ctx(ctx))
+	if err != nil {
+		return wrap(err, "requesting reviews on %s!%d", c.project, number)
+	}
+	// GitLab Free keeps one reviewer and drops, silently, users who
+	// cannot read the merge request: those left out are named once.
+	var missing []string
+	for _, u := range users {
+		if !slices.ContainsFunc(updated.Reviewers, func(r *gl.BasicUser) bool { return strings.EqualFold(r.Username, u) }) {
+			missing = append(missing, "`"+u+"`")
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	c.log.WarnContext(ctx, "GitLab did not keep some reviewers", "project", c.project, "number", number, "missing", strings.Join(missing, ", "))
+	return c.Comment(ctx, number, "GitLab did not keep these reviewers: "+strings.Join(missing, ", ")+
+		".\n\nGitLab Free allows one reviewer per merge request, and drops users who cannot read it.")
 }
 
 // userID looks a username up once per client.
@@ -256,7 +312,11 @@ func (c *Client) Edit(ctx context.Context, number int, title, body string) error
 	if err != nil {
 		return wrap(err, "reading %s!%d", c.project, number)
 	}
-	if mr.Draft {
+	// The prefix the title carries, which is all GitLab 13.x shows of a
+	// draft (it has no draft field), else DraftPrefix for a draft.
+	if p := draftRe.FindString(mr.Title); p != "" {
+		title = p + title
+	} else if mr.Draft {
 		title = DraftPrefix + title
 	}
 	_, _, err = c.gl.MergeRequests.UpdateMergeRequest(c.project, int64(number), &gl.UpdateMergeRequestOptions{Title: &title, Description: &body}, c.ctx(ctx))
