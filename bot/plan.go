@@ -62,6 +62,11 @@ func (r *Resolver) Plan(ctx context.Context, reg Registry, root string, paths []
 	if err != nil {
 		return nil, err
 	}
+	if r.Check != nil {
+		if err := r.Check(pols); err != nil {
+			return nil, err
+		}
+	}
 	// One read of the manifests serves the scan and the plan.
 	tree, err := patcher.ReadTree(ctx, root, paths)
 	if err != nil {

@@ -26,13 +26,9 @@ func (r *Runner) pullRequests(ctx context.Context, reg Registry, wc WorkingCopy,
 	if len(groups) == 0 {
 		return
 	}
-	if err := unsupported(repo, st.PolicyFiles.PullRequests, st.PolicyFiles.Files); err != nil {
-		res.Err = fmt.Errorf("pull requests: %w", err)
-		return
-	}
 	open := r.Forge
 	if open == nil {
-		open = OpenForge
+		open = func(repo config.Repository) (pullrequest.Forge, error) { return OpenForge(repo, log) }
 	}
 	forge, err := open(repo)
 	if err != nil {

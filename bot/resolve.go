@@ -65,6 +65,9 @@ type Resolver struct {
 	// Concurrency bounds the policies resolved at once; 0 means 16. The
 	// registry client bounds the requests per host on its own.
 	Concurrency int
+	// Check, when set, validates the policy files Plan loads before any
+	// registry is asked; run checks them against the repository's forge.
+	Check func(*config.Policies) error
 }
 
 // Resolve resolves every request against reg and returns one Resolution per

@@ -44,7 +44,7 @@ type Runner struct {
 	// Open makes the working copy of a repository; nil means OpenWorkingCopy.
 	Open func(repo config.Repository) (WorkingCopy, error)
 	// Forge makes the pull request client of a repository in pull request
-	// mode; nil means OpenForge.
+	// mode; nil means OpenForge with the pass's logger.
 	Forge func(repo config.Repository) (pullrequest.Forge, error)
 	// ForgeOptions are passed to pullrequest.Observe and Execute (rate
 	// limit budget, sleeping in tests).
@@ -185,7 +185,7 @@ func (r *Runner) pass(ctx context.Context, reg Registry, repo config.Repository)
 		return res
 	}
 	// 2–5. Load, scan, resolve, plan.
-	st, err := r.plan(ctx, reg, wc.Dir(), repo.Paths, &res)
+	st, err := r.plan(ctx, reg, wc.Dir(), repo, &res)
 	if err != nil {
 		res.Err = err
 		var problems problem.List
@@ -202,9 +202,12 @@ func (r *Runner) pass(ctx context.Context, reg Registry, repo config.Repository)
 }
 
 // plan runs the load, scan, resolve and plan stages on the tree at root
-// (Resolver.Plan), and records the resolutions and the plan in res.
-func (r *Runner) plan(ctx context.Context, reg Registry, root string, paths []string, res *Result) (*Outcome, error) {
-	o, err := r.Resolver.Plan(ctx, reg, root, paths)
+// (Resolver.Plan), the policy files checked against repo's forge as soon
+// as they are loaded, and records the resolutions and the plan in res.
+func (r *Runner) plan(ctx context.Context, reg Registry, root string, repo config.Repository, res *Result) (*Outcome, error) {
+	rs := r.Resolver
+	rs.Check = func(pols *config.Policies) error { return checkForge(repo, pols) }
+	o, err := rs.Plan(ctx, reg, root, repo.Paths)
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +235,7 @@ func (r *Runner) push(ctx context.Context, reg Registry, wc WorkingCopy, repo co
 		return
 	}
 	rebuild := func(ctx context.Context, dir string) (gitwriter.ChangeSet, error) {
-		again, err := r.plan(ctx, reg, dir, repo.Paths, res)
+		again, err := r.plan(ctx, reg, dir, repo, res)
 		if err != nil {
 			return gitwriter.ChangeSet{}, err
 		}

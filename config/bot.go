@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"regexp"
@@ -14,6 +15,7 @@ import (
 	"github.com/robfig/cron/v3"
 	yaml "go.yaml.in/yaml/v4"
 
+	"github.com/imagebump/imagebump/gitwriter/forge"
 	"github.com/imagebump/imagebump/problem"
 )
 
@@ -56,12 +58,14 @@ type Repository struct {
 	Mode       Mode     // default PullRequest
 	PushBranch string   // push mode: push here instead of Branch
 	Auth       Auth
-	// Forge is the API that serves the repository's pull requests: named
-	// by a github, gitlab or gitea section, or inferred from the host for
-	// github.com and gitlab.com. Empty only in push mode, which needs none.
-	Forge Forge
-	// APIURL is the forge's API root: empty for api.github.com, else as
-	// configured (https://gitlab.com/api/v4 when inferred for gitlab.com).
+	// Forge is the kind of forge that serves the repository's pull
+	// requests: named by its section (github, gitlab, gitea, …), or
+	// inferred from the host of a forge's public service (github.com,
+	// gitlab.com). The zero Kind (Name "") only in push mode, which needs
+	// none.
+	Forge forge.Kind
+	// APIURL is the forge's API root: as configured, or the kind's
+	// PublicAPI when inferred ("" for api.github.com).
 	APIURL string
 	// Owner and Name are the repository's owner and name, from the URL
 	// path. On GitLab, Owner is the whole namespace (group/sub), so
@@ -78,19 +82,6 @@ type Auth struct {
 	SSHKeyFile     string
 	KnownHostsFile string
 }
-
-// Forge names the kind of server that hosts a repository's pull requests.
-type Forge string
-
-// Forges imagebump opens pull (or merge) requests on.
-const (
-	GitHub Forge = "github" // github.com or GitHub Enterprise
-	GitLab Forge = "gitlab" // gitlab.com or self-managed GitLab
-	Gitea  Forge = "gitea"  // Gitea or Forgejo
-)
-
-// gitLabComAPI is the API root inferred for gitlab.com repositories.
-const gitLabComAPI = "https://gitlab.com/api/v4"
 
 // Commit configures the commits the bot makes.
 type Commit struct {
@@ -143,15 +134,11 @@ type repositoryFile struct {
 		SSHKeyFile     string `yaml:"sshKeyFile"`
 		KnownHostsFile string `yaml:"knownHostsFile"`
 	} `yaml:"auth"`
-	// A section that is present names the forge, even with an empty
-	// apiURL, hence the pointers.
-	GitHub *forgeFile `yaml:"github"`
-	GitLab *forgeFile `yaml:"gitlab"`
-	Gitea  *forgeFile `yaml:"gitea"`
-}
-
-type forgeFile struct {
-	APIURL string `yaml:"apiURL"`
+	// Forges holds every other key: a section named for a forge kind
+	// ({apiURL: …}; present, even empty, names the forge), or an unknown
+	// field. The kinds come from the table LoadBot is given, so a new
+	// forge needs no field here.
+	Forges map[string]yaml.Node `yaml:",inline"`
 }
 
 type commitFile struct {
@@ -178,30 +165,35 @@ type registriesFile struct {
 // such as @hourly and @every 5m, and a CRON_TZ= (or TZ=) prefix.
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
-// LoadBot reads and validates the bot config file at path. The file is
-// decoded strictly: an unknown field is an error. When anything is invalid
-// the error is Problems, each with the line it is about. ${NAME} in string
-// values is replaced by the environment variable NAME; a reference to an
-// unset variable is a problem.
-func LoadBot(path string) (*Bot, error) {
+// LoadBot reads and validates the bot config file at path; forges are the
+// forge kinds a repository may name (cmd passes gitwriter/forges.All).
+// The file is decoded strictly: an unknown field is an error. When
+// anything is invalid the error is Problems, each with the line it is
+// about. ${NAME} in string values is replaced by the environment variable
+// NAME; a reference to an unset variable is a problem.
+func LoadBot(path string, forges forge.Kinds) (*Bot, error) {
+	if err := forges.Validate(); err != nil {
+		return nil, fmt.Errorf("the forge table: %w", err)
+	}
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading bot config: %w", err)
 	}
-	return parseBot(path, src, false)
+	return parseBot(path, src, forges, false)
 }
 
 // LoadRegistries reads the registries section of the bot config file at
 // path, for commands that use the file for nothing else (plan, apply and
 // tags --config): a file with only registries: is enough. The whole file is
 // still decoded strictly, so an unknown field anywhere is a problem with its
-// line, but only the registries section is required to be valid.
-func LoadRegistries(path string) (*Registries, error) {
+// line, but only the registries section is required to be valid; forges
+// tell a repository's forge section from an unknown field.
+func LoadRegistries(path string, forges forge.Kinds) (*Registries, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading bot config: %w", err)
 	}
-	b, err := parseBot(path, src, true)
+	b, err := parseBot(path, src, forges, true)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +202,7 @@ func LoadRegistries(path string) (*Registries, error) {
 
 // parseBot decodes and validates a bot config; with registriesOnly, only
 // its registries section is checked and returned.
-func parseBot(file string, src []byte, registriesOnly bool) (*Bot, error) {
+func parseBot(file string, src []byte, forges forge.Kinds, registriesOnly bool) (*Bot, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
 		return nil, decodeProblems(file, err)
@@ -267,7 +259,13 @@ func parseBot(file string, src []byte, registriesOnly bool) (*Bot, error) {
 		Registries: Registries{DockerConfig: f.Registries.DockerConfig},
 	}
 	if !registriesOnly {
-		checkRun(b, f, line, bad)
+		checkRun(b, f, forges, line, bad)
+	} else {
+		// Forge sections are not validated, but an unknown field
+		// (which the inline forge map swallows) still is.
+		for i, r := range f.Repositories {
+			unknownForges(r, forges, fmt.Sprintf("repositories[%d]", i), bad)
+		}
 	}
 
 	hosts := map[string]bool{}
@@ -305,7 +303,7 @@ func parseBot(file string, src []byte, registriesOnly bool) (*Bot, error) {
 
 // checkRun validates what only run uses, everything but registries, and
 // fills in its defaults.
-func checkRun(b *Bot, f botFile, line func(path string) int, bad func(path, format string, args ...any)) {
+func checkRun(b *Bot, f botFile, forges forge.Kinds, line func(path string) int, bad func(path, format string, args ...any)) {
 	if b.Schedule == "" {
 		bad("schedule", "is required, e.g. \"*/10 * * * *\" or \"@every 10m\"")
 	} else if s, err := cronParser.Parse(b.Schedule); err != nil {
@@ -382,15 +380,15 @@ func checkRun(b *Bot, f botFile, line func(path string) int, bad func(path, form
 				bad(fmt.Sprintf("%s.paths[%d]", at, j), "%q must be a relative path inside the repository", p)
 			}
 		}
-		forgeOK := checkForge(&repo, r, at, bad)
+		forgeOK := checkForge(&repo, r, forges, at, line, bad)
 		if repo.URL == "" {
 			bad(at+".url", "is required")
 		} else if owner, name, err := repoPath(repo.URL, repo.Forge, repo.APIURL); err != nil {
 			bad(at+".url", "%v", err)
 		} else {
 			repo.Owner, repo.Name = owner, name
-			if forgeOK && repo.Forge == "" && repo.Mode == PullRequest {
-				bad(at, "pull request mode on host %s: name its forge: github, gitlab or gitea with apiURL", hostOf(repo.URL))
+			if forgeOK && repo.Forge.Name == "" && repo.Mode == PullRequest {
+				bad(at, "pull request mode on host %s: name its forge: %s with apiURL", hostOf(repo.URL), orList(forges.Names()))
 			}
 			if prev, dup := seen[repo.URL+"#"+repo.Branch]; dup {
 				bad(at+".url", "%s (branch %s) is also repositories[%d]", displayURL(repo.URL), repo.Branch, prev)
@@ -411,66 +409,104 @@ func checkRun(b *Bot, f botFile, line func(path string) int, bad func(path, form
 	}
 }
 
-// checkForge sets repo's Forge and APIURL from the github, gitlab or gitea
-// section of r, or infers them from the host. It reports false when a
-// section is wrong, so no second problem is added about the forge.
-func checkForge(repo *Repository, r repositoryFile, at string, bad func(path, format string, args ...any)) bool {
-	type section struct {
-		forge Forge
-		f     *forgeFile
-	}
-	var set []section
-	for _, s := range []section{{GitHub, r.GitHub}, {GitLab, r.GitLab}, {Gitea, r.Gitea}} {
-		if s.f != nil {
-			set = append(set, s)
+// checkForge sets repo's Forge and APIURL from the forge section of r (a
+// key naming one of forges), or infers them from the host of a forge's
+// public service. It reports false when a section is wrong, so no second
+// problem is added about the forge. Keys naming no forge are unknown
+// fields.
+func checkForge(repo *Repository, r repositoryFile, forges forge.Kinds, at string, line func(path string) int, bad func(path, format string, args ...any)) bool {
+	ok := !unknownForges(r, forges, at, bad)
+	var set []forge.Kind
+	for _, k := range forges {
+		if _, present := r.Forges[k.Name]; present {
+			set = append(set, k)
 		}
 	}
 	host := hostOf(repo.URL)
 	switch len(set) {
 	case 0:
-		switch host {
-		case "github.com":
-			repo.Forge = GitHub
-		case "gitlab.com":
-			repo.Forge, repo.APIURL = GitLab, gitLabComAPI
+		if k, found := forges.ForHost(host); found {
+			repo.Forge, repo.APIURL = k, k.PublicAPI
 		}
-		return true
+		return ok
 	case 1:
 	default:
-		bad(fmt.Sprintf("%s.%s", at, set[1].forge), "a repository has one forge: keep one of %s and %s", set[0].forge, set[1].forge)
+		bad(at+"."+set[1].Name, "a repository has one forge: keep one of %s and %s", set[0].Name, set[1].Name)
 		return false
 	}
-	s := set[0]
-	field := fmt.Sprintf("%s.%s.apiURL", at, s.forge)
-	repo.Forge, repo.APIURL = s.forge, s.f.APIURL
-	if u := s.f.APIURL; u != "" {
-		pu, err := url.Parse(u)
-		if err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
-			bad(field, "%q is not an http(s) URL", displayURL(u))
-			return false
-		}
-		if pu.User != nil {
-			bad(field, "%q holds credentials; the token comes from auth.tokenFile", displayURL(u))
-			return false
-		}
-		return true
+	k := set[0]
+	field := at + "." + k.Name + ".apiURL"
+	node := r.Forges[k.Name]
+	apiURL, sectionOK := forgeSection(node, at+"."+k.Name, line, bad)
+	if !sectionOK {
+		return false
 	}
+	repo.Forge, repo.APIURL = k, apiURL
+	if apiURL != "" {
+		if err := forge.CheckAPIURL(apiURL); err != nil {
+			bad(field, "%v", err)
+			return false
+		}
+		return ok
+	}
+	u, err := k.APIURL(host)
+	if err != nil {
+		bad(field, "%v", err)
+		return false
+	}
+	repo.APIURL = u
+	return ok
+}
+
+// unknownForges reports the keys of r that name no forge kind as unknown
+// fields, and whether there were any.
+func unknownForges(r repositoryFile, forges forge.Kinds, at string, bad func(path, format string, args ...any)) bool {
+	found := false
+	for _, key := range slices.Sorted(maps.Keys(r.Forges)) {
+		if _, known := forges.Lookup(key); !known {
+			bad(at+"."+key, "unknown field (a forge section is one of %s)", strings.Join(forges.Names(), ", "))
+			found = true
+		}
+	}
+	return found
+}
+
+// forgeSection reads a forge section: null, or a mapping whose one known
+// field is apiURL, a string.
+func forgeSection(n yaml.Node, at string, line func(path string) int, bad func(path, format string, args ...any)) (apiURL string, ok bool) {
 	switch {
-	case s.forge == GitHub && (host == "github.com" || host == ""):
-		// api.github.com
-	case s.forge == GitLab && (host == "gitlab.com" || host == ""):
-		repo.APIURL = gitLabComAPI
-	case s.forge == GitHub:
-		bad(field, "is required for host %s (GitHub Enterprise: https://%s/api/v3/)", host, host)
-		return false
-	case s.forge == GitLab:
-		bad(field, "is required for host %s, e.g. https://%s/api/v4", host, host)
-		return false
-	default:
-		bad(field, "is required, e.g. https://%s", host)
-		return false
+	case n.Kind == yaml.ScalarNode && n.Tag == "!!null":
+		return "", true
+	case n.Kind != yaml.MappingNode:
+		bad(at, "is a section {apiURL: …}, not %s", strings.TrimPrefix(n.ShortTag(), "!!"))
+		return "", false
 	}
-	return true
+	ok = true
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		switch {
+		case k.Value != "apiURL":
+			bad(at+"."+k.Value, "unknown field (a forge section has only apiURL)")
+			ok = false
+		case v.Kind != yaml.ScalarNode || (v.Tag != "!!str" && v.Tag != "!!null"):
+			bad(at+".apiURL", "is a URL string")
+			ok = false
+		default:
+			apiURL = v.Value
+			if v.Tag == "!!null" {
+				apiURL = ""
+			}
+		}
+	}
+	return apiURL, ok
+}
+
+// orList is names as "a, b or c".
+func orList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 // hostOf returns the host name of a git URL (https, ssh or scp-like), or
@@ -491,7 +527,7 @@ func hostOf(raw string) string {
 // whole path is the project's, groups and subgroups included, so owner is
 // everything before the last element; a GitLab served under a relative URL
 // (apiURL https://HOST/PREFIX/api/v4) has PREFIX taken off http(s) paths.
-func repoPath(raw string, forge Forge, apiURL string) (owner, name string, err error) {
+func repoPath(raw string, kind forge.Kind, apiURL string) (owner, name string, err error) {
 	var path string
 	if u, perr := url.Parse(raw); perr == nil && u.Scheme != "" && u.Host != "" {
 		switch u.Scheme {
@@ -505,41 +541,25 @@ func repoPath(raw string, forge Forge, apiURL string) (owner, name string, err e
 			}
 		}
 		path = u.Path
-		if forge == GitLab && (u.Scheme == "https" || u.Scheme == "http") {
-			if prefix := gitLabPrefix(apiURL); prefix != "" && strings.HasPrefix(path, prefix+"/") {
-				path = path[len(prefix):]
-			}
+		if u.Scheme != "https" && u.Scheme != "http" {
+			// Only web URLs carry the API's relative URL root.
+			apiURL = ""
 		}
 	} else if at, rest, ok := strings.Cut(raw, ":"); ok && strings.Contains(at, "@") && !strings.Contains(at, "/") {
 		path = rest // scp-like git@github.com:OWNER/REPO.git
 	} else {
 		return "", "", fmt.Errorf("%q is not a git URL (https://HOST/OWNER/REPO.git, ssh://…, or git@HOST:OWNER/REPO.git)", displayURL(raw))
 	}
-	parts := strings.Split(strings.Trim(strings.TrimSuffix(path, ".git"), "/"), "/")
-	if forge == GitLab {
-		if len(parts) < 2 || slices.Contains(parts, "") {
-			return "", "", fmt.Errorf("%q: the path must be GROUP/…/PROJECT", displayURL(raw))
-		}
-		return strings.Join(parts[:len(parts)-1], "/"), parts[len(parts)-1], nil
+	path = strings.TrimSuffix(path, ".git")
+	if kind.Name == "" {
+		owner, name, err = forge.OwnerRepo(path)
+	} else {
+		owner, name, err = kind.Path(path, apiURL)
 	}
-	if len(parts) < 2 || parts[len(parts)-2] == "" || parts[len(parts)-1] == "" {
-		return "", "", fmt.Errorf("%q: the path must end in OWNER/REPO", displayURL(raw))
-	}
-	return parts[len(parts)-2], parts[len(parts)-1], nil
-}
-
-// gitLabPrefix is the relative URL root of a GitLab API URL: "/gitlab" for
-// https://HOST/gitlab/api/v4, "" for most.
-func gitLabPrefix(apiURL string) string {
-	u, err := url.Parse(apiURL)
 	if err != nil {
-		return ""
+		return "", "", fmt.Errorf("%q: %w", displayURL(raw), err)
 	}
-	prefix, _, ok := strings.Cut(u.Path, "/api/v4")
-	if !ok {
-		return ""
-	}
-	return strings.TrimSuffix(prefix, "/")
+	return owner, name, nil
 }
 
 // displayURL is a URL fit for a message: user information other than

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,8 +12,23 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/imagebump/imagebump/gitwriter/forge"
+	"github.com/imagebump/imagebump/gitwriter/forges"
+	"github.com/imagebump/imagebump/gitwriter/pullrequest"
 	"github.com/imagebump/imagebump/problem"
 )
+
+// kind is the forge kind named name in the table run uses.
+func kind(name string) forge.Kind {
+	k, ok := forges.All().Lookup(name)
+	if !ok {
+		panic("no forge kind " + name)
+	}
+	return k
+}
+
+// sameKind compares forge kinds by name: their constructors are funcs.
+var sameKind = cmp.Comparer(func(a, b forge.Kind) bool { return a.Name == b.Name })
 
 func writeConfig(t *testing.T, content string) string {
 	t.Helper()
@@ -50,7 +66,7 @@ registries:
       maxConcurrency: 2
       requestsPerSecond: 5.5
 `)
-	got, err := LoadBot(path)
+	got, err := LoadBot(path, forges.All())
 	if err != nil {
 		t.Fatalf("LoadBot: %v", err)
 	}
@@ -61,17 +77,17 @@ registries:
 		Log:      Log{Format: "text", Level: "debug"},
 		Repositories: []Repository{
 			{URL: "https://github.com/acme/fleet.git", Branch: "main", Paths: []string{"clusters/prod"}, Mode: PullRequest,
-				Auth: Auth{TokenFile: "/var/run/secrets/git/token"}, Forge: GitHub, Owner: "acme", Name: "fleet", Line: 5},
+				Auth: Auth{TokenFile: "/var/run/secrets/git/token"}, Forge: kind("github"), Owner: "acme", Name: "fleet", Line: 5},
 			{URL: "git@github.example.com:platform/infra.git", Branch: "release", Mode: Push, PushBranch: "imagebump/updates",
 				Auth:  Auth{SSHKeyFile: "/keys/id", KnownHostsFile: "/keys/known_hosts"},
-				Forge: GitHub, APIURL: "https://github.example.com/api/v3/", Owner: "platform", Name: "infra", Line: 9},
+				Forge: kind("github"), APIURL: "https://github.example.com/api/v3/", Owner: "platform", Name: "infra", Line: 9},
 		},
 		Commit: Commit{AuthorName: "bot", AuthorEmail: "bot@acme.io", MessageTemplate: "{{ range $c := . }}{{ $c.New }}{{ end }}"},
 		Registries: Registries{DockerConfig: "/docker/config.json", Hosts: []RegistryHost{
 			{Host: "registry.internal:5000", Insecure: true, MaxConcurrency: 2, RequestsPerSecond: 5.5},
 		}},
 	}
-	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(Bot{}, "Cron"), cmpopts.IgnoreFields(Commit{}, "Template")); diff != "" {
+	if diff := cmp.Diff(want, got, sameKind, cmpopts.IgnoreFields(Bot{}, "Cron"), cmpopts.IgnoreFields(Commit{}, "Template")); diff != "" {
 		t.Errorf("LoadBot (-want +got):\n%s", diff)
 	}
 	if got.Cron == nil || got.Commit.Template == nil {
@@ -80,16 +96,16 @@ registries:
 }
 
 func TestLoadBotDefaults(t *testing.T) {
-	got, err := LoadBot(writeConfig(t, "schedule: '@every 5m'\nrepositories:\n  - url: https://github.com/acme/fleet\n"))
+	got, err := LoadBot(writeConfig(t, "schedule: '@every 5m'\nrepositories:\n  - url: https://github.com/acme/fleet\n"), forges.All())
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := &Bot{
 		Schedule: "@every 5m", WorkDir: "/var/lib/imagebump", Listen: ":8080", Log: Log{Level: "info"},
-		Repositories: []Repository{{URL: "https://github.com/acme/fleet", Branch: "main", Mode: PullRequest, Forge: GitHub, Owner: "acme", Name: "fleet", Line: 3}},
+		Repositories: []Repository{{URL: "https://github.com/acme/fleet", Branch: "main", Mode: PullRequest, Forge: kind("github"), Owner: "acme", Name: "fleet", Line: 3}},
 		Commit:       Commit{AuthorName: "imagebump", AuthorEmail: "imagebump@users.noreply.github.com"},
 	}
-	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(Bot{}, "Cron")); diff != "" {
+	if diff := cmp.Diff(want, got, sameKind, cmpopts.IgnoreFields(Bot{}, "Cron")); diff != "" {
 		t.Errorf("LoadBot (-want +got):\n%s", diff)
 	}
 }
@@ -167,7 +183,7 @@ registries:
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			path := writeConfig(t, tc.content)
-			_, err := LoadBot(path)
+			_, err := LoadBot(path, forges.All())
 			var problems problem.List
 			if !errors.As(err, &problems) {
 				t.Fatalf("LoadBot error %v, want problem.List", err)
@@ -198,7 +214,7 @@ repositories:
   - url: ftp://`+token+`@example.com/a/b
   - url: https://x:${IMAGEBUMP_TEST_TOKEN}@github.com/acme/fleet.git
 `)
-	_, err := LoadBot(path)
+	_, err := LoadBot(path, forges.All())
 	var problems problem.List
 	if !errors.As(err, &problems) || len(problems) != 3 {
 		t.Fatalf("LoadBot error %v, want 3 problems", err)
@@ -229,7 +245,7 @@ func TestLoadRegistries(t *testing.T) {
 			&Registries{}, nil},
 		// ...but the file is still decoded strictly, as a whole.
 		{"unknown field outside registries", "registries: {}\nrepositories: [{url: https://github.com/a/b, brnach: x}]\n", nil,
-			[]string{`F:2: unknown field "brnach"`}},
+			[]string{`F:2: repositories[0].brnach: unknown field (a forge section is one of github, gitlab, gitea)`}},
 		{"wrong type outside registries", "schedule: [a]\nregistries: {}\n", nil,
 			[]string{`F:1: cannot construct seq into string`}},
 		{"invalid registries", "registries:\n  dockerConfig: ${IMAGEBUMP_UNSET_VAR}\n", nil,
@@ -240,7 +256,7 @@ func TestLoadRegistries(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := LoadRegistries(writeConfig(t, tc.content))
+			got, err := LoadRegistries(writeConfig(t, tc.content), forges.All())
 			var problems problem.List
 			if tc.wantProblems == nil {
 				if err != nil {
@@ -271,7 +287,7 @@ func TestLoadRegistries(t *testing.T) {
 func TestLoadRegistriesRedacts(t *testing.T) {
 	const secret = "r3gistry-s3cret.example.com/path"
 	t.Setenv("IMAGEBUMP_TEST_SECRET", secret)
-	_, err := LoadRegistries(writeConfig(t, "registries:\n  hosts: [{host: '${IMAGEBUMP_TEST_SECRET}'}]\n"))
+	_, err := LoadRegistries(writeConfig(t, "registries:\n  hosts: [{host: '${IMAGEBUMP_TEST_SECRET}'}]\n"), forges.All())
 	var problems problem.List
 	if !errors.As(err, &problems) || len(problems) != 1 {
 		t.Fatalf("LoadRegistries error %v, want 1 problem", err)
@@ -287,29 +303,29 @@ func TestLoadBotForges(t *testing.T) {
 		want       Repository
 	}{
 		{"github inferred", "url: https://github.com/acme/fleet.git",
-			Repository{Forge: GitHub, Owner: "acme", Name: "fleet"}},
+			Repository{Forge: kind("github"), Owner: "acme", Name: "fleet"}},
 		{"github inferred over ssh", "url: git@github.com:acme/fleet.git",
-			Repository{Forge: GitHub, Owner: "acme", Name: "fleet"}},
+			Repository{Forge: kind("github"), Owner: "acme", Name: "fleet"}},
 		{"gitlab inferred", "url: https://gitlab.com/acme/platform/fleet.git",
-			Repository{Forge: GitLab, APIURL: "https://gitlab.com/api/v4", Owner: "acme/platform", Name: "fleet"}},
+			Repository{Forge: kind("gitlab"), APIURL: "https://gitlab.com/api/v4", Owner: "acme/platform", Name: "fleet"}},
 		{"gitlab section without apiURL on gitlab.com", "url: https://GitLab.com/acme/fleet\n    gitlab: {}",
-			Repository{Forge: GitLab, APIURL: "https://gitlab.com/api/v4", Owner: "acme", Name: "fleet"}},
+			Repository{Forge: kind("gitlab"), APIURL: "https://gitlab.com/api/v4", Owner: "acme", Name: "fleet"}},
 		{"self-managed gitlab with nested groups", "url: https://git.acme.io/group/sub/project.git\n    gitlab: {apiURL: https://git.acme.io/api/v4}",
-			Repository{Forge: GitLab, APIURL: "https://git.acme.io/api/v4", Owner: "group/sub", Name: "project"}},
+			Repository{Forge: kind("gitlab"), APIURL: "https://git.acme.io/api/v4", Owner: "group/sub", Name: "project"}},
 		{"gitlab under a relative URL", "url: https://acme.io/gitlab/group/project.git\n    gitlab: {apiURL: https://acme.io/gitlab/api/v4}",
-			Repository{Forge: GitLab, APIURL: "https://acme.io/gitlab/api/v4", Owner: "group", Name: "project"}},
+			Repository{Forge: kind("gitlab"), APIURL: "https://acme.io/gitlab/api/v4", Owner: "group", Name: "project"}},
 		{"gitlab over ssh", "url: git@git.acme.io:group/sub/project.git\n    gitlab: {apiURL: https://git.acme.io/api/v4}",
-			Repository{Forge: GitLab, APIURL: "https://git.acme.io/api/v4", Owner: "group/sub", Name: "project"}},
+			Repository{Forge: kind("gitlab"), APIURL: "https://git.acme.io/api/v4", Owner: "group/sub", Name: "project"}},
 		{"gitea", "url: https://gitea.acme.io/acme/fleet.git\n    gitea: {apiURL: https://gitea.acme.io}",
-			Repository{Forge: Gitea, APIURL: "https://gitea.acme.io", Owner: "acme", Name: "fleet"}},
+			Repository{Forge: kind("gitea"), APIURL: "https://gitea.acme.io", Owner: "acme", Name: "fleet"}},
 		{"github enterprise", "url: https://ghe.acme.io/acme/fleet.git\n    github: {apiURL: https://ghe.acme.io/api/v3/}",
-			Repository{Forge: GitHub, APIURL: "https://ghe.acme.io/api/v3/", Owner: "acme", Name: "fleet"}},
+			Repository{Forge: kind("github"), APIURL: "https://ghe.acme.io/api/v3/", Owner: "acme", Name: "fleet"}},
 		{"push mode needs no forge", "url: https://git.acme.io/acme/fleet.git\n    mode: push",
 			Repository{Mode: Push, Owner: "acme", Name: "fleet"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			b, err := LoadBot(writeConfig(t, "schedule: '@hourly'\nrepositories:\n  - "+tc.repo+"\n"))
+			b, err := LoadBot(writeConfig(t, "schedule: '@hourly'\nrepositories:\n  - "+tc.repo+"\n"), forges.All())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -317,7 +333,7 @@ func TestLoadBotForges(t *testing.T) {
 			if tc.want.Mode == "" {
 				tc.want.Mode = PullRequest
 			}
-			if diff := cmp.Diff(tc.want, got, cmpopts.IgnoreFields(Repository{}, "URL", "Branch", "Line")); diff != "" {
+			if diff := cmp.Diff(tc.want, got, sameKind, cmpopts.IgnoreFields(Repository{}, "URL", "Branch", "Line")); diff != "" {
 				t.Errorf("repository (-want +got):\n%s", diff)
 			}
 		})
@@ -334,23 +350,23 @@ func TestLoadBotForgeProblems(t *testing.T) {
 		{"two forges", "url: https://git.acme.io/acme/fleet.git\n    gitlab: {apiURL: https://git.acme.io/api/v4}\n    gitea: {apiURL: https://git.acme.io}",
 			[]string{`F:5: repositories[0].gitea: a repository has one forge: keep one of gitlab and gitea`}},
 		{"gitea without apiURL", "url: https://git.acme.io/acme/fleet.git\n    gitea: {}",
-			[]string{`F:4: repositories[0].gitea.apiURL: is required, e.g. https://git.acme.io`}},
+			[]string{`F:4: repositories[0].gitea.apiURL: is required for host git.acme.io, e.g. https://git.acme.io`}},
 		{"self-managed gitlab without apiURL", "url: https://git.acme.io/acme/fleet.git\n    gitlab: {}",
 			[]string{`F:4: repositories[0].gitlab.apiURL: is required for host git.acme.io, e.g. https://git.acme.io/api/v4`}},
 		{"github enterprise without apiURL", "url: https://ghe.acme.io/acme/fleet.git\n    github: {}",
-			[]string{`F:4: repositories[0].github.apiURL: is required for host ghe.acme.io (GitHub Enterprise: https://ghe.acme.io/api/v3/)`}},
+			[]string{`F:4: repositories[0].github.apiURL: is required for host ghe.acme.io, e.g. https://ghe.acme.io/api/v3/`}},
 		{"apiURL not a URL", "url: https://git.acme.io/acme/fleet.git\n    gitea: {apiURL: git.acme.io}",
 			[]string{`F:4: repositories[0].gitea.apiURL: "git.acme.io" is not an http(s) URL`}},
 		{"apiURL with credentials", "url: https://git.acme.io/acme/fleet.git\n    gitlab: {apiURL: \"https://u:tok@git.acme.io/api/v4\"}",
 			[]string{`F:4: repositories[0].gitlab.apiURL: "https://REDACTED@git.acme.io/api/v4" holds credentials; the token comes from auth.tokenFile`}},
 		{"unknown field in a forge section", "url: https://git.acme.io/acme/fleet.git\n    gitea: {apiUrl: https://git.acme.io}",
-			[]string{`F:4: unknown field "apiUrl"`}},
+			[]string{`F:4: repositories[0].gitea.apiUrl: unknown field (a forge section has only apiURL)`}},
 		{"gitlab project path with an empty group", "url: https://git.acme.io/acme//fleet.git\n    gitlab: {apiURL: https://git.acme.io/api/v4}",
 			[]string{`F:3: repositories[0].url: "https://git.acme.io/acme//fleet.git": the path must be GROUP/…/PROJECT`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := LoadBot(writeConfig(t, "schedule: '@hourly'\nrepositories:\n  - "+tc.repo+"\n"))
+			_, err := LoadBot(writeConfig(t, "schedule: '@hourly'\nrepositories:\n  - "+tc.repo+"\n"), forges.All())
 			var problems problem.List
 			if !errors.As(err, &problems) {
 				t.Fatalf("LoadBot error %v, want problem.List", err)
@@ -364,5 +380,60 @@ func TestLoadBotForgeProblems(t *testing.T) {
 				t.Errorf("problems (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestLoadBotForgeTable checks that config knows forges only from the table
+// it is given: a new forge is one entry, with its section, public host and
+// path rules, and a forge missing from the table is an unknown field.
+func TestLoadBotForgeTable(t *testing.T) {
+	bucket := forge.Kind{
+		Name: "bitbucket", Title: "Bitbucket", TokenUser: "x-token-auth",
+		New:        func(string, string, string, *slog.Logger) (pullrequest.Forge, error) { return nil, nil },
+		PublicHost: "bitbucket.org", PublicAPI: "https://api.bitbucket.org/2.0", APIExample: "https://%s/rest/api/1.0",
+	}
+	table := forge.Kinds{bucket}
+	for _, tc := range []struct {
+		name, repo string
+		want       Repository
+		problems   []string
+	}{
+		{name: "inferred from its public host", repo: "url: https://bitbucket.org/acme/fleet.git",
+			want: Repository{Forge: bucket, APIURL: "https://api.bitbucket.org/2.0", Owner: "acme", Name: "fleet"}},
+		{name: "named by its section", repo: "url: https://bb.acme.io/acme/fleet.git\n    bitbucket: {apiURL: https://bb.acme.io/rest/api/1.0}",
+			want: Repository{Forge: bucket, APIURL: "https://bb.acme.io/rest/api/1.0", Owner: "acme", Name: "fleet"}},
+		{name: "its example when apiURL is missing", repo: "url: https://bb.acme.io/acme/fleet.git\n    bitbucket:",
+			problems: []string{`F:4: repositories[0].bitbucket.apiURL: is required for host bb.acme.io, e.g. https://bb.acme.io/rest/api/1.0`}},
+		{name: "github is not in this table", repo: "url: https://github.com/acme/fleet.git\n    github: {}",
+			problems: []string{`F:4: repositories[0].github: unknown field (a forge section is one of bitbucket)`}},
+		{name: "a section is a mapping", repo: "url: https://bb.acme.io/acme/fleet.git\n    bitbucket: https://bb.acme.io",
+			problems: []string{`F:4: repositories[0].bitbucket: is a section {apiURL: …}, not str`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := LoadBot(writeConfig(t, "schedule: '@hourly'\nrepositories:\n  - "+tc.repo+"\n"), table)
+			var got []string
+			var problems problem.List
+			if errors.As(err, &problems) {
+				for _, p := range problems {
+					p.File = "F"
+					got = append(got, p.String())
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.problems, got); diff != "" {
+				t.Fatalf("problems (-want +got):\n%s", diff)
+			}
+			if tc.problems != nil {
+				return
+			}
+			tc.want.Mode = PullRequest
+			if diff := cmp.Diff(tc.want, b.Repositories[0], sameKind, cmpopts.IgnoreFields(Repository{}, "URL", "Branch", "Line")); diff != "" {
+				t.Errorf("repository (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if _, err := LoadBot(writeConfig(t, "schedule: '@hourly'\nrepositories: [{url: https://bitbucket.org/a/b}]\n"), forge.Kinds{bucket, bucket}); err == nil || !strings.Contains(err.Error(), "listed twice") {
+		t.Errorf("LoadBot with a malformed table: %v", err)
 	}
 }

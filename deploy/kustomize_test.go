@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/imagebump/imagebump/config"
+	"github.com/imagebump/imagebump/gitwriter/forges"
 )
 
 // The kustomize roots under test, relative to a copy of kubernetes/.
@@ -440,7 +441,7 @@ func checkPod(t *testing.T, p *problems, dir string, m *manifests, w workload) (
 	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	bot, err := config.LoadBot(file)
+	bot, err := config.LoadBot(file, forges.All())
 	if err != nil {
 		p.addf("%s: the config in ConfigMap %s is invalid: %v", at, cmSrc.name, err)
 		return nil, c

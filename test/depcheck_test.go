@@ -41,7 +41,10 @@ func TestImports(t *testing.T) {
 		{"patcher", []string{mod + "problem", "sigs.k8s.io/kustomize/kyaml", "go.yaml.in/yaml/v3"}},
 		// go-containerregistry's name package parses policy images
 		// strictly (issue 12); nothing else of that module.
-		{"config", []string{mod + "problem", mod + "policy", "go.yaml.in/yaml/v4", "sigs.k8s.io/kustomize/kyaml", "github.com/robfig/cron/v3", "github.com/google/go-containerregistry/pkg/name"}},
+		// config validates forge sections and pull request settings
+		// against the forge table, whose types (gitwriter/forge, and the
+		// lifecycle's Settings) do no I/O; never a forge client.
+		{"config", []string{mod + "problem", mod + "policy", mod + "gitwriter/forge", mod + "gitwriter/pullrequest", "go.yaml.in/yaml/v4", "sigs.k8s.io/kustomize/kyaml", "github.com/robfig/cron/v3", "github.com/google/go-containerregistry/pkg/name"}},
 		// docker/cli's config package is what go-containerregistry's own
 		// default keychain uses; registry imports it to read a config file
 		// from an explicit path, which the keychain cannot be pointed at.
@@ -55,22 +58,70 @@ func TestImports(t *testing.T) {
 		// The pull-request lifecycle is forge-neutral and pure apart from
 		// its two interfaces; each forge is one client library on top.
 		{"gitwriter/pullrequest", nil},
-		{"gitwriter/github", []string{mod + "gitwriter/pullrequest", "github.com/google/go-github/v60"}},
-		{"gitwriter/gitlab", []string{mod + "gitwriter/pullrequest", "gitlab.com/gitlab-org/api/client-go"}},
-		{"gitwriter/gitea", []string{mod + "gitwriter/pullrequest", "code.gitea.io/sdk/gitea"}},
-		// bot is everything above plus the git and GitHub libraries; it
+		// The forge table's types, and the HTTP helper the clients share.
+		{"gitwriter/forge", []string{mod + "gitwriter/pullrequest"}},
+		{"gitwriter/forge/rest", nil},
+		{"gitwriter/github", []string{mod + "gitwriter/pullrequest", mod + "gitwriter/forge", mod + "gitwriter/forge/rest", "github.com/google/go-github/v60"}},
+		{"gitwriter/gitlab", []string{mod + "gitwriter/pullrequest", mod + "gitwriter/forge", mod + "gitwriter/forge/rest", "gitlab.com/gitlab-org/api/client-go"}},
+		{"gitwriter/gitea", []string{mod + "gitwriter/pullrequest", mod + "gitwriter/forge", mod + "gitwriter/forge/rest", "code.gitea.io/sdk/gitea"}},
+		// The table of forges: the one package that imports every client.
+		{"gitwriter/forges", []string{mod + "gitwriter/forge", mod + "gitwriter/github", mod + "gitwriter/gitlab", mod + "gitwriter/gitea"}},
+		// bot is everything above but the forge clients, which it reaches
+		// through the forge.Kind config stored (TestBotKnowsNoForge); it
 		// must not reach into cmd.
-		{"bot", []string{"github.com/robfig/cron/v3", mod + "problem", mod + "config", mod + "policy", mod + "registry", mod + "patcher", mod + "gitwriter", "golang.org/x/sync"}},
+		{"bot", []string{"github.com/robfig/cron/v3", mod + "problem", mod + "config", mod + "policy", mod + "registry", mod + "patcher", mod + "gitwriter", mod + "gitwriter/pullrequest", mod + "gitwriter/forge", "golang.org/x/sync"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.pkg, func(t *testing.T) {
 			for _, imp := range goList(t, `{{join .Imports " "}}`, mod+tc.pkg) {
-				if stdlib(imp) || slices.ContainsFunc(tc.allowed, func(a string) bool { return strings.HasPrefix(imp, a) }) {
+				if stdlib(imp) || slices.ContainsFunc(tc.allowed, func(a string) bool { return allows(a, imp) }) {
 					continue
 				}
 				t.Errorf("%s imports %s; DESIGN.md allows only the standard library and %v", tc.pkg, imp, tc.allowed)
 			}
 		})
+	}
+}
+
+// allows reports whether an allowed entry admits imp: a package of this
+// module only itself (gitwriter does not admit gitwriter/github), another
+// module's path every package under it.
+func allows(allowed, imp string) bool {
+	const mod = "github.com/imagebump/imagebump/"
+	if strings.HasPrefix(allowed, mod) {
+		return imp == allowed
+	}
+	return strings.HasPrefix(imp, allowed)
+}
+
+// TestBotKnowsNoForge checks that nothing bot depends on, directly or not,
+// is a forge client, the table that lists them (gitwriter/forges) or a
+// forge's API library: a new forge is its package and its table entry,
+// never an edit of bot. The clients are found from what gitwriter/forges
+// imports, so one added there is covered without editing this test.
+func TestBotKnowsNoForge(t *testing.T) {
+	const mod = "github.com/imagebump/imagebump/"
+	forbidden := map[string]bool{mod + "gitwriter/forges": true, mod + "gitwriter/forge/rest": true}
+	clients := 0
+	for _, imp := range goList(t, `{{join .Imports " "}}`, mod+"gitwriter/forges") {
+		if strings.HasPrefix(imp, mod) && imp != mod+"gitwriter/forge" {
+			forbidden[imp] = true
+			clients++
+			// The client's own API library, too.
+			for _, lib := range goList(t, `{{join .Imports " "}}`, imp) {
+				if !stdlib(lib) && !strings.HasPrefix(lib, mod) {
+					forbidden[lib] = true
+				}
+			}
+		}
+	}
+	if clients < 3 {
+		t.Fatalf("gitwriter/forges imports %d forge clients, want GitHub, GitLab and Gitea at least", clients)
+	}
+	for _, dep := range goList(t, `{{join .Deps " "}}`, mod+"bot") {
+		if forbidden[dep] {
+			t.Errorf("bot depends on %s; it must reach forges through config.Repository.Forge only", dep)
+		}
 	}
 }
 
@@ -95,7 +146,7 @@ func TestGitwriterStandsAlone(t *testing.T) {
 // nothing that speaks HTTP or TLS.
 func TestNoNetwork(t *testing.T) {
 	const mod = "github.com/imagebump/imagebump/"
-	for _, pkg := range []string{"problem", "policy", "config", "gitwriter/pullrequest"} {
+	for _, pkg := range []string{"problem", "policy", "config", "gitwriter/pullrequest", "gitwriter/forge"} {
 		t.Run(pkg, func(t *testing.T) {
 			for _, dep := range goList(t, `{{join .Deps " "}}`, mod+pkg) {
 				if dep == "net" && pkg == "config" {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/imagebump/imagebump/bot"
 	"github.com/imagebump/imagebump/config"
+	"github.com/imagebump/imagebump/gitwriter/forges"
 	"github.com/imagebump/imagebump/patcher"
 	"github.com/imagebump/imagebump/test/registrytest"
 )
@@ -571,7 +572,7 @@ func TestExamplesGitHubActions(t *testing.T) {
 	t.Setenv("RUNNER_TEMP", runnerTemp)
 	t.Setenv("GITHUB_REPOSITORY", "acme/fleet")
 	t.Setenv("GITHUB_REF_NAME", "main")
-	b, err := config.LoadBot(configPath)
+	b, err := config.LoadBot(configPath, forges.All())
 	if err != nil {
 		t.Fatalf("loading %s: %v", configPath, err)
 	}
@@ -582,10 +583,10 @@ func TestExamplesGitHubActions(t *testing.T) {
 	type view struct {
 		URL, Branch, Owner, Name string
 		Mode                     config.Mode
-		Forge                    config.Forge
+		Forge                    string
 	}
-	wantRepo := view{URL: "https://github.com/acme/fleet.git", Branch: "main", Owner: "acme", Name: "fleet", Mode: config.PullRequest, Forge: config.GitHub}
-	gotRepo := view{URL: repo.URL, Branch: repo.Branch, Owner: repo.Owner, Name: repo.Name, Mode: repo.Mode, Forge: repo.Forge}
+	wantRepo := view{URL: "https://github.com/acme/fleet.git", Branch: "main", Owner: "acme", Name: "fleet", Mode: config.PullRequest, Forge: "github"}
+	gotRepo := view{URL: repo.URL, Branch: repo.Branch, Owner: repo.Owner, Name: repo.Name, Mode: repo.Mode, Forge: repo.Forge.Name}
 	if diff := cmp.Diff(wantRepo, gotRepo); diff != "" {
 		t.Errorf("repository (-want +got):\n%s", diff)
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/imagebump/imagebump/gitwriter/gitea"
-	"github.com/imagebump/imagebump/gitwriter/github"
 	"github.com/imagebump/imagebump/gitwriter/gitlab"
 	"github.com/imagebump/imagebump/gitwriter/pullrequest"
 	"github.com/imagebump/imagebump/test/forgefake"
@@ -71,8 +70,6 @@ type prForge struct {
 	closeReq func(f prFake, n int) (method, path string)
 	// draftPrefix is what the forge's title carries for a draft.
 	draftPrefix string
-	// teams reports whether the forge has team reviewers.
-	teams bool
 }
 
 // prForges are the forges every lifecycle scenario runs on.
@@ -82,7 +79,7 @@ var prForges = []prForge{
 		start: func(t *testing.T, repo string) (prFake, pullrequest.Forge) {
 			fake := githubfake.New(t, repo, "acme", "fleet", "main")
 			fake.RequireToken("tok")
-			forge, err := github.New(fake.URL, "acme", "fleet", "tok")
+			forge, err := forgeKind(t, "github").New(fake.URL, "acme/fleet", "tok", nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -92,14 +89,13 @@ var prForges = []prForge{
 		closeReq: func(_ prFake, n int) (string, string) {
 			return http.MethodPatch, fmt.Sprintf("/api/v3/repos/acme/fleet/pulls/%d", n)
 		},
-		teams: true,
 	},
 	{
 		name: "gitlab",
 		start: func(t *testing.T, repo string) (prFake, pullrequest.Forge) {
 			fake := gitlabfake.New(t, repo, "acme/platform/fleet", "main")
 			fake.RequireToken("tok")
-			forge, err := gitlab.New(fake.URL, "acme/platform/fleet", "tok")
+			forge, err := forgeKind(t, "gitlab").New(fake.URL, "acme/platform/fleet", "tok", nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -123,7 +119,6 @@ var prForges = []prForge{
 		rateLimit:   func(f prFake, n, retryAfter int) { f.(*giteaserver.Repo).Proxy.RateLimit(n, retryAfter) },
 		closeReq:    func(f prFake, n int) (string, string) { return http.MethodPatch, f.(*giteaserver.Repo).ClosePath(n) },
 		draftPrefix: gitea.DraftPrefix,
-		teams:       true,
 	},
 }
 
@@ -381,7 +376,7 @@ func (w *prWorld) zeroWrites(versions map[string]string) {
 func TestPullRequestFirstPassThenZeroChurn(t *testing.T) {
 	eachForge(t, func(t *testing.T, w *prWorld) {
 		var teams []string
-		if w.f.teams {
+		if forgeKind(t, w.f.name).TeamReviewers {
 			teams = []string{"platform"}
 		}
 		w.settings.Reviewers, w.settings.TeamReviewers, w.settings.Draft = []string{"alice"}, teams, true

@@ -493,10 +493,20 @@ func TestRunPullRequestModeForges(t *testing.T) {
 }
 
 // TestRunGitLabRefusesTeamReviewers checks that teamReviewers, which GitLab
-// lacks, fail the repository's pass with an error naming the policy file
-// instead of being dropped, and that nothing is written.
+// lacks (its forge table entry says so), make the repository's policy
+// files invalid (exit 2) with a problem naming the policy file instead of
+// being dropped, found before any registry request, and that nothing is
+// written.
 func TestRunGitLabRefusesTeamReviewers(t *testing.T) {
-	w := newRunWorld(t)
+	var listed atomic.Int32
+	w := newRunWorld(t, registrytest.WithMiddleware(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/tags/list") {
+				listed.Add(1)
+			}
+			next.ServeHTTP(rw, r)
+		})
+	}))
 	w.reg.Seed(t, "acme/web", "1.4.2", "1.5.0")
 	w.git = gitserver.Start(t, gitserver.WithToken(runToken), gitserver.WithUser("oauth2"))
 	fake := gitlabfake.New(t, w.git.Dir("group/fleet"), "group/fleet", "main")
@@ -506,9 +516,13 @@ func TestRunGitLabRefusesTeamReviewers(t *testing.T) {
 		".imagebump.yaml":          "policies:\n  - name: web\n    image: " + w.reg.Repo("acme/web") + "\n    semver: ^1\npullRequests:\n  teamReviewers: [platform]\n",
 		"apps/web/deployment.yaml": deployment(w.reg.Repo("acme/web") + ":1.4.2"),
 	})
+	before := listed.Load()
 	out := w.once(w.config("pullRequest", ""))
-	if out.code != 1 || !strings.Contains(out.stdout+out.stderr, ".imagebump.yaml: pullRequests.teamReviewers: GitLab has no team reviewers") {
-		t.Errorf("exit %d, want 1 with an error naming the policy file:\n%s\n%s", out.code, out.stdout, out.stderr)
+	if n := listed.Load() - before; n != 0 {
+		t.Errorf("%d tag listings, want none: the forge's settings are checked before any registry is asked", n)
+	}
+	if out.code != 2 || !strings.Contains(out.stdout+out.stderr, ".imagebump.yaml: pullRequests.teamReviewers: GitLab has no team reviewers") {
+		t.Errorf("exit %d, want 2 with a problem naming the policy file:\n%s\n%s", out.code, out.stdout, out.stderr)
 	}
 	if got := fake.Writes(); len(got) != 0 {
 		t.Errorf("API writes %+v, want none", got)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/imagebump/imagebump/bot"
 	"github.com/imagebump/imagebump/config"
+	"github.com/imagebump/imagebump/gitwriter/forges"
 	"github.com/imagebump/imagebump/problem"
 	"github.com/imagebump/imagebump/registry"
 )
@@ -31,7 +32,7 @@ func (f *registryFlags) client(log *slog.Logger) (*registry.Client, error) {
 	var regs config.Registries
 	if f.config != "" {
 		// Only registries: is used here; run needs the whole config.
-		r, err := config.LoadRegistries(f.config)
+		r, err := config.LoadRegistries(f.config, forges.All())
 		var problems problem.List
 		if errors.As(err, &problems) {
 			return nil, usageError("invalid bot config %s:\n%v", f.config, err)

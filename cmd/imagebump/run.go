@@ -22,6 +22,7 @@ import (
 
 	"github.com/imagebump/imagebump/bot"
 	"github.com/imagebump/imagebump/config"
+	"github.com/imagebump/imagebump/gitwriter/forges"
 	"github.com/imagebump/imagebump/gitwriter/pullrequest"
 	"github.com/imagebump/imagebump/problem"
 	"github.com/imagebump/imagebump/registry"
@@ -100,7 +101,7 @@ func runBot(ctx context.Context, stdout, stderr io.Writer, cfg runConfig) error 
 // loadBot reads a bot config; an invalid one is a usage error that lists
 // every problem with its line.
 func loadBot(path string) (*config.Bot, error) {
-	b, err := config.LoadBot(path)
+	b, err := config.LoadBot(path, forges.All())
 	var problems problem.List
 	if errors.As(err, &problems) {
 		return nil, usageError("invalid bot config %s:\n%v", path, err)

@@ -14,18 +14,23 @@ import (
 
 	"github.com/imagebump/imagebump/bot"
 	"github.com/imagebump/imagebump/config"
+	"github.com/imagebump/imagebump/gitwriter/forge"
+	"github.com/imagebump/imagebump/gitwriter/forges"
 )
 
 type validateConfig struct {
 	dir string
 	// allowEmpty accepts a tree without any policy file.
 	allowEmpty bool
+	// forge, when set, names the forge the repository is served by: its
+	// pull request settings are checked against what that forge can do.
+	forge string
 }
 
 func newValidateCommand() *cobra.Command {
 	cfg := &validateConfig{}
 	cmd := &cobra.Command{
-		Use:   "validate [DIR] [--allow-empty]",
+		Use:   "validate [DIR] [--allow-empty] [--forge NAME]",
 		Short: "Check policy files and markers offline; print file:line for each problem",
 		Long: `validate reads every .imagebump.yaml under DIR (default: the current
 directory) and every marked manifest, and reports each problem as
@@ -34,7 +39,8 @@ defines, markers on a mapping or sequence, files with markers that do not
 parse as YAML, directories that cannot be read. It contacts no registry.
 It also warns (file:line: warning: message) about comments that look like
 markers but are not, UTF-16 files that mention imagepolicy, and temporary
-files an interrupted apply left.
+files an interrupted apply left. With --forge it also refuses pull request
+settings that forge cannot honour (teamReviewers on gitlab), as run does.
 
 A tree without any policy file is most likely the wrong directory or a
 misnamed file: validate then says where it looked, which file names it
@@ -50,6 +56,7 @@ file (without --allow-empty); 2 any problem.`,
 		},
 	}
 	cmd.Flags().BoolVar(&cfg.allowEmpty, "allow-empty", false, "exit 0 when DIR holds no policy file")
+	cmd.Flags().StringVar(&cfg.forge, "forge", "", "check pull request settings against this forge: "+strings.Join(forges.All().Names(), ", "))
 	return cmd
 }
 
@@ -58,10 +65,19 @@ func runValidate(ctx context.Context, out io.Writer, cfg validateConfig) error {
 	if err != nil {
 		return err
 	}
+	var kind forge.Kind
+	if cfg.forge != "" {
+		k, ok := forges.All().Lookup(cfg.forge)
+		if !ok {
+			return usageError("--forge %q: not one of %s", cfg.forge, strings.Join(forges.All().Names(), ", "))
+		}
+		kind = k
+	}
 	v, err := bot.Validate(ctx, dir)
 	if err != nil {
 		return &exitError{code: exitInvalid, err: err}
 	}
+	v.Problems = append(v.Problems, config.CheckForge(kind, v.Policies)...)
 	// Problems and warnings are printed together, in file and line order;
 	// only problems change the exit status.
 	type entry struct {

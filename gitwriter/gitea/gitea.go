@@ -5,24 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
 	sdk "code.gitea.io/sdk/gitea"
 
+	"github.com/imagebump/imagebump/gitwriter/forge"
+	"github.com/imagebump/imagebump/gitwriter/forge/rest"
 	"github.com/imagebump/imagebump/gitwriter/pullrequest"
 )
 
 // DefaultRateLimitWait is how long to wait on a 429 without Retry-After.
 // Gitea itself has no API rate limit; a proxy in front of it may.
 const DefaultRateLimitWait = time.Minute
-
-// DefaultTimeout bounds each API request, so a hanging server cannot hold
-// a pass forever.
-const DefaultTimeout = 30 * time.Second
 
 // DraftPrefix is the title prefix Gitea reads as work in progress (its
 // default WORK_IN_PROGRESS_PREFIXES): Gitea's API has no draft field.
@@ -41,16 +37,12 @@ type Client struct {
 
 var _ pullrequest.Forge = (*Client)(nil)
 
-// Option configures New.
-type Option func(*options)
-
-type options struct {
-	httpClient *http.Client
-}
+// Option configures New: the options every forge client shares.
+type Option = rest.Option
 
 // WithHTTPClient sets the HTTP client requests go through (default: Go's
-// default transport with DefaultTimeout per request).
-func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpClient = c } }
+// default transport with rest.DefaultTimeout per request).
+func WithHTTPClient(c *http.Client) Option { return rest.WithHTTPClient(c) }
 
 // New returns a client for owner/repo on the Gitea at apiURL (its root,
 // https://HOST, without /api/v1). The token is sent as "Authorization:
@@ -63,30 +55,16 @@ func New(apiURL, owner, repo, token string, opts ...Option) (*Client, error) {
 	if token == "" {
 		return nil, errors.New("gitea: no token: the pull request mode needs the repository's tokenFile")
 	}
-	u, err := url.Parse(apiURL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
-		return nil, fmt.Errorf("gitea: apiURL %q is not an http(s) URL without credentials", redact(apiURL))
+	if err := forge.CheckAPIURL(apiURL); err != nil {
+		return nil, fmt.Errorf("gitea: apiURL %w", err)
 	}
-	o := options{httpClient: &http.Client{Timeout: DefaultTimeout}}
-	for _, opt := range opts {
-		opt(&o)
-	}
+	o := rest.NewOptions(opts)
 	root := strings.TrimSuffix(strings.TrimSuffix(apiURL, "/"), "/api/v1")
-	c, err := sdk.NewClient(root, sdk.SetToken(token), sdk.SetHTTPClient(o.httpClient), sdk.SetGiteaVersion(""))
+	c, err := sdk.NewClient(root, sdk.SetToken(token), sdk.SetHTTPClient(o.HTTPClient), sdk.SetGiteaVersion(""))
 	if err != nil {
 		return nil, fmt.Errorf("gitea: %w", err)
 	}
 	return &Client{sdk: c, owner: owner, repo: repo}, nil
-}
-
-// redact keeps a malformed URL's possible credentials out of errors.
-func redact(raw string) string {
-	if i := strings.Index(raw, "@"); i >= 0 {
-		if j := strings.Index(raw, "://"); j >= 0 && j < i {
-			return raw[:j+3] + "REDACTED" + raw[i:]
-		}
-	}
-	return raw
 }
 
 // wrap says what was being done and turns a 429 into
@@ -102,17 +80,10 @@ func wrap(resp *sdk.Response, err error, format string, args ...any) error {
 	return err
 }
 
-// retryAfter reads Retry-After (seconds or an HTTP date), else
-// DefaultRateLimitWait.
+// retryAfter reads Retry-After, else DefaultRateLimitWait
+// (rest.RetryAfter).
 func retryAfter(h http.Header, now time.Time) time.Duration {
-	v := h.Get("Retry-After")
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0)
-	}
-	return DefaultRateLimitWait
+	return rest.RetryAfter(h, now, DefaultRateLimitWait)
 }
 
 // wipRe matches Gitea's default work-in-progress prefixes.
@@ -158,10 +129,13 @@ func (c *Client) PullRequests(ctx context.Context, branch string) ([]pullrequest
 	c.sdk.SetContext(ctx)
 	opts := sdk.ListPullRequestsOptions{ListOptions: sdk.ListOptions{Page: 1, PageSize: pageSize}, State: sdk.StateAll}
 	var out []pullrequest.PullRequest
-	for {
-		prs, resp, err := c.sdk.ListRepoPullRequests(c.owner, c.repo, opts)
+	var resp *sdk.Response
+	err := rest.Pages(1, func(page int) (int, error) {
+		opts.Page = page
+		prs, r, err := c.sdk.ListRepoPullRequests(c.owner, c.repo, opts)
+		resp = r
 		if err != nil {
-			return nil, wrap(resp, err, "listing pull requests of %s/%s", c.owner, c.repo)
+			return 0, err
 		}
 		for _, pr := range prs {
 			// Pull requests from forks share head names with ours.
@@ -171,11 +145,15 @@ func (c *Client) PullRequests(ctx context.Context, branch string) ([]pullrequest
 				out = append(out, convert(pr))
 			}
 		}
-		if resp.NextPage == 0 || len(prs) == 0 {
-			return out, nil
+		if len(prs) == 0 {
+			return 0, nil
 		}
-		opts.Page = resp.NextPage
+		return r.NextPage, nil
+	})
+	if err != nil {
+		return nil, wrap(resp, err, "listing pull requests of %s/%s", c.owner, c.repo)
 	}
+	return out, nil
 }
 
 // Comments lists the bodies of a pull request's comments.
@@ -183,19 +161,26 @@ func (c *Client) Comments(ctx context.Context, number int) ([]string, error) {
 	c.sdk.SetContext(ctx)
 	opts := sdk.ListIssueCommentOptions{ListOptions: sdk.ListOptions{Page: 1, PageSize: pageSize}}
 	var out []string
-	for {
-		cs, resp, err := c.sdk.ListIssueComments(c.owner, c.repo, int64(number), opts)
+	var resp *sdk.Response
+	err := rest.Pages(1, func(page int) (int, error) {
+		opts.Page = page
+		cs, r, err := c.sdk.ListIssueComments(c.owner, c.repo, int64(number), opts)
+		resp = r
 		if err != nil {
-			return nil, wrap(resp, err, "listing comments of %s/%s#%d", c.owner, c.repo, number)
+			return 0, err
 		}
 		for _, cm := range cs {
 			out = append(out, cm.Body)
 		}
-		if resp.NextPage == 0 || len(cs) == 0 {
-			return out, nil
+		if len(cs) == 0 {
+			return 0, nil
 		}
-		opts.Page = resp.NextPage
+		return r.NextPage, nil
+	})
+	if err != nil {
+		return nil, wrap(resp, err, "listing comments of %s/%s#%d", c.owner, c.repo, number)
 	}
+	return out, nil
 }
 
 // Create opens a pull request; a draft gets DraftPrefix on its title. An
@@ -237,18 +222,23 @@ func (c *Client) Label(ctx context.Context, number int, labels []string) error {
 
 func (c *Client) labelIDs(names []string) ([]int64, error) {
 	have := map[string]int64{}
-	for page := 1; page > 0; {
-		ls, resp, err := c.sdk.ListRepoLabels(c.owner, c.repo, sdk.ListLabelsOptions{ListOptions: sdk.ListOptions{Page: page, PageSize: pageSize}})
+	var resp *sdk.Response
+	err := rest.Pages(1, func(page int) (int, error) {
+		ls, r, err := c.sdk.ListRepoLabels(c.owner, c.repo, sdk.ListLabelsOptions{ListOptions: sdk.ListOptions{Page: page, PageSize: pageSize}})
+		resp = r
 		if err != nil {
-			return nil, wrap(resp, err, "listing the labels of %s/%s", c.owner, c.repo)
+			return 0, err
 		}
 		for _, l := range ls {
 			have[l.Name] = l.ID
 		}
-		page = resp.NextPage
 		if len(ls) == 0 {
-			page = 0
+			return 0, nil
 		}
+		return r.NextPage, nil
+	})
+	if err != nil {
+		return nil, wrap(resp, err, "listing the labels of %s/%s", c.owner, c.repo)
 	}
 	missing := func() bool {
 		for _, n := range names {

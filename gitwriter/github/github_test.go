@@ -1,11 +1,15 @@
 package github
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -165,6 +169,11 @@ func TestRateLimitErrors(t *testing.T) {
 		min, max time.Duration
 	}{
 		{"secondary with Retry-After", func(s *githubfake.Server) { s.SecondaryRateLimit(1, 7) }, 7 * time.Second, 7 * time.Second},
+		// GitHub's rule: without Retry-After and with requests left,
+		// at least a minute, not the primary window's reset an hour away.
+		{"secondary without Retry-After", func(s *githubfake.Server) { s.SecondaryRateLimit(1, -1) }, DefaultSecondaryWait, DefaultSecondaryWait},
+		{"429 with Retry-After", func(s *githubfake.Server) { s.TooManyRequests(1, 7) }, 7 * time.Second, 7 * time.Second},
+		{"429 without Retry-After", func(s *githubfake.Server) { s.TooManyRequests(1, -1) }, DefaultSecondaryWait, DefaultSecondaryWait},
 		// The reset is a wall-clock time; the wait derived from it is
 		// checked loosely, as the test may run slowly.
 		{"primary until reset", func(s *githubfake.Server) { s.PrimaryRateLimit(1, time.Now().Add(30*time.Second)) }, 20 * time.Second, 32 * time.Second},
@@ -183,6 +192,165 @@ func TestRateLimitErrors(t *testing.T) {
 			if !strings.Contains(err.Error(), "listing pull requests of acme/fleet from imagebump/web") {
 				t.Errorf("error %q does not say what was being done", err)
 			}
+			// No client-wide lock-out: the next request is sent, and
+			// the fake, whose limit is over, answers it.
+			if _, err := c.PullRequests(ctx, "imagebump/web"); err != nil {
+				t.Errorf("the request after the limit: %v", err)
+			}
 		})
 	}
+}
+
+// TestPermissionRefusalIsNoRateLimit checks that a 403 that is not a rate
+// limit stays an error of its own.
+func TestPermissionRefusalIsNoRateLimit(t *testing.T) {
+	s, c, _ := fixture(t)
+	s.FailOnce("GET", "/api/v3/repos/acme/fleet/pulls", http.StatusForbidden)
+	_, err := c.PullRequests(context.Background(), "imagebump/web")
+	var rl *pullrequest.RateLimitError
+	if err == nil || errors.As(err, &rl) || !strings.Contains(err.Error(), "403") {
+		t.Errorf("PullRequests = %v, want a 403 that is not a rate limit", err)
+	}
+}
+
+// sleeps records the waits of a client's own retries instead of sleeping.
+type sleeps []time.Duration
+
+func (s *sleeps) sleep(_ context.Context, d time.Duration) error {
+	*s = append(*s, d)
+	return nil
+}
+
+// TestCreateRetriedAfterPush checks that a creation refused with "No
+// commits between" right after the push is tried again, briefly.
+func TestCreateRetriedAfterPush(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		lag        int
+		wantSleeps []time.Duration
+		wantErr    string
+	}{
+		{"visible at once", 0, nil, ""},
+		{"visible after two tries", 2, []time.Duration{time.Second, 2 * time.Second}, ""},
+		{"never visible", 10, []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}, "No commits between main and imagebump/web"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _, _ := fixture(t)
+			s.PushLag(tc.lag)
+			var slept sleeps
+			c, err := New(s.URL, "acme", "fleet", "tok", WithSleep(slept.sleep))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.Create(context.Background(), pullrequest.NewPullRequest{Head: "imagebump/web", Base: "main", Title: "t", Body: "b"})
+			if got := errString(err); !strings.Contains(got, tc.wantErr) || (tc.wantErr == "") != (err == nil) {
+				t.Errorf("Create = %v, want an error containing %q", err, tc.wantErr)
+			}
+			if diff := cmp.Diff(tc.wantSleeps, []time.Duration(slept)); diff != "" {
+				t.Errorf("waits (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestDraftRefused checks that on a repository without drafts (private, on
+// GitHub Free) a normal pull request is opened, with one log line.
+func TestDraftRefused(t *testing.T) {
+	s, _, _ := fixture(t)
+	s.PrivateFree()
+	var logs bytes.Buffer
+	c, err := New(s.URL, "acme", "fleet", "tok", WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, err := c.Create(context.Background(), pullrequest.NewPullRequest{Head: "imagebump/web", Base: "main", Title: "t", Body: "b", Draft: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pr := s.PullRequest(created.Number); pr.Draft || pr.State != "open" {
+		t.Errorf("pull request %+v, want an open one, not a draft", pr)
+	}
+	if n := strings.Count(logs.String(), "\n"); n != 1 || !strings.Contains(logs.String(), "refused a draft") {
+		t.Errorf("log %q, want one line about the refused draft", logs.String())
+	}
+}
+
+// TestReviewers checks GitHub's reviewer rules: the token's own user is not
+// asked, and reviewers GitHub refuses (not a collaborator, a team written
+// ORG/TEAM) leave the others requested and are named in one comment,
+// without failing the pull request.
+func TestReviewers(t *testing.T) {
+	ctx := context.Background()
+	s, c, _ := fixture(t)
+	s.Collaborators("alice", githubfake.BotLogin)
+	created, err := c.Create(ctx, pullrequest.NewPullRequest{Head: "imagebump/web", Base: "main", Title: "t", Body: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.RequestReviews(ctx, created.Number, []string{"alice", "bob", githubfake.BotLogin}, []string{"platform", "acme/platform"}); err != nil {
+		t.Fatalf("RequestReviews = %v, want no error: a reviewer never fails the pull request", err)
+	}
+	pr := s.PullRequest(created.Number)
+	if diff := cmp.Diff([]string{"alice"}, pr.Reviewers); diff != "" {
+		t.Errorf("reviewers (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"platform"}, pr.TeamReviewers); diff != "" {
+		t.Errorf("team reviewers (-want +got):\n%s", diff)
+	}
+	if len(pr.Comments) != 1 || !strings.Contains(pr.Comments[0], "`bob`") || !strings.Contains(pr.Comments[0], "team `acme/platform`") || strings.Contains(pr.Comments[0], githubfake.BotLogin) {
+		t.Errorf("comments %q, want one naming bob and acme/platform only", pr.Comments)
+	}
+
+	// All accepted: one request, no comment.
+	before := len(s.Writes())
+	if err := c.RequestReviews(ctx, created.Number, []string{"alice"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if w := s.Writes()[before:]; len(w) != 1 || len(s.PullRequest(created.Number).Comments) != 1 {
+		t.Errorf("writes %+v, want one review request and no new comment", w)
+	}
+}
+
+// TestBodyCapped checks that a body above GitHub's limit is cut to fit,
+// keeping the hidden marker, and that editing with the same oversized body
+// writes nothing once the pull request carries it.
+func TestBodyCapped(t *testing.T) {
+	ctx := context.Background()
+	s, c, _ := fixture(t)
+	marker := pullrequest.Marker{Group: "all", Versions: []pullrequest.Version{{Policy: "web", Image: "web", From: "1", To: "2"}}}.String()
+	body := "imagebump updates the images of group `all`.\n\n" + strings.Repeat("| `web` | `1` | `2` | `app.yaml` | `web` |\n", 3000) + "\n" + marker + "\n"
+	created, err := c.Create(ctx, pullrequest.NewPullRequest{Head: "imagebump/web", Base: "main", Title: "t", Body: body})
+	if err != nil {
+		t.Fatalf("Create with a %d-character body: %v", len(body), err)
+	}
+	got := s.PullRequest(created.Number).Body
+	if n := utf8.RuneCountInString(got); n > githubfake.MaxBody {
+		t.Errorf("body of %d characters, want at most %d", n, githubfake.MaxBody)
+	}
+	if m, ok := pullrequest.ParseMarker(got); !ok || m.Group != "all" {
+		t.Errorf("marker lost from the cut body: %v", ok)
+	}
+	if !strings.Contains(got, "imagebump cut this description") {
+		t.Error("the cut body does not say it was cut")
+	}
+	before := len(s.Writes())
+	if err := c.Edit(ctx, created.Number, "t", body); err != nil {
+		t.Fatal(err)
+	}
+	if w := s.Writes()[before:]; len(w) != 0 {
+		t.Errorf("editing with the same oversized body wrote %+v", w)
+	}
+	if err := c.Edit(ctx, created.Number, "new title", body); err != nil {
+		t.Fatal(err)
+	}
+	if pr := s.PullRequest(created.Number); pr.Title != "new title" || pr.Body != got {
+		t.Errorf("after a title change: %q, body changed %v", pr.Title, pr.Body != got)
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }

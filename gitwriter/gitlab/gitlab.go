@@ -6,25 +6,21 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	gl "gitlab.com/gitlab-org/api/client-go"
 
+	"github.com/imagebump/imagebump/gitwriter/forge"
+	"github.com/imagebump/imagebump/gitwriter/forge/rest"
 	"github.com/imagebump/imagebump/gitwriter/pullrequest"
 )
 
 // DefaultRateLimitWait is how long to wait on a 429 that names neither
 // Retry-After nor RateLimit-Reset: GitLab's limits are per minute.
 const DefaultRateLimitWait = time.Minute
-
-// DefaultTimeout bounds each API request, so a hanging server cannot hold
-// a pass forever.
-const DefaultTimeout = 30 * time.Second
 
 // DraftPrefix is what GitLab reads as "this merge request is a draft" in a
 // title; its create API has no draft field.
@@ -34,22 +30,28 @@ const DraftPrefix = "Draft: "
 type Client struct {
 	gl      *gl.Client
 	project string
+	log     *slog.Logger
+	sleep   func(context.Context, time.Duration) error
 	// users caches username → user ID for the client's life: one pass.
 	users map[string]int64
 }
 
 var _ pullrequest.Forge = (*Client)(nil)
 
-// Option configures New.
-type Option func(*options)
-
-type options struct {
-	httpClient *http.Client
-}
+// Option configures New: the options every forge client shares.
+type Option = rest.Option
 
 // WithHTTPClient sets the HTTP client requests go through (default: Go's
-// default transport with DefaultTimeout per request).
-func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpClient = c } }
+// default transport with rest.DefaultTimeout per request).
+func WithHTTPClient(c *http.Client) Option { return rest.WithHTTPClient(c) }
+
+// WithLogger sets where the client logs what it decides on its own, such
+// as reviewers GitLab did not keep (default: nowhere).
+func WithLogger(l *slog.Logger) Option { return rest.WithLogger(l) }
+
+// WithSleep replaces how the client waits between its own short retries
+// (default: a timer that ctx cancels).
+func WithSleep(sleep func(context.Context, time.Duration) error) Option { return rest.WithSleep(sleep) }
 
 // New returns a client for the project at path (group/sub/project) on the
 // GitLab whose API root is apiURL (https://HOST/api/v4). The token goes in
@@ -63,34 +65,20 @@ func New(apiURL, path, token string, opts ...Option) (*Client, error) {
 	if token == "" {
 		return nil, errors.New("gitlab: no token: the pull request mode needs the repository's tokenFile")
 	}
-	u, err := url.Parse(apiURL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
-		return nil, fmt.Errorf("gitlab: apiURL %q is not an http(s) URL without credentials", redact(apiURL))
+	if err := forge.CheckAPIURL(apiURL); err != nil {
+		return nil, fmt.Errorf("gitlab: apiURL %w", err)
 	}
-	o := options{httpClient: &http.Client{Timeout: DefaultTimeout}}
-	for _, opt := range opts {
-		opt(&o)
-	}
+	o := rest.NewOptions(opts)
 	c, err := gl.NewClient(token,
 		gl.WithURLWarningLogger(slog.New(slog.DiscardHandler)),
-		gl.WithHTTPClient(o.httpClient),
+		gl.WithHTTPClient(o.HTTPClient),
 		gl.WithoutRetries(),
 		gl.WithBaseURL(apiURL),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("gitlab: %w", err)
 	}
-	return &Client{gl: c, project: path, users: map[string]int64{}}, nil
-}
-
-// redact keeps a malformed URL's possible credentials out of errors.
-func redact(raw string) string {
-	if i := strings.Index(raw, "@"); i >= 0 {
-		if j := strings.Index(raw, "://"); j >= 0 && j < i {
-			return raw[:j+3] + "REDACTED" + raw[i:]
-		}
-	}
-	return raw
+	return &Client{gl: c, project: path, users: map[string]int64{}, log: o.Logger, sleep: o.Sleep}, nil
 }
 
 // wrap says what was being done and turns GitLab's 429 into
@@ -102,30 +90,10 @@ func wrap(err error, format string, args ...any) error {
 	err = fmt.Errorf(format+": %w", append(args, err)...)
 	var er *gl.ErrorResponse
 	if errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == http.StatusTooManyRequests {
-		return &pullrequest.RateLimitError{RetryAfter: retryAfter(er.Response.Header, time.Now()), Err: err}
+		// Retry-After, else RateLimit-Reset, else DefaultRateLimitWait.
+		return &pullrequest.RateLimitError{RetryAfter: rest.RetryAfter(er.Response.Header, time.Now(), DefaultRateLimitWait), Err: err}
 	}
 	return err
-}
-
-// retryAfter reads how long GitLab asks to wait: Retry-After (seconds or
-// an HTTP date), else RateLimit-Reset (a Unix time), else
-// DefaultRateLimitWait.
-func retryAfter(h http.Header, now time.Time) time.Duration {
-	if v := h.Get("Retry-After"); v != "" {
-		if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-			return time.Duration(s) * time.Second
-		}
-		if t, err := http.ParseTime(v); err == nil {
-			return max(t.Sub(now), 0)
-		}
-	}
-	if v := h.Get("RateLimit-Reset"); v != "" {
-		if s, err := strconv.ParseInt(v, 10, 64); err == nil {
-			// One second more, as the reset is given in whole seconds.
-			return max(time.Unix(s, 0).Sub(now), 0) + time.Second
-		}
-	}
-	return DefaultRateLimitWait
 }
 
 // draftRe matches the title prefixes GitLab reads as draft.
@@ -159,26 +127,31 @@ func (c *Client) PullRequests(ctx context.Context, branch string) ([]pullrequest
 		SourceBranch: gl.Ptr(branch),
 	}
 	var out []pullrequest.PullRequest
-	for {
+	err := rest.Pages(1, func(page int) (int, error) {
+		opts.Page = int64(page)
 		mrs, resp, err := c.gl.MergeRequests.ListProjectMergeRequests(c.project, opts, c.ctx(ctx))
 		if err != nil {
-			return nil, wrap(err, "listing merge requests of %s from %s", c.project, branch)
+			return 0, err
 		}
 		for _, mr := range mrs {
 			// The filter is GitLab's; checking again keeps a server that
-			// ignored it from handing over other branches.
-			if mr.SourceBranch == branch {
+			// ignored it from handing over other branches. The list holds
+			// merge requests from forks too, whose branch names are
+			// their authors' and never the bot's.
+			fork := mr.SourceProjectID != 0 && mr.TargetProjectID != 0 && mr.SourceProjectID != mr.TargetProjectID
+			if mr.SourceBranch == branch && !fork {
 				out = append(out, pullrequest.PullRequest{
 					Number: int(mr.IID), State: state(mr.State), Head: mr.SourceBranch, HeadSHA: mr.SHA,
 					Title: undraft(mr.Title), Body: mr.Description, URL: mr.WebURL,
 				})
 			}
 		}
-		if resp.NextPage == 0 {
-			return out, nil
-		}
-		opts.Page = resp.NextPage
+		return int(resp.NextPage), nil
+	})
+	if err != nil {
+		return nil, wrap(err, "listing merge requests of %s from %s", c.project, branch)
 	}
+	return out, nil
 }
 
 // Comments lists the bodies of a merge request's notes, GitLab's own
@@ -186,21 +159,23 @@ func (c *Client) PullRequests(ctx context.Context, branch string) ([]pullrequest
 func (c *Client) Comments(ctx context.Context, number int) ([]string, error) {
 	opts := &gl.ListMergeRequestNotesOptions{ListOptions: gl.ListOptions{PerPage: 100}, Sort: gl.Ptr("asc")}
 	var out []string
-	for {
+	err := rest.Pages(1, func(page int) (int, error) {
+		opts.Page = int64(page)
 		notes, resp, err := c.gl.Notes.ListMergeRequestNotes(c.project, int64(number), opts, c.ctx(ctx))
 		if err != nil {
-			return nil, wrap(err, "listing notes of %s!%d", c.project, number)
+			return 0, err
 		}
 		for _, n := range notes {
 			if !n.System {
 				out = append(out, n.Body)
 			}
 		}
-		if resp.NextPage == 0 {
-			return out, nil
-		}
-		opts.Page = resp.NextPage
+		return int(resp.NextPage), nil
+	})
+	if err != nil {
+		return nil, wrap(err, "listing notes of %s!%d", c.project, number)
 	}
+	return out, nil
 }
 
 // Create opens a merge request; a draft gets DraftPrefix on its title.
@@ -218,16 +193,43 @@ func (c *Client) Create(ctx context.Context, pr pullrequest.NewPullRequest) (pul
 	if pr.Draft {
 		title = DraftPrefix + title
 	}
-	mr, _, err := c.gl.MergeRequests.CreateMergeRequest(c.project, &gl.CreateMergeRequestOptions{
-		Title: &title, Description: &pr.Body, SourceBranch: &pr.Head, TargetBranch: &base,
-	}, c.ctx(ctx))
-	if err != nil {
-		return pullrequest.PullRequest{}, wrap(err, "opening a merge request on %s from %s", c.project, pr.Head)
+	var mr *gl.MergeRequest
+	for retry := 0; ; retry++ {
+		var err error
+		mr, _, err = c.gl.MergeRequests.CreateMergeRequest(c.project, &gl.CreateMergeRequestOptions{
+			Title: &title, Description: &pr.Body, SourceBranch: &pr.Head, TargetBranch: &base,
+		}, c.ctx(ctx))
+		if err == nil {
+			break
+		}
+		if retry >= createRetries || !sourceMissing(err) {
+			return pullrequest.PullRequest{}, wrap(err, "opening a merge request on %s from %s", c.project, pr.Head)
+		}
+		// The branch was pushed just now; GitLab sees it shortly.
+		if err := c.sleep(ctx, time.Second<<retry); err != nil {
+			return pullrequest.PullRequest{}, fmt.Errorf("opening a merge request on %s from %s: %w", c.project, pr.Head, err)
+		}
 	}
 	return pullrequest.PullRequest{
 		Number: int(mr.IID), State: state(mr.State), Head: mr.SourceBranch, HeadSHA: mr.SHA,
 		Title: undraft(mr.Title), Body: mr.Description, URL: mr.WebURL,
 	}, nil
+}
+
+// createRetries is how often a creation GitLab refused because the source
+// branch "does not exist" right after the push is tried again, after 1, 2
+// and 4 seconds.
+const createRetries = 3
+
+// sourceMissing reports whether err is GitLab's 400 saying the source
+// branch does not exist.
+func sourceMissing(err error) bool {
+	var er *gl.ErrorResponse
+	if !errors.As(err, &er) || er.Response == nil || er.Response.StatusCode != http.StatusBadRequest {
+		return false
+	}
+	m := strings.ToLower(er.Message)
+	return strings.Contains(m, "does not exist") && (strings.Contains(m, "source_branch") || strings.Contains(m, "source branch"))
 }
 
 // Label adds labels to a merge request. GitLab creates project labels that
@@ -265,8 +267,24 @@ func (c *Client) RequestReviews(ctx context.Context, number int, users, teams []
 			ids = append(ids, id)
 		}
 	}
-	_, _, err = c.gl.MergeRequests.UpdateMergeRequest(c.project, int64(number), &gl.UpdateMergeRequestOptions{ReviewerIDs: &ids}, c.ctx(ctx))
-	return wrap(err, "requesting reviews on %s!%d", c.project, number)
+	updated, _, err := c.gl.MergeRequests.UpdateMergeRequest(c.project, int64(number), &gl.UpdateMergeRequestOptions{ReviewerIDs: &ids}, c.ctx(ctx))
+	if err != nil {
+		return wrap(err, "requesting reviews on %s!%d", c.project, number)
+	}
+	// GitLab Free keeps one reviewer and drops, silently, users who
+	// cannot read the merge request: those left out are named once.
+	var missing []string
+	for _, u := range users {
+		if !slices.ContainsFunc(updated.Reviewers, func(r *gl.BasicUser) bool { return strings.EqualFold(r.Username, u) }) {
+			missing = append(missing, "`"+u+"`")
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	c.log.WarnContext(ctx, "GitLab did not keep some reviewers", "project", c.project, "number", number, "missing", strings.Join(missing, ", "))
+	return c.Comment(ctx, number, "GitLab did not keep these reviewers: "+strings.Join(missing, ", ")+
+		".\n\nGitLab Free allows one reviewer per merge request, and drops users who cannot read it.")
 }
 
 // userID looks a username up once per client.
@@ -294,7 +312,11 @@ func (c *Client) Edit(ctx context.Context, number int, title, body string) error
 	if err != nil {
 		return wrap(err, "reading %s!%d", c.project, number)
 	}
-	if mr.Draft {
+	// The prefix the title carries, which is all GitLab 13.x shows of a
+	// draft (it has no draft field), else DraftPrefix for a draft.
+	if p := draftRe.FindString(mr.Title); p != "" {
+		title = p + title
+	} else if mr.Draft {
 		title = DraftPrefix + title
 	}
 	_, _, err = c.gl.MergeRequests.UpdateMergeRequest(c.project, int64(number), &gl.UpdateMergeRequestOptions{Title: &title, Description: &body}, c.ctx(ctx))

@@ -3,7 +3,6 @@ package gitlab
 import (
 	"context"
 	"errors"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -165,27 +164,6 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
-func TestRetryAfter(t *testing.T) {
-	now := time.Unix(1_700_000_000, 0)
-	for _, tc := range []struct {
-		name   string
-		header http.Header
-		want   time.Duration
-	}{
-		{"seconds", http.Header{"Retry-After": {"30"}}, 30 * time.Second},
-		{"http date", http.Header{"Retry-After": {now.Add(90 * time.Second).UTC().Format(http.TimeFormat)}}, 90 * time.Second},
-		{"reset", http.Header{"Ratelimit-Reset": {"1700000020"}}, 21 * time.Second},
-		{"reset in the past", http.Header{"Ratelimit-Reset": {"1699999000"}}, time.Second},
-		{"nothing", http.Header{}, DefaultRateLimitWait},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := retryAfter(tc.header, now); got != tc.want {
-				t.Errorf("retryAfter = %s, want %s", got, tc.want)
-			}
-		})
-	}
-}
-
 func TestTokenNeverInErrors(t *testing.T) {
 	s, _ := fixture(t)
 	c, err := New(s.URL, "group/sub/fleet", "wr0ng-s3cret")
@@ -206,5 +184,98 @@ func TestUndraft(t *testing.T) {
 		if got := undraft(in); got != want {
 			t.Errorf("undraft(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// sleeps records the waits of a client's own retries instead of sleeping.
+type sleeps []time.Duration
+
+func (s *sleeps) sleep(_ context.Context, d time.Duration) error {
+	*s = append(*s, d)
+	return nil
+}
+
+// TestCreateRetriedAfterPush checks that a creation refused because the
+// just-pushed source branch "does not exist" yet is tried again, briefly.
+func TestCreateRetriedAfterPush(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		lag        int
+		wantSleeps []time.Duration
+		wantErr    string
+	}{
+		{"visible at once", 0, nil, ""},
+		{"visible after two tries", 2, []time.Duration{time.Second, 2 * time.Second}, ""},
+		{"never visible", 10, []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}, "does not exist"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := fixture(t)
+			s.PushLag(tc.lag)
+			var slept sleeps
+			c, err := New(s.URL, "group/sub/fleet", "tok", WithSleep(slept.sleep))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.Create(context.Background(), pullrequest.NewPullRequest{Head: "imagebump/web", Base: "main", Title: "t", Body: "b"})
+			if (tc.wantErr == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Errorf("Create = %v, want an error containing %q", err, tc.wantErr)
+			}
+			if diff := cmp.Diff(tc.wantSleeps, []time.Duration(slept)); diff != "" {
+				t.Errorf("waits (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestForkMergeRequestsIgnored checks that a merge request from a fork
+// whose branch has the bot's branch name is not taken for the bot's.
+func TestForkMergeRequestsIgnored(t *testing.T) {
+	s, c := fixture(t)
+	ctx := context.Background()
+	s.ForkMergeRequest("imagebump/web", "Update web to 9", "from a fork")
+	if _, err := c.Create(ctx, pullrequest.NewPullRequest{Head: "imagebump/web", Base: "main", Title: "t", Body: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	prs, err := c.PullRequests(ctx, "imagebump/web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(prs) != 1 || prs[0].Number != 1 {
+		t.Errorf("PullRequests = %+v, want only !1, not the fork's", prs)
+	}
+}
+
+// TestDraftKeptOnGitLab13 checks that editing a draft keeps it a draft on
+// GitLab 13.x, which has no draft field: the title's prefix is kept.
+func TestDraftKeptOnGitLab13(t *testing.T) {
+	s, c := fixture(t)
+	s.Legacy13()
+	ctx := context.Background()
+	if _, err := c.Create(ctx, pullrequest.NewPullRequest{Head: "imagebump/web", Base: "main", Title: "t", Body: "b", Draft: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Edit(ctx, 1, "new title", "new body"); err != nil {
+		t.Fatal(err)
+	}
+	if pr := s.PullRequest(1); !pr.Draft || pr.Title != DraftPrefix+"new title" {
+		t.Errorf("after the edit: draft %v, title %q; want a draft titled %q", pr.Draft, pr.Title, DraftPrefix+"new title")
+	}
+}
+
+// TestReviewersGitLabFree checks that reviewers GitLab silently dropped
+// (Free keeps one) are named in one comment, without an error.
+func TestReviewersGitLabFree(t *testing.T) {
+	s, c := fixture(t)
+	s.Free()
+	ctx := context.Background()
+	if _, err := c.Create(ctx, pullrequest.NewPullRequest{Head: "imagebump/web", Base: "main", Title: "t", Body: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.RequestReviews(ctx, 1, []string{"alice", "bob"}, nil); err != nil {
+		t.Fatalf("RequestReviews = %v, want no error: a reviewer never fails the merge request", err)
+	}
+	pr := s.PullRequest(1)
+	if !cmp.Equal(pr.Reviewers, []string{"alice"}) || len(pr.Comments) != 1 || !strings.Contains(pr.Comments[0], "`bob`") || strings.Contains(pr.Comments[0], "`alice`") {
+		t.Errorf("reviewers %q, comments %q; want alice kept and one comment naming bob", pr.Reviewers, pr.Comments)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/imagebump/imagebump/bot"
 	"github.com/imagebump/imagebump/config"
+	"github.com/imagebump/imagebump/gitwriter/forges"
 	"github.com/imagebump/imagebump/registry"
 	"github.com/imagebump/imagebump/test/gitserver"
 	"github.com/imagebump/imagebump/test/registrytest"
@@ -43,7 +44,7 @@ func BenchmarkOnceWarm(b *testing.B) {
 	if err := os.WriteFile(cfgPath, []byte(conf), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	cfg, err := config.LoadBot(cfgPath)
+	cfg, err := config.LoadBot(cfgPath, forges.All())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,11 +5,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/imagebump/imagebump/test/forgefake"
 )
@@ -38,6 +41,55 @@ type Server struct {
 
 	git   string
 	token atomic.Pointer[string]
+	// used counts requests for the X-RateLimit-* headers.
+	used atomic.Int64
+	// reset is when the fake's primary rate-limit window resets.
+	reset time.Time
+
+	// The strict behaviours below are switched by their methods; routes
+	// read them under mu (routes also run under the Store's lock).
+	mu            sync.Mutex
+	collaborators []string // nil: anyone may be asked for a review
+	privateFree   bool
+	pushLag       int
+	creates       map[string]int // "head@sha" → create requests seen
+}
+
+// MaxBody is the longest pull request body GitHub accepts, in characters:
+// a longer one is refused with 422 "body is too long (maximum is 65536
+// characters)" (seen by Renovate and create-pull-request, which cap theirs
+// at 60,000 characters).
+const MaxBody = 65536
+
+// Collaborators makes the fake accept review requests only for users in
+// users, as GitHub does: "Reviews may only be requested from
+// collaborators" (422), and one user outside fails the whole request, so
+// no reviewer is set. By default anyone is a collaborator.
+func (s *Server) Collaborators(users ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.collaborators = users
+}
+
+// PrivateFree makes the repository a private one on GitHub Free or Pro,
+// where opening a draft answers 422 "Draft pull requests are not
+// supported in this repository." (GitHub's plans page: draft pull requests
+// need a public repository or a paid organization plan).
+func (s *Server) PrivateFree() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.privateFree = true
+}
+
+// PushLag makes a head branch the API has not seen at its current commit
+// answer the first n pull request creations from it with 422 "No commits
+// between BASE and HEAD", as github.com does while a just-pushed ref
+// propagates (peter-evans/create-pull-request#1350 and Renovate's retry on
+// it).
+func (s *Server) PushLag(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pushLag = n
 }
 
 // RequireToken makes the fake answer 401 to requests that do not carry
@@ -58,18 +110,57 @@ func New(t testing.TB, gitDir, owner, repo, base string) *Server {
 	deny := func(w http.ResponseWriter) {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "Bad credentials"})
 	}
-	srv := httptest.NewServer(s.Handler(auth, deny, s.serve))
+	s.reset = time.Now().Add(time.Hour)
+	srv := httptest.NewServer(s.rateHeaders(s.Handler(auth, deny, s.serve)))
 	t.Cleanup(srv.Close)
 	s.URL = srv.URL + "/api/v3/"
 	return s
 }
 
+// rateHeaders adds the X-RateLimit-* headers GitHub sends on every
+// response ("Checking the status of your rate limit", GitHub's REST rate
+// limit documentation): the primary window's limit, what is left of it,
+// and its reset, an hour after the fake started.
+func (s *Server) rateHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		used := s.used.Add(1)
+		h := w.Header()
+		h.Set("X-RateLimit-Limit", "5000")
+		h.Set("X-RateLimit-Remaining", strconv.FormatInt(max(5000-used, 1), 10))
+		h.Set("X-RateLimit-Used", strconv.FormatInt(used, 10))
+		h.Set("X-RateLimit-Reset", strconv.FormatInt(s.reset.Unix(), 10))
+		h.Set("X-RateLimit-Resource", "core")
+		next.ServeHTTP(w, r)
+	})
+}
+
 // SecondaryRateLimit answers the next n requests with GitHub's 403
-// secondary rate limit and Retry-After: retryAfter seconds.
+// secondary rate limit and Retry-After: retryAfter seconds; a negative
+// retryAfter sends none, which GitHub documents too ("If the retry-after
+// response header is not present… wait for at least one minute"), with
+// requests left in the primary window.
 func (s *Server) SecondaryRateLimit(n, retryAfter int) {
 	s.Limit(n, func(w http.ResponseWriter) {
-		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+		if retryAfter >= 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+		}
 		writeJSON(w, http.StatusForbidden, map[string]string{
+			"message":           "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+			"documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
+		})
+	})
+}
+
+// TooManyRequests answers the next n requests with 429, which GitHub's
+// documentation lists beside 403 for primary and secondary limits alike
+// and sends in practice for secondary ones, with Retry-After: retryAfter
+// seconds (none when negative).
+func (s *Server) TooManyRequests(n, retryAfter int) {
+	s.Limit(n, func(w http.ResponseWriter) {
+		if retryAfter >= 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+		}
+		writeJSON(w, http.StatusTooManyRequests, map[string]string{
 			"message":           "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
 			"documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
 		})
@@ -134,6 +225,11 @@ func notFound(w http.ResponseWriter) {
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(r.URL.EscapedPath(), "/api/v3")
+	if r.Method == http.MethodGet && path == "/user" {
+		// The token's own user.
+		writeJSON(w, http.StatusOK, map[string]any{"login": BotLogin, "id": 1, "type": "Bot"})
+		return
+	}
 	prefix := "/repos/" + s.Owner + "/" + s.Repo
 	rest, ok := strings.CutPrefix(path, prefix)
 	if !ok {
@@ -181,6 +277,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			TeamReviewers []string `json:"team_reviewers"`
 		}
 		if !decode(w, r, &req) {
+			return
+		}
+		if msg := s.reviewRefusal(pr, req.Reviewers, req.TeamReviewers); msg != "" {
+			// One bad reviewer fails the whole request: none is set.
+			writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"message": msg, "documentation_url": "https://docs.github.com/rest/pulls/review-requests#request-reviewers-for-a-pull-request"})
 			return
 		}
 		pr.Reviewers = appendNew(pr.Reviewers, req.Reviewers...)
@@ -236,6 +337,43 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 var decode, appendNew = forgefake.Decode, forgefake.AppendNew
+
+// reviewRefusal is GitHub's 422 message for a review request naming the
+// pull request's author, a user who is not a collaborator, or a team
+// written as ORG/TEAM instead of its slug (GitHub's review-request
+// documentation; Renovate's "reviewers" troubleshooting), or "" when the
+// request is accepted.
+func (s *Server) reviewRefusal(pr *PullRequest, users, teams []string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, u := range users {
+		if strings.EqualFold(u, pr.User) {
+			return "Review cannot be requested from pull request author."
+		}
+		if s.collaborators != nil && !slices.ContainsFunc(s.collaborators, func(c string) bool { return strings.EqualFold(c, u) }) {
+			return "Reviews may only be requested from collaborators. One or more of the users or teams you specified is not a collaborator of the " + s.Owner + "/" + s.Repo + " repository."
+		}
+	}
+	for _, t := range teams {
+		if strings.Contains(t, "/") {
+			return "Reviews may only be requested from collaborators. One or more of the teams you specified is not a collaborator of the " + s.Owner + "/" + s.Repo + " repository."
+		}
+	}
+	return ""
+}
+
+// bodyTooLong answers GitHub's refusal of a body above MaxBody characters
+// and reports whether it did.
+func bodyTooLong(w http.ResponseWriter, body string) bool {
+	if utf8.RuneCountInString(body) <= MaxBody {
+		return false
+	}
+	writeJSON(w, http.StatusUnprocessableEntity, map[string]any{
+		"message": "Validation Failed",
+		"errors":  []map[string]string{{"resource": "Issue", "code": "custom", "field": "body", "message": fmt.Sprintf("body is too long (maximum is %d characters)", MaxBody)}},
+	})
+	return true
+}
 
 func labelsJSON(labels []string) []map[string]string {
 	out := []map[string]string{}
@@ -335,6 +473,9 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		validation(w, "title is missing")
 		return
 	}
+	if bodyTooLong(w, req.Body) {
+		return
+	}
 	head, ok := s.Ref(req.Head)
 	if !ok {
 		invalidField(w, "head")
@@ -345,8 +486,15 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		invalidField(w, "base")
 		return
 	}
-	if s.Ancestor(head, base) {
+	if s.Ancestor(head, base) || s.lagging(req.Head, head) {
 		validation(w, fmt.Sprintf("No commits between %s and %s", req.Base, req.Head))
+		return
+	}
+	s.mu.Lock()
+	refused := req.Draft && s.privateFree
+	s.mu.Unlock()
+	if refused {
+		validation(w, "Draft pull requests are not supported in this repository.")
 		return
 	}
 	for _, pr := range s.All() {
@@ -367,6 +515,9 @@ func (s *Server) edit(w http.ResponseWriter, r *http.Request, pr *PullRequest) {
 		Base  *string `json:"base"`
 	}
 	if !decode(w, r, &req) {
+		return
+	}
+	if req.Body != nil && bodyTooLong(w, *req.Body) {
 		return
 	}
 	if req.Base != nil && *req.Base != pr.Base {
@@ -398,4 +549,19 @@ func (s *Server) edit(w http.ResponseWriter, r *http.Request, pr *PullRequest) {
 		pr.Body = *req.Body
 	}
 	writeJSON(w, http.StatusOK, s.render(pr))
+}
+
+// lagging reports whether a creation from head, at commit sha, falls in
+// the PushLag window: the first n creations from each new head commit.
+func (s *Server) lagging(head, sha string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pushLag == 0 {
+		return false
+	}
+	if s.creates == nil {
+		s.creates = map[string]int{}
+	}
+	s.creates[head+"@"+sha]++
+	return s.creates[head+"@"+sha] <= s.pushLag
 }

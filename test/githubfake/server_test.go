@@ -226,3 +226,122 @@ func TestUnknownEndpointFailsTheTest(t *testing.T) {
 		t.Errorf("test errors %q, want one naming the endpoint", rec.errs)
 	}
 }
+
+// TestStrictBehaviours checks the answers the fake gives as github.com
+// does, each switched on as the test says (or always on).
+func TestStrictBehaviours(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		// setup switches the behaviour on; call makes the request.
+		setup      func(s *githubfake.Server)
+		call       func(c *gh.Client) (*gh.Response, error)
+		wantStatus int
+		wantHeader map[string]string // "" = must be absent
+		wantText   string
+	}{
+		{"rate-limit headers on every answer", nil,
+			func(c *gh.Client) (*gh.Response, error) {
+				_, r, err := c.PullRequests.List(ctx, "acme", "fleet", nil)
+				return r, err
+			}, http.StatusOK, map[string]string{"X-RateLimit-Limit": "5000", "X-RateLimit-Resource": "core"}, ""},
+		{"429 with Retry-After", func(s *githubfake.Server) { s.TooManyRequests(1, 9) },
+			func(c *gh.Client) (*gh.Response, error) {
+				_, r, err := c.PullRequests.List(ctx, "acme", "fleet", nil)
+				return r, err
+			}, http.StatusTooManyRequests, map[string]string{"Retry-After": "9"}, "secondary rate limit"},
+		{"secondary limit without Retry-After", func(s *githubfake.Server) { s.SecondaryRateLimit(1, -1) },
+			func(c *gh.Client) (*gh.Response, error) {
+				_, r, err := c.PullRequests.List(ctx, "acme", "fleet", nil)
+				return r, err
+			}, http.StatusForbidden, map[string]string{"Retry-After": ""}, "secondary rate limit"},
+		{"a just-pushed head is not seen yet", func(s *githubfake.Server) { s.PushLag(1) },
+			func(c *gh.Client) (*gh.Response, error) {
+				_, r, err := c.PullRequests.Create(ctx, "acme", "fleet", &gh.NewPullRequest{Title: gh.String("t"), Head: gh.String("a"), Base: gh.String("main")})
+				return r, err
+			}, http.StatusUnprocessableEntity, nil, "No commits between main and a"},
+		{"draft refused on a private Free repository", func(s *githubfake.Server) { s.PrivateFree() },
+			func(c *gh.Client) (*gh.Response, error) {
+				_, r, err := c.PullRequests.Create(ctx, "acme", "fleet", &gh.NewPullRequest{Title: gh.String("t"), Head: gh.String("a"), Base: gh.String("main"), Draft: gh.Bool(true)})
+				return r, err
+			}, http.StatusUnprocessableEntity, nil, "Draft pull requests are not supported in this repository."},
+		{"body above the limit", nil,
+			func(c *gh.Client) (*gh.Response, error) {
+				_, r, err := c.PullRequests.Create(ctx, "acme", "fleet", &gh.NewPullRequest{Title: gh.String("t"), Head: gh.String("a"), Base: gh.String("main"), Body: gh.String(strings.Repeat("x", githubfake.MaxBody+1))})
+				return r, err
+			}, http.StatusUnprocessableEntity, nil, "body is too long (maximum is 65536 characters)"},
+		{"body at the limit", nil,
+			func(c *gh.Client) (*gh.Response, error) {
+				_, r, err := c.PullRequests.Create(ctx, "acme", "fleet", &gh.NewPullRequest{Title: gh.String("t"), Head: gh.String("a"), Base: gh.String("main"), Body: gh.String(strings.Repeat("é", githubfake.MaxBody))})
+				return r, err
+			}, http.StatusCreated, nil, ""},
+		{"review from the author refused", nil,
+			func(c *gh.Client) (*gh.Response, error) {
+				if _, err := create(ctx, c, "a"); err != nil {
+					return nil, err
+				}
+				_, r, err := c.PullRequests.RequestReviewers(ctx, "acme", "fleet", 1, gh.ReviewersRequest{Reviewers: []string{"alice", githubfake.BotLogin}})
+				return r, err
+			}, http.StatusUnprocessableEntity, nil, "Review cannot be requested from pull request author."},
+		{"review from a non-collaborator refused", func(s *githubfake.Server) { s.Collaborators("alice") },
+			func(c *gh.Client) (*gh.Response, error) {
+				if _, err := create(ctx, c, "a"); err != nil {
+					return nil, err
+				}
+				_, r, err := c.PullRequests.RequestReviewers(ctx, "acme", "fleet", 1, gh.ReviewersRequest{Reviewers: []string{"alice", "bob"}})
+				return r, err
+			}, http.StatusUnprocessableEntity, nil, "Reviews may only be requested from collaborators"},
+		{"team written ORG/TEAM refused", nil,
+			func(c *gh.Client) (*gh.Response, error) {
+				if _, err := create(ctx, c, "a"); err != nil {
+					return nil, err
+				}
+				_, r, err := c.PullRequests.RequestReviewers(ctx, "acme", "fleet", 1, gh.ReviewersRequest{TeamReviewers: []string{"acme/platform"}})
+				return r, err
+			}, http.StatusUnprocessableEntity, nil, "teams you specified is not a collaborator"},
+		{"the token's user", nil,
+			func(c *gh.Client) (*gh.Response, error) {
+				u, r, err := c.Users.Get(ctx, "")
+				if err == nil && u.GetLogin() != githubfake.BotLogin {
+					err = fmt.Errorf("login %q", u.GetLogin())
+				}
+				return r, err
+			}, http.StatusOK, nil, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, c, _ := setup(t, t)
+			if tc.setup != nil {
+				tc.setup(s)
+			}
+			resp, err := tc.call(c)
+			if resp == nil {
+				t.Fatalf("no response: %v", err)
+			}
+			if resp.StatusCode != tc.wantStatus {
+				t.Errorf("status %d (%v), want %d", resp.StatusCode, err, tc.wantStatus)
+			}
+			if tc.wantText != "" && (err == nil || !strings.Contains(err.Error(), tc.wantText)) {
+				t.Errorf("error %v, want one containing %q", err, tc.wantText)
+			}
+			if tc.wantText == "" && err != nil {
+				t.Errorf("error %v", err)
+			}
+			for k, v := range tc.wantHeader {
+				if got := resp.Header.Get(k); got != v {
+					t.Errorf("header %s = %q, want %q", k, got, v)
+				}
+			}
+			if resp.Header.Get("X-RateLimit-Remaining") == "" || resp.Header.Get("X-RateLimit-Reset") == "" {
+				t.Errorf("no X-RateLimit-Remaining/Reset on the answer: %v", resp.Header)
+			}
+			if tc.wantStatus >= 400 {
+				for _, pr := range s.PullRequests() {
+					if len(pr.Reviewers) > 0 || len(pr.TeamReviewers) > 0 {
+						t.Errorf("a refused review request set reviewers: %+v", pr)
+					}
+				}
+			}
+		})
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -32,6 +33,52 @@ type Server struct {
 	Users map[string]int64
 
 	token atomic.Pointer[string]
+
+	// The strict behaviours below are switched by their methods; routes
+	// read them under mu (routes also run under the Store's lock).
+	mu       sync.Mutex
+	pushLag  int
+	creates  map[string]int // "branch@sha" → creations seen
+	free     bool
+	legacy13 bool
+	forks    []*forgefake.PullRequest
+}
+
+// PushLag makes a source branch the API has not seen at its current
+// commit answer the first n merge request creations from it with 400
+// {"message":{"source_branch":["does not exist"]}}, as GitLab does while a
+// just-pushed branch is processed (Renovate retries "source_branch does
+// not exist" for this reason).
+func (s *Server) PushLag(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pushLag = n
+}
+
+// Free makes the project one on GitLab Free, where a merge request has at
+// most one reviewer: of reviewer_ids only the first is kept, silently
+// (GitLab's docs: multiple reviewers are a Premium feature).
+func (s *Server) Free() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.free = true
+}
+
+// Legacy13 makes the fake answer as GitLab 13.x: merge requests carry
+// work_in_progress and no draft field, so a draft shows only in its title.
+func (s *Server) Legacy13() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.legacy13 = true
+}
+
+// ForkMergeRequest adds an open merge request from a fork whose source
+// branch is named branch: GitLab's project list filtered by source_branch
+// includes merge requests from forks into the project.
+func (s *Server) ForkMergeRequest(branch, title, body string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.forks = append(s.forks, &forgefake.PullRequest{Number: 900 + len(s.forks), Title: title, Body: body, State: "open", Head: branch, HeadSHA: strings.Repeat("f", 40), Base: s.Base, User: "someone"})
 }
 
 // New starts a fake for the project at path whose branches are the refs
@@ -202,7 +249,9 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var match []*forgefake.PullRequest
-	all := s.All()
+	s.mu.Lock()
+	all := append(slices.Clone(s.All()), s.forks...)
+	s.mu.Unlock()
 	for i := len(all) - 1; i >= 0; i-- { // newest first, as GitLab sorts by default
 		pr := all[i]
 		if (state == "all" || glState(pr) == state) && (q.Get("source_branch") == "" || pr.Head == q.Get("source_branch")) {
@@ -217,21 +266,34 @@ func (s *Server) render(pr *forgefake.PullRequest) map[string]any {
 	for _, u := range pr.Reviewers {
 		reviewers = append(reviewers, map[string]any{"id": s.Users[u], "username": u})
 	}
+	s.mu.Lock()
+	legacy, fork := s.legacy13, slices.Contains(s.forks, pr)
+	s.mu.Unlock()
+	source := 1
+	if fork {
+		source = 2
+	}
 	out := map[string]any{
-		"id":            100 + pr.Number,
-		"iid":           pr.Number,
-		"project_id":    1,
-		"title":         pr.Title,
-		"description":   pr.Body,
-		"state":         glState(pr),
-		"draft":         pr.Draft,
-		"source_branch": pr.Head,
-		"target_branch": pr.Base,
-		"sha":           pr.HeadSHA,
-		"labels":        append([]string{}, pr.Labels...),
-		"reviewers":     reviewers,
-		"author":        map[string]string{"username": pr.User},
-		"web_url":       fmt.Sprintf("https://gitlab.example.com/%s/-/merge_requests/%d", s.Project, pr.Number),
+		"id":                100 + pr.Number,
+		"iid":               pr.Number,
+		"project_id":        1,
+		"source_project_id": source,
+		"target_project_id": 1,
+		"title":             pr.Title,
+		"description":       pr.Body,
+		"state":             glState(pr),
+		"source_branch":     pr.Head,
+		"target_branch":     pr.Base,
+		"sha":               pr.HeadSHA,
+		"labels":            append([]string{}, pr.Labels...),
+		"reviewers":         reviewers,
+		"author":            map[string]string{"username": pr.User},
+		"web_url":           fmt.Sprintf("https://gitlab.example.com/%s/-/merge_requests/%d", s.Project, pr.Number),
+	}
+	if legacy {
+		out["work_in_progress"] = pr.Draft
+	} else {
+		out["draft"] = pr.Draft
 	}
 	if pr.Merged {
 		out["merged_at"] = "2026-01-01T00:00:00Z"
@@ -274,6 +336,10 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	head, ok := s.Ref(req.SourceBranch)
+	if ok && s.lagging(req.SourceBranch, head) {
+		forgefake.WriteJSON(w, http.StatusBadRequest, map[string]any{"message": map[string][]string{"source_branch": {"does not exist"}}})
+		return
+	}
 	if !ok {
 		forgefake.WriteJSON(w, http.StatusBadRequest, map[string]any{"message": []string{"Source branch \"" + req.SourceBranch + "\" does not exist"}})
 		return
@@ -313,10 +379,31 @@ func (s *Server) setReviewers(w http.ResponseWriter, pr *forgefake.PullRequest, 
 			return false
 		}
 	}
+	s.mu.Lock()
+	free := s.free
+	s.mu.Unlock()
+	if free && len(names) > 1 {
+		names = names[:1]
+	}
 	if ids != nil {
 		pr.Reviewers = names
 	}
 	return true
+}
+
+// lagging reports whether a creation from branch, at commit sha, falls in
+// the PushLag window.
+func (s *Server) lagging(branch, sha string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pushLag == 0 {
+		return false
+	}
+	if s.creates == nil {
+		s.creates = map[string]int{}
+	}
+	s.creates[branch+"@"+sha]++
+	return s.creates[branch+"@"+sha] <= s.pushLag
 }
 
 func (s *Server) update(w http.ResponseWriter, r *http.Request, pr *forgefake.PullRequest) {
