@@ -66,13 +66,13 @@ func (f *fakeCopy) Branch(context.Context, string) (gitwriter.BranchState, error
 
 func (f *fakeCopy) ReadFile(string, string) ([]byte, error) { return nil, errNoBranches }
 
-func (f *fakeCopy) Publish(context.Context, string, gitwriter.ChangeSet, string) (gitwriter.PublishResult, error) {
+func (f *fakeCopy) Publish(context.Context, gitwriter.BotBranch, gitwriter.ChangeSet, string) (gitwriter.PublishResult, error) {
 	return gitwriter.PublishResult{}, errNoBranches
 }
 
-func (f *fakeCopy) DeleteBranch(context.Context, string, string) error { return errNoBranches }
-
-func (f *fakeCopy) SetBranchPrefix(string) error { return errNoBranches }
+func (f *fakeCopy) DeleteBranch(context.Context, gitwriter.BotBranch, string) error {
+	return errNoBranches
+}
 
 func runner(t *testing.T, mode config.Mode, wc *fakeCopy, dryRun bool) *Runner {
 	t.Helper()
