@@ -72,22 +72,16 @@ func TestPushOutcomes(t *testing.T) {
 			wantPosts: 1,
 		},
 		{
-			name: "a hook protecting main lets the bot branch through",
-			hook: protectMain,
-			do: func(ctx context.Context, r *Repo, pub string, _ RebuildFunc) error {
-				_, err := r.Publish(ctx, bb("web"), change("a.yaml", "a: 3\n", "web", "1", "3"), pub)
-				return err
-			},
+			name:      "a hook protecting main lets the bot branch through",
+			hook:      protectMain,
+			do:        publish,
 			want:      ok,
 			wantPosts: 1,
 		},
 		{
-			name: "publish declined by a pre-receive hook",
-			hook: decline,
-			do: func(ctx context.Context, r *Repo, pub string, _ RebuildFunc) error {
-				_, err := r.Publish(ctx, bb("web"), change("a.yaml", "a: 3\n", "web", "1", "3"), pub)
-				return err
-			},
+			name:        "publish declined by a pre-receive hook",
+			hook:        decline,
+			do:          publish,
 			want:        refused,
 			wantMessage: "You are not allowed to push code to protected branches",
 			wantPosts:   1,
@@ -95,29 +89,21 @@ func TestPushOutcomes(t *testing.T) {
 		{
 			name:   "publish with a lease someone else moved",
 			moveOn: beforeAdvert, moveBranch: "imagebump/web",
-			do: func(ctx context.Context, r *Repo, pub string, _ RebuildFunc) error {
-				_, err := r.Publish(ctx, bb("web"), change("a.yaml", "a: 3\n", "web", "1", "3"), pub)
-				return err
-			},
+			do:        publish,
 			want:      leaseLost,
 			wantPosts: 0,
 		},
 		{
 			name:   "publish with a lease moved between advertisement and pack",
 			moveOn: beforePack, moveBranch: "imagebump/web",
-			do: func(ctx context.Context, r *Repo, pub string, _ RebuildFunc) error {
-				_, err := r.Publish(ctx, bb("web"), change("a.yaml", "a: 3\n", "web", "1", "3"), pub)
-				return err
-			},
+			do:        publish,
 			want:      leaseLost,
 			wantPosts: 1,
 		},
 		{
-			name: "delete declined by a pre-receive hook",
-			hook: decline,
-			do: func(ctx context.Context, r *Repo, pub string, _ RebuildFunc) error {
-				return r.DeleteBranch(ctx, bb("web"), pub)
-			},
+			name:        "delete declined by a pre-receive hook",
+			hook:        decline,
+			do:          deleteWeb,
 			want:        refused,
 			wantMessage: "You are not allowed to push code to protected branches",
 			wantPosts:   1,
@@ -125,9 +111,7 @@ func TestPushOutcomes(t *testing.T) {
 		{
 			name:   "delete with a lease someone else moved",
 			moveOn: beforeAdvert, moveBranch: "imagebump/web",
-			do: func(ctx context.Context, r *Repo, pub string, _ RebuildFunc) error {
-				return r.DeleteBranch(ctx, bb("web"), pub)
-			},
+			do:        deleteWeb,
 			want:      leaseLost,
 			wantPosts: 0,
 		},
@@ -214,4 +198,15 @@ func push(ctx context.Context, r *Repo, _ string, rebuild RebuildFunc) error {
 func pushOnce(ctx context.Context, r *Repo, _ string, _ RebuildFunc) error {
 	_, err := r.Push(ctx, change("a.yaml", "a: 3\n", "web", "1", "3"), nil)
 	return err
+}
+
+// publish rebuilds the bot branch imagebump/web over the head pub.
+func publish(ctx context.Context, r *Repo, pub string, _ RebuildFunc) error {
+	_, err := r.Publish(ctx, bb("web"), change("a.yaml", "a: 3\n", "web", "1", "3"), pub)
+	return err
+}
+
+// deleteWeb deletes the bot branch imagebump/web at the head pub.
+func deleteWeb(ctx context.Context, r *Repo, pub string, _ RebuildFunc) error {
+	return r.DeleteBranch(ctx, bb("web"), pub)
 }
