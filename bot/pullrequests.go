@@ -1,9 +1,12 @@
 package bot
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 
 	"github.com/imagebump/imagebump/config"
@@ -66,7 +69,11 @@ func (r *Runner) pullRequests(ctx context.Context, reg sourcer, wc prWorkingCopy
 	}
 	branches := map[string]pullrequest.Branch{}
 	for _, g := range groups {
-		b, err := branchState(ctx, wc, g.Branch)
+		var paths []string
+		for _, f := range g.Files {
+			paths = append(paths, f.Path)
+		}
+		b, err := branchState(ctx, wc, g.Branch, paths)
 		if err != nil {
 			res.Err = fmt.Errorf("reading branch %s: %w", g.Branch, err)
 			return
@@ -202,8 +209,9 @@ func groupOf(p *config.Policy, grouping config.Grouping) string {
 }
 
 // branchState reads a group branch for the lifecycle: its commits since
-// the base and the content of every file it changes.
-func branchState(ctx context.Context, wc branchReader, name string) (pullrequest.Branch, error) {
+// the base, the content of every file it changes, and which of those files
+// and of the group's (paths) the base changed since the branch was built.
+func branchState(ctx context.Context, wc branchReader, name string, paths []string) (pullrequest.Branch, error) {
 	st, err := wc.Branch(ctx, name)
 	if err != nil || !st.Exists {
 		return pullrequest.Branch{}, err
@@ -213,14 +221,43 @@ func branchState(ctx context.Context, wc branchReader, name string) (pullrequest
 		b.Commits = append(b.Commits, pullrequest.Commit{Hash: c.Hash, ByBot: c.ByBot})
 	}
 	for _, p := range st.Files {
-		content, err := wc.ReadFile(st.Head, p)
+		content, err := readAt(wc, st.Head, p)
 		if err != nil {
-			// A file the branch deletes has no content at its head.
-			content = nil
+			return pullrequest.Branch{}, err
 		}
 		b.Files = append(b.Files, pullrequest.File{Path: p, Content: content})
 	}
+	if st.MergeBase == st.Base {
+		return b, nil
+	}
+	touched := slices.Concat(st.Files, paths)
+	slices.Sort(touched)
+	for _, p := range slices.Compact(touched) {
+		then, err := readAt(wc, st.MergeBase, p)
+		if err != nil {
+			return pullrequest.Branch{}, err
+		}
+		now, err := readAt(wc, st.Base, p)
+		if err != nil {
+			return pullrequest.Branch{}, err
+		}
+		if !bytes.Equal(then, now) || (then == nil) != (now == nil) {
+			b.Behind = append(b.Behind, p)
+		}
+	}
 	return b, nil
+}
+
+// readAt is path's content at commit; nil when the commit does not have it.
+func readAt(wc branchReader, commit, path string) ([]byte, error) {
+	content, err := wc.ReadFile(commit, path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s at %s: %w", path, commit, err)
+	}
+	return content, nil
 }
 
 // prBranches is the git side of the lifecycle on a working copy.

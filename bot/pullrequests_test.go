@@ -2,14 +2,18 @@ package bot
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/imagebump/imagebump/config"
+	"github.com/imagebump/imagebump/gitwriter"
 	"github.com/imagebump/imagebump/gitwriter/pullrequest"
 	"github.com/imagebump/imagebump/test/filetree"
+	"github.com/imagebump/imagebump/test/gitserver"
 )
 
 func TestUnsupportedSettings(t *testing.T) {
@@ -198,4 +202,114 @@ func TestPlanGroups(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBranchStateBehind reads a bot branch through a real working copy on
+// git http-backend after the base moved, and decides on it: a branch whose
+// base moved in a file the group changes is rebuilt on the tip even when
+// its contents are the wanted ones (it would conflict); a base that moved
+// elsewhere leaves it alone.
+func TestBranchStateBehind(t *testing.T) {
+	const (
+		old    = "image: ghcr.io/acme/web:1.0.0\n"
+		wanted = "image: ghcr.io/acme/web:1.2.0\n"
+	)
+	tests := []struct {
+		name string
+		// base is what someone commits on main after the branch was built;
+		// nil: nothing.
+		base       map[string]string
+		wantBehind []string
+		want       pullrequest.Action
+	}{
+		{"the base did not move", nil, nil, pullrequest.ActionSkip},
+		{"the base moved elsewhere", map[string]string{"other.yaml": "b: 2\n"}, nil, pullrequest.ActionSkip},
+		{"the base changed the same line", map[string]string{"deploy.yaml": "image: ghcr.io/acme/web:1.1.0\n"}, []string{"deploy.yaml"}, pullrequest.ActionUpdateBranch},
+		{"the base changed the group's file elsewhere", map[string]string{"deploy.yaml": "replicas: 2\n" + old}, []string{"deploy.yaml"}, pullrequest.ActionUpdateBranch},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := gitserver.Start(t)
+			s.NewRepo(t, "fleet", map[string]string{"deploy.yaml": old, "other.yaml": "b: 1\n"})
+			wc, err := gitwriter.New(gitwriter.Options{
+				URL: s.RepoURL("fleet"), Branch: "main", WorkDir: t.TempDir(),
+				Auth:   gitwriter.Auth{TokenFile: writeTemp(t, s.Token)},
+				Author: gitwriter.Signature{Name: "imagebump", Email: "bot@example.com"},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			if _, err := wc.Sync(ctx); err != nil {
+				t.Fatal(err)
+			}
+			bb := gitwriter.BotBranch{Prefix: "imagebump/", Name: "imagebump/web"}
+			cs := gitwriter.ChangeSet{
+				Files:   []gitwriter.File{{Path: "deploy.yaml", Content: []byte(wanted)}},
+				Changes: []gitwriter.Change{{File: "deploy.yaml", Image: "ghcr.io/acme/web", Policy: "web", Field: "ref", Old: "1.0.0", New: "1.2.0"}},
+			}
+			if _, err := wc.Publish(ctx, bb, cs, ""); err != nil {
+				t.Fatal(err)
+			}
+			if tc.base != nil {
+				s.Commit(t, "fleet", "main", "by hand", tc.base)
+			}
+			if _, err := wc.Sync(ctx); err != nil {
+				t.Fatal(err)
+			}
+			// The group as planGroups would form it on the new base.
+			file, err := os.ReadFile(filepath.Join(wc.Dir(), "deploy.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			content := strings.Replace(string(file), "1.0.0", "1.2.0", 1)
+			content = strings.Replace(content, "1.1.0", "1.2.0", 1)
+			g := pullrequest.Group{
+				Name: "web", Branch: bb.Name,
+				Changes: []pullrequest.Change{{Policy: "web", Image: "ghcr.io/acme/web", From: "1.0.0", To: "1.2.0", Files: []string{"deploy.yaml"}}},
+				Files:   []pullrequest.File{{Path: "deploy.yaml", Content: []byte(content)}},
+			}
+			br, err := branchState(ctx, wc, bb.Name, []string{"deploy.yaml"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.wantBehind, br.Behind); diff != "" {
+				t.Errorf("Behind (-want +got):\n%s", diff)
+			}
+			pr := pullrequest.PullRequest{Number: 3, State: pullrequest.StateOpen, Head: bb.Name, HeadSHA: br.Head, Title: pullrequest.Title(g), Body: pullrequest.Body(g, 0)}
+			ds, err := pullrequest.Decide([]pullrequest.Group{g}, []pullrequest.PullRequest{pr}, map[string]pullrequest.Branch{bb.Name: br}, pullrequest.Settings{Base: "main"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ds[0].Action != tc.want || ds[0].Push != (tc.want == pullrequest.ActionUpdateBranch) {
+				t.Fatalf("decision %s (push %v, %s), want %s", ds[0].Action, ds[0].Push, ds[0].Reason, tc.want)
+			}
+			if !ds[0].Push {
+				return
+			}
+			// Rebuilt on the tip with the lease, the branch is current.
+			if _, err := wc.Publish(ctx, bb, gitwriter.ChangeSet{Files: []gitwriter.File{{Path: "deploy.yaml", Content: []byte(content)}}, Changes: cs.Changes}, ds[0].Lease); err != nil {
+				t.Fatal(err)
+			}
+			br, err = branchState(ctx, wc, bb.Name, []string{"deploy.yaml"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(br.Behind) != 0 {
+				t.Errorf("after the rebuild Behind = %v, want none", br.Behind)
+			}
+			if got := s.Git(t, "fleet", "merge-base", "main", bb.Name); got != s.Ref(t, "fleet", "refs/heads/main") {
+				t.Errorf("merge-base of the rebuilt branch = %s, want the tip of main", got)
+			}
+		})
+	}
+}
+
+func writeTemp(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -208,7 +208,7 @@ func decide(g Group, prs []botPR, foreignOpen []int, br Branch, s Settings) Deci
 			d.DeleteBranch = br.Exists
 			return d
 		}
-		branchOK := br.Exists && sameFiles(br.Files, g.Files)
+		branchOK := current(br, g)
 		textOK := normalize(pr.Title) == normalize(d.Title) && normalize(pr.Body) == normalize(d.Body)
 		switch {
 		case branchOK && textOK:
@@ -217,6 +217,9 @@ func decide(g Group, prs []botPR, foreignOpen []int, br Branch, s Settings) Deci
 		case branchOK:
 			d.Action = ActionUpdateText
 			d.Reason = "branch is current; title or body differ" + dupNote
+		case textOK && br.Exists && sameFiles(br.Files, g.Files):
+			d.Action = ActionUpdateBranch
+			d.Reason = fmt.Sprintf("the base branch changed %s since the branch was built; rebuilt on its tip", strings.Join(br.Behind, ", ")) + dupNote
 		case textOK:
 			d.Action = ActionUpdateBranch
 			d.Reason = "branch differs from the wanted change on the current base" + dupNote
@@ -261,7 +264,7 @@ func decide(g Group, prs []botPR, foreignOpen []int, br Branch, s Settings) Deci
 	d.Linked = linked(prs, 0)
 	d.Title, d.Body = Title(g), Body(g, d.Linked)
 	d.Reason = "no open pull request proposes " + describe(versions)
-	if !br.Exists || !sameFiles(br.Files, g.Files) {
+	if !current(br, g) {
 		d.Push, d.Files, d.Message = true, g.Files, message(g)
 	} else {
 		d.Reason += "; branch already carries the change"
@@ -312,6 +315,14 @@ func sameTargets(a, b []Version) bool {
 		return slices.Compact(ks)
 	}
 	return slices.Equal(key(a), key(b))
+}
+
+// current reports whether the branch is what pushing g now would make,
+// up to files the base changed elsewhere: it changes exactly the wanted
+// files to the wanted contents, and the base has not moved in any of them
+// since the branch was built.
+func current(br Branch, g Group) bool {
+	return br.Exists && sameFiles(br.Files, g.Files) && len(br.Behind) == 0
 }
 
 // sameFiles reports whether the branch changes exactly the wanted files to

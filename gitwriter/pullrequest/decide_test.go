@@ -85,6 +85,9 @@ func TestDecide(t *testing.T) {
 	movedBase.Files = []File{{Path: "apps/web/deployment.yaml", Content: []byte("replicas: 1\nimage: ghcr.io/acme/web:1.5.0\n")}}
 	extraFile := carrying(web("1.5.0"))
 	extraFile.Files = append(extraFile.Files, File{Path: "README.md", Content: []byte("x")})
+	behind := carrying(web("1.5.0"))
+	behind.Behind = []string{"apps/web/deployment.yaml"}
+	behindForeign := withForeign(behind)
 	stale := carrying(web("1.5.0"))
 	stale.Commits = append(stale.Commits, Commit{Hash: "h2", ByBot: true})
 	editedBody := openPR(7, web("1.5.0"))
@@ -141,6 +144,29 @@ func TestDecide(t *testing.T) {
 			prs:      []PullRequest{openPR(7, web("1.5.0"))},
 			branches: map[string]Branch{"imagebump/web": movedBase},
 			want:     map[string]summary{"web": {Action: ActionUpdateBranch, Number: 7, Push: true, Lease: "h1.5.0"}},
+		},
+		{
+			// Someone changed the lines the branch changes on the base: "base
+			// + change" equals the branch's files, but the branch sits on the
+			// old base and conflicts.
+			name:     "base moved in a file the group changes though the contents match: rebuilt on the tip",
+			groups:   []Group{web("1.5.0")},
+			prs:      []PullRequest{openPR(7, web("1.5.0"))},
+			branches: map[string]Branch{"imagebump/web": behind},
+			want:     map[string]summary{"web": {Action: ActionUpdateBranch, Number: 7, Push: true, Lease: "h1.5.0"}},
+		},
+		{
+			name:     "base moved under a branch with human commits: not rebuilt, commented",
+			groups:   []Group{web("1.5.0")},
+			prs:      []PullRequest{openPR(7, web("1.5.0"))},
+			branches: map[string]Branch{"imagebump/web": behindForeign},
+			want:     map[string]summary{"web": {Action: ActionCommentForeign, Number: 7, Lease: "human1"}},
+		},
+		{
+			name:     "base moved under a branch without a pull request: pushed before opening",
+			groups:   []Group{web("1.5.0")},
+			branches: map[string]Branch{"imagebump/web": behind},
+			want:     map[string]summary{"web": {Action: ActionCreate, Push: true, Lease: "h1.5.0"}},
 		},
 		{
 			name:     "branch changes a file the group does not: rebuilt",

@@ -93,6 +93,12 @@ type Branch struct {
 	// Files are the branch's contents of every file it changes relative to
 	// that merge-base. A file the branch deletes has nil Content.
 	Files []File
+	// Behind are the files the branch or its group changes whose content on
+	// the base tip differs from the branch's merge-base, sorted: the base
+	// moved under them, so the branch may conflict and is rebuilt on the
+	// tip even when its contents are the wanted ones. The base moving in
+	// other files is not a reason to push.
+	Behind []string
 }
 
 // Version is one proposed image version, as recorded in a pull request's
