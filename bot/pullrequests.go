@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/imagebump/imagebump/config"
 	"github.com/imagebump/imagebump/gitwriter"
@@ -20,8 +22,10 @@ type sourcer interface {
 	Source(ctx context.Context, ref string) (string, error)
 }
 
-// branchReader reads a group branch for the lifecycle.
+// branchReader reads the bot's branches for the lifecycle: which exist,
+// and what one holds.
 type branchReader interface {
+	Branches(ctx context.Context, prefix string) (map[string]string, error)
 	Branch(ctx context.Context, name string) (gitwriter.BranchState, error)
 	ReadFile(commit, path string) ([]byte, error)
 }
@@ -49,7 +53,12 @@ func (r *Runner) pullRequests(ctx context.Context, reg sourcer, wc prWorkingCopy
 		res.Err = err
 		return
 	}
-	groups := plan.Groups
+	existing, err := wc.Branches(ctx, st.PolicyFiles.PullRequests.BranchPrefix)
+	if err != nil {
+		res.Err = fmt.Errorf("pull requests: %w", err)
+		return
+	}
+	groups := append(plan.Groups, obsoleteGroups(plan, existing, st.PolicyFiles.PullRequests.BranchPrefix)...)
 	if len(groups) == 0 {
 		return
 	}
@@ -178,6 +187,29 @@ func planGroups(ctx context.Context, st *Outcome) (prPlan, error) {
 		plan.Commits[g.Branch] = commit.Changes
 	}
 	return plan, nil
+}
+
+// obsoleteGroups are the bot branches (existing, under prefix) that no
+// group of plan maps to and no held group owns: their policy or markers
+// were removed, or the grouping changed. Decide closes their pull
+// requests and deletes them.
+func obsoleteGroups(plan prPlan, existing map[string]string, prefix string) []pullrequest.Group {
+	current := map[string]bool{}
+	for _, g := range plan.Groups {
+		current[g.Branch] = true
+	}
+	var out []pullrequest.Group
+	for _, b := range slices.Sorted(maps.Keys(existing)) {
+		if current[b] || plan.Held[b] != "" {
+			continue
+		}
+		name := strings.TrimPrefix(b, prefix)
+		out = append(out, pullrequest.Group{
+			Name: name, Branch: b,
+			Obsolete: fmt.Sprintf("no policy in use maps to group %q any more (a policy or its markers were removed, or the grouping changed)", name),
+		})
+	}
+	return out
 }
 
 // addSources fills in the source repository of each new image, for the

@@ -60,6 +60,10 @@ func (f *fakeCopy) Push(ctx context.Context, cs gitwriter.ChangeSet, rebuild git
 
 var errNoBranches = errors.New("fakeCopy has no branches")
 
+func (f *fakeCopy) Branches(context.Context, string) (map[string]string, error) {
+	return nil, nil
+}
+
 func (f *fakeCopy) Branch(context.Context, string) (gitwriter.BranchState, error) {
 	return gitwriter.BranchState{}, errNoBranches
 }

@@ -101,6 +101,26 @@ func (r *Repo) Branch(ctx context.Context, name string) (BranchState, error) {
 	return st, r.errorf("branch %s of %s: no common history with %s within %d commits", name, r.opts.URL, r.opts.Branch, branchDepths[len(branchDepths)-1])
 }
 
+// Branches returns the remote's branches under prefix with their heads:
+// the bot's branches, whichever group made them, so that the bot finds
+// those no group maps to any more. An empty prefix is refused.
+func (r *Repo) Branches(ctx context.Context, prefix string) (map[string]string, error) {
+	if prefix == "" {
+		return nil, errors.New("listing the bot's branches: the branch prefix may not be empty")
+	}
+	refs, err := r.listRemote(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for name, h := range refs {
+		if strings.HasPrefix(name, prefix) && name != prefix {
+			out[name] = h.String()
+		}
+	}
+	return out, nil
+}
+
 // compare fills st from the commits fetched so far. It returns false when
 // the histories fetched are too shallow to tell.
 func (r *Repo) compare(head plumbing.Hash, st *BranchState) (bool, error) {

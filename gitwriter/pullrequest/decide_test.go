@@ -28,6 +28,11 @@ func upToDate() Group {
 	return g
 }
 
+// gone is the obsolete group on branch imagebump/name.
+func gone(name string) Group {
+	return Group{Name: name, Branch: "imagebump/" + name, Obsolete: "no policy in use maps to group " + name + " any more"}
+}
+
 // api is a second group, for maxOpen and collisions.
 func api(to string) Group {
 	return Group{
@@ -207,6 +212,71 @@ func TestDecide(t *testing.T) {
 			groups: []Group{upToDate()},
 			prs:    []PullRequest{openPR(7, web("1.5.0"))},
 			want:   map[string]summary{"web": {Action: ActionClose, Number: 7}},
+		},
+		{
+			name:     "merged, and the forge left the branch: deleted",
+			groups:   []Group{upToDate()},
+			prs:      []PullRequest{withState(openPR(7, web("1.5.0")), StateMerged)},
+			branches: map[string]Branch{"imagebump/web": carrying(web("1.5.0"))},
+			want:     map[string]summary{"web": {Action: ActionDeleteBranch, Number: 7, Lease: "h1.5.0"}},
+		},
+		{
+			name:     "merged, and someone pushed to the branch since: left alone",
+			groups:   []Group{upToDate()},
+			prs:      []PullRequest{withState(openPR(7, web("1.5.0")), StateMerged)},
+			branches: map[string]Branch{"imagebump/web": withForeign(carrying(web("1.5.0")))},
+			want:     map[string]summary{"web": {Action: ActionSkip, Lease: "human1"}},
+		},
+		{
+			name:     "obsolete group: its open pull request is closed and the branch deleted",
+			groups:   []Group{gone("web")},
+			prs:      []PullRequest{openPR(7, web("1.5.0"))},
+			branches: map[string]Branch{"imagebump/web": carrying(web("1.5.0"))},
+			want:     map[string]summary{"web": {Action: ActionClose, Number: 7, Lease: "h1.5.0", DeleteBranch: true}},
+		},
+		{
+			name:     "obsolete group with human commits: commented, left open",
+			groups:   []Group{gone("web")},
+			prs:      []PullRequest{openPR(7, web("1.5.0"))},
+			branches: map[string]Branch{"imagebump/web": withForeign(carrying(web("1.5.0")))},
+			want:     map[string]summary{"web": {Action: ActionCommentForeign, Number: 7, Lease: "human1"}},
+		},
+		{
+			name:     "obsolete group with human commits, already commented: nothing more",
+			groups:   []Group{gone("web")},
+			prs:      []PullRequest{commented},
+			branches: map[string]Branch{"imagebump/web": withForeign(carrying(web("1.5.0")))},
+			want:     map[string]summary{"web": {Action: ActionSkip, Number: 7, Lease: "human1"}},
+		},
+		{
+			name:     "obsolete branch without a pull request: deleted",
+			groups:   []Group{gone("web")},
+			branches: map[string]Branch{"imagebump/web": carrying(web("1.5.0"))},
+			want:     map[string]summary{"web": {Action: ActionDeleteBranch, Lease: "h1.5.0"}},
+		},
+		{
+			name:     "obsolete branch with human commits and no pull request: left alone",
+			groups:   []Group{gone("web")},
+			branches: map[string]Branch{"imagebump/web": withForeign(carrying(web("1.5.0")))},
+			want:     map[string]summary{"web": {Action: ActionSkip, Lease: "human1"}},
+		},
+		{
+			name:     "obsolete branch under a human's open pull request: left alone",
+			groups:   []Group{gone("web")},
+			prs:      []PullRequest{humanPR},
+			branches: map[string]Branch{"imagebump/web": carrying(web("1.5.0"))},
+			want:     map[string]summary{"web": {Action: ActionSkip, Number: 9, Lease: "h1.5.0"}},
+		},
+		{
+			name:     "an obsolete open pull request counts toward maxOpen until it is closed",
+			groups:   []Group{api("2.1.0"), gone("web")},
+			prs:      []PullRequest{openPR(7, web("1.5.0"))},
+			branches: map[string]Branch{"imagebump/web": carrying(web("1.5.0"))},
+			settings: Settings{MaxOpen: 1},
+			want: map[string]summary{
+				"api": {Action: ActionDefer},
+				"web": {Action: ActionClose, Number: 7, Lease: "h1.5.0", DeleteBranch: true},
+			},
 		},
 		{
 			name:   "base has the values and nothing is open: nothing to do",

@@ -212,6 +212,11 @@ func execute(ctx context.Context, w *waiter, d Decision, forge Writer, branches 
 		return w.do(ctx, fmt.Sprintf("editing pull request #%d", d.Number), func() error {
 			return forge.Edit(ctx, d.Number, d.Title, d.Body)
 		})
+	case ActionDeleteBranch:
+		if err := branches.Delete(ctx, d.Branch, d.Lease); err != nil {
+			return fmt.Errorf("deleting the branch: %w", err)
+		}
+		return nil
 	case ActionCommentForeign:
 		return w.do(ctx, fmt.Sprintf("commenting on pull request #%d", d.Number), func() error {
 			return forge.Comment(ctx, d.Number, d.Comment)

@@ -45,6 +45,12 @@ type Group struct {
 	// on top of the current tip of the base branch. Empty means the base
 	// already has every value, and a pull request for the group is stale.
 	Files []File
+	// Obsolete, when set, says why no group of the pass maps to Branch any
+	// more (its policy or markers were removed, the grouping changed): the
+	// bot's open pull request on it is closed with this reason and the
+	// branch deleted, unless someone else committed to it. Such a group has
+	// no Changes or Files.
+	Obsolete string
 }
 
 // State is a pull request's state on the forge.

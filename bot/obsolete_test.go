@@ -1,0 +1,203 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/imagebump/imagebump/config"
+	"github.com/imagebump/imagebump/gitwriter"
+	"github.com/imagebump/imagebump/gitwriter/pullrequest"
+	"github.com/imagebump/imagebump/test/gitserver"
+)
+
+// memForge is a hand-written pullrequest.Forge in memory: pull requests by
+// number, with their comments. It is enough for the bot's side of the
+// lifecycle; the forge clients are tested against real or faked APIs in
+// their own packages.
+type memForge struct {
+	mu       sync.Mutex
+	prs      []pullrequest.PullRequest
+	comments map[int][]string
+	heads    func(branch string) string // the branch's head on the git server
+}
+
+func (f *memForge) PullRequests(_ context.Context, branch string) ([]pullrequest.PullRequest, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []pullrequest.PullRequest
+	for _, pr := range f.prs {
+		if pr.Head == branch {
+			out = append(out, pr)
+		}
+	}
+	return out, nil
+}
+
+func (f *memForge) Comments(_ context.Context, n int) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.comments[n]), nil
+}
+
+func (f *memForge) Create(_ context.Context, p pullrequest.NewPullRequest) (pullrequest.PullRequest, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	pr := pullrequest.PullRequest{Number: len(f.prs) + 1, State: pullrequest.StateOpen, Head: p.Head, HeadSHA: f.heads(p.Head), Title: p.Title, Body: p.Body}
+	f.prs = append(f.prs, pr)
+	return pr, nil
+}
+
+func (f *memForge) Label(context.Context, int, []string) error { return nil }
+
+func (f *memForge) RequestReviews(context.Context, int, []string, []string) error { return nil }
+
+func (f *memForge) pr(n int) (*pullrequest.PullRequest, error) {
+	if n < 1 || n > len(f.prs) {
+		return nil, errors.New("no such pull request")
+	}
+	return &f.prs[n-1], nil
+}
+
+func (f *memForge) Edit(_ context.Context, n int, title, body string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	pr, err := f.pr(n)
+	if err != nil {
+		return err
+	}
+	pr.Title, pr.Body = title, body
+	return nil
+}
+
+func (f *memForge) Close(_ context.Context, n int, body string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	pr, err := f.pr(n)
+	if err != nil {
+		return err
+	}
+	pr.State, pr.Body = pullrequest.StateClosed, body
+	return nil
+}
+
+func (f *memForge) Comment(_ context.Context, n int, body string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.comments == nil {
+		f.comments = map[int][]string{}
+	}
+	f.comments[n] = append(f.comments[n], body)
+	return nil
+}
+
+// states is each pull request's head branch and state.
+func (f *memForge) states() map[string]pullrequest.State {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]pullrequest.State{}
+	for _, pr := range f.prs {
+		out[pr.Head] = pr.State
+	}
+	return out
+}
+
+// TestObsoletePullRequests runs pull request passes on git http-backend: a
+// pull request whose policy is removed from the policy files is closed
+// with a comment saying why and its branch deleted; one whose registry
+// fails is not taken for obsolete and stays as it is.
+func TestObsoletePullRequests(t *testing.T) {
+	const policies = `policies:
+  - name: web
+    image: ghcr.io/acme/web
+    semver: ^1
+  - name: other
+    image: ghcr.io/acme/unused
+    semver: "*"
+`
+	s := gitserver.Start(t)
+	s.NewRepo(t, "fleet", map[string]string{
+		".imagebump.yaml": policies,
+		"web.yaml":        "image: ghcr.io/acme/web:1.4.2 # {\"$imagepolicy\": \"web\"}\n",
+		"other.yaml":      "image: ghcr.io/acme/unused:1.0.0 # {\"$imagepolicy\": \"other\"}\n",
+	})
+	token := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(token, []byte(s.Token), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	repo := config.Repository{URL: s.RepoURL("fleet"), Branch: "main", Mode: config.PullRequest}
+	workDir := t.TempDir()
+	forge := &memForge{heads: func(b string) string { return s.Ref(t, "fleet", "refs/heads/"+b) }}
+	r := &Runner{
+		Config: &config.Bot{Repositories: []config.Repository{repo}},
+		Open: func(config.Repository) (WorkingCopy, error) {
+			return gitwriter.New(gitwriter.Options{
+				URL: repo.URL, Branch: "main", WorkDir: workDir,
+				Auth:   gitwriter.Auth{TokenFile: token},
+				Author: gitwriter.Signature{Name: "imagebump", Email: "bot@example.com"},
+			})
+		},
+		Forge: func(config.Repository) (pullrequest.Forge, error) { return forge, nil },
+	}
+	reg := newFake()
+	pass := func() map[string]pullrequest.Action {
+		t.Helper()
+		res := r.pass(context.Background(), dedupe(reg), repo)
+		if res.Err != nil {
+			t.Fatalf("pass: %v", res.Err)
+		}
+		got := map[string]pullrequest.Action{}
+		for _, pr := range res.PullRequests {
+			if pr.Err != nil {
+				t.Errorf("group %s: %v", pr.Group, pr.Err)
+			}
+			got[pr.Branch] = pr.Action
+		}
+		return got
+	}
+
+	if diff := cmp.Diff(map[string]pullrequest.Action{"imagebump/web": pullrequest.ActionCreate, "imagebump/other": pullrequest.ActionCreate}, pass()); diff != "" {
+		t.Fatalf("first pass (-want +got):\n%s", diff)
+	}
+
+	// The registry of web fails: its group is held, not obsolete.
+	reg.fail["ghcr.io/acme/web"] = errors.New("503 Service Unavailable")
+	webHead := s.Ref(t, "fleet", "refs/heads/imagebump/web")
+	if diff := cmp.Diff(map[string]pullrequest.Action{"imagebump/other": pullrequest.ActionSkip}, pass()); diff != "" {
+		t.Errorf("pass with web's registry down (-want +got):\n%s", diff)
+	}
+	if got := s.Ref(t, "fleet", "refs/heads/imagebump/web"); got != webHead || forge.states()["imagebump/web"] != pullrequest.StateOpen {
+		t.Errorf("web's branch at %q (was %q), pull request %s: want both untouched", got, webHead, forge.states()["imagebump/web"])
+	}
+	delete(reg.fail, "ghcr.io/acme/web")
+
+	// Someone removes the policy other and its marker.
+	s.Commit(t, "fleet", "main", "drop other", map[string]string{
+		".imagebump.yaml": strings.Replace(policies, "  - name: other\n    image: ghcr.io/acme/unused\n    semver: \"*\"\n", "", 1),
+		"other.yaml":      "image: ghcr.io/acme/unused:1.0.0\n",
+	})
+	if diff := cmp.Diff(map[string]pullrequest.Action{"imagebump/web": pullrequest.ActionSkip, "imagebump/other": pullrequest.ActionClose}, pass()); diff != "" {
+		t.Errorf("pass after the policy was removed (-want +got):\n%s", diff)
+	}
+	if got := forge.states(); got["imagebump/other"] != pullrequest.StateClosed || got["imagebump/web"] != pullrequest.StateOpen {
+		t.Errorf("pull requests %v: want other's closed and web's open", got)
+	}
+	if got := s.Ref(t, "fleet", "refs/heads/imagebump/other"); got != "" {
+		t.Errorf("branch imagebump/other still at %s", got)
+	}
+	other, _ := forge.PullRequests(context.Background(), "imagebump/other")
+	if c := forge.comments[other[0].Number]; len(c) != 1 || !strings.Contains(c[0], `no policy in use maps to group "other"`) {
+		t.Errorf("comments on the obsolete pull request: %q, want one saying why", c)
+	}
+	// Nothing is left to do.
+	if diff := cmp.Diff(map[string]pullrequest.Action{"imagebump/web": pullrequest.ActionSkip}, pass()); diff != "" {
+		t.Errorf("last pass (-want +got):\n%s", diff)
+	}
+}
