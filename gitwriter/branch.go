@@ -358,7 +358,7 @@ func (r *Repo) DeleteBranch(ctx context.Context, b BotBranch, lease string) erro
 		RefSpecs:   []config.RefSpec{config.RefSpec(":refs/heads/" + name)},
 		Progress:   &server,
 	}
-	u := update{branch: name, expect: plumbing.NewHash(lease), anyHead: lease == "", leased: true}
+	u := update{branch: name, expect: plumbing.NewHash(lease), anyHead: lease == "", leased: true, deleting: true}
 	if lease != "" {
 		opts.RequireRemoteRefs = []config.RefSpec{config.RefSpec(lease + ":refs/heads/" + name)}
 	}

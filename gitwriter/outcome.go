@@ -69,6 +69,9 @@ type update struct {
 	// unconditional delete).
 	anyHead bool
 	leased  bool
+	// deleting: the update deletes the branch, so finding it gone
+	// afterwards is what was wanted, whoever deleted it.
+	deleting bool
 }
 
 // pushOutcome is the one place a failed push or delete is classified. err
@@ -89,7 +92,10 @@ func (r *Repo) pushOutcome(ctx context.Context, err error, u update, server stri
 	if lerr != nil {
 		return r.errorf("updating branch %s of %s: %w (and reading it back: %v)", u.branch, r.opts.URL, err, lerr)
 	}
-	now := refs[u.branch] // the zero hash when absent
+	now, exists := refs[u.branch] // the zero hash when absent
+	if u.deleting && !exists {
+		return nil
+	}
 	if !u.anyHead && now != u.expect {
 		sentinel := ErrPushRejected
 		if u.leased {

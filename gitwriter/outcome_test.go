@@ -210,3 +210,45 @@ func publish(ctx context.Context, r *Repo, pub string, _ RebuildFunc) error {
 func deleteWeb(ctx context.Context, r *Repo, pub string, _ RebuildFunc) error {
 	return r.DeleteBranch(ctx, bb("web"), pub)
 }
+
+// A branch someone else deletes while the bot deletes it is gone, as
+// wanted: not a refusal, not a lost lease.
+func TestDeleteRacingDelete(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		moveOn func(gitserver.Request) bool
+		leased bool
+	}{
+		{"leased, deleted before the advertisement", beforeAdvert, true},
+		{"leased, deleted between advertisement and pack", beforePack, true},
+		{"any head, deleted between advertisement and pack", beforePack, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := gitserver.Start(t)
+			s.NewRepo(t, "fleet", map[string]string{"a.yaml": "a: 1\n"})
+			r := mustNew(t, tokenOptions(t, s, "fleet", t.TempDir(), nil))
+			mustSync(t, r)
+			ctx := context.Background()
+			pub, err := r.Publish(ctx, bb("web"), change("a.yaml", "a: 2\n", "web", "1", "2"), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var once atomic.Bool
+			s.SetHook(func(req gitserver.Request) {
+				if tc.moveOn(req) && once.CompareAndSwap(false, true) {
+					s.Git(t, "fleet", "update-ref", "-d", "refs/heads/imagebump/web")
+				}
+			})
+			lease := ""
+			if tc.leased {
+				lease = pub.Head
+			}
+			if err := r.DeleteBranch(ctx, bb("web"), lease); err != nil {
+				t.Errorf("DeleteBranch = %v, want nil: the branch is gone", err)
+			}
+			if !once.Load() {
+				t.Error("the race did not happen")
+			}
+		})
+	}
+}
