@@ -3,8 +3,6 @@ package bot
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -128,10 +126,7 @@ func TestObsoletePullRequests(t *testing.T) {
 		"web.yaml":        "image: ghcr.io/acme/web:1.4.2 # {\"$imagepolicy\": \"web\"}\n",
 		"other.yaml":      "image: ghcr.io/acme/unused:1.0.0 # {\"$imagepolicy\": \"other\"}\n",
 	})
-	token := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(token, []byte(s.Token), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	token := writeTemp(t, s.Token)
 	repo := config.Repository{URL: s.RepoURL("fleet"), Branch: "main", Mode: config.PullRequest}
 	workDir := t.TempDir()
 	forge := &memForge{heads: func(b string) string { return s.Ref(t, "fleet", "refs/heads/"+b) }}

@@ -117,15 +117,8 @@ func TestPushOutcomes(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := gitserver.Start(t)
-			s.NewRepo(t, "fleet", map[string]string{"a.yaml": "a: 1\n"})
-			r := mustNew(t, tokenOptions(t, s, "fleet", t.TempDir(), nil))
-			mustSync(t, r)
+			s, r, pub := publishedWeb(t)
 			ctx := context.Background()
-			pub, err := r.Publish(ctx, bb("web"), change("a.yaml", "a: 2\n", "web", "1", "2"), "")
-			if err != nil {
-				t.Fatal(err)
-			}
 			s.SetPreReceive(t, "fleet", tc.hook)
 			var once atomic.Bool
 			if tc.moveOn != nil {
@@ -141,7 +134,7 @@ func TestPushOutcomes(t *testing.T) {
 				rebuilds.Add(1)
 				return change("a.yaml", "a: 2\n", "web", "1", "2"), nil
 			}
-			err = tc.do(ctx, r, pub.Head, rebuild)
+			err := tc.do(ctx, r, pub, rebuild)
 
 			var re *RefusedError
 			gotRefused := errors.As(err, &re)
@@ -224,15 +217,8 @@ func TestDeleteRacingDelete(t *testing.T) {
 		{"any head, deleted between advertisement and pack", beforePack, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := gitserver.Start(t)
-			s.NewRepo(t, "fleet", map[string]string{"a.yaml": "a: 1\n"})
-			r := mustNew(t, tokenOptions(t, s, "fleet", t.TempDir(), nil))
-			mustSync(t, r)
+			s, r, pub := publishedWeb(t)
 			ctx := context.Background()
-			pub, err := r.Publish(ctx, bb("web"), change("a.yaml", "a: 2\n", "web", "1", "2"), "")
-			if err != nil {
-				t.Fatal(err)
-			}
 			var once atomic.Bool
 			s.SetHook(func(req gitserver.Request) {
 				if tc.moveOn(req) && once.CompareAndSwap(false, true) {
@@ -241,7 +227,7 @@ func TestDeleteRacingDelete(t *testing.T) {
 			})
 			lease := ""
 			if tc.leased {
-				lease = pub.Head
+				lease = pub
 			}
 			if err := r.DeleteBranch(ctx, bb("web"), lease); err != nil {
 				t.Errorf("DeleteBranch = %v, want nil: the branch is gone", err)
@@ -251,4 +237,19 @@ func TestDeleteRacingDelete(t *testing.T) {
 			}
 		})
 	}
+}
+
+// publishedWeb is a working copy synced to main of a new repository, with
+// the bot branch imagebump/web published; it returns the head published.
+func publishedWeb(t *testing.T) (*gitserver.Server, *Repo, string) {
+	t.Helper()
+	s := gitserver.Start(t)
+	s.NewRepo(t, "fleet", map[string]string{"a.yaml": "a: 1\n"})
+	r := mustNew(t, tokenOptions(t, s, "fleet", t.TempDir(), nil))
+	mustSync(t, r)
+	pub, err := r.Publish(context.Background(), bb("web"), change("a.yaml", "a: 2\n", "web", "1", "2"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, r, pub.Head
 }
