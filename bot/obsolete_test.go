@@ -13,6 +13,7 @@ import (
 	"github.com/imagebump/imagebump/config"
 	"github.com/imagebump/imagebump/gitwriter"
 	"github.com/imagebump/imagebump/gitwriter/pullrequest"
+	"github.com/imagebump/imagebump/test/filetree"
 	"github.com/imagebump/imagebump/test/gitserver"
 )
 
@@ -194,5 +195,42 @@ func TestObsoletePullRequests(t *testing.T) {
 	// Nothing is left to do.
 	if diff := cmp.Diff(map[string]pullrequest.Action{"imagebump/web": pullrequest.ActionSkip}, pass()); diff != "" {
 		t.Errorf("last pass (-want +got):\n%s", diff)
+	}
+}
+
+// A base branch under the bot's branch prefix would look like one of the
+// bot's obsolete branches: the pass refuses before reading any branch or
+// asking the forge anything.
+func TestBaseUnderBranchPrefixRefused(t *testing.T) {
+	const opened = "the forge was opened"
+	for _, tc := range []struct {
+		name               string
+		branch, pushBranch string
+		wantErr            string
+	}{
+		{"base under the prefix", "imagebump/main", "", `the branch "imagebump/main" lies under pullRequests.branchPrefix "imagebump/"`},
+		{"push branch under the prefix", "main", "imagebump/auto", `the branch "imagebump/auto" lies under pullRequests.branchPrefix "imagebump/"`},
+		// The control: the same pass goes on to the forge.
+		{"base outside the prefix", "main", "", opened},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filetree.Write(t, map[string]string{
+				".imagebump.yaml": "policies:\n  - name: web\n    image: ghcr.io/acme/web\n    semver: ^1\n",
+				"deploy.yaml":     "image: ghcr.io/acme/web:1.4.2 # {\"$imagepolicy\": \"web\"}\n",
+			})
+			wc := &fakeCopy{dir: dir}
+			repo := config.Repository{URL: "https://git.example/acme/fleet.git", Branch: tc.branch, PushBranch: tc.pushBranch, Mode: config.PullRequest}
+			r := &Runner{
+				Config: &config.Bot{Repositories: []config.Repository{repo}},
+				Open:   func(config.Repository) (WorkingCopy, error) { return wc, nil },
+				Forge: func(config.Repository) (pullrequest.Forge, error) {
+					return nil, errors.New(opened)
+				},
+			}
+			res := r.pass(context.Background(), dedupe(newFake()), repo)
+			if res.Err == nil || !strings.Contains(res.Err.Error(), tc.wantErr) {
+				t.Errorf("pass: %v, want %q", res.Err, tc.wantErr)
+			}
+		})
 	}
 }

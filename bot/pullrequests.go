@@ -48,6 +48,10 @@ type prWorkingCopy interface {
 // (pullrequest.Decide) and carried out unless this is a dry run. The
 // groups come from planGroups; this method does the I/O around it.
 func (r *Runner) pullRequests(ctx context.Context, reg sourcer, wc prWorkingCopy, repo config.Repository, st *Outcome, res *Result, log *slog.Logger) {
+	if err := basesOutside(repo, st.PolicyFiles.PullRequests.BranchPrefix); err != nil {
+		res.Err = fmt.Errorf("pull requests: %w", err)
+		return
+	}
 	plan, err := planGroups(ctx, st)
 	if err != nil {
 		res.Err = err
@@ -114,6 +118,18 @@ func (r *Runner) pullRequests(ctx context.Context, reg sourcer, wc prWorkingCopy
 		res.PullRequests = pullrequest.Execute(ctx, decisions, forge, prBranches{wc: wc, prefix: s.BranchPrefix, changes: plan.Commits}, opts...)
 	}
 	res.PullRequests = append(res.PullRequests, failures...)
+}
+
+// basesOutside refuses a base (or push) branch under the bot's branch
+// prefix before anything is read: the bot would take it for one of its
+// own, obsolete, branches. gitwriter refuses to rewrite it in any case.
+func basesOutside(repo config.Repository, prefix string) error {
+	for _, b := range []string{repo.Branch, repo.PushBranch} {
+		if b != "" && strings.HasPrefix(b, prefix) {
+			return fmt.Errorf("the branch %q lies under pullRequests.branchPrefix %q, which names the bot's own branches; choose another prefix", b, prefix)
+		}
+	}
+	return nil
 }
 
 // settings are the lifecycle settings of repo's policy files.
