@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 
 	git "github.com/go-git/go-git/v5"
@@ -85,7 +87,9 @@ func (r *Repo) pushOutcome(ctx context.Context, err error, u update, server stri
 	if err == nil || errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return nil
 	}
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || transportFailed(err) {
+		// No answer came: neither a race nor a refusal, and not retried
+		// within this pass.
 		return r.errorf("updating branch %s of %s: %w", u.branch, r.opts.URL, err)
 	}
 	refs, lerr := r.listRemote(ctx)
@@ -104,6 +108,16 @@ func (r *Repo) pushOutcome(ctx context.Context, err error, u update, server stri
 		return r.errorf("updating branch %s of %s: %w: expected %s, found %s: %v", u.branch, r.opts.URL, sentinel, describeHead(u.expect), describeHead(now), err)
 	}
 	return &RefusedError{Branch: u.branch, Message: r.redact(serverMessage(server)), Err: r.errorf("updating branch %s of %s: %w", u.branch, r.opts.URL, err)}
+}
+
+// transportFailed reports whether err is the connection failing rather
+// than the server answering. go-git's HTTP transport reports a request
+// that got no response as a *plumbing.UnexpectedError (which does not
+// unwrap); the others surface the network's own errors.
+func transportFailed(err error) bool {
+	var ne net.Error
+	var ue *plumbing.UnexpectedError
+	return errors.As(err, &ue) || errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 }
 
 func describeHead(h plumbing.Hash) string {

@@ -3,6 +3,7 @@ package gitwriter
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -252,4 +253,28 @@ func publishedWeb(t *testing.T) (*gitserver.Server, *Repo, string) {
 		t.Fatal(err)
 	}
 	return s, r, pub.Head
+}
+
+// A connection that breaks while pushing is neither a race nor a refusal:
+// the error is go-git's, and nothing is retried.
+func TestPushConnectionLost(t *testing.T) {
+	s, r, _ := publishedWeb(t)
+	var once atomic.Bool
+	s.SetHook(func(req gitserver.Request) {
+		if beforePack(req) && once.CompareAndSwap(false, true) {
+			panic(http.ErrAbortHandler) // drops the connection
+		}
+	})
+	s.ResetTraffic()
+	var rebuilds atomic.Int32
+	_, err := r.Push(context.Background(), change("a.yaml", "a: 3\n", "web", "1", "3"), func(context.Context, string) (ChangeSet, error) {
+		rebuilds.Add(1)
+		return ChangeSet{}, nil
+	})
+	if err == nil || errors.Is(err, ErrPushRejected) || errors.Is(err, ErrRefused) || errors.Is(err, ErrLeaseLost) {
+		t.Errorf("Push over a dropped connection = %v, want go-git's error alone", err)
+	}
+	if rebuilds.Load() != 0 {
+		t.Errorf("re-planned %d times", rebuilds.Load())
+	}
 }
