@@ -297,15 +297,13 @@ func branchState(ctx context.Context, wc branchReader, name string, paths []stri
 }
 
 // readAt is path's content at commit; nil when the commit does not have it.
+// ReadFile's errors name the path and commit already.
 func readAt(wc branchReader, commit, path string) ([]byte, error) {
 	content, err := wc.ReadFile(commit, path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("reading %s at %s: %w", path, commit, err)
-	}
-	return content, nil
+	return content, err
 }
 
 // prBranches is the git side of the lifecycle on a working copy.
