@@ -121,43 +121,11 @@ func TestObsoletePullRequests(t *testing.T) {
     image: ghcr.io/acme/unused
     semver: "*"
 `
-	s := gitserver.Start(t)
-	s.NewRepo(t, "fleet", map[string]string{
+	s, forge, reg, pass := prPasses(t, map[string]string{
 		".imagebump.yaml": policies,
 		"web.yaml":        "image: ghcr.io/acme/web:1.4.2 # {\"$imagepolicy\": \"web\"}\n",
 		"other.yaml":      "image: ghcr.io/acme/unused:1.0.0 # {\"$imagepolicy\": \"other\"}\n",
 	})
-	token := writeTemp(t, s.Token)
-	repo := config.Repository{URL: s.RepoURL("fleet"), Branch: "main", Mode: config.PullRequest}
-	workDir := t.TempDir()
-	forge := &memForge{heads: func(b string) string { return s.Ref(t, "fleet", "refs/heads/"+b) }}
-	r := &Runner{
-		Config: &config.Bot{Repositories: []config.Repository{repo}},
-		Open: func(config.Repository) (WorkingCopy, error) {
-			return gitwriter.New(gitwriter.Options{
-				URL: repo.URL, Branch: "main", WorkDir: workDir,
-				Auth:   gitwriter.Auth{TokenFile: token},
-				Author: gitwriter.Signature{Name: "imagebump", Email: "bot@example.com"},
-			})
-		},
-		Forge: func(config.Repository) (pullrequest.Forge, error) { return forge, nil },
-	}
-	reg := newFake()
-	pass := func() map[string]pullrequest.Action {
-		t.Helper()
-		res := r.pass(context.Background(), dedupe(reg), repo)
-		if res.Err != nil {
-			t.Fatalf("pass: %v", res.Err)
-		}
-		got := map[string]pullrequest.Action{}
-		for _, pr := range res.PullRequests {
-			if pr.Err != nil {
-				t.Errorf("group %s: %v", pr.Group, pr.Err)
-			}
-			got[pr.Branch] = pr.Action
-		}
-		return got
-	}
 
 	if diff := cmp.Diff(map[string]pullrequest.Action{"imagebump/web": pullrequest.ActionCreate, "imagebump/other": pullrequest.ActionCreate}, pass()); diff != "" {
 		t.Fatalf("first pass (-want +got):\n%s", diff)
@@ -195,6 +163,102 @@ func TestObsoletePullRequests(t *testing.T) {
 	// Nothing is left to do.
 	if diff := cmp.Diff(map[string]pullrequest.Action{"imagebump/web": pullrequest.ActionSkip}, pass()); diff != "" {
 		t.Errorf("last pass (-want +got):\n%s", diff)
+	}
+}
+
+// prPasses serves a repository of files on git http-backend and returns a
+// function that runs one pull request pass over it (through a real working
+// copy, the fake registry and forge), failing the test on any error, with
+// the action per branch.
+func prPasses(t *testing.T, files map[string]string) (*gitserver.Server, *memForge, *fakeRegistry, func() map[string]pullrequest.Action) {
+	t.Helper()
+	s := gitserver.Start(t)
+	s.NewRepo(t, "fleet", files)
+	token := writeTemp(t, s.Token)
+	repo := config.Repository{URL: s.RepoURL("fleet"), Branch: "main", Mode: config.PullRequest}
+	workDir := t.TempDir()
+	forge := &memForge{heads: func(b string) string { return s.Ref(t, "fleet", "refs/heads/"+b) }}
+	r := &Runner{
+		Config: &config.Bot{Repositories: []config.Repository{repo}},
+		Open: func(config.Repository) (WorkingCopy, error) {
+			return gitwriter.New(gitwriter.Options{
+				URL: repo.URL, Branch: "main", WorkDir: workDir,
+				Auth:   gitwriter.Auth{TokenFile: token},
+				Author: gitwriter.Signature{Name: "imagebump", Email: "bot@example.com"},
+			})
+		},
+		Forge: func(config.Repository) (pullrequest.Forge, error) { return forge, nil },
+	}
+	reg := newFake()
+	return s, forge, reg, func() map[string]pullrequest.Action {
+		t.Helper()
+		res := r.pass(context.Background(), dedupe(reg), repo)
+		if res.Err != nil {
+			t.Fatalf("pass: %v", res.Err)
+		}
+		got := map[string]pullrequest.Action{}
+		for _, pr := range res.PullRequests {
+			if pr.Err != nil {
+				t.Errorf("group %s: %v", pr.Group, pr.Err)
+			}
+			got[pr.Branch] = pr.Action
+		}
+		return got
+	}
+}
+
+// TestRebaseWhenBaseMoved runs pull request passes on git http-backend
+// while people edit the base: the branch is rebuilt on the tip, in the
+// same pull request, only when the base moved in the file it changes.
+func TestRebaseWhenBaseMoved(t *testing.T) {
+	const web = "image: ghcr.io/acme/web:1.4.2 # {\"$imagepolicy\": \"web\"}\n"
+	s, forge, _, pass := prPasses(t, map[string]string{
+		".imagebump.yaml": "policies:\n  - name: web\n    image: ghcr.io/acme/web\n    semver: ^1\n",
+		"web.yaml":        web,
+		"other.yaml":      "a: 1\n",
+	})
+	const branch = "imagebump/web"
+	want := func(a pullrequest.Action) map[string]pullrequest.Action {
+		return map[string]pullrequest.Action{branch: a}
+	}
+	if diff := cmp.Diff(want(pullrequest.ActionCreate), pass()); diff != "" {
+		t.Fatalf("first pass (-want +got):\n%s", diff)
+	}
+	built := s.Ref(t, "fleet", "refs/heads/"+branch)
+
+	// The base moves elsewhere: nothing is pushed.
+	s.Commit(t, "fleet", "main", "elsewhere", map[string]string{"other.yaml": "a: 2\n"})
+	if diff := cmp.Diff(want(pullrequest.ActionSkip), pass()); diff != "" {
+		t.Errorf("pass after the base moved elsewhere (-want +got):\n%s", diff)
+	}
+	if got := s.Ref(t, "fleet", "refs/heads/"+branch); got != built {
+		t.Errorf("branch moved from %s to %s", built, got)
+	}
+
+	// Someone bumps the same line by hand: base + change equals the
+	// branch's file, but the branch would conflict. The text changes too
+	// (from 1.4.3 now); before, only the text was rewritten.
+	s.Commit(t, "fleet", "main", "by hand", map[string]string{"web.yaml": strings.Replace(web, "1.4.2", "1.4.3", 1)})
+	if diff := cmp.Diff(want(pullrequest.ActionUpdate), pass()); diff != "" {
+		t.Errorf("pass after the base changed the same line (-want +got):\n%s", diff)
+	}
+	tip := s.Ref(t, "fleet", "refs/heads/main")
+	if got := s.Git(t, "fleet", "merge-base", "main", branch); got != tip {
+		t.Errorf("the branch is built on %s, want the tip %s", got, tip)
+	}
+	if n := len(forge.prs); n != 1 {
+		t.Errorf("%d pull requests, want the same one", n)
+	}
+	if got := s.ReadFile(t, "fleet", branch, "web.yaml"); got != strings.Replace(web, "1.4.2", "1.5.0", 1) {
+		t.Errorf("web.yaml on the branch = %q", got)
+	}
+	// And it stays put.
+	rebuilt := s.Ref(t, "fleet", "refs/heads/"+branch)
+	if diff := cmp.Diff(want(pullrequest.ActionSkip), pass()); diff != "" {
+		t.Errorf("pass after the rebuild (-want +got):\n%s", diff)
+	}
+	if got := s.Ref(t, "fleet", "refs/heads/"+branch); got != rebuilt {
+		t.Errorf("branch moved from %s to %s after the rebuild", rebuilt, got)
 	}
 }
 
