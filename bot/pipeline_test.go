@@ -185,12 +185,12 @@ func TestPipeline(t *testing.T) {
 
 // dedupe wraps a Registry so that each repository is listed and each
 // reference resolved once, as registry.Pass does.
-func dedupe(r Registry) Registry {
-	return &onceRegistry{Registry: r, tags: map[string][]string{}, digests: map[string]string{}}
+func dedupe(r passRegistry) passRegistry {
+	return &onceRegistry{passRegistry: r, tags: map[string][]string{}, digests: map[string]string{}}
 }
 
 type onceRegistry struct {
-	Registry
+	passRegistry
 	mu      sync.Mutex
 	tags    map[string][]string
 	digests map[string]string
@@ -202,7 +202,7 @@ func (o *onceRegistry) Tags(ctx context.Context, repo string) ([]string, error) 
 	if t, ok := o.tags[repo]; ok {
 		return t, nil
 	}
-	t, err := o.Registry.Tags(ctx, repo)
+	t, err := o.passRegistry.Tags(ctx, repo)
 	if err == nil {
 		o.tags[repo] = t
 	}
@@ -215,7 +215,7 @@ func (o *onceRegistry) Digest(ctx context.Context, ref string) (string, error) {
 	if d, ok := o.digests[ref]; ok {
 		return d, nil
 	}
-	d, err := o.Registry.Digest(ctx, ref)
+	d, err := o.passRegistry.Digest(ctx, ref)
 	if err == nil {
 		o.digests[ref] = d
 	}

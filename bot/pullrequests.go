@@ -1,31 +1,72 @@
 package bot
 
 import (
-	"cmp"
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"os"
 	"slices"
 	"strings"
 
 	"github.com/imagebump/imagebump/config"
 	"github.com/imagebump/imagebump/gitwriter"
 	"github.com/imagebump/imagebump/gitwriter/pullrequest"
-	"github.com/imagebump/imagebump/patcher"
 )
+
+// sourcer gives the source repository of an image, for the pull request
+// body: its org.opencontainers.image.source label, or "".
+type sourcer interface {
+	Source(ctx context.Context, ref string) (string, error)
+}
+
+// branchReader reads the bot's branches for the lifecycle: which exist,
+// and what one holds.
+type branchReader interface {
+	Branches(ctx context.Context, prefix string) (map[string]string, error)
+	Branch(ctx context.Context, name string) (gitwriter.BranchState, error)
+	ReadFile(commit, path string) ([]byte, error)
+}
+
+// branchWriter rebuilds and deletes the bot's branches; the prefix travels
+// with every branch, so nothing outside it can be rewritten.
+type branchWriter interface {
+	Publish(ctx context.Context, b gitwriter.BotBranch, cs gitwriter.ChangeSet, lease string) (gitwriter.PublishResult, error)
+	DeleteBranch(ctx context.Context, b gitwriter.BotBranch, lease string) error
+}
+
+// prWorkingCopy is the git side of pull request mode.
+type prWorkingCopy interface {
+	branchReader
+	branchWriter
+}
 
 // pullRequests is step 6 in pull request mode: one branch and pull request
 // per group, built from the base branch, decided by the pure lifecycle
-// (pullrequest.Decide) and carried out unless this is a dry run.
-func (r *Runner) pullRequests(ctx context.Context, reg Registry, wc WorkingCopy, repo config.Repository, st *Outcome, res *Result, log *slog.Logger) {
-	groups, changes, err := r.groups(ctx, reg, wc, repo, st, log)
+// (pullrequest.Decide) and carried out unless this is a dry run. The
+// groups come from planGroups; this method does the I/O around it.
+func (r *Runner) pullRequests(ctx context.Context, reg sourcer, wc prWorkingCopy, repo config.Repository, st *Outcome, res *Result, log *slog.Logger) {
+	if err := basesOutside(repo, st.PolicyFiles.PullRequests.BranchPrefix); err != nil {
+		res.Err = fmt.Errorf("pull requests: %w", err)
+		return
+	}
+	plan, err := planGroups(ctx, st)
 	if err != nil {
 		res.Err = err
 		return
 	}
+	existing, err := wc.Branches(ctx, st.PolicyFiles.PullRequests.BranchPrefix)
+	if err != nil {
+		res.Err = fmt.Errorf("pull requests: %w", err)
+		return
+	}
+	groups := append(plan.Groups, obsoleteGroups(plan, existing, st.PolicyFiles.PullRequests.BranchPrefix)...)
 	if len(groups) == 0 {
 		return
 	}
+	addSources(ctx, reg, groups, log)
 	open := r.Forge
 	if open == nil {
 		open = func(repo config.Repository) (pullrequest.Forge, error) { return OpenForge(repo, log) }
@@ -37,7 +78,11 @@ func (r *Runner) pullRequests(ctx context.Context, reg Registry, wc WorkingCopy,
 	}
 	branches := map[string]pullrequest.Branch{}
 	for _, g := range groups {
-		b, err := branchState(ctx, wc, g.Branch)
+		var paths []string
+		for _, f := range g.Files {
+			paths = append(paths, f.Path)
+		}
+		b, err := branchState(ctx, wc, g.Branch, paths)
 		if err != nil {
 			res.Err = fmt.Errorf("reading branch %s: %w", g.Branch, err)
 			return
@@ -56,9 +101,7 @@ func (r *Runner) pullRequests(ctx context.Context, reg Registry, wc WorkingCopy,
 		return false
 	})
 	s := st.PolicyFiles.PullRequests
-	decisions, err := pullrequest.Decide(groups, prs, branches, pullrequest.Settings{
-		Base: repo.Branch, Labels: s.Labels, Reviewers: s.Reviewers, TeamReviewers: s.TeamReviewers, Draft: s.Draft, MaxOpen: s.MaxOpen,
-	})
+	decisions, err := pullrequest.Decide(groups, prs, branches, settings(repo, s))
 	if err != nil {
 		res.Err = fmt.Errorf("pull requests: %w", err)
 		return
@@ -68,24 +111,53 @@ func (r *Runner) pullRequests(ctx context.Context, reg Registry, wc WorkingCopy,
 			res.PullRequests = append(res.PullRequests, pullrequest.Result{Decision: d, Number: d.Number})
 		}
 	} else {
-		res.PullRequests = pullrequest.Execute(ctx, decisions, forge, prBranches{wc: wc, changes: changes}, opts...)
+		res.PullRequests = pullrequest.Execute(ctx, decisions, forge, prBranches{wc: wc, prefix: s.BranchPrefix, changes: plan.Commits}, opts...)
 	}
 	res.PullRequests = append(res.PullRequests, failures...)
 }
 
-// groups forms the pull request groups of a pass from the policies its
-// markers use, each planned alone on the base tree, with the source
-// repository of each new image for the pull request body. A group with a policy
-// that did not resolve is left out: its pull request is neither updated
-// nor closed while the registry cannot say what the newest tag is. It also
-// returns each branch's changes by field, for the commit message.
-func (r *Runner) groups(ctx context.Context, reg Registry, wc WorkingCopy, repo config.Repository, st *Outcome, log *slog.Logger) ([]pullrequest.Group, map[string][]gitwriter.Change, error) {
-	s := st.PolicyFiles.PullRequests
-	// The policy files name the prefix; only branches under it are ever
-	// force-pushed or deleted.
-	if err := wc.SetBranchPrefix(s.BranchPrefix); err != nil {
-		return nil, nil, fmt.Errorf("pull request branches: %w", err)
+// basesOutside refuses a base (or push) branch under the bot's branch
+// prefix before anything is read: the bot would take it for one of its
+// own, obsolete, branches. gitwriter refuses to rewrite it in any case.
+func basesOutside(repo config.Repository, prefix string) error {
+	for _, b := range []string{repo.Branch, repo.PushBranch} {
+		if b != "" && strings.HasPrefix(b, prefix) {
+			return fmt.Errorf("the branch %q lies under pullRequests.branchPrefix %q, which names the bot's own branches; choose another prefix", b, prefix)
+		}
 	}
+	return nil
+}
+
+// settings are the lifecycle settings of repo's policy files.
+func settings(repo config.Repository, s config.PullRequests) pullrequest.Settings {
+	return pullrequest.Settings{
+		Base: repo.Branch, Labels: s.Labels, Reviewers: s.Reviewers, TeamReviewers: s.TeamReviewers, Draft: s.Draft, MaxOpen: s.MaxOpen,
+	}
+}
+
+// prPlan is what a pass proposes in pull request mode, before git or the
+// forge is asked anything.
+type prPlan struct {
+	// Groups are the groups Decide receives, by name. A group without
+	// Files proposes nothing new: the base already holds its values, and
+	// Decide closes its open pull request.
+	Groups []pullrequest.Group
+	// Commits are each group's field changes, by branch, for its commit
+	// message.
+	Commits map[string][]gitwriter.Change
+	// Held are the groups left out, by branch, because a policy of theirs
+	// did not resolve: while the registry cannot say what the newest tag
+	// is, their pull requests are neither updated nor closed.
+	Held map[string]string
+}
+
+// planGroups forms the pull request groups of a pass from its outcome: the
+// policies its markers use, grouped by the policy files' grouping, each
+// group planned alone on the tree already read. It does no I/O besides
+// what Tree.Plan checks on disk; the source links are added afterwards
+// (addSources).
+func planGroups(ctx context.Context, st *Outcome) (prPlan, error) {
+	s := st.PolicyFiles.PullRequests
 	members := map[string][]Resolution{}
 	var names []string
 	for _, res := range st.Policies {
@@ -98,10 +170,9 @@ func (r *Runner) groups(ctx context.Context, reg Registry, wc WorkingCopy, repo 
 	slices.Sort(names)
 	branchOf, err := gitwriter.BranchNames(s.BranchPrefix, names)
 	if err != nil {
-		return nil, nil, fmt.Errorf("pull request branches: %w", err)
+		return prPlan{}, fmt.Errorf("pull request branches: %w", err)
 	}
-	var groups []pullrequest.Group
-	changes := map[string][]gitwriter.Change{}
+	plan := prPlan{Commits: map[string][]gitwriter.Change{}, Held: map[string]string{}}
 	for _, name := range names {
 		in := map[string]bool{}
 		failed := false
@@ -110,14 +181,53 @@ func (r *Runner) groups(ctx context.Context, reg Registry, wc WorkingCopy, repo 
 			failed = failed || res.Err != nil
 		}
 		if failed {
+			// Planned without the failed policy, the group would look
+			// done and Decide would close its pull request.
+			plan.Held[branchOf[name]] = name
 			continue
 		}
-		plan, err := st.Tree.Plan(ctx, Targets(st.PolicyFiles, st.Policies, func(p *config.Policy) bool { return in[p.Name()] }))
+		p, err := st.Tree.Plan(ctx, Targets(st.PolicyFiles, st.Policies, func(p *config.Policy) bool { return in[p.Name()] }))
 		if err != nil {
-			return nil, nil, fmt.Errorf("planning group %s: %w", name, err)
+			return prPlan{}, fmt.Errorf("planning group %s: %w", name, err)
 		}
-		g := pullrequest.Group{Name: name, Branch: branchOf[name], Changes: groupChanges(members[name], plan.Changes)}
-		// The source link is looked up only for images that change.
+		commit := changeSet(st.PolicyFiles, p)
+		g := pullrequest.Group{Name: name, Branch: branchOf[name], Changes: groupChanges(members[name], commit.Changes)}
+		for _, f := range commit.Files {
+			g.Files = append(g.Files, pullrequest.File{Path: f.Path, Content: f.Content})
+		}
+		plan.Groups = append(plan.Groups, g)
+		plan.Commits[g.Branch] = commit.Changes
+	}
+	return plan, nil
+}
+
+// obsoleteGroups are the bot branches (existing, under prefix) that no
+// group of plan maps to and no held group owns: their policy or markers
+// were removed, or the grouping changed. Decide closes their pull
+// requests and deletes them.
+func obsoleteGroups(plan prPlan, existing map[string]string, prefix string) []pullrequest.Group {
+	current := map[string]bool{}
+	for _, g := range plan.Groups {
+		current[g.Branch] = true
+	}
+	var out []pullrequest.Group
+	for _, b := range slices.Sorted(maps.Keys(existing)) {
+		if current[b] || plan.Held[b] != "" {
+			continue
+		}
+		name := strings.TrimPrefix(b, prefix)
+		out = append(out, pullrequest.Group{
+			Name: name, Branch: b,
+			Obsolete: fmt.Sprintf("no policy in use maps to group %q any more (a policy or its markers were removed, or the grouping changed)", name),
+		})
+	}
+	return out
+}
+
+// addSources fills in the source repository of each new image, for the
+// pull request body; a failed lookup only leaves the link out.
+func addSources(ctx context.Context, reg sourcer, groups []pullrequest.Group, log *slog.Logger) {
+	for _, g := range groups {
 		for i, c := range g.Changes {
 			src, err := reg.Source(ctx, c.Image+":"+c.To)
 			if err != nil {
@@ -125,13 +235,7 @@ func (r *Runner) groups(ctx context.Context, reg Registry, wc WorkingCopy, repo 
 			}
 			g.Changes[i].Source = src
 		}
-		for _, f := range plan.Files {
-			g.Files = append(g.Files, pullrequest.File{Path: f.Path, Content: f.New})
-		}
-		groups = append(groups, g)
-		changes[g.Branch] = changeSet(st.PolicyFiles, plan).Changes
 	}
-	return groups, changes, nil
 }
 
 // groupOf is the pull request group of a policy under a grouping: its
@@ -148,71 +252,10 @@ func groupOf(p *config.Policy, grouping config.Grouping) string {
 	return p.Name()
 }
 
-// groupChanges summarises a group's field changes for the pull request:
-// one entry per policy and old tag, with the files it is in.
-func groupChanges(members []Resolution, fields []patcher.Change) []pullrequest.Change {
-	byPolicy := map[string]Resolution{}
-	for _, m := range members {
-		byPolicy[m.Policy.Name()] = m
-	}
-	var out []pullrequest.Change
-	index := map[[2]string]int{}
-	for _, c := range fields {
-		m, ok := byPolicy[c.Policy]
-		if !ok {
-			continue
-		}
-		from := ""
-		switch c.Field {
-		case patcher.FieldRef:
-			from = tagOf(c.Old)
-		case patcher.FieldTag:
-			from = c.Old
-		}
-		k := [2]string{c.Policy, from}
-		i, ok := index[k]
-		if !ok && from == "" {
-			// A digest or name field: it belongs with the policy's tag
-			// change when there is one.
-			for j, o := range out {
-				if o.Policy == c.Policy {
-					i, ok = j, true
-					break
-				}
-			}
-		}
-		if !ok {
-			i = len(out)
-			index[k] = i
-			out = append(out, pullrequest.Change{Policy: c.Policy, Image: m.Policy.Spec().Image, From: from, To: m.Tag, Digest: m.Digest})
-		}
-		if !slices.Contains(out[i].Files, c.File) {
-			out[i].Files = append(out[i].Files, c.File)
-		}
-	}
-	slices.SortFunc(out, func(a, b pullrequest.Change) int {
-		return cmp.Or(cmp.Compare(a.Policy, b.Policy), cmp.Compare(a.From, b.From))
-	})
-	return out
-}
-
-// tagOf returns the tag (with its digest) of an image reference, or the
-// whole reference when it has no tag.
-func tagOf(ref string) string {
-	name, digest, _ := strings.Cut(ref, "@")
-	i := strings.LastIndexByte(name, ':')
-	if i < 0 || i < strings.LastIndexByte(name, '/') {
-		return ref
-	}
-	if digest != "" {
-		return name[i+1:] + "@" + digest
-	}
-	return name[i+1:]
-}
-
 // branchState reads a group branch for the lifecycle: its commits since
-// the base and the content of every file it changes.
-func branchState(ctx context.Context, wc WorkingCopy, name string) (pullrequest.Branch, error) {
+// the base, the content of every file it changes, and which of those files
+// and of the group's (paths) the base changed since the branch was built.
+func branchState(ctx context.Context, wc branchReader, name string, paths []string) (pullrequest.Branch, error) {
 	st, err := wc.Branch(ctx, name)
 	if err != nil || !st.Exists {
 		return pullrequest.Branch{}, err
@@ -222,19 +265,47 @@ func branchState(ctx context.Context, wc WorkingCopy, name string) (pullrequest.
 		b.Commits = append(b.Commits, pullrequest.Commit{Hash: c.Hash, ByBot: c.ByBot})
 	}
 	for _, p := range st.Files {
-		content, err := wc.ReadFile(st.Head, p)
+		content, err := readAt(wc, st.Head, p)
 		if err != nil {
-			// A file the branch deletes has no content at its head.
-			content = nil
+			return pullrequest.Branch{}, err
 		}
 		b.Files = append(b.Files, pullrequest.File{Path: p, Content: content})
+	}
+	if st.MergeBase == st.Base {
+		return b, nil
+	}
+	touched := slices.Concat(st.Files, paths)
+	slices.Sort(touched)
+	for _, p := range slices.Compact(touched) {
+		then, err := readAt(wc, st.MergeBase, p)
+		if err != nil {
+			return pullrequest.Branch{}, err
+		}
+		now, err := readAt(wc, st.Base, p)
+		if err != nil {
+			return pullrequest.Branch{}, err
+		}
+		if !bytes.Equal(then, now) || (then == nil) != (now == nil) {
+			b.Behind = append(b.Behind, p)
+		}
 	}
 	return b, nil
 }
 
+// readAt is path's content at commit; nil when the commit does not have it.
+// ReadFile's errors name the path and commit already.
+func readAt(wc branchReader, commit, path string) ([]byte, error) {
+	content, err := wc.ReadFile(commit, path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return content, err
+}
+
 // prBranches is the git side of the lifecycle on a working copy.
 type prBranches struct {
-	wc      WorkingCopy
+	wc      branchWriter
+	prefix  string                        // the bot's branch prefix
 	changes map[string][]gitwriter.Change // by branch, for commit messages
 }
 
@@ -243,7 +314,7 @@ func (b prBranches) Publish(ctx context.Context, p pullrequest.Push) (string, er
 	for _, f := range p.Files {
 		cs.Files = append(cs.Files, gitwriter.File{Path: f.Path, Content: f.Content})
 	}
-	res, err := b.wc.Publish(ctx, p.Branch, cs, p.Lease)
+	res, err := b.wc.Publish(ctx, gitwriter.BotBranch{Prefix: b.prefix, Name: p.Branch}, cs, p.Lease)
 	if err != nil {
 		return "", err
 	}
@@ -254,5 +325,5 @@ func (b prBranches) Publish(ctx context.Context, p pullrequest.Push) (string, er
 }
 
 func (b prBranches) Delete(ctx context.Context, branch, lease string) error {
-	return b.wc.DeleteBranch(ctx, branch, lease)
+	return b.wc.DeleteBranch(ctx, gitwriter.BotBranch{Prefix: b.prefix, Name: branch}, lease)
 }

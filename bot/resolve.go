@@ -15,14 +15,26 @@ import (
 	"github.com/imagebump/imagebump/registry"
 )
 
-// Registry is what resolving needs of a registry; *registry.Pass is one.
+// Registry is what resolving needs of a registry: the tags and digests
+// every policy needs, and the reads of the lazy candidate checks.
+// *registry.Pass is one.
 type Registry interface {
+	tagLister
+	imageInspector
+}
+
+// tagLister is what selecting a tag needs: the tags of a repository, the
+// digest of the tag selected.
+type tagLister interface {
 	Tags(ctx context.Context, repo string) ([]string, error)
 	Digest(ctx context.Context, ref string) (string, error)
+}
+
+// imageInspector is what the platforms and minAge checks read of a
+// candidate.
+type imageInspector interface {
 	Platforms(ctx context.Context, ref string) ([]registry.Platform, error)
 	Created(ctx context.Context, ref string) (time.Time, error)
-	// Source is the image's org.opencontainers.image.source, or "".
-	Source(ctx context.Context, ref string) (string, error)
 }
 
 // Request asks for one policy to be resolved.
@@ -127,7 +139,7 @@ func (r *Resolver) resolve(ctx context.Context, reg Registry, req Request) Resol
 // firstPassing walks the candidates best first and returns the first whose
 // image has every required platform and is at least minAge old. Requests
 // grow with the candidates examined, not with the number of tags.
-func (r *Resolver) firstPassing(ctx context.Context, reg Registry, p *policy.Policy, tags []string) (string, []Rejection, error) {
+func (r *Resolver) firstPassing(ctx context.Context, reg imageInspector, p *policy.Policy, tags []string) (string, []Rejection, error) {
 	spec := p.Spec()
 	cands := p.Candidates(tags)
 	if len(cands) == 0 {
@@ -164,7 +176,7 @@ func (r *Resolver) firstPassing(ctx context.Context, reg Registry, p *policy.Pol
 // checkCandidate returns why ref fails the policy's platforms or minAge
 // check, or "" when it passes. The platform check goes first: it needs one
 // request where the age of an index needs one per platform.
-func checkCandidate(ctx context.Context, reg Registry, ref string, spec policy.Spec, now time.Time) (string, error) {
+func checkCandidate(ctx context.Context, reg imageInspector, ref string, spec policy.Spec, now time.Time) (string, error) {
 	if len(spec.Platforms) > 0 {
 		have, err := reg.Platforms(ctx, ref)
 		if err != nil {

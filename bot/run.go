@@ -19,18 +19,34 @@ import (
 	"github.com/imagebump/imagebump/registry"
 )
 
-// WorkingCopy is what a pass needs of a repository's git side: a checkout
-// kept at the remote base branch's tip, commits pushed to it, and the bot's
-// pull request branches. *gitwriter.Repo is one.
+// WorkingCopy is what Runner.Open makes: the git side of a repository, as
+// each step of a pass uses it (a checkout, push mode, the pull request
+// branches read and written). *gitwriter.Repo is one.
 type WorkingCopy interface {
+	checkout
+	pusher
+	branchReader
+	branchWriter
+}
+
+// checkout is what a pass needs before planning: a working copy kept at
+// the remote base branch's tip.
+type checkout interface {
 	Sync(ctx context.Context) (gitwriter.SyncResult, error)
 	Dir() string
+}
+
+// pusher is push mode's write: one commit pushed, re-planned when the
+// remote moved on.
+type pusher interface {
 	Push(ctx context.Context, cs gitwriter.ChangeSet, rebuild gitwriter.RebuildFunc) (gitwriter.PushResult, error)
-	Branch(ctx context.Context, name string) (gitwriter.BranchState, error)
-	ReadFile(commit, path string) ([]byte, error)
-	Publish(ctx context.Context, name string, cs gitwriter.ChangeSet, lease string) (gitwriter.PublishResult, error)
-	DeleteBranch(ctx context.Context, name, lease string) error
-	SetBranchPrefix(prefix string) error
+}
+
+// passRegistry is what a pass asks of the registry: resolving, and the
+// source label of each image a pull request proposes.
+type passRegistry interface {
+	Registry
+	sourcer
 }
 
 // Runner runs update passes over the repositories of a bot config.
@@ -159,7 +175,7 @@ func (r *Runner) logger() *slog.Logger {
 }
 
 // pass is DESIGN.md's "One pass over a repository".
-func (r *Runner) pass(ctx context.Context, reg Registry, repo config.Repository) (res Result) {
+func (r *Runner) pass(ctx context.Context, reg passRegistry, repo config.Repository) (res Result) {
 	res = Result{Repository: repo.URL, Mode: repo.Mode, DryRun: r.DryRun, Started: time.Now()}
 	defer func() { res.Duration = time.Since(res.Started) }()
 	log := r.logger().With("repository", res.Repository)
@@ -217,7 +233,7 @@ func (r *Runner) plan(ctx context.Context, reg Registry, root string, repo confi
 
 // push is step 6 in push mode: one commit of every planned file, pushed;
 // when someone pushed first, re-planned on their tip.
-func (r *Runner) push(ctx context.Context, reg Registry, wc WorkingCopy, repo config.Repository, st *Outcome, res *Result, log *slog.Logger) {
+func (r *Runner) push(ctx context.Context, reg Registry, wc pusher, repo config.Repository, st *Outcome, res *Result, log *slog.Logger) {
 	if len(st.Patch.Files) == 0 {
 		return
 	}
@@ -256,20 +272,4 @@ func (r *Runner) push(ctx context.Context, reg Registry, wc WorkingCopy, repo co
 	for _, c := range res.Commit.Changes {
 		log.Info("pushed", "commit", pushed.Commit, "branch", pushed.Branch, "policy", c.Policy, "image", c.Image, "file", c.File, "from", c.Old, "to", c.New)
 	}
-}
-
-// changeSet is the commit of a plan: its files and the changes they carry.
-func changeSet(pols *config.Policies, plan *patcher.Plan) gitwriter.ChangeSet {
-	var cs gitwriter.ChangeSet
-	for _, f := range plan.Files {
-		cs.Files = append(cs.Files, gitwriter.File{Path: f.Path, Content: f.New})
-	}
-	for _, c := range plan.Changes {
-		image := ""
-		if p := pols.Lookup(c.Policy); p != nil {
-			image = p.Spec().Image
-		}
-		cs.Changes = append(cs.Changes, gitwriter.Change{File: c.File, Image: image, Policy: c.Policy, Field: string(c.Field), Old: c.Old, New: c.New})
-	}
-	return cs
 }

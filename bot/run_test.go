@@ -60,19 +60,23 @@ func (f *fakeCopy) Push(ctx context.Context, cs gitwriter.ChangeSet, rebuild git
 
 var errNoBranches = errors.New("fakeCopy has no branches")
 
+func (f *fakeCopy) Branches(context.Context, string) (map[string]string, error) {
+	return nil, nil
+}
+
 func (f *fakeCopy) Branch(context.Context, string) (gitwriter.BranchState, error) {
 	return gitwriter.BranchState{}, errNoBranches
 }
 
 func (f *fakeCopy) ReadFile(string, string) ([]byte, error) { return nil, errNoBranches }
 
-func (f *fakeCopy) Publish(context.Context, string, gitwriter.ChangeSet, string) (gitwriter.PublishResult, error) {
+func (f *fakeCopy) Publish(context.Context, gitwriter.BotBranch, gitwriter.ChangeSet, string) (gitwriter.PublishResult, error) {
 	return gitwriter.PublishResult{}, errNoBranches
 }
 
-func (f *fakeCopy) DeleteBranch(context.Context, string, string) error { return errNoBranches }
-
-func (f *fakeCopy) SetBranchPrefix(string) error { return errNoBranches }
+func (f *fakeCopy) DeleteBranch(context.Context, gitwriter.BotBranch, string) error {
+	return errNoBranches
+}
 
 func runner(t *testing.T, mode config.Mode, wc *fakeCopy, dryRun bool) *Runner {
 	t.Helper()

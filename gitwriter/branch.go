@@ -14,11 +14,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
-// ErrBranchMoved is returned (wrapped) by Publish and DeleteBranch when the
-// remote branch is no longer at the head the caller last saw: someone else
-// wrote to it in between, and nothing was overwritten.
-var ErrBranchMoved = errors.New("the remote branch moved")
-
 // branchDepths are the depths Branch fetches at, deeper each time the base
 // is not found: the working copy is shallow, and most bot branches are one
 // commit on a base a few commits back.
@@ -104,6 +99,26 @@ func (r *Repo) Branch(ctx context.Context, name string) (BranchState, error) {
 		}
 	}
 	return st, r.errorf("branch %s of %s: no common history with %s within %d commits", name, r.opts.URL, r.opts.Branch, branchDepths[len(branchDepths)-1])
+}
+
+// Branches returns the remote's branches under prefix with their heads:
+// the bot's branches, whichever group made them, so that the bot finds
+// those no group maps to any more. An empty prefix is refused.
+func (r *Repo) Branches(ctx context.Context, prefix string) (map[string]string, error) {
+	if prefix == "" {
+		return nil, errors.New("listing the bot's branches: the branch prefix may not be empty")
+	}
+	refs, err := r.listRemote(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for name, h := range refs {
+		if strings.HasPrefix(name, prefix) && name != prefix {
+			out[name] = h.String()
+		}
+	}
+	return out, nil
 }
 
 // compare fills st from the commits fetched so far. It returns false when
@@ -275,16 +290,18 @@ type PublishResult struct {
 	Unchanged bool
 }
 
-// Publish makes the bot branch name "the base tip + one commit writing
+// Publish makes the bot branch b "the base tip + one commit writing
 // cs": created, or force-pushed over what it was. Force is allowed only on
-// branches under BranchPrefix, and only while the remote branch is still at
+// bot branches (BotBranch), and only while the remote branch is still at
 // lease, the head the caller saw ("" = the branch must not exist); else
-// ErrBranchMoved. Nothing is pushed when the branch already is one commit
-// with this tree on this base.
-func (r *Repo) Publish(ctx context.Context, name string, cs ChangeSet, lease string) (PublishResult, error) {
-	if err := r.checkBotBranch(name); err != nil {
+// ErrLeaseLost. A server that refuses the update gives a *RefusedError.
+// Nothing is pushed when the branch already is one commit with this tree
+// on this base.
+func (r *Repo) Publish(ctx context.Context, b BotBranch, cs ChangeSet, lease string) (PublishResult, error) {
+	if err := r.checkBotBranch(b); err != nil {
 		return PublishResult{}, err
 	}
+	name := b.Name
 	if err := r.checkBase(); err != nil {
 		return PublishResult{}, err
 	}
@@ -305,11 +322,8 @@ func (r *Repo) Publish(ctx context.Context, name string, cs ChangeSet, lease str
 	if err != nil {
 		return PublishResult{}, r.errorf("building branch %s: %w", name, err)
 	}
-	if err := r.pushCommit(ctx, commit, name, lease); err != nil {
-		if isRejected(err) || strings.Contains(err.Error(), "required to be") {
-			return PublishResult{}, r.errorf("publishing %s of %s: %w: %v", name, r.opts.URL, ErrBranchMoved, err)
-		}
-		return PublishResult{}, err
+	if err := r.pushCommit(ctx, commit, update{branch: name, expect: plumbing.NewHash(lease), leased: true}); err != nil {
+		return PublishResult{}, fmt.Errorf("publishing %s: %w", name, err)
 	}
 	if err := r.repo.Storer.SetReference(plumbing.NewHashReference(plumbing.NewRemoteReferenceName("origin", name), commit)); err != nil {
 		return PublishResult{}, err
@@ -318,13 +332,15 @@ func (r *Repo) Publish(ctx context.Context, name string, cs ChangeSet, lease str
 	return PublishResult{Head: commit.String(), Pushed: true}, nil
 }
 
-// DeleteBranch deletes the bot branch name on the remote, if it is still
-// at lease (any head when lease is ""). Deleting a branch that is already
-// gone is not an error. Only branches under BranchPrefix can be deleted.
-func (r *Repo) DeleteBranch(ctx context.Context, name, lease string) error {
-	if err := r.checkBotBranch(name); err != nil {
+// DeleteBranch deletes the bot branch b on the remote, if it is still at
+// lease (any head when lease is ""); else ErrLeaseLost. Deleting a branch
+// that is already gone is not an error. A server that refuses the delete
+// gives a *RefusedError.
+func (r *Repo) DeleteBranch(ctx context.Context, b BotBranch, lease string) error {
+	if err := r.checkBotBranch(b); err != nil {
 		return err
 	}
+	name := b.Name
 	if r.repo == nil {
 		return errors.New("delete before sync: call Sync first")
 	}
@@ -335,48 +351,56 @@ func (r *Repo) DeleteBranch(ctx context.Context, name, lease string) error {
 	if _, ok := refs[name]; !ok {
 		return nil
 	}
+	var server sideband
 	opts := &git.PushOptions{
 		RemoteName: "origin",
 		Auth:       r.auth,
 		RefSpecs:   []config.RefSpec{config.RefSpec(":refs/heads/" + name)},
+		Progress:   &server,
 	}
+	u := update{branch: name, expect: plumbing.NewHash(lease), anyHead: lease == "", leased: true, deleting: true}
 	if lease != "" {
 		opts.RequireRemoteRefs = []config.RefSpec{config.RefSpec(lease + ":refs/heads/" + name)}
 	}
-	if err := r.repo.PushContext(ctx, opts); err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		if strings.Contains(err.Error(), "required to be") {
-			return r.errorf("deleting %s of %s: %w: %v", name, r.opts.URL, ErrBranchMoved, err)
-		}
-		return r.errorf("deleting %s of %s: %w", name, r.opts.URL, err)
+	err = r.pushOutcome(ctx, r.repo.PushContext(ctx, opts), u, server.b.String())
+	if err != nil {
+		return fmt.Errorf("deleting %s: %w", name, err)
 	}
 	_ = r.repo.Storer.RemoveReference(plumbing.NewRemoteReferenceName("origin", name))
 	r.log.Info("deleted branch", "url", r.opts.URL, "branch", name)
 	return nil
 }
 
-// checkBotBranch refuses branches the bot may not force-push or delete.
-// SetBranchPrefix replaces Options.BranchPrefix. A repository's own policy
-// files name the prefix (pullRequests.branchPrefix), so the bot learns it
-// only after Sync. An empty prefix is refused: every branch would be the
-// bot's to force-push.
-func (r *Repo) SetBranchPrefix(prefix string) error {
-	if prefix == "" {
-		return errors.New("the bot's branch prefix may not be empty")
-	}
-	if err := checkRefName("refs/heads/" + prefix + "x"); err != nil {
-		return fmt.Errorf("branch prefix %q: %w", prefix, err)
-	}
-	r.opts.BranchPrefix = prefix
-	return nil
+// BotBranch is a branch the bot owns: Name lies under Prefix, the prefix
+// a repository's policy files give (pullRequests.branchPrefix). Publish and
+// DeleteBranch rewrite only such branches, and check it on every call, so
+// no setting made earlier can widen what the bot may force-push.
+type BotBranch struct {
+	Prefix string
+	Name   string
 }
 
-func (r *Repo) checkBotBranch(name string) error {
-	if !strings.HasPrefix(name, r.opts.BranchPrefix) || name == r.opts.BranchPrefix ||
-		name == r.opts.Branch || name == r.opts.PushBranch {
-		return fmt.Errorf("refusing to rewrite branch %q: only branches under %q are the bot's", name, r.opts.BranchPrefix)
+// checkBotBranch refuses branches the bot may not force-push or delete: an
+// empty or malformed prefix (every branch would be the bot's), a name not
+// under it, and the base or push branch, including a base that itself lies
+// under the prefix.
+func (r *Repo) checkBotBranch(b BotBranch) error {
+	if b.Prefix == "" {
+		return fmt.Errorf("refusing to rewrite branch %q: the bot's branch prefix may not be empty", b.Name)
 	}
-	if err := checkRefName("refs/heads/" + name); err != nil {
-		return fmt.Errorf("branch %q: %w", name, err)
+	if err := checkRefName("refs/heads/" + b.Prefix + "x"); err != nil {
+		return fmt.Errorf("branch prefix %q: %w", b.Prefix, err)
+	}
+	for _, base := range []string{r.opts.Branch, r.opts.PushBranch} {
+		if base != "" && strings.HasPrefix(base, b.Prefix) {
+			return fmt.Errorf("refusing to rewrite branch %q: the base branch %q lies under the bot's branch prefix %q; choose another pullRequests.branchPrefix", b.Name, base, b.Prefix)
+		}
+	}
+	if !strings.HasPrefix(b.Name, b.Prefix) || b.Name == b.Prefix {
+		return fmt.Errorf("refusing to rewrite branch %q: only branches under %q are the bot's", b.Name, b.Prefix)
+	}
+	if err := checkRefName("refs/heads/" + b.Name); err != nil {
+		return fmt.Errorf("branch %q: %w", b.Name, err)
 	}
 	return nil
 }

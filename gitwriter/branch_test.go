@@ -94,7 +94,7 @@ func TestPublishAndBranchState(t *testing.T) {
 	if err != nil || st.Exists {
 		t.Fatalf("Branch of a missing branch = %+v, %v", st, err)
 	}
-	pub, err := r.Publish(ctx, "imagebump/web", change("a.yaml", "a: 2\n", "web", "1", "2"), "")
+	pub, err := r.Publish(ctx, bb("web"), change("a.yaml", "a: 2\n", "web", "1", "2"), "")
 	if err != nil || !pub.Pushed || s.Ref(t, "fleet", "refs/heads/imagebump/web") != pub.Head {
 		t.Fatalf("Publish = %+v, %v; server has %s", pub, err, s.Ref(t, "fleet", "refs/heads/imagebump/web"))
 	}
@@ -126,7 +126,7 @@ func TestPublishAndBranchState(t *testing.T) {
 
 	t.Run("same change again: no push", func(t *testing.T) {
 		s.ResetTraffic()
-		again, err := r.Publish(ctx, "imagebump/web", change("a.yaml", "a: 2\n", "web", "1", "2"), pub.Head)
+		again, err := r.Publish(ctx, bb("web"), change("a.yaml", "a: 2\n", "web", "1", "2"), pub.Head)
 		if err != nil || again.Pushed || again.Head != pub.Head {
 			t.Errorf("Publish = %+v, %v; want no push, head %s", again, err, pub.Head)
 		}
@@ -136,7 +136,7 @@ func TestPublishAndBranchState(t *testing.T) {
 	})
 
 	t.Run("nothing to propose", func(t *testing.T) {
-		res, err := r.Publish(ctx, "imagebump/web", change("a.yaml", "a: 1\n", "web", "1", "1"), pub.Head)
+		res, err := r.Publish(ctx, bb("web"), change("a.yaml", "a: 1\n", "web", "1", "1"), pub.Head)
 		if err != nil || !res.Unchanged || res.Pushed {
 			t.Errorf("Publish = %+v, %v; want Unchanged", res, err)
 		}
@@ -161,7 +161,7 @@ func TestPublishAndBranchState(t *testing.T) {
 		if string(old) != "b: 1\n" || string(cur) != "b: 2\n" {
 			t.Errorf("b.yaml at merge base %q, at base %q", old, cur)
 		}
-		res, err := r.Publish(ctx, "imagebump/web", change("a.yaml", "a: 3\n", "web", "1", "3"), st.Head)
+		res, err := r.Publish(ctx, bb("web"), change("a.yaml", "a: 3\n", "web", "1", "3"), st.Head)
 		if err != nil || !res.Pushed {
 			t.Fatalf("Publish = %+v, %v", res, err)
 		}
@@ -174,18 +174,18 @@ func TestPublishAndBranchState(t *testing.T) {
 
 	t.Run("stale lease: nothing overwritten", func(t *testing.T) {
 		foreign := s.Commit(t, "fleet", "imagebump/web", "fix by hand", map[string]string{"a.yaml": "a: 99\n"})
-		_, err := r.Publish(ctx, "imagebump/web", change("a.yaml", "a: 4\n", "web", "1", "4"), pub.Head)
-		if !errors.Is(err, ErrBranchMoved) {
-			t.Errorf("Publish with a stale lease = %v, want ErrBranchMoved", err)
+		_, err := r.Publish(ctx, bb("web"), change("a.yaml", "a: 4\n", "web", "1", "4"), pub.Head)
+		if !errors.Is(err, ErrLeaseLost) {
+			t.Errorf("Publish with a stale lease = %v, want ErrLeaseLost", err)
 		}
 		if got := s.Ref(t, "fleet", "refs/heads/imagebump/web"); got != foreign {
 			t.Errorf("branch = %s, want the foreign commit %s kept", got, foreign)
 		}
-		if _, err := r.Publish(ctx, "imagebump/other", change("a.yaml", "a: 4\n", "web", "1", "4"), ""); err != nil {
+		if _, err := r.Publish(ctx, bb("other"), change("a.yaml", "a: 4\n", "web", "1", "4"), ""); err != nil {
 			t.Errorf("Publish of a new branch: %v", err)
 		}
-		if _, err := r.Publish(ctx, "imagebump/other", change("a.yaml", "a: 5\n", "web", "1", "5"), ""); !errors.Is(err, ErrBranchMoved) {
-			t.Errorf("Publish over an existing branch without a lease = %v, want ErrBranchMoved", err)
+		if _, err := r.Publish(ctx, bb("other"), change("a.yaml", "a: 5\n", "web", "1", "5"), ""); !errors.Is(err, ErrLeaseLost) {
+			t.Errorf("Publish over an existing branch without a lease = %v, want ErrLeaseLost", err)
 		}
 	})
 }
@@ -193,7 +193,7 @@ func TestPublishAndBranchState(t *testing.T) {
 func TestForeignCommits(t *testing.T) {
 	s, r := prSetup(t)
 	ctx := context.Background()
-	pub, err := r.Publish(ctx, "imagebump/web", change("a.yaml", "a: 2\n", "web", "1", "2"), "")
+	pub, err := r.Publish(ctx, bb("web"), change("a.yaml", "a: 2\n", "web", "1", "2"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,10 +246,11 @@ func TestRefusesNonBotBranches(t *testing.T) {
 	s.Commit(t, "fleet", "release", "release", map[string]string{"r": "1\n"})
 	for _, name := range []string{"main", "release", "imagebump/", "imagebumpx/web", "imagebump/a..b"} {
 		t.Run(name, func(t *testing.T) {
-			if _, err := r.Publish(ctx, name, change("a.yaml", "a: 2\n", "web", "1", "2"), main); err == nil {
+			b := BotBranch{Prefix: "imagebump/", Name: name}
+			if _, err := r.Publish(ctx, b, change("a.yaml", "a: 2\n", "web", "1", "2"), main); err == nil {
 				t.Errorf("Publish to %s succeeded", name)
 			}
-			if err := r.DeleteBranch(ctx, name, ""); err == nil {
+			if err := r.DeleteBranch(ctx, b, ""); err == nil {
 				t.Errorf("DeleteBranch of %s succeeded", name)
 			}
 		})
@@ -265,47 +266,81 @@ func TestRefusesNonBotBranches(t *testing.T) {
 func TestDeleteBranch(t *testing.T) {
 	s, r := prSetup(t)
 	ctx := context.Background()
-	pub, err := r.Publish(ctx, "imagebump/web", change("a.yaml", "a: 2\n", "web", "1", "2"), "")
+	pub, err := r.Publish(ctx, bb("web"), change("a.yaml", "a: 2\n", "web", "1", "2"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	foreign := s.Commit(t, "fleet", "imagebump/web", "by hand", map[string]string{"b.yaml": "b: 3\n"})
-	if err := r.DeleteBranch(ctx, "imagebump/web", pub.Head); !errors.Is(err, ErrBranchMoved) {
-		t.Errorf("DeleteBranch with a stale lease = %v, want ErrBranchMoved", err)
+	if err := r.DeleteBranch(ctx, bb("web"), pub.Head); !errors.Is(err, ErrLeaseLost) {
+		t.Errorf("DeleteBranch with a stale lease = %v, want ErrLeaseLost", err)
 	}
 	if s.Ref(t, "fleet", "refs/heads/imagebump/web") != foreign {
 		t.Fatal("branch deleted or moved despite the stale lease")
 	}
-	if err := r.DeleteBranch(ctx, "imagebump/web", foreign); err != nil {
+	if err := r.DeleteBranch(ctx, bb("web"), foreign); err != nil {
 		t.Fatalf("DeleteBranch: %v", err)
 	}
 	if got := s.Ref(t, "fleet", "refs/heads/imagebump/web"); got != "" {
 		t.Errorf("branch still at %s", got)
 	}
-	if err := r.DeleteBranch(ctx, "imagebump/web", ""); err != nil {
+	if err := r.DeleteBranch(ctx, bb("web"), ""); err != nil {
 		t.Errorf("DeleteBranch of a gone branch: %v", err)
 	}
 }
 
-func TestSetBranchPrefix(t *testing.T) {
+// bb is the bot branch imagebump/name.
+func bb(name string) BotBranch { return BotBranch{Prefix: "imagebump/", Name: "imagebump/" + name} }
+
+func TestBranchPrefix(t *testing.T) {
 	s, r := prSetup(t)
 	ctx := context.Background()
 	main := s.Ref(t, "fleet", "refs/heads/main")
 	for _, bad := range []string{"", "a..b/", "a b/", "x~/"} {
-		if err := r.SetBranchPrefix(bad); err == nil {
-			t.Errorf("SetBranchPrefix(%q) succeeded", bad)
+		if _, err := r.Publish(ctx, BotBranch{Prefix: bad, Name: bad + "web"}, change("a.yaml", "a: 2\n", "web", "1", "2"), ""); err == nil {
+			t.Errorf("Publish under prefix %q succeeded", bad)
 		}
 	}
-	if err := r.SetBranchPrefix("deps/"); err != nil {
-		t.Fatal(err)
+	if _, err := r.Publish(ctx, BotBranch{Prefix: "deps/", Name: "imagebump/web"}, change("a.yaml", "a: 2\n", "web", "1", "2"), ""); err == nil {
+		t.Error("Publish of a branch outside its prefix succeeded")
 	}
-	if _, err := r.Publish(ctx, "imagebump/web", change("a.yaml", "a: 2\n", "web", "1", "2"), ""); err == nil {
-		t.Error("Publish under the old prefix succeeded")
-	}
-	if _, err := r.Publish(ctx, "deps/web", change("a.yaml", "a: 2\n", "web", "1", "2"), ""); err != nil {
-		t.Errorf("Publish under the new prefix: %v", err)
+	if _, err := r.Publish(ctx, BotBranch{Prefix: "deps/", Name: "deps/web"}, change("a.yaml", "a: 2\n", "web", "1", "2"), ""); err != nil {
+		t.Errorf("Publish under the prefix deps/: %v", err)
 	}
 	if got := s.Ref(t, "fleet", "refs/heads/main"); got != main {
 		t.Errorf("main moved to %s", got)
+	}
+}
+
+// A base branch under the bot's prefix would be the bot's to force-push
+// and delete: every branch operation is refused, whatever the branch.
+func TestBaseUnderBranchPrefix(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		base, pushBranch string
+	}{
+		{"base", "bot/main", ""},
+		{"push branch", "main", "bot/auto"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := gitserver.Start(t)
+			s.NewRepo(t, "fleet", map[string]string{"a.yaml": "a: 1\n"})
+			s.Commit(t, "fleet", "bot/main", "base", map[string]string{"a.yaml": "a: 1\n"})
+			o := tokenOptions(t, s, "fleet", t.TempDir(), nil)
+			o.Branch, o.PushBranch = tc.base, tc.pushBranch
+			r := mustNew(t, o)
+			mustSync(t, r)
+			ctx := context.Background()
+			b := BotBranch{Prefix: "bot/", Name: "bot/web"}
+			_, err := r.Publish(ctx, b, change("a.yaml", "a: 2\n", "web", "1", "2"), "")
+			if err == nil || !strings.Contains(err.Error(), "lies under the bot's branch prefix") {
+				t.Errorf("Publish with the base under the prefix = %v, want a refusal", err)
+			}
+			if err := r.DeleteBranch(ctx, BotBranch{Prefix: "bot/", Name: "bot/main"}, ""); err == nil {
+				t.Error("DeleteBranch of the base succeeded")
+			}
+			if s.Ref(t, "fleet", "refs/heads/bot/web") != "" || s.Ref(t, "fleet", "refs/heads/bot/main") == "" {
+				t.Error("the server's branches changed")
+			}
+		})
 	}
 }

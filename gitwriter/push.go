@@ -5,17 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"time"
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 )
-
-// ErrPushRejected is returned (wrapped) when the remote kept rejecting a
-// push as not a fast-forward after every attempt.
-var ErrPushRejected = errors.New("push rejected: the remote branch moved on")
 
 // MaxPushAttempts bounds Push: the first push and the retries after a
 // rejection.
@@ -67,7 +62,13 @@ func (r *Repo) Push(ctx context.Context, cs ChangeSet, rebuild RebuildFunc) (Pus
 			return res, nil
 		}
 		res.Attempts = attempt
-		err = r.pushCommit(ctx, commit, target, "")
+		// The push applies only while target is where the working copy
+		// saw it: its tip, or absent for a PushBranch still to be created.
+		u := update{branch: target}
+		if r.follow == target {
+			u.expect = r.head
+		}
+		err = r.pushCommit(ctx, commit, u)
 		if err == nil {
 			res.Commit = commit.String()
 			r.log.Info("pushed", "url", r.opts.URL, "branch", target, "commit", res.Commit, "attempts", attempt)
@@ -79,11 +80,11 @@ func (r *Repo) Push(ctx context.Context, cs ChangeSet, rebuild RebuildFunc) (Pus
 			r.follow, r.head = target, commit
 			return res, nil
 		}
-		if !isRejected(err) {
+		if !errors.Is(err, ErrPushRejected) {
 			return res, err
 		}
 		if attempt == MaxPushAttempts || rebuild == nil {
-			return res, r.errorf("pushing to %s of %s after %d attempts: %w: %v", target, r.opts.URL, attempt, ErrPushRejected, err)
+			return res, fmt.Errorf("pushing to %s after %d attempts: %w", target, attempt, err)
 		}
 		r.log.Info("push rejected; rebuilding on the new tip", "url", r.opts.URL, "branch", target, "attempt", attempt, "error", err.Error())
 		if err := sleep(ctx, backoff(attempt)); err != nil {
@@ -98,44 +99,26 @@ func (r *Repo) Push(ctx context.Context, cs ChangeSet, rebuild RebuildFunc) (Pus
 	}
 }
 
-// pushCommit pushes commit to the remote branch. With lease "" the push
-// must be a fast-forward (or create the branch); with a lease it is forced,
-// but only while the remote branch is still at lease (the zero hash: still
-// absent).
-func (r *Repo) pushCommit(ctx context.Context, commit plumbing.Hash, branch string, lease string) error {
-	local := plumbing.ReferenceName("refs/imagebump/push/" + branch)
+// pushCommit pushes commit to the remote branch u.branch. Unleased, the
+// push must be a fast-forward (or create the branch); leased, it is forced,
+// but only while the remote branch is still at u.expect (the zero hash:
+// still absent). A failure is classified by pushOutcome.
+func (r *Repo) pushCommit(ctx context.Context, commit plumbing.Hash, u update) error {
+	local := plumbing.ReferenceName("refs/imagebump/push/" + u.branch)
 	if err := r.repo.Storer.SetReference(plumbing.NewHashReference(local, commit)); err != nil {
 		return err
 	}
 	defer r.repo.Storer.RemoveReference(local)
-	spec := config.RefSpec(fmt.Sprintf("%s:refs/heads/%s", local, branch))
-	opts := &git.PushOptions{RemoteName: "origin", Auth: r.auth}
-	if lease != "" {
+	spec := config.RefSpec(fmt.Sprintf("%s:refs/heads/%s", local, u.branch))
+	var server sideband
+	opts := &git.PushOptions{RemoteName: "origin", Auth: r.auth, Progress: &server}
+	if u.leased && !u.expect.IsZero() {
 		spec = "+" + spec
-		opts.RequireRemoteRefs = []config.RefSpec{config.RefSpec(lease + ":refs/heads/" + branch)}
+		opts.RequireRemoteRefs = []config.RefSpec{config.RefSpec(u.expect.String() + ":refs/heads/" + u.branch)}
 	}
 	opts.RefSpecs = []config.RefSpec{spec}
 	err := r.repo.PushContext(ctx, opts)
-	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		return r.errorf("pushing %s to %s of %s: %w", commit, branch, r.opts.URL, err)
-	}
-	return nil
-}
-
-// isRejected reports whether a push failed because the remote branch is
-// not where the push expected it: go-git's own fast-forward check, or the
-// server refusing the ref update.
-func isRejected(err error) bool {
-	if errors.Is(err, git.ErrForceNeeded) {
-		return true
-	}
-	msg := err.Error()
-	for _, s := range []string{"non-fast-forward", "command error on", "fetch first", "failed to update ref", "cannot lock ref"} {
-		if strings.Contains(msg, s) {
-			return true
-		}
-	}
-	return false
+	return r.pushOutcome(ctx, err, u, server.b.String())
 }
 
 // backoff is the wait before retry n: 200ms doubling, ±50% jitter so that

@@ -49,9 +49,6 @@ type Options struct {
 	// DefaultMessageTemplate. The bot trailer is appended to whatever it
 	// renders.
 	MessageTemplate string
-	// BranchPrefix is the prefix of the bot's branches, the only ones
-	// Publish force-pushes and DeleteBranch deletes. Default "imagebump/".
-	BranchPrefix string
 	// Logger receives what the working copy does; nil discards.
 	Logger *slog.Logger
 	// Progress receives the remote's progress messages while cloning and
@@ -111,9 +108,6 @@ func New(opts Options) (*Repo, error) {
 	}
 	if opts.Author.Name == "" || opts.Author.Email == "" {
 		return nil, fmt.Errorf("repository %s: commit author needs a name and an email", opts.URL)
-	}
-	if opts.BranchPrefix == "" {
-		opts.BranchPrefix = "imagebump/"
 	}
 	for _, b := range []string{opts.Branch, opts.PushBranch} {
 		if b == "" {
@@ -265,6 +259,10 @@ func (e *redacted) Error() string { return e.msg }
 // ErrPushRejected, …). There is no Unwrap: it would hand out the text that
 // still holds the token.
 func (e *redacted) Is(target error) bool { return errors.Is(e.err, target) }
+
+// As lets errors.As find the typed errors under it (*RefusedError, whose
+// text is redacted where it is made).
+func (e *redacted) As(target any) bool { return errors.As(e.err, target) }
 
 // errorf wraps like fmt.Errorf and removes the token from the text, whatever
 // go-git put there.

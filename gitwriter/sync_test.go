@@ -240,7 +240,7 @@ func TestSyncFetchIsIncremental(t *testing.T) {
 		t.Fatalf("clone received %d bytes; the test needs a bigger tree", clone)
 	}
 	ctx := context.Background()
-	if _, err := r.Publish(ctx, "imagebump/web", change("apps/f000.yaml", "a: 2\n", "web", "1", "2"), ""); err != nil {
+	if _, err := r.Publish(ctx, bb("web"), change("apps/f000.yaml", "a: 2\n", "web", "1", "2"), ""); err != nil {
 		t.Fatal(err)
 	}
 	var tip string

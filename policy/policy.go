@@ -236,31 +236,8 @@ func (p *Policy) Higher(current, selected string) bool {
 // orderable parses a tag the way judge does, skipping the rules that only
 // decide whether a tag may be selected.
 func (p *Policy) orderable(tag string) (candidate, bool) {
-	c := candidate{tag: tag, value: tag}
-	if p.filter != nil {
-		m := p.filter.FindStringSubmatchIndex(tag)
-		if m == nil {
-			return c, false
-		}
-		if p.extract != "" {
-			c.value = string(p.filter.ExpandString(nil, p.extract, tag, m))
-		}
-	}
-	switch p.kind {
-	case KindSemVer:
-		v, err := parseSemVer(c.value)
-		if err != nil {
-			return c, false
-		}
-		c.ver = v
-	case KindNumerical:
-		n, ok := parseDecimal(c.value)
-		if !ok {
-			return c, false
-		}
-		c.num = n
-	}
-	return c, true
+	c, r, _ := p.value(tag, false)
+	return c, r == Kept
 }
 
 // judge applies every rule to one tag. With explain unset it skips building
@@ -296,6 +273,14 @@ func (p *Policy) parse(tag string, explain bool) (candidate, Reason, string) {
 		}
 		return c, Kept, ""
 	}
+	return p.value(tag, explain)
+}
+
+// value applies the rules that order a tag: the filter, its extract, and
+// whether the value parses by the policy's kind. Selection (parse) and the
+// downgrade check (orderable) share it, so they never disagree on a value.
+func (p *Policy) value(tag string, explain bool) (candidate, Reason, string) {
+	c := candidate{tag: tag, value: tag}
 	if p.filter != nil {
 		m := p.filter.FindStringSubmatchIndex(tag)
 		if m == nil {

@@ -511,6 +511,10 @@ func TestPullRequestMerged(t *testing.T) {
 	eachForge(t, func(t *testing.T, w *prWorld) {
 		w.pass(map[string]string{"web": "1.5.0"})
 		w.fake.Merge(1)
+		// The forge left the merged branch: the bot deletes it, once.
+		if got := w.pass(map[string]string{"web": "1.5.0"}); got["web"] != pullrequest.ActionDeleteBranch || w.head("imagebump/web") != "" {
+			t.Fatalf("after the merge: %v, branch at %q; want delete-branch and the branch gone", got, w.head("imagebump/web"))
+		}
 		w.zeroWrites(map[string]string{"web": "1.5.0"})
 		// A merged pull request is no declined one: the next version's
 		// pull request does not claim to supersede it.

@@ -32,6 +32,10 @@ const (
 	ActionSkip Action = "skip"
 	// ActionDefer would create a pull request but maxOpen is reached.
 	ActionDefer Action = "defer"
+	// ActionDeleteBranch deletes a bot branch no open pull request uses:
+	// its pull request was merged and the forge left it, or its group is
+	// obsolete.
+	ActionDeleteBranch Action = "delete-branch"
 )
 
 // NewPullRequest is what the forge needs to open a pull request.
@@ -167,6 +171,10 @@ func decide(g Group, prs []botPR, foreignOpen []int, br Branch, s Settings) Deci
 		foreign = false
 	}
 
+	if g.Obsolete != "" {
+		return obsolete(g, prs, openPRs, foreignOpen, foreign, br, d)
+	}
+
 	if len(openPRs) == 0 && len(foreignOpen) > 0 {
 		d.Action = ActionSkip
 		d.Number = foreignOpen[0]
@@ -208,7 +216,7 @@ func decide(g Group, prs []botPR, foreignOpen []int, br Branch, s Settings) Deci
 			d.DeleteBranch = br.Exists
 			return d
 		}
-		branchOK := br.Exists && sameFiles(br.Files, g.Files)
+		branchOK := current(br, g)
 		textOK := normalize(pr.Title) == normalize(d.Title) && normalize(pr.Body) == normalize(d.Body)
 		switch {
 		case branchOK && textOK:
@@ -217,6 +225,9 @@ func decide(g Group, prs []botPR, foreignOpen []int, br Branch, s Settings) Deci
 		case branchOK:
 			d.Action = ActionUpdateText
 			d.Reason = "branch is current; title or body differ" + dupNote
+		case textOK && br.Exists && sameFiles(br.Files, g.Files):
+			d.Action = ActionUpdateBranch
+			d.Reason = fmt.Sprintf("the base branch changed %s since the branch was built; rebuilt on its tip", strings.Join(br.Behind, ", ")) + dupNote
 		case textOK:
 			d.Action = ActionUpdateBranch
 			d.Reason = "branch differs from the wanted change on the current base" + dupNote
@@ -231,6 +242,12 @@ func decide(g Group, prs []botPR, foreignOpen []int, br Branch, s Settings) Deci
 	}
 
 	if len(g.Files) == 0 {
+		if i := slices.IndexFunc(prs, func(pr botPR) bool { return pr.State == StateMerged && pr.HeadSHA == br.Head }); i >= 0 && br.Exists && !foreign {
+			d.Action = ActionDeleteBranch
+			d.Number = prs[i].Number
+			d.Reason = fmt.Sprintf("pull request #%d was merged and branch %s is left behind", prs[i].Number, g.Branch)
+			return d
+		}
 		d.Action = ActionSkip
 		d.Reason = "the base branch already has the values; no pull request is open"
 		return d
@@ -261,7 +278,7 @@ func decide(g Group, prs []botPR, foreignOpen []int, br Branch, s Settings) Deci
 	d.Linked = linked(prs, 0)
 	d.Title, d.Body = Title(g), Body(g, d.Linked)
 	d.Reason = "no open pull request proposes " + describe(versions)
-	if !br.Exists || !sameFiles(br.Files, g.Files) {
+	if !current(br, g) {
 		d.Push, d.Files, d.Message = true, g.Files, message(g)
 	} else {
 		d.Reason += "; branch already carries the change"
@@ -270,6 +287,59 @@ func decide(g Group, prs []botPR, foreignOpen []int, br Branch, s Settings) Deci
 		Head: g.Branch, Base: s.Base, Title: d.Title, Body: d.Body,
 		Labels: s.Labels, Reviewers: s.Reviewers, TeamReviewers: s.TeamReviewers, Draft: s.Draft,
 	}
+	return d
+}
+
+// obsolete decides for a branch no group of the pass maps to: its open
+// pull request is closed and the branch deleted, a branch without one is
+// deleted, and commits by anyone else stop both (said once, on the pull
+// request).
+func obsolete(g Group, prs, openPRs []botPR, foreignOpen []int, foreign bool, br Branch, d Decision) Decision {
+	if len(openPRs) == 0 {
+		switch {
+		case !br.Exists:
+			d.Action = ActionSkip
+			d.Reason = g.Obsolete + "; nothing is left of it"
+		case len(foreignOpen) > 0:
+			d.Action = ActionSkip
+			d.Number = foreignOpen[0]
+			d.Reason = fmt.Sprintf("%s; open pull request #%d on branch %s was not opened by imagebump, so the branch is left alone", g.Obsolete, foreignOpen[0], g.Branch)
+		case foreign || len(br.Commits) == 0:
+			d.Action = ActionSkip
+			d.Reason = fmt.Sprintf("%s; branch %s has commits imagebump did not make (or none), so it is left alone", g.Obsolete, g.Branch)
+		default:
+			d.Action = ActionDeleteBranch
+			d.Reason = g.Obsolete + "; no pull request is open on its branch"
+			if i := slices.IndexFunc(prs, func(pr botPR) bool { return pr.HeadSHA == br.Head }); i >= 0 {
+				d.Number = prs[i].Number
+			}
+		}
+		return d
+	}
+	pr := openPRs[0]
+	d.Number = pr.Number
+	for _, dup := range openPRs[1:] {
+		d.Duplicates = append(d.Duplicates, dup.Number)
+	}
+	d.Versions = pr.marker.Versions
+	if foreign {
+		if hasNote(pr.Comments, foreignNote) {
+			d.Action = ActionSkip
+			d.Reason = g.Obsolete + "; the branch has commits imagebump did not make, already commented"
+			return d
+		}
+		d.Action = ActionCommentForeign
+		d.Reason = g.Obsolete + "; the branch has commits imagebump did not make, so the pull request is left open"
+		d.Comment = fmt.Sprintf("imagebump no longer proposes this: %s. Branch `%s` has commits imagebump did not make, so it leaves this pull request and its branch alone; close it when they are no longer needed.\n\n%s", g.Obsolete, g.Branch, foreignNote)
+		return d
+	}
+	d.Action = ActionClose
+	d.Reason = g.Obsolete
+	if !hasNote(pr.Comments, closeNote) {
+		d.Comment = fmt.Sprintf("imagebump no longer proposes this: %s. It closes this pull request and deletes branch `%s`.\n\n%s", g.Obsolete, g.Branch, closeNote)
+	}
+	d.Body = setRetired(pr.Body, pr.marker)
+	d.DeleteBranch = br.Exists
 	return d
 }
 
@@ -312,6 +382,14 @@ func sameTargets(a, b []Version) bool {
 		return slices.Compact(ks)
 	}
 	return slices.Equal(key(a), key(b))
+}
+
+// current reports whether the branch is what pushing g now would make,
+// up to files the base changed elsewhere: it changes exactly the wanted
+// files to the wanted contents, and the base has not moved in any of them
+// since the branch was built.
+func current(br Branch, g Group) bool {
+	return br.Exists && sameFiles(br.Files, g.Files) && len(br.Behind) == 0
 }
 
 // sameFiles reports whether the branch changes exactly the wanted files to

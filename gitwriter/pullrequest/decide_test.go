@@ -28,6 +28,11 @@ func upToDate() Group {
 	return g
 }
 
+// gone is the obsolete group on branch imagebump/name.
+func gone(name string) Group {
+	return Group{Name: name, Branch: "imagebump/" + name, Obsolete: "no policy in use maps to group " + name + " any more"}
+}
+
 // api is a second group, for maxOpen and collisions.
 func api(to string) Group {
 	return Group{
@@ -85,6 +90,9 @@ func TestDecide(t *testing.T) {
 	movedBase.Files = []File{{Path: "apps/web/deployment.yaml", Content: []byte("replicas: 1\nimage: ghcr.io/acme/web:1.5.0\n")}}
 	extraFile := carrying(web("1.5.0"))
 	extraFile.Files = append(extraFile.Files, File{Path: "README.md", Content: []byte("x")})
+	behind := carrying(web("1.5.0"))
+	behind.Behind = []string{"apps/web/deployment.yaml"}
+	behindForeign := withForeign(behind)
 	stale := carrying(web("1.5.0"))
 	stale.Commits = append(stale.Commits, Commit{Hash: "h2", ByBot: true})
 	editedBody := openPR(7, web("1.5.0"))
@@ -143,6 +151,29 @@ func TestDecide(t *testing.T) {
 			want:     map[string]summary{"web": {Action: ActionUpdateBranch, Number: 7, Push: true, Lease: "h1.5.0"}},
 		},
 		{
+			// Someone changed the lines the branch changes on the base: "base
+			// + change" equals the branch's files, but the branch sits on the
+			// old base and conflicts.
+			name:     "base moved in a file the group changes though the contents match: rebuilt on the tip",
+			groups:   []Group{web("1.5.0")},
+			prs:      []PullRequest{openPR(7, web("1.5.0"))},
+			branches: map[string]Branch{"imagebump/web": behind},
+			want:     map[string]summary{"web": {Action: ActionUpdateBranch, Number: 7, Push: true, Lease: "h1.5.0"}},
+		},
+		{
+			name:     "base moved under a branch with human commits: not rebuilt, commented",
+			groups:   []Group{web("1.5.0")},
+			prs:      []PullRequest{openPR(7, web("1.5.0"))},
+			branches: map[string]Branch{"imagebump/web": behindForeign},
+			want:     map[string]summary{"web": {Action: ActionCommentForeign, Number: 7, Lease: "human1"}},
+		},
+		{
+			name:     "base moved under a branch without a pull request: pushed before opening",
+			groups:   []Group{web("1.5.0")},
+			branches: map[string]Branch{"imagebump/web": behind},
+			want:     map[string]summary{"web": {Action: ActionCreate, Push: true, Lease: "h1.5.0"}},
+		},
+		{
 			name:     "branch changes a file the group does not: rebuilt",
 			groups:   []Group{web("1.5.0")},
 			prs:      []PullRequest{openPR(7, web("1.5.0"))},
@@ -181,6 +212,71 @@ func TestDecide(t *testing.T) {
 			groups: []Group{upToDate()},
 			prs:    []PullRequest{openPR(7, web("1.5.0"))},
 			want:   map[string]summary{"web": {Action: ActionClose, Number: 7}},
+		},
+		{
+			name:     "merged, and the forge left the branch: deleted",
+			groups:   []Group{upToDate()},
+			prs:      []PullRequest{withState(openPR(7, web("1.5.0")), StateMerged)},
+			branches: map[string]Branch{"imagebump/web": carrying(web("1.5.0"))},
+			want:     map[string]summary{"web": {Action: ActionDeleteBranch, Number: 7, Lease: "h1.5.0"}},
+		},
+		{
+			name:     "merged, and someone pushed to the branch since: left alone",
+			groups:   []Group{upToDate()},
+			prs:      []PullRequest{withState(openPR(7, web("1.5.0")), StateMerged)},
+			branches: map[string]Branch{"imagebump/web": withForeign(carrying(web("1.5.0")))},
+			want:     map[string]summary{"web": {Action: ActionSkip, Lease: "human1"}},
+		},
+		{
+			name:     "obsolete group: its open pull request is closed and the branch deleted",
+			groups:   []Group{gone("web")},
+			prs:      []PullRequest{openPR(7, web("1.5.0"))},
+			branches: map[string]Branch{"imagebump/web": carrying(web("1.5.0"))},
+			want:     map[string]summary{"web": {Action: ActionClose, Number: 7, Lease: "h1.5.0", DeleteBranch: true}},
+		},
+		{
+			name:     "obsolete group with human commits: commented, left open",
+			groups:   []Group{gone("web")},
+			prs:      []PullRequest{openPR(7, web("1.5.0"))},
+			branches: map[string]Branch{"imagebump/web": withForeign(carrying(web("1.5.0")))},
+			want:     map[string]summary{"web": {Action: ActionCommentForeign, Number: 7, Lease: "human1"}},
+		},
+		{
+			name:     "obsolete group with human commits, already commented: nothing more",
+			groups:   []Group{gone("web")},
+			prs:      []PullRequest{commented},
+			branches: map[string]Branch{"imagebump/web": withForeign(carrying(web("1.5.0")))},
+			want:     map[string]summary{"web": {Action: ActionSkip, Number: 7, Lease: "human1"}},
+		},
+		{
+			name:     "obsolete branch without a pull request: deleted",
+			groups:   []Group{gone("web")},
+			branches: map[string]Branch{"imagebump/web": carrying(web("1.5.0"))},
+			want:     map[string]summary{"web": {Action: ActionDeleteBranch, Lease: "h1.5.0"}},
+		},
+		{
+			name:     "obsolete branch with human commits and no pull request: left alone",
+			groups:   []Group{gone("web")},
+			branches: map[string]Branch{"imagebump/web": withForeign(carrying(web("1.5.0")))},
+			want:     map[string]summary{"web": {Action: ActionSkip, Lease: "human1"}},
+		},
+		{
+			name:     "obsolete branch under a human's open pull request: left alone",
+			groups:   []Group{gone("web")},
+			prs:      []PullRequest{humanPR},
+			branches: map[string]Branch{"imagebump/web": carrying(web("1.5.0"))},
+			want:     map[string]summary{"web": {Action: ActionSkip, Number: 9, Lease: "h1.5.0"}},
+		},
+		{
+			name:     "an obsolete open pull request counts toward maxOpen until it is closed",
+			groups:   []Group{api("2.1.0"), gone("web")},
+			prs:      []PullRequest{openPR(7, web("1.5.0"))},
+			branches: map[string]Branch{"imagebump/web": carrying(web("1.5.0"))},
+			settings: Settings{MaxOpen: 1},
+			want: map[string]summary{
+				"api": {Action: ActionDefer},
+				"web": {Action: ActionClose, Number: 7, Lease: "h1.5.0", DeleteBranch: true},
+			},
 		},
 		{
 			name:   "base has the values and nothing is open: nothing to do",

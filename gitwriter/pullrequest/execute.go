@@ -106,7 +106,7 @@ func (w *waiter) do(ctx context.Context, what string, call func() error) error {
 // request is about to be closed), the open pull request's comments. A group whose reads fail
 // is reported in failed, keyed by branch, and must be left out of Decide:
 // without its pull requests Decide would open a second one.
-func Observe(ctx context.Context, forge Forge, groups []Group, branches map[string]Branch, opts ...Option) (prs []PullRequest, failed map[string]error) {
+func Observe(ctx context.Context, forge Reader, groups []Group, branches map[string]Branch, opts ...Option) (prs []PullRequest, failed map[string]error) {
 	w := &waiter{options: newOptions(opts)}
 	failed = map[string]error{}
 	for _, g := range groups {
@@ -156,7 +156,7 @@ type Result struct {
 
 // Execute carries out decisions through the forge and the git side, one
 // group after the other. A failing group does not stop the others.
-func Execute(ctx context.Context, ds []Decision, forge Forge, branches Branches, opts ...Option) []Result {
+func Execute(ctx context.Context, ds []Decision, forge Writer, branches Branches, opts ...Option) []Result {
 	w := &waiter{options: newOptions(opts)}
 	results := make([]Result, 0, len(ds))
 	for _, d := range ds {
@@ -172,7 +172,7 @@ func Execute(ctx context.Context, ds []Decision, forge Forge, branches Branches,
 	return results
 }
 
-func execute(ctx context.Context, w *waiter, d Decision, forge Forge, branches Branches, r *Result) error {
+func execute(ctx context.Context, w *waiter, d Decision, forge Writer, branches Branches, r *Result) error {
 	if d.Push {
 		head, err := branches.Publish(ctx, Push{Branch: d.Branch, Lease: d.Lease, Files: d.Files, Message: d.Message})
 		if err != nil {
@@ -212,6 +212,11 @@ func execute(ctx context.Context, w *waiter, d Decision, forge Forge, branches B
 		return w.do(ctx, fmt.Sprintf("editing pull request #%d", d.Number), func() error {
 			return forge.Edit(ctx, d.Number, d.Title, d.Body)
 		})
+	case ActionDeleteBranch:
+		if err := branches.Delete(ctx, d.Branch, d.Lease); err != nil {
+			return fmt.Errorf("deleting the branch: %w", err)
+		}
+		return nil
 	case ActionCommentForeign:
 		return w.do(ctx, fmt.Sprintf("commenting on pull request #%d", d.Number), func() error {
 			return forge.Comment(ctx, d.Number, d.Comment)

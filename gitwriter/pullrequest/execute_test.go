@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,5 +79,47 @@ func TestWaiter(t *testing.T) {
 				t.Errorf("waits (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// deletes records the branch deletions Execute asks for.
+type deletes struct{ got []string }
+
+func (d *deletes) Publish(context.Context, Push) (string, error) {
+	return "", errors.New("no pushes in this test")
+}
+
+func (d *deletes) Delete(_ context.Context, branch, lease string) error {
+	d.got = append(d.got, branch+"@"+lease)
+	return nil
+}
+
+func TestExecuteDeleteBranch(t *testing.T) {
+	ds, err := Decide([]Group{gone("web")}, nil, map[string]Branch{"imagebump/web": carrying(web("1.5.0"))}, Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b deletes
+	// No forge: deleting a branch writes only to git.
+	res := Execute(context.Background(), ds, nil, &b)
+	if len(res) != 1 || res[0].Err != nil {
+		t.Fatalf("Execute = %+v", res)
+	}
+	if diff := cmp.Diff([]string{"imagebump/web@h1.5.0"}, b.got); diff != "" {
+		t.Errorf("deletions (-want +got):\n%s", diff)
+	}
+}
+
+func TestObsoleteCloseSaysWhy(t *testing.T) {
+	ds, err := Decide([]Group{gone("web")}, []PullRequest{openPR(7, web("1.5.0"))}, map[string]Branch{"imagebump/web": carrying(web("1.5.0"))}, Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := ds[0]
+	if d.Action != ActionClose || !strings.Contains(d.Comment, gone("web").Obsolete) || !strings.Contains(d.Comment, closeNote) {
+		t.Errorf("close of an obsolete group: %s with comment %q; want the reason and the close note", d.Action, d.Comment)
+	}
+	if m, ok := ParseMarker(d.Body); !ok || !m.Retired {
+		t.Errorf("closed body %q: want a retired marker", d.Body)
 	}
 }

@@ -6,15 +6,33 @@ import (
 	"time"
 )
 
-// Forge is what the lifecycle needs from GitHub, GitLab or Gitea. Each
-// method is one write or one read, so a call that hits a rate limit can be
-// retried alone without repeating a write that already happened.
+// Forge is what the lifecycle needs from GitHub, GitLab or Gitea: what
+// Observe reads and what Execute writes. Each method is one write or one
+// read, so a call that hits a rate limit can be retried alone without
+// repeating a write that already happened.
 type Forge interface {
+	Reader
+	Writer
+}
+
+// Reader is what Observe reads of the forge.
+type Reader interface {
 	// PullRequests lists the pull requests whose head is branch: open,
 	// closed and merged, whatever their author.
 	PullRequests(ctx context.Context, branch string) ([]PullRequest, error)
 	// Comments lists the bodies of a pull request's comments.
 	Comments(ctx context.Context, number int) ([]string, error)
+}
+
+// Writer is what Execute writes to the forge: opening pull requests and
+// changing open ones.
+type Writer interface {
+	Opener
+	Editor
+}
+
+// Opener opens a pull request, then labels it and asks for reviews.
+type Opener interface {
 	// Create opens a pull request (as a draft if asked). Labels and
 	// reviewers are set by the calls below.
 	Create(ctx context.Context, pr NewPullRequest) (PullRequest, error)
@@ -22,6 +40,10 @@ type Forge interface {
 	Label(ctx context.Context, number int, labels []string) error
 	// RequestReviews asks users and teams for a review.
 	RequestReviews(ctx context.Context, number int, users, teams []string) error
+}
+
+// Editor changes an open pull request.
+type Editor interface {
 	// Edit replaces a pull request's title and body.
 	Edit(ctx context.Context, number int, title, body string) error
 	// Close closes a pull request unmerged, replacing its body.

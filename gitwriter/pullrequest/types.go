@@ -45,6 +45,12 @@ type Group struct {
 	// on top of the current tip of the base branch. Empty means the base
 	// already has every value, and a pull request for the group is stale.
 	Files []File
+	// Obsolete, when set, says why no group of the pass maps to Branch any
+	// more (its policy or markers were removed, the grouping changed): the
+	// bot's open pull request on it is closed with this reason and the
+	// branch deleted, unless someone else committed to it. Such a group has
+	// no Changes or Files.
+	Obsolete string
 }
 
 // State is a pull request's state on the forge.
@@ -93,6 +99,12 @@ type Branch struct {
 	// Files are the branch's contents of every file it changes relative to
 	// that merge-base. A file the branch deletes has nil Content.
 	Files []File
+	// Behind are the files the branch or its group changes whose content on
+	// the base tip differs from the branch's merge-base, sorted: the base
+	// moved under them, so the branch may conflict and is rebuilt on the
+	// tip even when its contents are the wanted ones. The base moving in
+	// other files is not a reason to push.
+	Behind []string
 }
 
 // Version is one proposed image version, as recorded in a pull request's

@@ -208,7 +208,7 @@ func BenchmarkGitBranchState(b *testing.B) {
 	}
 	const path = "apps/team-000/svc-00000.yaml"
 	cs := gitwriter.ChangeSet{Files: []gitwriter.File{{Path: path, Content: []byte("changed\n")}}}
-	if _, err := r.Publish(ctx, "imagebump/web", cs, ""); err != nil {
+	if _, err := r.Publish(ctx, gitwriter.BotBranch{Prefix: "imagebump/", Name: "imagebump/web"}, cs, ""); err != nil {
 		b.Fatal(err)
 	}
 	s.Commit(b, repo, "main", "someone", map[string]string{"README": "moved\n"})

@@ -270,6 +270,30 @@ func (s *Server) NewRepo(t testing.TB, name string, files map[string]string) str
 	return s.RepoURL(name)
 }
 
+// SetPreReceive installs script (a POSIX shell script body) as repo's
+// pre-receive hook, as a forge's branch protection is one: git
+// receive-pack runs it before it updates any ref, sends what it writes to
+// the pushing client, and refuses every update when it exits non-zero.
+// The hook reads "OLD NEW REF" lines on its standard input. An empty script
+// removes the hook.
+func (s *Server) SetPreReceive(t testing.TB, repo, script string) {
+	t.Helper()
+	hooks := filepath.Join(s.Dir(repo), "hooks")
+	path := filepath.Join(hooks, "pre-receive")
+	if script == "" {
+		if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		return
+	}
+	if err := os.MkdirAll(hooks, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+script+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Signature names the author and committer of a server-side commit.
 type Signature struct{ Name, Email string }
 
