@@ -58,9 +58,13 @@ func (o *Outcome) NotWritten() int {
 // the markers use, and plans the rewrites. Invalid policy files make it
 // return config.Problems and plan nothing.
 func (r *Resolver) Plan(ctx context.Context, reg Registry, root string, paths []string) (*Outcome, error) {
-	pols, err := Load(root)
+	pols, err := Load(root, r.Load...)
 	if err != nil {
 		return nil, err
+	}
+	// An ImageUpdateAutomation's update.path is the subtree Flux writes in.
+	if a := pols.Flux.Auto(); a != nil && a.Path != "" && len(paths) == 0 {
+		paths = []string{a.Path}
 	}
 	// One read of the manifests serves the scan and the plan.
 	tree, err := patcher.ReadTree(ctx, root, paths)

@@ -65,6 +65,8 @@ type Resolver struct {
 	// Concurrency bounds the policies resolved at once; 0 means 16. The
 	// registry client bounds the requests per host on its own.
 	Concurrency int
+	// Load are the options Plan loads the policies with (config.WithoutFlux).
+	Load []config.LoadOption
 }
 
 // Resolve resolves every request against reg and returns one Resolution per
@@ -98,6 +100,9 @@ func (r *Resolver) resolve(ctx context.Context, reg Registry, req Request) Resol
 	}
 	tags, err := reg.Tags(ctx, spec.Image)
 	if err != nil {
+		if p.Hint != "" {
+			return fail(fmt.Errorf("listing tags of %s: %w (%s)", spec.Image, err, p.Hint))
+		}
 		return fail(fmt.Errorf("listing tags of %s: %w", spec.Image, err))
 	}
 	if len(spec.Platforms) == 0 && spec.MinAge == 0 {
