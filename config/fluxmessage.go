@@ -67,8 +67,15 @@ type FluxResult struct {
 type FluxObjectChanges map[FluxObjectID][]FluxChange
 
 // FluxObjectID identifies the YAML object a change is in; a
-// kustomization.yaml may have no name.
+// kustomization.yaml may have no name. It nests as Flux's (an
+// ObjectIdentifier holding kyaml's ResourceIdentifier) so that fmt prints
+// it alike: {{{apps/v1 Deployment} {web default}}}.
 type FluxObjectID struct {
+	ResourceIdentifier
+}
+
+// ResourceIdentifier is an object's type and name.
+type ResourceIdentifier struct {
 	TypeMeta
 	NameMeta
 }
@@ -220,10 +227,10 @@ func objectsOf(src []byte) []objectAt {
 		}
 		top := doc.Content[0]
 		meta := valueOf(top, "metadata")
-		out = append(out, objectAt{line: top.Line, id: FluxObjectID{
+		out = append(out, objectAt{line: top.Line, id: FluxObjectID{ResourceIdentifier{
 			TypeMeta: TypeMeta{APIVersion: scalar(valueOf(top, "apiVersion")), Kind: scalar(valueOf(top, "kind"))},
 			NameMeta: NameMeta{Name: scalar(valueOf(meta, "name")), Namespace: scalar(valueOf(meta, "namespace"))},
-		}})
+		}}})
 	}
 }
 

@@ -41,7 +41,9 @@ func TestImports(t *testing.T) {
 		{"patcher", []string{mod + "problem", "sigs.k8s.io/kustomize/kyaml", "go.yaml.in/yaml/v3"}},
 		// go-containerregistry's name package parses policy images
 		// strictly (issue 12); nothing else of that module.
-		{"config", []string{mod + "problem", mod + "policy", "go.yaml.in/yaml/v4", "sigs.k8s.io/kustomize/kyaml", "github.com/robfig/cron/v3", "github.com/google/go-containerregistry/pkg/name"}},
+		// Sprig renders Flux commit message templates as Flux does (its
+		// hermetic functions only).
+		{"config", []string{mod + "problem", mod + "policy", "go.yaml.in/yaml/v4", "sigs.k8s.io/kustomize/kyaml", "github.com/robfig/cron/v3", "github.com/google/go-containerregistry/pkg/name", "github.com/Masterminds/sprig/v3"}},
 		// docker/cli's config package is what go-containerregistry's own
 		// default keychain uses; registry imports it to read a config file
 		// from an explicit path, which the keychain cannot be pointed at.
