@@ -187,6 +187,43 @@ func (r *Runner) pass(ctx context.Context, reg Registry, repo config.Repository)
 		res.Invalid = errors.As(err, &problems)
 		return res
 	}
+	// A Flux ImageUpdateAutomation in the checkout says where and how to
+	// commit: the pass goes on in a working copy opened with that.
+	if a := st.PolicyFiles.Flux.Auto(); a != nil && !a.Suspend {
+		cfg, frepo, err := FluxSettings(r.Config, repo, a)
+		if err != nil {
+			res.Err = err
+			return res
+		}
+		if frepo.Branch != repo.Branch || frepo.PushBranch != repo.PushBranch || cfg.Commit != r.Config.Commit {
+			log.Info("following the repository's ImageUpdateAutomation", "automation", a.String(), "file", a.File,
+				"branch", frepo.Branch, "pushBranch", frepo.PushBranch, "author", cfg.Commit.AuthorEmail)
+			repo = frepo
+			if r.Open != nil {
+				wc, err = r.Open(repo)
+			} else {
+				var progress io.Writer
+				if r.Progress != nil {
+					progress = r.Progress(repo)
+				}
+				wc, err = OpenWorkingCopy(cfg, repo, r.Logger, progress)
+			}
+			if err != nil {
+				res.Err = fmt.Errorf("opening the working copy the ImageUpdateAutomation at %s:%d names: %w", a.File, a.Line, err)
+				return res
+			}
+			if _, err := wc.Sync(ctx); err != nil {
+				res.Err = fmt.Errorf("syncing the working copy the ImageUpdateAutomation at %s:%d names: %w", a.File, a.Line, err)
+				return res
+			}
+			if st, err = r.plan(ctx, reg, wc.Dir(), repo.Paths, &res); err != nil {
+				res.Err = err
+				var problems problem.List
+				res.Invalid = errors.As(err, &problems)
+				return res
+			}
+		}
+	}
 	// 6. Write.
 	if repo.Mode == config.Push {
 		r.push(ctx, reg, wc, repo, st, &res, log)
@@ -214,6 +251,10 @@ func (r *Runner) push(ctx context.Context, reg Registry, wc WorkingCopy, repo co
 		return
 	}
 	cs := changeSet(st.PolicyFiles, st.Patch)
+	if err := fluxMessage(&cs, st.PolicyFiles, st.Patch); err != nil {
+		res.Err = err
+		return
+	}
 	res.Commit = &cs
 	if r.DryRun {
 		log.Info("dry run: would commit and push", "files", len(cs.Files), "changes", len(cs.Changes))
@@ -225,6 +266,9 @@ func (r *Runner) push(ctx context.Context, reg Registry, wc WorkingCopy, repo co
 			return gitwriter.ChangeSet{}, err
 		}
 		cs := changeSet(again.PolicyFiles, again.Patch)
+		if err := fluxMessage(&cs, again.PolicyFiles, again.Patch); err != nil {
+			return gitwriter.ChangeSet{}, err
+		}
 		res.Commit = &cs
 		return cs, nil
 	}

@@ -37,6 +37,10 @@ type Change struct {
 type ChangeSet struct {
 	Files   []File
 	Changes []Change
+	// Message, when set, is the commit message instead of the template's
+	// rendering of Changes (a Flux ImageUpdateAutomation's message, which
+	// the caller renders); the trailer is appended all the same.
+	Message string
 }
 
 // MessageData is what a commit message template sees.
@@ -61,7 +65,10 @@ const Trailer = "Imagebump-Bot: true"
 
 // message renders the configured template over changes and appends the
 // trailer.
-func (r *Repo) message(changes []Change) (string, error) {
+func (r *Repo) message(changes []Change, given string) (string, error) {
+	if msg := strings.TrimSpace(given); msg != "" {
+		return msg + "\n\n" + Trailer + "\n", nil
+	}
 	data := MessageData{Changes: changes}
 	seen := map[string]bool{}
 	for _, c := range changes {
@@ -119,7 +126,7 @@ func (r *Repo) commitFiles(parent plumbing.Hash, cs ChangeSet) (plumbing.Hash, e
 	if err != nil || same {
 		return plumbing.ZeroHash, err
 	}
-	return r.newCommit(parent, tree, cs.Changes)
+	return r.newCommit(parent, tree, cs.Changes, cs.Message)
 }
 
 // treeWith stores the tree of parent with files replaced and returns its
@@ -148,9 +155,9 @@ func (r *Repo) treeWith(parent plumbing.Hash, fs []File) (plumbing.Hash, bool, e
 
 // newCommit stores a commit of tree on parent by the bot, with the
 // message of changes, signed when a key is set.
-func (r *Repo) newCommit(parent, tree plumbing.Hash, changes []Change) (plumbing.Hash, error) {
+func (r *Repo) newCommit(parent, tree plumbing.Hash, changes []Change, message string) (plumbing.Hash, error) {
 	s := r.repo.Storer
-	msg, err := r.message(changes)
+	msg, err := r.message(changes, message)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
