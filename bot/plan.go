@@ -76,5 +76,12 @@ func (r *Resolver) Plan(ctx context.Context, reg Registry, root string, paths []
 	if err != nil {
 		return nil, fmt.Errorf("planning changes: %w", err)
 	}
+	if pols.Flux != nil {
+		// What the Flux objects ask that imagebump does otherwise is
+		// said with the plan, never dropped silently.
+		for _, n := range pols.Flux.Notes {
+			plan.Warnings = append(plan.Warnings, patcher.Warning{File: n.File, Line: n.Line, Message: n.Message})
+		}
+	}
 	return &Outcome{PolicyFiles: pols, Policies: resolved, Tree: tree, Patch: plan}, nil
 }

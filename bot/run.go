@@ -180,7 +180,7 @@ func (r *Runner) pass(ctx context.Context, reg Registry, repo config.Repository)
 		return res
 	}
 	// 2–5. Load, scan, resolve, plan.
-	st, err := r.plan(ctx, reg, wc.Dir(), repo.Paths, &res)
+	st, err := r.plan(ctx, reg, wc.Dir(), repo, &res)
 	if err != nil {
 		res.Err = err
 		var problems problem.List
@@ -216,7 +216,7 @@ func (r *Runner) pass(ctx context.Context, reg Registry, repo config.Repository)
 				res.Err = fmt.Errorf("syncing the working copy the ImageUpdateAutomation at %s:%d names: %w", a.File, a.Line, err)
 				return res
 			}
-			if st, err = r.plan(ctx, reg, wc.Dir(), repo.Paths, &res); err != nil {
+			if st, err = r.plan(ctx, reg, wc.Dir(), repo, &res); err != nil {
 				res.Err = err
 				var problems problem.List
 				res.Invalid = errors.As(err, &problems)
@@ -235,8 +235,12 @@ func (r *Runner) pass(ctx context.Context, reg Registry, repo config.Repository)
 
 // plan runs the load, scan, resolve and plan stages on the tree at root
 // (Resolver.Plan), and records the resolutions and the plan in res.
-func (r *Runner) plan(ctx context.Context, reg Registry, root string, paths []string, res *Result) (*Outcome, error) {
-	o, err := r.Resolver.Plan(ctx, reg, root, paths)
+func (r *Runner) plan(ctx context.Context, reg Registry, root string, repo config.Repository, res *Result) (*Outcome, error) {
+	rv := r.Resolver
+	if repo.NoFlux {
+		rv.Load = append(slices.Clip(rv.Load), config.WithoutFlux())
+	}
+	o, err := rv.Plan(ctx, reg, root, repo.Paths)
 	if err != nil {
 		return nil, err
 	}
@@ -261,7 +265,7 @@ func (r *Runner) push(ctx context.Context, reg Registry, wc WorkingCopy, repo co
 		return
 	}
 	rebuild := func(ctx context.Context, dir string) (gitwriter.ChangeSet, error) {
-		again, err := r.plan(ctx, reg, dir, repo.Paths, res)
+		again, err := r.plan(ctx, reg, dir, repo, res)
 		if err != nil {
 			return gitwriter.ChangeSet{}, err
 		}

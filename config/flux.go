@@ -507,6 +507,10 @@ func loadFlux(fsys fs.FS) (*Flux, []*Policy, problem.List, error) {
 		}
 	}
 	if a := fx.Automation; a != nil {
+		if a.Suspend {
+			fx.Notes = append(fx.Notes, problem.Problem{File: a.File, Line: a.Line,
+				Message: fmt.Sprintf("ImageUpdateAutomation %s is suspended: the markers of its policies are left alone", a)})
+		}
 		for _, p := range out {
 			switch {
 			case a.Suspend:

@@ -385,3 +385,18 @@ func TestLoadFluxAutomation(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadBotFluxSwitch(t *testing.T) {
+	for _, tc := range []struct {
+		line   string
+		noFlux bool
+	}{{"", false}, {"    flux: true\n", false}, {"    flux: false\n", true}} {
+		b, err := LoadBot(writeConfig(t, "schedule: '@every 5m'\nrepositories:\n  - url: https://github.com/acme/fleet\n"+tc.line))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := b.Repositories[0].NoFlux; got != tc.noFlux {
+			t.Errorf("%q: NoFlux = %v, want %v", tc.line, got, tc.noFlux)
+		}
+	}
+}

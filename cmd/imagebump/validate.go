@@ -11,20 +11,24 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/imagebump/imagebump/bot"
+	"github.com/imagebump/imagebump/config"
 )
 
 type validateConfig struct {
-	dir string
+	dir    string
+	noFlux bool
 }
 
 func newValidateCommand() *cobra.Command {
-	return &cobra.Command{
+	cfg := validateConfig{}
+	cmd := &cobra.Command{
 		Use:   "validate [DIR]",
 		Short: "Check policy files and markers offline; print file:line for each problem",
 		Long: `validate reads every .imagebump.yaml under DIR (default: the current
 directory) and every marked manifest, and reports each problem as
-file:line: message: invalid policy files, markers naming a policy no file
-defines, markers on a mapping or sequence, files with markers that do not
+file:line: message: invalid policy files and Flux image objects
+(ImageRepository, ImagePolicy, ImageUpdateAutomation; --no-flux skips
+them), markers naming a policy no file defines, markers on a mapping or sequence, files with markers that do not
 parse as YAML, directories that cannot be read. It contacts no registry.
 It also warns (file:line: warning: message) about comments that look like
 markers but are not, UTF-16 files that mention imagepolicy, and temporary
@@ -32,9 +36,12 @@ files an interrupted apply left. It exits 0 when everything is valid, with
 or without warnings, and 2 when anything is not.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runValidate(cmd.Context(), cmd.OutOrStdout(), validateConfig{dir: dirArg(args)})
+			cfg.dir = dirArg(args)
+			return runValidate(cmd.Context(), cmd.OutOrStdout(), cfg)
 		},
 	}
+	cmd.Flags().BoolVar(&cfg.noFlux, "no-flux", false, "do not read Flux ImageRepository, ImagePolicy and ImageUpdateAutomation objects")
+	return cmd
 }
 
 func runValidate(ctx context.Context, out io.Writer, cfg validateConfig) error {
@@ -42,7 +49,11 @@ func runValidate(ctx context.Context, out io.Writer, cfg validateConfig) error {
 	if err != nil {
 		return err
 	}
-	v, err := bot.Validate(ctx, dir)
+	var opts []config.LoadOption
+	if cfg.noFlux {
+		opts = append(opts, config.WithoutFlux())
+	}
+	v, err := bot.Validate(ctx, dir, opts...)
 	if err != nil {
 		return &exitError{code: exitInvalid, err: err}
 	}
@@ -69,7 +80,11 @@ func runValidate(ctx context.Context, out io.Writer, cfg validateConfig) error {
 	if st := v.Status(); st != bot.StatusOK {
 		return &exitError{code: int(st), err: fmt.Errorf("%d problem(s) found", len(v.Problems))}
 	}
-	fmt.Fprintf(out, "ok: %d policies in %d policy files, %d markers", len(v.Policies.Policies), len(v.Policies.Files), len(v.Markers))
+	fmt.Fprintf(out, "ok: %d policies in %d policy files", len(v.Policies.Policies), len(v.Policies.Files))
+	if fx := v.Policies.Flux; fx != nil {
+		fmt.Fprintf(out, " and %d Flux object files", len(fx.Files))
+	}
+	fmt.Fprintf(out, ", %d markers", len(v.Markers))
 	if n := len(v.Warnings); n > 0 {
 		fmt.Fprintf(out, ", %d warning(s)", n)
 	}
