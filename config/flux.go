@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -812,4 +814,43 @@ func (f *Flux) Auto() *Automation {
 		return nil
 	}
 	return f.Automation
+}
+
+// FluxPolicy reads the ImagePolicy ref from file: ref is "namespace:name",
+// or "name" when the file holds one ImagePolicy of that name. Its
+// ImageRepository is looked for in the file and the directory tree the
+// file is in. Problems of other objects there do not matter; the named
+// policy's own are returned as problem.List.
+func FluxPolicy(file, ref string) (*Policy, error) {
+	dir, base := filepath.Split(file)
+	if dir == "" {
+		dir = "."
+	}
+	_, pols, problems, err := loadFlux(os.DirFS(dir))
+	if err != nil {
+		return nil, err
+	}
+	var found []*Policy
+	for _, p := range pols {
+		if p.File == base && (p.Name() == ref || p.Flux.Name == ref) {
+			found = append(found, p)
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		var own problem.List
+		for _, p := range problems {
+			if p.File == base {
+				p.File = file
+				own = append(own, p)
+			}
+		}
+		if len(own) > 0 {
+			return nil, own
+		}
+		return nil, fmt.Errorf("%s holds no usable ImagePolicy %s", file, ref)
+	}
+	return nil, fmt.Errorf("%s holds ImagePolicy %s in several namespaces: name it namespace:name", file, ref)
 }

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/imagebump/imagebump/test/filetree"
+	"github.com/imagebump/imagebump/test/registrytest"
 )
 
 const fluxObjects = `apiVersion: image.toolkit.fluxcd.io/v1beta2
@@ -66,5 +70,54 @@ func TestValidateFlux(t *testing.T) {
 				t.Errorf("exit code %d, want %d", code, tc.wantCode)
 			}
 		})
+	}
+}
+
+// TestTagsFluxPolicy explains a Flux ImagePolicy's choice with tags
+// --flux-policy FILE:NAME, against a real registry.
+func TestTagsFluxPolicy(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	reg := registrytest.Start(t)
+	reg.Seed(t, "acme/web", "1.0.0", "1.4.2", "2.0.0", "1.5.0.sig", "1.6.0-alpha")
+	dir := filetree.Write(t, map[string]string{
+		"clusters/images.yaml": strings.Replace(fluxObjects, "ghcr.io/acme/web", reg.Repo("acme/web"), 1),
+	})
+	file := filepath.Join(dir, "clusters", "images.yaml")
+	for _, ref := range []string{"flux-system:web", "web"} {
+		out, stderr, code := runCLI(t, "tags", "--flux-policy", file+":"+ref, "-o", "json")
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", ref, code, stderr)
+		}
+		var got tagsReport
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatalf("%v in %s", err, out)
+		}
+		var reasons []string
+		for _, v := range got.Tags {
+			reasons = append(reasons, v.Tag+" "+v.Reason)
+		}
+		want := []string{"1.4.2 selected", "1.0.0 candidate", "1.5.0.sig excluded", "1.6.0-alpha prerelease", "2.0.0 outside range"}
+		if got.Image != reg.Repo("acme/web") || got.Selected != "1.4.2" {
+			t.Errorf("%s: image %s selected %s; want %s and 1.4.2", ref, got.Image, got.Selected, reg.Repo("acme/web"))
+		}
+		if diff := cmp.Diff(want, reasons); diff != "" {
+			t.Errorf("%s: verdicts (-want +got):\n%s", ref, diff)
+		}
+	}
+
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"--flux-policy", file + ":nope"}, exitInvalid, "holds no usable ImagePolicy nope"},
+		{[]string{"--flux-policy", file}, exitInvalid, "want FILE:NAME"},
+		{[]string{"--flux-policy", file + ":web", "--semver", "*"}, exitInvalid, "give no IMAGE or policy flags (--semver)"},
+		{[]string{"ghcr.io/acme/web", "--flux-policy", file + ":web"}, exitInvalid, "give no IMAGE or policy flags (ghcr.io/acme/web)"},
+	} {
+		_, stderr, code := runCLI(t, append([]string{"tags"}, tc.args...)...)
+		if code != tc.code || !strings.Contains(stderr, tc.msg) {
+			t.Errorf("tags %v: exit %d, %q; want %d with %q", tc.args, code, stderr, tc.code, tc.msg)
+		}
 	}
 }
