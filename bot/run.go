@@ -195,6 +195,10 @@ func (r *Runner) pass(ctx context.Context, reg Registry, repo config.Repository)
 			res.Err = err
 			return res
 		}
+		if repo.Mode != config.Push {
+			log.Warn("pull request mode: the ImageUpdateAutomation's push branch, author and message template are push-mode settings and are not used",
+				"automation", a.String(), "file", a.File, "line", a.Line)
+		}
 		if frepo.Branch != repo.Branch || frepo.PushBranch != repo.PushBranch || cfg.Commit != r.Config.Commit {
 			log.Info("following the repository's ImageUpdateAutomation", "automation", a.String(), "file", a.File,
 				"branch", frepo.Branch, "pushBranch", frepo.PushBranch, "author", cfg.Commit.AuthorEmail)

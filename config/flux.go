@@ -416,7 +416,7 @@ func parseFluxFile(file string, src []byte) ([]*fluxObject, problem.List) {
 				// may give it one; imagebump reads neither, and the
 				// namespace is half of the name markers use.
 				problems = append(problems, problem.Problem{File: file, Line: keyLine(top, "metadata"),
-					Message: fmt.Sprintf("%s %s: metadata.namespace is not set; imagebump names Flux policies namespace:name and does not read the namespace a kustomization would give it: write it here", kind, o.meta.Name)})
+					Message: fmt.Sprintf("%s %s: metadata.namespace is not set; imagebump names Flux policies namespace:name and does not read the namespace a kustomization would give it: write it here (or ignore Flux objects: flux: false in the root .imagebump.yaml)", kind, o.meta.Name)})
 				continue
 			}
 		}

@@ -231,7 +231,7 @@ func TestLoadFluxProblems(t *testing.T) {
 		{"unknown apiVersion", map[string]string{"f.yaml": "apiVersion: image.toolkit.fluxcd.io/v1alpha1\nkind: ImagePolicy\nmetadata: {name: a, namespace: b}\n"},
 			[]string{`f.yaml:1: ImagePolicy: apiVersion image.toolkit.fluxcd.io/v1alpha1: imagebump reads image.toolkit.fluxcd.io/v1beta1, v1beta2 and v1`}},
 		{"no namespace", map[string]string{"f.yaml": "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata:\n  name: a\nspec: {}\n"},
-			[]string{`f.yaml:3: ImagePolicy a: metadata.namespace is not set; imagebump names Flux policies namespace:name and does not read the namespace a kustomization would give it: write it here`}},
+			[]string{`f.yaml:3: ImagePolicy a: metadata.namespace is not set; imagebump names Flux policies namespace:name and does not read the namespace a kustomization would give it: write it here (or ignore Flux objects: flux: false in the root .imagebump.yaml)`}},
 		{"does not parse", map[string]string{"f.yaml": "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: [\n"},
 			[]string{`f.yaml:4:1: did not find expected node content`}},
 		{"same name in a policy file", map[string]string{
