@@ -686,6 +686,7 @@ func fluxPolicy(o *fluxObject, repos map[string]*fluxObject, repoSpecs map[strin
 			key, ro.file, ro.line("spec"), strings.Join(creds, ", "))
 	}
 	if rs.Insecure {
+		notes = append(notes, ro.problem("spec.insecure", "insecure: mark the registry's host insecure on the bot's side (--insecure-registry HOST or registries.hosts[].insecure); loopback hosts need nothing"))
 		h := fmt.Sprintf("ImageRepository %s (%s:%d) is insecure: mark its host insecure with --insecure-registry HOST or registries.hosts[].insecure", key, ro.file, ro.line("spec.insecure"))
 		hint = strings.TrimPrefix(hint+"; "+h, "; ")
 	}

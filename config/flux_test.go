@@ -242,6 +242,8 @@ func TestLoadFluxProblems(t *testing.T) {
 			[]string{`b.yaml:4: ImageRepository ns/web: defined twice: here and at a.yaml:4`}},
 		{"two automations", map[string]string{"f.yaml": automation("a", "") + "---\n" + automation("b", "")},
 			[]string{`f.yaml:22: ImageUpdateAutomation flux-system/b: imagebump follows one ImageUpdateAutomation per repository, and flux-system/a at f.yaml:4 is another; suspend or remove all but one`}},
+		{"insecure is a note, not a problem", map[string]string{"f.yaml": fluxRepo("v1", "ns", "web", "ghcr.io/acme/web", "  insecure: true\n") + "---\n" + pol("v1", "ns", "web", semver)},
+			nil},
 		{"bad message template", map[string]string{"f.yaml": automation("a", "      messageTemplate: '{{ .Changed'\n")},
 			[]string{`f.yaml:16: ImageUpdateAutomation flux-system/a: git.commit.messageTemplate: template: commit message:1: unclosed action`}},
 		{"update path outside", map[string]string{"f.yaml": strings.Replace(automation("a", ""), "path: ./apps", "path: ../x", 1)},
@@ -252,6 +254,15 @@ func TestLoadFluxProblems(t *testing.T) {
 			root := filetree.Write(t, tc.files)
 			ps, err := LoadPolicies(root)
 			var problems problem.List
+			if tc.want == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := ps.Flux.Notes.Error(); got != "f.yaml:9: ImageRepository ns/web: insecure: mark the registry's host insecure on the bot's side (--insecure-registry HOST or registries.hosts[].insecure); loopback hosts need nothing" {
+					t.Errorf("notes: %s", got)
+				}
+				return
+			}
 			if !errors.As(err, &problems) {
 				t.Fatalf("LoadPolicies = %v, %v; want problems", ps, err)
 			}
