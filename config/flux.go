@@ -773,7 +773,11 @@ func fluxAutomation(o *fluxObject, gitRepos map[string]*fluxObject) (*Automation
 		if p := g.Push; p != nil {
 			a.PushBranch = p.Branch
 			if p.Refspec != "" {
-				unsupported("spec.git.push.refspec", "git.push.refspec %q: imagebump pushes branches only", p.Refspec)
+				if b, ok := refspecBranch(p.Refspec, a.PushBranch, a.CheckoutBranch); ok {
+					a.PushBranch = b
+				} else {
+					unsupported("spec.git.push.refspec", "git.push.refspec %q: imagebump pushes one branch; only a refspec that pushes the commit to a branch (HEAD:refs/heads/NAME) maps", p.Refspec)
+				}
 			}
 			if len(p.Options) > 0 {
 				unsupported("spec.git.push.options", "git.push.options: imagebump sends no push options")
@@ -854,4 +858,31 @@ func FluxPolicy(file, ref string) (*Policy, error) {
 		return nil, fmt.Errorf("%s holds no usable ImagePolicy %s", file, ref)
 	}
 	return nil, fmt.Errorf("%s holds ImagePolicy %s in several namespaces: name it namespace:name", file, ref)
+}
+
+// refspecBranch maps a push refspec that sends the automation's commit to
+// one branch, and nowhere else, onto that branch: "HEAD:refs/heads/x", or
+// "refs/heads/b:refs/heads/x" where b is the branch committed on, when
+// no push.branch names another destination. Flux pushes to push.branch
+// and then the refspec; two destinations cannot map.
+func refspecBranch(refspec, pushBranch, checkoutBranch string) (string, bool) {
+	src, dst, ok := strings.Cut(strings.TrimPrefix(refspec, "+"), ":")
+	if !ok || strings.HasPrefix(refspec, "+") {
+		return "", false
+	}
+	branch, ok := strings.CutPrefix(dst, "refs/heads/")
+	if !ok || branch == "" {
+		return "", false
+	}
+	if pushBranch != "" && pushBranch != branch {
+		return "", false
+	}
+	committedOn := pushBranch
+	if committedOn == "" {
+		committedOn = checkoutBranch
+	}
+	if src != "HEAD" && (committedOn == "" || src != "refs/heads/"+committedOn) {
+		return "", false
+	}
+	return branch, true
 }

@@ -354,7 +354,7 @@ func TestLoadFluxAutomation(t *testing.T) {
 			want: Automation{Namespace: "flux-system", Name: "auto", File: "clusters/auto.yaml", Line: 4,
 				CheckoutBranch: "production", AuthorName: "fluxcdbot", AuthorEmail: "fluxcdbot@users.noreply.github.com", Path: "apps", Suspend: true,
 				Unsupported: problem.List{
-					{File: "clusters/auto.yaml", Line: 17, Message: `ImageUpdateAutomation flux-system/auto: git.push.refspec "refs/heads/auto:refs/heads/main": imagebump pushes branches only`},
+					{File: "clusters/auto.yaml", Line: 17, Message: `ImageUpdateAutomation flux-system/auto: git.push.refspec "refs/heads/auto:refs/heads/main": imagebump pushes one branch; only a refspec that pushes the commit to a branch (HEAD:refs/heads/NAME) maps`},
 					{File: "clusters/auto.yaml", Line: 18, Message: `ImageUpdateAutomation flux-system/auto: git.push.options: imagebump sends no push options`},
 				}},
 			inactive: map[string]string{
@@ -408,6 +408,31 @@ func TestLoadBotFluxSwitch(t *testing.T) {
 		}
 		if got := b.Repositories[0].NoFlux; got != tc.noFlux {
 			t.Errorf("%q: NoFlux = %v, want %v", tc.line, got, tc.noFlux)
+		}
+	}
+}
+
+func TestRefspecBranch(t *testing.T) {
+	tests := []struct {
+		refspec, push, checkout string
+		want                    string
+		ok                      bool
+	}{
+		{"HEAD:refs/heads/auto", "", "main", "auto", true},
+		{"refs/heads/main:refs/heads/auto", "", "main", "auto", true},
+		{"refs/heads/auto:refs/heads/auto", "auto", "main", "auto", true},
+		// Flux's Gerrit example: push to auto, then auto to main: two places.
+		{"refs/heads/auto:refs/heads/main", "auto", "main", "", false},
+		{"refs/heads/flux-updates:refs/for/main", "flux-updates", "main", "", false},
+		{"HEAD:refs/for/main", "", "main", "", false},
+		{"+HEAD:refs/heads/auto", "", "main", "", false},
+		{"refs/heads/other:refs/heads/auto", "", "main", "", false},
+		{"auto", "", "main", "", false},
+	}
+	for _, tc := range tests {
+		got, ok := refspecBranch(tc.refspec, tc.push, tc.checkout)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("refspecBranch(%q, %q, %q) = %q, %v; want %q, %v", tc.refspec, tc.push, tc.checkout, got, ok, tc.want, tc.ok)
 		}
 	}
 }

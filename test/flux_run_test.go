@@ -124,7 +124,7 @@ func TestRunFluxAutomationRefused(t *testing.T) {
       author: {email: flux@example.com}
     push:
       refspec: refs/heads/main:refs/for/main
-`, 1, `: imagebump pushes branches only`},
+`, 1, `: imagebump pushes one branch; only a refspec`},
 		{"signing key", `  git:
     commit:
       author: {email: flux@example.com}
