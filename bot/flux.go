@@ -1,8 +1,11 @@
 package bot
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"strings"
 
 	"github.com/imagebump/imagebump/config"
@@ -73,4 +76,49 @@ func fluxMessage(cs *gitwriter.ChangeSet, pols *config.Policies, plan *patcher.P
 	}
 	cs.Message = msg
 	return nil
+}
+
+// followFlux carries out the ImageUpdateAutomation the plan st found in the
+// checkout, if any: when it names another branch, push branch or author,
+// the pass goes on in a working copy opened with those, planned again
+// there (the round's registry pass lists no image twice). It returns the
+// working copy, repository settings and plan the pass goes on with.
+func (r *Runner) followFlux(ctx context.Context, reg Registry, wc WorkingCopy, repo config.Repository, st *Outcome, res *Result, log *slog.Logger) (WorkingCopy, config.Repository, *Outcome, error) {
+	a := st.PolicyFiles.Flux.Auto()
+	if a == nil || a.Suspend {
+		return wc, repo, st, nil
+	}
+	cfg, frepo, err := FluxSettings(r.Config, repo, a)
+	if err != nil {
+		return nil, repo, nil, err
+	}
+	if repo.Mode != config.Push {
+		log.Warn("pull request mode: the ImageUpdateAutomation's push branch, author and message template are push-mode settings and are not used",
+			"automation", a.String(), "file", a.File, "line", a.Line)
+	}
+	if frepo.Branch == repo.Branch && frepo.PushBranch == repo.PushBranch && cfg.Commit == r.Config.Commit {
+		return wc, repo, st, nil
+	}
+	log.Info("following the repository's ImageUpdateAutomation", "automation", a.String(), "file", a.File,
+		"branch", frepo.Branch, "pushBranch", frepo.PushBranch, "author", cfg.Commit.AuthorEmail)
+	if r.Open != nil {
+		wc, err = r.Open(frepo)
+	} else {
+		var progress io.Writer
+		if r.Progress != nil {
+			progress = r.Progress(frepo)
+		}
+		wc, err = OpenWorkingCopy(cfg, frepo, r.Logger, progress)
+	}
+	if err != nil {
+		return nil, repo, nil, fmt.Errorf("opening the working copy the ImageUpdateAutomation at %s:%d names: %w", a.File, a.Line, err)
+	}
+	if _, err := wc.Sync(ctx); err != nil {
+		return nil, repo, nil, fmt.Errorf("syncing the working copy the ImageUpdateAutomation at %s:%d names: %w", a.File, a.Line, err)
+	}
+	st, err = r.plan(ctx, reg, wc.Dir(), frepo, res)
+	if err != nil {
+		return nil, repo, nil, err
+	}
+	return wc, frepo, st, nil
 }

@@ -188,45 +188,12 @@ func (r *Runner) pass(ctx context.Context, reg Registry, repo config.Repository)
 		return res
 	}
 	// A Flux ImageUpdateAutomation in the checkout says where and how to
-	// commit: the pass goes on in a working copy opened with that.
-	if a := st.PolicyFiles.Flux.Auto(); a != nil && !a.Suspend {
-		cfg, frepo, err := FluxSettings(r.Config, repo, a)
-		if err != nil {
-			res.Err = err
-			return res
-		}
-		if repo.Mode != config.Push {
-			log.Warn("pull request mode: the ImageUpdateAutomation's push branch, author and message template are push-mode settings and are not used",
-				"automation", a.String(), "file", a.File, "line", a.Line)
-		}
-		if frepo.Branch != repo.Branch || frepo.PushBranch != repo.PushBranch || cfg.Commit != r.Config.Commit {
-			log.Info("following the repository's ImageUpdateAutomation", "automation", a.String(), "file", a.File,
-				"branch", frepo.Branch, "pushBranch", frepo.PushBranch, "author", cfg.Commit.AuthorEmail)
-			repo = frepo
-			if r.Open != nil {
-				wc, err = r.Open(repo)
-			} else {
-				var progress io.Writer
-				if r.Progress != nil {
-					progress = r.Progress(repo)
-				}
-				wc, err = OpenWorkingCopy(cfg, repo, r.Logger, progress)
-			}
-			if err != nil {
-				res.Err = fmt.Errorf("opening the working copy the ImageUpdateAutomation at %s:%d names: %w", a.File, a.Line, err)
-				return res
-			}
-			if _, err := wc.Sync(ctx); err != nil {
-				res.Err = fmt.Errorf("syncing the working copy the ImageUpdateAutomation at %s:%d names: %w", a.File, a.Line, err)
-				return res
-			}
-			if st, err = r.plan(ctx, reg, wc.Dir(), repo, &res); err != nil {
-				res.Err = err
-				var problems problem.List
-				res.Invalid = errors.As(err, &problems)
-				return res
-			}
-		}
+	// commit (see followFlux).
+	if wc, repo, st, err = r.followFlux(ctx, reg, wc, repo, st, &res, log); err != nil {
+		res.Err = err
+		var problems problem.List
+		res.Invalid = errors.As(err, &problems)
+		return res
 	}
 	// 6. Write.
 	if repo.Mode == config.Push {
