@@ -121,3 +121,63 @@ func TestTagsFluxPolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanFlux plans a repository holding only Flux objects and markers:
+// the ImageUpdateAutomation's update.path and namespace decide which
+// markers change, as they do for Flux.
+func TestPlanFlux(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	reg := registrytest.Start(t)
+	reg.Seed(t, "acme/web", "1.0.0", "1.4.2", "2.0.0")
+	reg.Seed(t, "acme/db", "5.0.0", "5.1.0")
+	objects := func(ns, name string) string {
+		return strings.NewReplacer("flux-system", ns, "web", name, "ghcr.io/acme/"+name, reg.Repo("acme/"+name)).Replace(fluxObjects)
+	}
+	marker := func(policy, image string) string {
+		return "image: " + image + " # {\"$imagepolicy\": \"" + policy + "\"}\n"
+	}
+	dir := filetree.Write(t, map[string]string{
+		"clusters/web.yaml": objects("flux-system", "web"),
+		"clusters/db.yaml":  strings.Replace(objects("team", "db"), "range: ^1", "range: ^5", 1),
+		"clusters/auto.yaml": `apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImageUpdateAutomation
+metadata:
+  name: flux-system
+  namespace: flux-system
+spec:
+  interval: 30m
+  sourceRef: {kind: GitRepository, name: flux-system}
+  git:
+    commit:
+      author: {email: flux@example.com}
+  update:
+    path: ./apps
+`,
+		"apps/web.yaml":    marker("flux-system:web", reg.Repo("acme/web")+":1.0.0"),
+		"apps/db.yaml":     marker("team:db", reg.Repo("acme/db")+":5.0.0"),
+		"staging/web.yaml": marker("flux-system:web", reg.Repo("acme/web")+":1.0.0"),
+	})
+	out, stderr, code := runCLI(t, "plan", dir, "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var got struct {
+		Changes []struct {
+			File, Policy, New string
+		} `json:"changes"`
+		Problems []any `json:"problems"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("%v in %s", err, out)
+	}
+	var changes []string
+	for _, c := range got.Changes {
+		changes = append(changes, c.File+" "+c.Policy+" "+c.New)
+	}
+	// staging/ is outside update.path; team:db is not in the automation's
+	// namespace: Flux writes neither.
+	want := []string{"apps/web.yaml flux-system:web " + reg.Repo("acme/web") + ":1.4.2"}
+	if diff := cmp.Diff(want, changes); diff != "" || len(got.Problems) > 0 {
+		t.Errorf("changes (-want +got):\n%s\nproblems: %v", diff, got.Problems)
+	}
+}
