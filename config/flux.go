@@ -305,9 +305,9 @@ func (o *fluxObject) decodeSpec(v any) problem.List {
 // image or source API group and returns the ImageRepository, ImagePolicy,
 // ImageUpdateAutomation and GitRepository documents in them. A file that
 // mentions the group and does not parse is a problem: it may hold policies.
-func findFluxObjects(fsys fs.FS) ([]*fluxObject, problem.List, error) {
+func findFluxObjects(fsys fs.FS) ([]*fluxObject, problem.List, problem.List, error) {
 	var objs []*fluxObject
-	var problems problem.List
+	var problems, notes problem.List
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if p == "." {
@@ -335,12 +335,20 @@ func findFluxObjects(fsys fs.FS) ([]*fluxObject, problem.List, error) {
 		if !bytes.Contains(src, []byte(fluxImageGroup)) && !bytes.Contains(src, []byte(fluxSourceGroup)) {
 			return nil
 		}
-		found, ps := parseFluxFile(p, src)
+		if inHelmTemplates(fsys, p) {
+			if bytes.Contains(src, []byte(fluxImageGroup)) {
+				notes = append(notes, problem.Problem{File: p,
+					Message: "a Helm chart template mentions " + strings.TrimSuffix(fluxImageGroup, "/") + "; Flux reads what the chart renders, imagebump does not render charts, so its objects are not read"})
+			}
+			return nil
+		}
+		found, ps, ns := parseFluxFile(p, src)
 		objs = append(objs, found...)
 		problems = append(problems, ps...)
+		notes = append(notes, ns...)
 		return nil
 	})
-	return objs, problems, err
+	return objs, problems, notes, err
 }
 
 func readBounded(fsys fs.FS, p string) ([]byte, error) {
@@ -359,9 +367,10 @@ func readBounded(fsys fs.FS, p string) ([]byte, error) {
 	return src, nil
 }
 
-// parseFluxFile returns the Flux documents of one file. Documents of other
-// kinds are skipped, as are files holding only those.
-func parseFluxFile(file string, src []byte) ([]*fluxObject, problem.List) {
+// parseFluxFile returns the Flux documents of one file, its problems and
+// notes. Documents of other kinds are skipped, as are files holding only
+// those.
+func parseFluxFile(file string, src []byte) ([]*fluxObject, problem.List, problem.List) {
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	var objs []*fluxObject
 	var problems problem.List
@@ -373,9 +382,15 @@ func parseFluxFile(file string, src []byte) ([]*fluxObject, problem.List) {
 		}
 		if err != nil {
 			if !bytes.Contains(src, []byte(fluxImageGroup)) {
-				return nil, nil // a GitRepository is only looked up; the patcher reports the file
+				return nil, nil, nil // a GitRepository is only looked up; the patcher reports the file
 			}
-			return nil, decodeProblems(file, err)
+			if bytes.Contains(src, []byte("{{")) {
+				// A Helm or other template: Flux reads what it renders,
+				// not this file. Said, not fatal.
+				return nil, nil, problem.List{{File: file,
+					Message: "mentions " + strings.TrimSuffix(fluxImageGroup, "/") + " but is not valid YAML (a template?); its objects are not read"}}
+			}
+			return nil, decodeProblems(file, err), nil
 		}
 		if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
 			continue
@@ -422,7 +437,7 @@ func parseFluxFile(file string, src []byte) ([]*fluxObject, problem.List) {
 		}
 		objs = append(objs, o)
 	}
-	return objs, problems
+	return objs, problems, nil
 }
 
 func scalar(n *yaml.Node) string {
@@ -436,11 +451,11 @@ func scalar(n *yaml.Node) string {
 // automation. Problems make the repository invalid, as a bad policy file
 // does.
 func loadFlux(fsys fs.FS) (*Flux, []*Policy, problem.List, error) {
-	objs, problems, err := findFluxObjects(fsys)
+	objs, problems, notes, err := findFluxObjects(fsys)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	fx := &Flux{}
+	fx := &Flux{Notes: notes}
 	repos := map[string]*fluxObject{}
 	repoSpecs := map[string]*imageRepositorySpec{}
 	gitRepos := map[string]*fluxObject{}
@@ -885,4 +900,20 @@ func refspecBranch(refspec, pushBranch, checkoutBranch string) (string, bool) {
 		return "", false
 	}
 	return branch, true
+}
+
+// inHelmTemplates reports whether p is below the templates directory of a
+// Helm chart (a directory holding Chart.yaml): such files are rendered,
+// not applied as they are.
+func inHelmTemplates(fsys fs.FS, p string) bool {
+	parts := strings.Split(p, "/")
+	for i := len(parts) - 2; i >= 1; i-- {
+		if parts[i] != "templates" {
+			continue
+		}
+		if _, err := fs.Stat(fsys, path.Join(append(parts[:i:i], "Chart.yaml")...)); err == nil {
+			return true
+		}
+	}
+	return false
 }

@@ -242,8 +242,7 @@ func TestLoadFluxProblems(t *testing.T) {
 			[]string{`b.yaml:4: ImageRepository ns/web: defined twice: here and at a.yaml:4`}},
 		{"two automations", map[string]string{"f.yaml": automation("a", "") + "---\n" + automation("b", "")},
 			[]string{`f.yaml:22: ImageUpdateAutomation flux-system/b: imagebump follows one ImageUpdateAutomation per repository, and flux-system/a at f.yaml:4 is another; suspend or remove all but one`}},
-		{"insecure is a note, not a problem", map[string]string{"f.yaml": fluxRepo("v1", "ns", "web", "ghcr.io/acme/web", "  insecure: true\n") + "---\n" + pol("v1", "ns", "web", semver)},
-			nil},
+
 		{"bad message template", map[string]string{"f.yaml": automation("a", "      messageTemplate: '{{ .Changed'\n")},
 			[]string{`f.yaml:16: ImageUpdateAutomation flux-system/a: git.commit.messageTemplate: template: commit message:1: unclosed action`}},
 		{"update path outside", map[string]string{"f.yaml": strings.Replace(automation("a", ""), "path: ./apps", "path: ../x", 1)},
@@ -254,15 +253,6 @@ func TestLoadFluxProblems(t *testing.T) {
 			root := filetree.Write(t, tc.files)
 			ps, err := LoadPolicies(root)
 			var problems problem.List
-			if tc.want == nil {
-				if err != nil {
-					t.Fatal(err)
-				}
-				if got := ps.Flux.Notes.Error(); got != "f.yaml:9: ImageRepository ns/web: insecure: mark the registry's host insecure on the bot's side (--insecure-registry HOST or registries.hosts[].insecure); loopback hosts need nothing" {
-					t.Errorf("notes: %s", got)
-				}
-				return
-			}
 			if !errors.As(err, &problems) {
 				t.Fatalf("LoadPolicies = %v, %v; want problems", ps, err)
 			}
@@ -434,5 +424,43 @@ func TestRefspecBranch(t *testing.T) {
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("refspecBranch(%q, %q, %q) = %q, %v; want %q, %v", tc.refspec, tc.push, tc.checkout, got, ok, tc.want, tc.ok)
 		}
+	}
+}
+
+// TestLoadFluxNotes checks what is said without making the repository
+// invalid.
+func TestLoadFluxNotes(t *testing.T) {
+	pol := "---\napiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {name: web, namespace: ns}\nspec:\n  imageRepositoryRef: {name: web}\n  policy: {semver: {range: '*'}}\n"
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  []string
+	}{
+		{"insecure", map[string]string{"f.yaml": fluxRepo("v1", "ns", "web", "ghcr.io/acme/web", "  insecure: true\n") + pol},
+			[]string{"f.yaml:9: ImageRepository ns/web: insecure: mark the registry's host insecure on the bot's side (--insecure-registry HOST or registries.hosts[].insecure); loopback hosts need nothing"}},
+		{"a template", map[string]string{
+			"f.yaml":                   fluxRepo("v1", "ns", "web", "ghcr.io/acme/web", "") + pol,
+			"chart/templates/pol.yaml": "{{- range .Values.images }}\napiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {name: {{ .name }}}\n{{- end }}\n"},
+			[]string{"chart/templates/pol.yaml: mentions image.toolkit.fluxcd.io but is not valid YAML (a template?); its objects are not read"}},
+		{"a Helm chart's template", map[string]string{
+			"f.yaml":                      fluxRepo("v1", "ns", "web", "ghcr.io/acme/web", "") + pol,
+			"charts/app/Chart.yaml":       "name: app\n",
+			"charts/app/templates/p.yaml": "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata:\n  name: app\n  namespace: '{{ .Release.Namespace }}'\n"},
+			[]string{"charts/app/templates/p.yaml: a Helm chart template mentions image.toolkit.fluxcd.io; Flux reads what the chart renders, imagebump does not render charts, so its objects are not read"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ps, err := LoadPolicies(filetree.Write(t, tc.files))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, n := range ps.Flux.Notes {
+				got = append(got, n.String())
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("notes (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
