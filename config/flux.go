@@ -760,13 +760,13 @@ func fluxAutomation(o *fluxObject, gitRepos map[string]*fluxObject) (*Automation
 		problems = append(problems, o.problem("spec", "git is missing: it says how to commit"))
 	} else {
 		if g.Checkout != nil {
-			a.CheckoutBranch = checkoutBranch(g.Checkout.Ref, "spec.git.checkout.ref", o, unsupported)
+			a.CheckoutBranch = checkoutBranch(g.Checkout.Ref, "spec.git.checkout.ref", unsupported)
 		} else if src, ok := gitRepos[sourceKey(spec.SourceRef.Namespace, spec.SourceRef.Name, o.meta.Namespace)]; ok {
 			var gs struct {
 				Ref gitRef `yaml:"ref"`
 			}
 			if s := valueOf(src.doc, "spec"); s != nil && s.Decode(&gs) == nil {
-				a.CheckoutBranch = checkoutBranch(gs.Ref, "spec.sourceRef", o, unsupported)
+				a.CheckoutBranch = checkoutBranch(gs.Ref, "spec.sourceRef", unsupported)
 			}
 		}
 		c := g.Commit
@@ -819,9 +819,8 @@ func sourceKey(ns, name, def string) string {
 
 // checkoutBranch is the branch of a checkout ref; a checkout by tag,
 // semver, name or commit is not something a bot can commit on.
-func checkoutBranch(r gitRef, field string, o *fluxObject, unsupported func(string, string, ...any)) string {
-	switch {
-	case r.Tag != "" || r.SemVer != "" || r.Commit != "" || r.Name != "":
+func checkoutBranch(r gitRef, field string, unsupported func(string, string, ...any)) string {
+	if r.Tag != "" || r.SemVer != "" || r.Commit != "" || r.Name != "" {
 		unsupported(field, "a checkout by tag, semver, name or commit: imagebump commits on a branch")
 		return ""
 	}

@@ -339,6 +339,14 @@ func TestLoadFluxAutomation(t *testing.T) {
 			},
 		},
 		{
+			name: "checkout by tag",
+			auto: automation("auto", "    checkout:\n      ref: {tag: v1}\n"),
+			want: Automation{Namespace: "flux-system", Name: "auto", File: "clusters/auto.yaml", Line: 4,
+				AuthorName: "fluxcdbot", AuthorEmail: "fluxcdbot@users.noreply.github.com", Path: "apps",
+				Unsupported: problem.List{{File: "clusters/auto.yaml", Line: 17, Message: "ImageUpdateAutomation flux-system/auto: a checkout by tag, semver, name or commit: imagebump commits on a branch"}}},
+			inactive: map[string]string{"team:db": "ImageUpdateAutomation flux-system/auto applies the ImagePolicies of namespace flux-system only"},
+		},
+		{
 			name: "suspended, with what cannot map",
 			auto: strings.Replace(automation("auto", "    push:\n      refspec: refs/heads/auto:refs/heads/main\n      options: {topic: x}\n"), "  update:", "  suspend: true\n  update:", 1),
 			want: Automation{Namespace: "flux-system", Name: "auto", File: "clusters/auto.yaml", Line: 4,
