@@ -20,8 +20,8 @@ import (
 
 // Load reads and validates the policy files of the tree at root. Invalid
 // files make it return config.Problems.
-func Load(root string) (*config.Policies, error) {
-	return config.LoadPolicies(root)
+func Load(root string, opts ...config.LoadOption) (*config.Policies, error) {
+	return config.LoadPolicies(root, opts...)
 }
 
 // Scan finds the markers under paths (all of root when empty) and returns
@@ -49,7 +49,9 @@ func requests(markers []patcher.Marker, pols *config.Policies) []Request {
 	needDigest := map[string]bool{}
 	var names []string
 	for _, m := range markers {
-		if pols.Lookup(m.Policy) == nil {
+		// An inactive policy (a suspended Flux object) is not resolved:
+		// Targets leaves its markers alone.
+		if p := pols.Lookup(m.Policy); p == nil || p.Inactive != "" {
 			continue
 		}
 		if _, seen := needDigest[m.Policy]; !seen {

@@ -58,7 +58,7 @@ func (o *Outcome) NotWritten() int {
 // the markers use, and plans the rewrites. Invalid policy files make it
 // return config.Problems and plan nothing.
 func (r *Resolver) Plan(ctx context.Context, reg Registry, root string, paths []string) (*Outcome, error) {
-	pols, err := Load(root)
+	pols, err := Load(root, r.Load...)
 	if err != nil {
 		return nil, err
 	}
@@ -66,6 +66,10 @@ func (r *Resolver) Plan(ctx context.Context, reg Registry, root string, paths []
 		if err := r.Check(pols); err != nil {
 			return nil, err
 		}
+	}
+	// An ImageUpdateAutomation's update.path is the subtree Flux writes in.
+	if a := pols.Flux.Auto(); a != nil && a.Path != "" && len(paths) == 0 {
+		paths = []string{a.Path}
 	}
 	// One read of the manifests serves the scan and the plan.
 	tree, err := patcher.ReadTree(ctx, root, paths)
@@ -76,6 +80,13 @@ func (r *Resolver) Plan(ctx context.Context, reg Registry, root string, paths []
 	plan, err := tree.Plan(ctx, Targets(pols, resolved, nil))
 	if err != nil {
 		return nil, fmt.Errorf("planning changes: %w", err)
+	}
+	if pols.Flux != nil {
+		// What the Flux objects ask that imagebump does otherwise is
+		// said with the plan, never dropped silently.
+		for _, n := range pols.Flux.Notes {
+			plan.Warnings = append(plan.Warnings, patcher.Warning{File: n.File, Line: n.Line, Message: n.Message})
+		}
 	}
 	return &Outcome{PolicyFiles: pols, Policies: resolved, Tree: tree, Patch: plan}, nil
 }

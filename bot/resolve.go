@@ -80,6 +80,8 @@ type Resolver struct {
 	// Check, when set, validates the policy files Plan loads before any
 	// registry is asked; run checks them against the repository's forge.
 	Check func(*config.Policies) error
+	// Load are the options Plan loads the policies with (config.WithoutFlux).
+	Load []config.LoadOption
 }
 
 // Resolve resolves every request against reg and returns one Resolution per
@@ -113,6 +115,9 @@ func (r *Resolver) resolve(ctx context.Context, reg Registry, req Request) Resol
 	}
 	tags, err := reg.Tags(ctx, spec.Image)
 	if err != nil {
+		if p.Hint != "" {
+			return fail(fmt.Errorf("listing tags of %s: %w (%s)", spec.Image, err, p.Hint))
+		}
 		return fail(fmt.Errorf("listing tags of %s: %w", spec.Image, err))
 	}
 	if len(spec.Platforms) == 0 && spec.MinAge == 0 {

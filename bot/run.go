@@ -208,6 +208,14 @@ func (r *Runner) pass(ctx context.Context, reg passRegistry, repo config.Reposit
 		res.Invalid = errors.As(err, &problems)
 		return res
 	}
+	// A Flux ImageUpdateAutomation in the checkout says where and how to
+	// commit (see followFlux).
+	if wc, repo, st, err = r.followFlux(ctx, reg, wc, repo, st, &res, log); err != nil {
+		res.Err = err
+		var problems problem.List
+		res.Invalid = errors.As(err, &problems)
+		return res
+	}
 	// 6. Write.
 	if repo.Mode == config.Push {
 		r.push(ctx, reg, wc, repo, st, &res, log)
@@ -221,9 +229,12 @@ func (r *Runner) pass(ctx context.Context, reg passRegistry, repo config.Reposit
 // (Resolver.Plan), the policy files checked against repo's forge as soon
 // as they are loaded, and records the resolutions and the plan in res.
 func (r *Runner) plan(ctx context.Context, reg Registry, root string, repo config.Repository, res *Result) (*Outcome, error) {
-	rs := r.Resolver
-	rs.Check = func(pols *config.Policies) error { return checkForge(repo, pols) }
-	o, err := rs.Plan(ctx, reg, root, repo.Paths)
+	rv := r.Resolver
+	rv.Check = func(pols *config.Policies) error { return checkForge(repo, pols) }
+	if repo.NoFlux {
+		rv.Load = append(slices.Clip(rv.Load), config.WithoutFlux())
+	}
+	o, err := rv.Plan(ctx, reg, root, repo.Paths)
 	if err != nil {
 		return nil, err
 	}
@@ -238,9 +249,13 @@ func (r *Runner) push(ctx context.Context, reg Registry, wc pusher, repo config.
 		return
 	}
 	cs := changeSet(st.PolicyFiles, st.Patch)
+	if err := fluxMessage(&cs, st.PolicyFiles, st.Patch); err != nil {
+		res.Err = err
+		return
+	}
 	res.Commit = &cs
 	if r.DryRun {
-		msg, err := gitwriter.Message(r.Config.Commit.MessageTemplate, cs.Changes)
+		msg, err := gitwriter.Message(r.Config.Commit.MessageTemplate, cs)
 		if err != nil {
 			res.Err = err
 			return
@@ -256,6 +271,9 @@ func (r *Runner) push(ctx context.Context, reg Registry, wc pusher, repo config.
 			return gitwriter.ChangeSet{}, err
 		}
 		cs := changeSet(again.PolicyFiles, again.Patch)
+		if err := fluxMessage(&cs, again.PolicyFiles, again.Patch); err != nil {
+			return gitwriter.ChangeSet{}, err
+		}
 		res.Commit = &cs
 		return cs, nil
 	}

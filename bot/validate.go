@@ -28,9 +28,9 @@ type Validation struct {
 // Validate checks the policy files and markers of the checkout at root
 // without contacting a registry. The error is for a root that cannot be
 // read at all.
-func Validate(ctx context.Context, root string) (*Validation, error) {
+func Validate(ctx context.Context, root string, opts ...config.LoadOption) (*Validation, error) {
 	v := &Validation{}
-	pols, err := Load(root)
+	pols, err := Load(root, opts...)
 	if err != nil && !errors.As(err, &v.Problems) {
 		return nil, err
 	}
@@ -40,6 +40,18 @@ func Validate(ctx context.Context, root string) (*Validation, error) {
 		return nil, err
 	}
 	v.Markers, v.Warnings = scan.Markers, scan.Warnings
+	if pols != nil && pols.Flux != nil {
+		// What Flux objects ask that imagebump does otherwise is said, not
+		// silently dropped; it does not make the checkout invalid.
+		for _, n := range pols.Flux.Notes {
+			v.Warnings = append(v.Warnings, patcher.Warning{File: n.File, Line: n.Line, Message: n.Message})
+		}
+		if a := pols.Flux.Automation; a != nil {
+			for _, n := range a.Unsupported {
+				v.Warnings = append(v.Warnings, patcher.Warning{File: n.File, Line: n.Line, Message: n.Message + " (run writes nothing for this repository)"})
+			}
+		}
+	}
 	v.Problems = append(v.Problems, scan.Problems...)
 	// Unknown policies can only be told when the policy files are valid.
 	if pols != nil {

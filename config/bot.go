@@ -73,6 +73,9 @@ type Repository struct {
 	Owner, Name string
 	// Line is where the entry starts in the config file.
 	Line int
+	// NoFlux (flux: false) stops the repository's Flux image automation
+	// objects being read as policies and instructions.
+	NoFlux bool
 }
 
 // Auth holds file paths of a repository's credentials. The files are read
@@ -129,6 +132,7 @@ type repositoryFile struct {
 	Paths      []string `yaml:"paths"`
 	Mode       string   `yaml:"mode"`
 	PushBranch string   `yaml:"pushBranch"`
+	Flux       *bool    `yaml:"flux"`
 	Auth       struct {
 		TokenFile      string `yaml:"tokenFile"`
 		SSHKeyFile     string `yaml:"sshKeyFile"`
@@ -356,7 +360,7 @@ func checkRun(b *Bot, f botFile, forges forge.Kinds, line func(path string) int,
 		repo := Repository{
 			URL: r.URL, Branch: r.Branch, Paths: r.Paths, Mode: Mode(r.Mode), PushBranch: r.PushBranch,
 			Auth: Auth{TokenFile: r.Auth.TokenFile, SSHKeyFile: r.Auth.SSHKeyFile, KnownHostsFile: r.Auth.KnownHostsFile},
-			Line: line(at),
+			Line: line(at), NoFlux: r.Flux != nil && !*r.Flux,
 		}
 		if repo.Branch == "" {
 			repo.Branch = "main"

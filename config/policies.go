@@ -31,6 +31,9 @@ type Policies struct {
 	PullRequests PullRequests
 	// Files are the policy files read, relative to the root.
 	Files []string
+	// Flux is what the repository's Flux image automation objects say
+	// besides their policies; nil when it holds none or they are not read.
+	Flux *Flux
 }
 
 // Policy is a compiled policy, where it is defined, and the settings of
@@ -44,6 +47,14 @@ type Policy struct {
 	// Group is the pull request group (grouping: group); empty means the
 	// policy's name.
 	Group string
+	// Inactive, when set, says why the policy is not applied: its markers
+	// are left alone, as Flux leaves them for a suspended object.
+	Inactive string
+	// Hint is added to an error resolving the policy: what its source
+	// says about reaching the registry that imagebump cannot carry out.
+	Hint string
+	// Flux is set for a policy read from a Flux ImagePolicy.
+	Flux *FluxSource
 }
 
 // Lookup returns the policy with the given name, or nil.
@@ -86,7 +97,22 @@ func DefaultPullRequests() PullRequests {
 type policyFile struct {
 	Policies     []policyEntry     `yaml:"policies"`
 	PullRequests *pullRequestsFile `yaml:"pullRequests"`
+	// Flux false stops the repository's Flux objects being read (root
+	// file only).
+	Flux *bool `yaml:"flux"`
 }
+
+// LoadOption changes what LoadPolicies reads.
+type LoadOption func(*loadOptions)
+
+type loadOptions struct {
+	noFlux bool
+}
+
+// WithoutFlux stops LoadPolicies reading Flux ImageRepository, ImagePolicy
+// and ImageUpdateAutomation objects. By default they are read whenever the
+// repository holds some, unless its root policy file says flux: false.
+func WithoutFlux() LoadOption { return func(o *loadOptions) { o.noFlux = true } }
 
 type policyEntry struct {
 	Name         string      `yaml:"name"`
@@ -126,7 +152,15 @@ type pullRequestsFile struct {
 // policies), the error is Problems, listing each problem with its file and
 // line, and no policies are returned: a partly loaded set would change what
 // gets written. Other errors are I/O failures of root itself.
-func LoadPolicies(root string) (*Policies, error) {
+//
+// Flux image automation objects in the repository's manifests are read as
+// policies named namespace:name (see Flux), unless an option or the root
+// policy file turns that off; a name both define is a problem.
+func LoadPolicies(root string, opts ...LoadOption) (*Policies, error) {
+	var o loadOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	r, err := os.OpenRoot(root)
 	if err != nil {
 		return nil, fmt.Errorf("looking for policy files: %w", err)
@@ -137,15 +171,24 @@ func LoadPolicies(root string) (*Policies, error) {
 		return nil, fmt.Errorf("looking for policy files in %s: %w", root, err)
 	}
 	out := &Policies{PullRequests: DefaultPullRequests(), Files: files}
+	readFlux := !o.noFlux
 	for _, rel := range files {
 		src, err := r.ReadFile(filepath.FromSlash(rel))
 		if err != nil {
 			problems = append(problems, problem.Problem{File: rel, Message: "cannot read: " + reason(err)})
 			continue
 		}
-		ps, prs, probs := parsePolicyFile(rel, src)
+		ps, prs, flux, probs := parsePolicyFile(rel, src)
 		problems = append(problems, probs...)
 		out.Policies = append(out.Policies, ps...)
+		if flux != nil {
+			if isRoot(rel) {
+				readFlux = readFlux && *flux
+			} else {
+				problems = append(problems, problem.Problem{File: rel, Line: topKeyLine(src, "flux"),
+					Message: "flux is read from the repository's root policy file only"})
+			}
+		}
 		if prs != nil {
 			if isRoot(rel) {
 				out.PullRequests = *prs
@@ -153,6 +196,17 @@ func LoadPolicies(root string) (*Policies, error) {
 				problems = append(problems, problem.Problem{File: rel, Line: prsLine(src),
 					Message: "pullRequests is read from the repository's root policy file only"})
 			}
+		}
+	}
+	if readFlux {
+		fx, ps, probs, err := loadFlux(r.FS())
+		if err != nil {
+			return nil, fmt.Errorf("looking for Flux objects in %s: %w", root, err)
+		}
+		problems = append(problems, probs...)
+		out.Policies = append(out.Policies, ps...)
+		if len(fx.Files) > 0 {
+			out.Flux = fx
 		}
 	}
 	problems = append(problems, duplicateNames(out.Policies)...)
@@ -212,26 +266,26 @@ func reason(err error) string {
 
 // parsePolicyFile decodes one policy file strictly and compiles its
 // policies, returning the valid ones and a problem for each invalid one.
-func parsePolicyFile(file string, src []byte) ([]*Policy, *PullRequests, problem.List) {
+func parsePolicyFile(file string, src []byte) ([]*Policy, *PullRequests, *bool, problem.List) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
-		return nil, nil, decodeProblems(file, err)
+		return nil, nil, nil, decodeProblems(file, err)
 	}
 	if len(doc.Content) == 0 {
-		return nil, nil, nil // an empty file defines nothing
+		return nil, nil, nil, nil // an empty file defines nothing
 	}
 	if ps := aliasProblems(file, "policy files", &doc); len(ps) > 0 {
-		return nil, nil, ps
+		return nil, nil, nil, ps
 	}
 	var pf policyFile
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	dec.KnownFields(true)
 	if err := dec.Decode(&pf); err != nil {
-		return nil, nil, decodeProblems(file, err)
+		return nil, nil, nil, decodeProblems(file, err)
 	}
 	var more yaml.Node
 	if dec.Decode(&more) == nil {
-		return nil, nil, problem.List{{File: file, Line: more.Line, Message: "a policy file holds one YAML document; found another"}}
+		return nil, nil, nil, problem.List{{File: file, Line: more.Line, Message: "a policy file holds one YAML document; found another"}}
 	}
 	top := doc.Content[0]
 	items := valueOf(top, "policies")
@@ -255,7 +309,7 @@ func parsePolicyFile(file string, src []byte) ([]*Policy, *PullRequests, problem
 		prs, probs = pullRequests(*pf.PullRequests, file, valueOf(top, "pullRequests"))
 		problems = append(problems, probs...)
 	}
-	return out, prs, problems
+	return out, prs, pf.Flux, problems
 }
 
 // compile turns one policies[] entry into a policy; item is its YAML node,
@@ -386,12 +440,14 @@ func duplicateNames(ps []*Policy) problem.List {
 	return problems
 }
 
-func prsLine(src []byte) int {
+func prsLine(src []byte) int { return topKeyLine(src, "pullRequests") }
+
+func topKeyLine(src []byte, key string) int {
 	var doc yaml.Node
 	if yaml.Unmarshal(src, &doc) != nil || len(doc.Content) == 0 {
 		return 0
 	}
-	return keyLine(doc.Content[0], "pullRequests")
+	return keyLine(doc.Content[0], key)
 }
 
 // valueOf returns the value node of key in a mapping node, or nil.

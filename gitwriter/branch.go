@@ -318,7 +318,7 @@ func (r *Repo) Publish(ctx context.Context, b BotBranch, cs ChangeSet, lease str
 			return PublishResult{Head: lease}, nil
 		}
 	}
-	commit, err := r.newCommit(r.head, tree, cs.Changes)
+	commit, err := r.newCommit(r.head, tree, cs.Changes, cs.Message)
 	if err != nil {
 		return PublishResult{}, r.errorf("building branch %s: %w", name, err)
 	}

@@ -38,6 +38,10 @@ type Change struct {
 type ChangeSet struct {
 	Files   []File
 	Changes []Change
+	// Message, when set, is the commit message instead of the template's
+	// rendering of Changes (a Flux ImageUpdateAutomation's message, which
+	// the caller renders); the trailer is appended all the same.
+	Message string
 }
 
 // MessageData is what a commit message template sees.
@@ -60,21 +64,26 @@ const DefaultMessageTemplate = `{{if eq (len .Images) 1}}Update {{index .Images 
 // commits from anyone else's.
 const Trailer = "Imagebump-Bot: true"
 
-// message renders the configured template over changes and appends the
-// trailer.
-func (r *Repo) message(changes []Change) (string, error) {
+// message is the commit message of changes, trailer included: given
+// (ChangeSet.Message, rendered by the caller) when set, else the configured
+// template's.
+func (r *Repo) message(changes []Change, given string) (string, error) {
+	if msg := strings.TrimSpace(given); msg != "" {
+		return msg + "\n\n" + Trailer + "\n", nil
+	}
 	return renderMessage(r.tmpl, changes)
 }
 
 // Message is the message a Repo whose Options.MessageTemplate is template
-// gives the commit of changes, trailer included: what a dry run shows of
-// the commit it does not make.
-func Message(template string, changes []Change) (string, error) {
+// gives the commit of cs, trailer included: what a dry run shows of the
+// commit it does not make.
+func Message(template string, cs ChangeSet) (string, error) {
 	tmpl, err := parseMessageTemplate(template)
 	if err != nil {
 		return "", err
 	}
-	return renderMessage(tmpl, changes)
+	r := Repo{tmpl: tmpl}
+	return r.message(cs.Changes, cs.Message)
 }
 
 // parseMessageTemplate parses a commit message template; empty means
@@ -148,7 +157,7 @@ func (r *Repo) commitFiles(parent plumbing.Hash, cs ChangeSet) (plumbing.Hash, e
 	if err != nil || same {
 		return plumbing.ZeroHash, err
 	}
-	return r.newCommit(parent, tree, cs.Changes)
+	return r.newCommit(parent, tree, cs.Changes, cs.Message)
 }
 
 // treeWith stores the tree of parent with files replaced and returns its
@@ -177,9 +186,9 @@ func (r *Repo) treeWith(parent plumbing.Hash, fs []File) (plumbing.Hash, bool, e
 
 // newCommit stores a commit of tree on parent by the bot, with the
 // message of changes, signed when a key is set.
-func (r *Repo) newCommit(parent, tree plumbing.Hash, changes []Change) (plumbing.Hash, error) {
+func (r *Repo) newCommit(parent, tree plumbing.Hash, changes []Change, message string) (plumbing.Hash, error) {
 	s := r.repo.Storer
-	msg, err := r.message(changes)
+	msg, err := r.message(changes, message)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}

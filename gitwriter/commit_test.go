@@ -176,7 +176,7 @@ func TestCommitMessage(t *testing.T) {
 				t.Errorf("commit (-want +got):\n%s", diff)
 			}
 			// What a dry run shows is what the commit says.
-			msg, err := Message(tc.template, tc.cs.Changes)
+			msg, err := Message(tc.template, tc.cs)
 			if err != nil {
 				t.Fatalf("Message: %v", err)
 			}

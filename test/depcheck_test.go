@@ -43,8 +43,10 @@ func TestImports(t *testing.T) {
 		// strictly (issue 12); nothing else of that module.
 		// config validates forge sections and pull request settings
 		// against the forge table, whose types (gitwriter/forge, and the
-		// lifecycle's Settings) do no I/O; never a forge client.
-		{"config", []string{mod + "problem", mod + "policy", mod + "gitwriter/forge", mod + "gitwriter/pullrequest", "go.yaml.in/yaml/v4", "sigs.k8s.io/kustomize/kyaml", "github.com/robfig/cron/v3", "github.com/google/go-containerregistry/pkg/name"}},
+		// lifecycle's Settings) do no I/O; never a forge client. Sprig
+		// renders Flux commit message templates as Flux does (its hermetic
+		// functions only).
+		{"config", []string{mod + "problem", mod + "policy", mod + "gitwriter/forge", mod + "gitwriter/pullrequest", "go.yaml.in/yaml/v4", "sigs.k8s.io/kustomize/kyaml", "github.com/robfig/cron/v3", "github.com/google/go-containerregistry/pkg/name", "github.com/Masterminds/sprig/v3"}},
 		// docker/cli's config package is what go-containerregistry's own
 		// default keychain uses; registry imports it to read a config file
 		// from an explicit path, which the keychain cannot be pointed at.

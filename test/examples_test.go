@@ -253,6 +253,13 @@ func TestExamplesFluxPlanAndApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The example works from its Flux objects alone, as Flux would.
+	if len(pols.Files) > 0 {
+		t.Errorf("the Flux example has policy files %v; it must work from its Flux objects alone", pols.Files)
+	}
+	if a := pols.Flux.Auto(); a == nil || a.Path != "apps" || a.CheckoutBranch != "main" || a.AuthorEmail != "fluxcdbot@users.noreply.github.com" {
+		t.Errorf("the Flux example's ImageUpdateAutomation reads as %+v; want update.path apps, branch main, author fluxcdbot", a)
+	}
 	var names []string
 	for _, p := range pols.Policies {
 		names = append(names, p.Name())
@@ -300,7 +307,7 @@ func TestExamplesFluxPlanAndApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	for from, n := range uses {
-		if n < 2 { // the policy file and at least one manifest
+		if n < 2 { // the ImageRepository and at least one manifest
 			t.Fatalf("image %s appears %d times in the example; the rewrite to the local registry did nothing", from, n)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/imagebump/imagebump/bot"
+	"github.com/imagebump/imagebump/config"
 	"github.com/imagebump/imagebump/patcher"
 	"github.com/imagebump/imagebump/problem"
 )
@@ -22,6 +23,7 @@ type planConfig struct {
 	dir      string
 	output   string
 	exitCode bool
+	noFlux   bool // do not read Flux image automation objects
 	write    bool // apply: write the files
 	registry registryFlags
 	log      *slog.Logger
@@ -48,6 +50,7 @@ is still reported); 2 bad usage or an invalid policy file; 3 with
 	f := cmd.Flags()
 	f.StringVarP(&cfg.output, "output", "o", "text", "output format: text or json")
 	f.BoolVar(&cfg.exitCode, "exit-code", false, "exit 3 when there are changes and nothing failed")
+	f.BoolVar(&cfg.noFlux, "no-flux", false, "do not read Flux ImageRepository, ImagePolicy and ImageUpdateAutomation objects")
 	cfg.registry.add(f)
 	return cmd
 }
@@ -71,6 +74,7 @@ Exit status as for plan, without 3; 1 when any file was not written.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&cfg.output, "output", "o", "text", "output format: text or json")
+	f.BoolVar(&cfg.noFlux, "no-flux", false, "do not read Flux ImageRepository, ImagePolicy and ImageUpdateAutomation objects")
 	cfg.registry.add(f)
 	return cmd
 }
@@ -95,7 +99,11 @@ func runPlan(ctx context.Context, out io.Writer, cfg planConfig) error {
 	if err != nil {
 		return err
 	}
-	outcome, err := (&bot.Resolver{}).Plan(ctx, client.Pass(), cfg.dir, nil)
+	rv := &bot.Resolver{}
+	if cfg.noFlux {
+		rv.Load = []config.LoadOption{config.WithoutFlux()}
+	}
+	outcome, err := rv.Plan(ctx, client.Pass(), cfg.dir, nil)
 	var problems problem.List
 	if errors.As(err, &problems) {
 		if cfg.output == "json" {

@@ -34,12 +34,14 @@ func newTagsCommand() *cobra.Command {
 		filter, extract string
 		minAge          time.Duration
 		alpha, num      string
+		fluxPolicy      string
 	)
 	cmd := &cobra.Command{
-		Use:   "tags {IMAGE | --policy NAME [DIR]}",
+		Use:   "tags {IMAGE | --policy NAME [DIR] | --flux-policy FILE:NAME}",
 		Short: "List an image's tags and show which one a policy picks and why each other was dropped",
 		Long: `tags lists the tags of IMAGE (a repository, without tag) and applies a
-policy given by flags: the tag it selects, the candidates ranked below it,
+policy given by flags (or, with --flux-policy FILE:NAME, a Flux ImagePolicy
+and its ImageRepository, with no IMAGE): the tag it selects, the candidates ranked below it,
 and for every dropped tag the reason. Without a kind flag the policy is
 --semver '*'. With --platform or --min-age the candidates are checked best
 first, as the bot does, until one passes.
@@ -56,6 +58,9 @@ Exit status: 0 when a tag is selected, 1 when none is or the registry fails,
 			if cfg.policy != "" {
 				return checkPolicyArgs(cmd, args)
 			}
+			if fluxPolicy != "" && len(args) == 0 {
+				return nil // the ImagePolicy names the image
+			}
 			if len(args) != 1 {
 				return usageError("tags takes one IMAGE argument (or --policy NAME [DIR]), got %d", len(args))
 			}
@@ -65,6 +70,18 @@ Exit status: 0 when a tag is selected, 1 when none is or the registry fails,
 			if cfg.policy != "" {
 				cfg.log = newLogger(cmd.ErrOrStderr())
 				return runTagsPolicy(cmd.Context(), cmd.OutOrStdout(), cfg, cfg.policy, dirArg(args))
+			}
+			if fluxPolicy != "" {
+				if set := policyFlagsSet(cmd.Flags()); len(set) > 0 || len(args) > 0 {
+					return usageError("--flux-policy takes the image and policy from the ImagePolicy: give no IMAGE or policy flags (%s) with it", strings.Join(append(args, set...), " "))
+				}
+				spec, err := fluxPolicySpec(fluxPolicy)
+				if err != nil {
+					return err
+				}
+				cfg.spec = spec
+				cfg.log = newLogger(cmd.ErrOrStderr())
+				return runTags(cmd.Context(), cmd.OutOrStdout(), cfg)
 			}
 			s := &cfg.spec
 			s.Name, s.Image = "tags", args[0]
@@ -93,6 +110,7 @@ Exit status: 0 when a tag is selected, 1 when none is or the registry fails,
 	f.Var((*durationValue)(&minAge), "min-age", "skip images younger than this `DURATION` (72h, 90m or whole days: 3d)")
 	f.StringVarP(&cfg.output, "output", "o", "text", "output format: text or json")
 	addPolicyFlag(f, &cfg.policy)
+	f.StringVar(&fluxPolicy, "flux-policy", "", "explain the Flux ImagePolicy `FILE:NAME` (NAME is namespace:name or name) instead of policy flags")
 	cfg.registry.add(f)
 	return cmd
 }

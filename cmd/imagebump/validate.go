@@ -25,6 +25,8 @@ type validateConfig struct {
 	// forge, when set, names the forge the repository is served by: its
 	// pull request settings are checked against what that forge can do.
 	forge string
+	// noFlux skips Flux image objects.
+	noFlux bool
 }
 
 func newValidateCommand() *cobra.Command {
@@ -34,8 +36,9 @@ func newValidateCommand() *cobra.Command {
 		Short: "Check policy files and markers offline; print file:line for each problem",
 		Long: `validate reads every .imagebump.yaml under DIR (default: the current
 directory) and every marked manifest, and reports each problem as
-file:line: message: invalid policy files, markers naming a policy no file
-defines, markers on a mapping or sequence, files with markers that do not
+file:line: message: invalid policy files and Flux image objects
+(ImageRepository, ImagePolicy, ImageUpdateAutomation; --no-flux skips
+them), markers naming a policy no file defines, markers on a mapping or sequence, files with markers that do not
 parse as YAML, directories that cannot be read. It contacts no registry.
 It also warns (file:line: warning: message) about comments that look like
 markers but are not, UTF-16 files that mention imagepolicy, and temporary
@@ -57,6 +60,7 @@ file (without --allow-empty); 2 any problem.`,
 	}
 	cmd.Flags().BoolVar(&cfg.allowEmpty, "allow-empty", false, "exit 0 when DIR holds no policy file")
 	cmd.Flags().StringVar(&cfg.forge, "forge", "", "check pull request settings against this forge: "+strings.Join(forges.All().Names(), ", "))
+	cmd.Flags().BoolVar(&cfg.noFlux, "no-flux", false, "do not read Flux ImageRepository, ImagePolicy and ImageUpdateAutomation objects")
 	return cmd
 }
 
@@ -73,7 +77,11 @@ func runValidate(ctx context.Context, out io.Writer, cfg validateConfig) error {
 		}
 		kind = k
 	}
-	v, err := bot.Validate(ctx, dir)
+	var opts []config.LoadOption
+	if cfg.noFlux {
+		opts = append(opts, config.WithoutFlux())
+	}
+	v, err := bot.Validate(ctx, dir, opts...)
 	if err != nil {
 		return &exitError{code: exitInvalid, err: err}
 	}
@@ -99,7 +107,8 @@ func runValidate(ctx context.Context, out io.Writer, cfg validateConfig) error {
 		fmt.Fprintln(out, e.text)
 	}
 	// Invalid policy files leave v.Policies nil: they were found all the same.
-	empty := v.Policies != nil && len(v.Policies.Files) == 0
+	// Flux objects count as policy files (a repository may hold only those).
+	empty := v.Policies != nil && len(v.Policies.Files) == 0 && (v.Policies.Flux == nil || len(v.Policies.Flux.Files) == 0)
 	if st := v.Status(); st != bot.StatusOK {
 		err := fmt.Errorf("%d problem(s) found", len(v.Problems))
 		if empty {
@@ -111,10 +120,14 @@ func runValidate(ctx context.Context, out io.Writer, cfg validateConfig) error {
 		return &exitError{code: exitFailed, err: fmt.Errorf("%s; --allow-empty accepts a tree without one", noPolicyFiles(dir))}
 	}
 	if empty {
-		fmt.Fprintf(out, "ok: no policy files (--allow-empty), %d markers", len(v.Markers))
+		fmt.Fprint(out, "ok: no policy files (--allow-empty)")
 	} else {
-		fmt.Fprintf(out, "ok: %d policies in %d policy files, %d markers", len(v.Policies.Policies), len(v.Policies.Files), len(v.Markers))
+		fmt.Fprintf(out, "ok: %d policies in %d policy files", len(v.Policies.Policies), len(v.Policies.Files))
+		if fx := v.Policies.Flux; fx != nil {
+			fmt.Fprintf(out, " and %d Flux object files", len(fx.Files))
+		}
 	}
+	fmt.Fprintf(out, ", %d markers", len(v.Markers))
 	if n := len(v.Warnings); n > 0 {
 		fmt.Fprintf(out, ", %d warning(s)", n)
 	}
