@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
+	"time"
 
 	"github.com/robfig/cron/v3"
 	yaml "go.yaml.in/yaml/v4"
@@ -31,6 +32,8 @@ type Bot struct {
 	Repositories []Repository
 	Commit       Commit
 	Registries   Registries
+	// Limits bound the work of a pass.
+	Limits Limits
 }
 
 // Log configures the bot's log output.
@@ -125,6 +128,7 @@ type botFile struct {
 	Repositories []repositoryFile `yaml:"repositories"`
 	Commit       commitFile       `yaml:"commit"`
 	Registries   registriesFile   `yaml:"registries"`
+	Limits       limitsFile       `yaml:"limits"`
 }
 
 type logFile struct {
@@ -183,12 +187,38 @@ var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month 
 // the error is Problems, each with the line it is about. ${NAME} in string
 // values is replaced by the environment variable NAME; a reference to an
 // unset variable is a problem.
-func LoadBot(path string) (*Bot, error) {
+//
+// The credential, key and CA files the config names must exist and be
+// readable, unless WithoutFiles is given.
+func LoadBot(path string, opts ...LoadOption) (*Bot, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading bot config: %w", err)
 	}
-	return parseBot(path, src, false)
+	return parseBot(path, src, false, newLoadOptions(opts))
+}
+
+// LoadOption changes what LoadBot and LoadRegistries check.
+type LoadOption func(*loadOptions)
+
+type loadOptions struct {
+	skipFiles bool
+}
+
+func newLoadOptions(opts []LoadOption) loadOptions {
+	var o loadOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// WithoutFiles skips checking that the files the config names (tokenFile,
+// sshKeyFile, knownHostsFile, signingKeyFile, caFile) can be read: for
+// checking a config meant for another machine, such as the one of a
+// Kubernetes manifest whose Secrets are mounted only in the cluster.
+func WithoutFiles() LoadOption {
+	return func(o *loadOptions) { o.skipFiles = true }
 }
 
 // LoadRegistries reads the registries section of the bot config file at
@@ -196,12 +226,12 @@ func LoadBot(path string) (*Bot, error) {
 // tags --config): a file with only registries: is enough. The whole file is
 // still decoded strictly, so an unknown field anywhere is a problem with its
 // line, but only the registries section is required to be valid.
-func LoadRegistries(path string) (*Registries, error) {
+func LoadRegistries(path string, opts ...LoadOption) (*Registries, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading bot config: %w", err)
 	}
-	b, err := parseBot(path, src, true)
+	b, err := parseBot(path, src, true, newLoadOptions(opts))
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +240,7 @@ func LoadRegistries(path string) (*Registries, error) {
 
 // parseBot decodes and validates a bot config; with registriesOnly, only
 // its registries section is checked and returned.
-func parseBot(file string, src []byte, registriesOnly bool) (*Bot, error) {
+func parseBot(file string, src []byte, registriesOnly bool, opts loadOptions) (*Bot, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
 		return nil, decodeProblems(file, err)
@@ -223,14 +253,15 @@ func parseBot(file string, src []byte, registriesOnly bool) (*Bot, error) {
 	}
 	// Strict decoding of the file as written reports unknown fields and
 	// wrong types at their lines; the values are then taken from the
-	// document with ${NAME} references expanded.
+	// document with ${NAME} references expanded. Unknown fields do not
+	// stop the other checks, so that one run shows every problem.
 	var f botFile
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil {
-		return nil, decodeProblems(file, err)
+	problems, err := strictProblems(file, dec.Decode(&f))
+	if err != nil {
+		return nil, err
 	}
-	var problems problem.List
 	secrets := map[string]string{} // expanded value → the ${NAME} it came from
 	expand := &doc
 	if registriesOnly {
@@ -240,11 +271,11 @@ func parseBot(file string, src []byte, registriesOnly bool) (*Bot, error) {
 	if expand != nil {
 		expandEnv(expand, file, secrets, &problems)
 	}
-	if len(problems) > 0 {
+	if len(problems) > 0 && !onlyUnknownFields(problems) {
 		return nil, problems
 	}
 	f = botFile{}
-	if err := doc.Decode(&f); err != nil {
+	if err := doc.Decode(&f); err != nil && len(problems) == 0 {
 		return nil, decodeProblems(file, err)
 	}
 	top := doc.Content[0]
@@ -290,6 +321,9 @@ func parseBot(file string, src []byte, registriesOnly bool) (*Bot, error) {
 		}
 		b.Registries.Hosts = append(b.Registries.Hosts, RegistryHost(h))
 	}
+	if !opts.skipFiles {
+		checkFiles(b, registriesOnly, bad)
+	}
 	if len(problems) > 0 {
 		// Values from the environment are often secrets: messages show
 		// the reference that was written instead.
@@ -306,13 +340,15 @@ func parseBot(file string, src []byte, registriesOnly bool) (*Bot, error) {
 // checkRun validates what only run uses, everything but registries, and
 // fills in its defaults.
 func checkRun(b *Bot, f botFile, line func(path string) int, bad func(path, format string, args ...any)) {
+	now := time.Now()
 	if b.Schedule == "" {
 		bad("schedule", "is required, e.g. \"*/10 * * * *\" or \"@every 10m\"")
-	} else if s, err := cronParser.Parse(b.Schedule); err != nil {
+	} else if s, err := checkSchedule(b.Schedule, now); err != nil {
 		bad("schedule", "%q: %v", b.Schedule, err)
 	} else {
 		b.Cron = s
 	}
+	checkLimits(b, f.Limits, now, bad)
 	if b.WorkDir == "" {
 		b.WorkDir = "/var/lib/imagebump"
 	}
@@ -393,7 +429,7 @@ func checkRun(b *Bot, f botFile, line func(path string) int, bad func(path, form
 				bad(at, "pull request mode on host %s: name its forge: github, gitlab or gitea with apiURL", hostOf(repo.URL))
 			}
 			if prev, dup := seen[repo.URL+"#"+repo.Branch]; dup {
-				bad(at+".url", "%s (branch %s) is also repositories[%d]", displayURL(repo.URL), repo.Branch, prev)
+				bad(at+".url", "%s (branch %s) is also repositories[%d]", RedactURL(repo.URL), repo.Branch, prev)
 			}
 			seen[repo.URL+"#"+repo.Branch] = i
 		}
@@ -405,7 +441,7 @@ func checkRun(b *Bot, f botFile, line func(path string) int, bad func(path, form
 			bad(at+".auth.knownHostsFile", "is required with sshKeyFile: host keys are always verified")
 		}
 		if a.SSHKeyFile != "" && !isSSH(repo.URL) {
-			bad(at+".auth.sshKeyFile", "needs an ssh URL, not %s", displayURL(repo.URL))
+			bad(at+".auth.sshKeyFile", "needs an ssh URL, not %s", RedactURL(repo.URL))
 		}
 		b.Repositories = append(b.Repositories, repo)
 	}
@@ -446,11 +482,11 @@ func checkForge(repo *Repository, r repositoryFile, at string, bad func(path, fo
 	if u := s.f.APIURL; u != "" {
 		pu, err := url.Parse(u)
 		if err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
-			bad(field, "%q is not an http(s) URL", displayURL(u))
+			bad(field, "%q is not an http(s) URL", RedactURL(u))
 			return false
 		}
 		if pu.User != nil {
-			bad(field, "%q holds credentials; the token comes from auth.tokenFile", displayURL(u))
+			bad(field, "%q holds user information; the token comes from auth.tokenFile", RedactURL(u))
 			return false
 		}
 		return true
@@ -497,12 +533,10 @@ func repoPath(raw string, forge Forge, apiURL string) (owner, name string, err e
 		switch u.Scheme {
 		case "https", "http", "ssh", "file":
 		default:
-			return "", "", fmt.Errorf("%q: scheme %s is not https, ssh or http", displayURL(raw), u.Scheme)
+			return "", "", fmt.Errorf("%q: scheme %s is not https, ssh or http", RedactURL(raw), u.Scheme)
 		}
-		if u.User != nil {
-			if _, hasPassword := u.User.Password(); hasPassword {
-				return "", "", fmt.Errorf("the URL holds a password; use auth.tokenFile")
-			}
+		if what := userInfo(raw); what != "" {
+			return "", "", fmt.Errorf("%q holds %s before the host; credentials come from auth.tokenFile or auth.sshKeyFile", RedactURL(raw), what)
 		}
 		path = u.Path
 		if forge == GitLab && (u.Scheme == "https" || u.Scheme == "http") {
@@ -513,17 +547,17 @@ func repoPath(raw string, forge Forge, apiURL string) (owner, name string, err e
 	} else if at, rest, ok := strings.Cut(raw, ":"); ok && strings.Contains(at, "@") && !strings.Contains(at, "/") {
 		path = rest // scp-like git@github.com:OWNER/REPO.git
 	} else {
-		return "", "", fmt.Errorf("%q is not a git URL (https://HOST/OWNER/REPO.git, ssh://…, or git@HOST:OWNER/REPO.git)", displayURL(raw))
+		return "", "", fmt.Errorf("%q is not a git URL (https://HOST/OWNER/REPO.git, ssh://…, or git@HOST:OWNER/REPO.git)", RedactURL(raw))
 	}
 	parts := strings.Split(strings.Trim(strings.TrimSuffix(path, ".git"), "/"), "/")
 	if forge == GitLab {
 		if len(parts) < 2 || slices.Contains(parts, "") {
-			return "", "", fmt.Errorf("%q: the path must be GROUP/…/PROJECT", displayURL(raw))
+			return "", "", fmt.Errorf("%q: the path must be GROUP/…/PROJECT", RedactURL(raw))
 		}
 		return strings.Join(parts[:len(parts)-1], "/"), parts[len(parts)-1], nil
 	}
 	if len(parts) < 2 || parts[len(parts)-2] == "" || parts[len(parts)-1] == "" {
-		return "", "", fmt.Errorf("%q: the path must end in OWNER/REPO", displayURL(raw))
+		return "", "", fmt.Errorf("%q: the path must end in OWNER/REPO", RedactURL(raw))
 	}
 	return parts[len(parts)-2], parts[len(parts)-1], nil
 }
@@ -540,17 +574,6 @@ func gitLabPrefix(apiURL string) string {
 		return ""
 	}
 	return strings.TrimSuffix(prefix, "/")
-}
-
-// displayURL is a URL fit for a message: user information other than
-// ssh's customary "git" user, which can carry a token, is replaced.
-func displayURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil || u.User.String() == "git" {
-		return raw
-	}
-	u.User = url.User("REDACTED")
-	return u.String()
 }
 
 func isSSH(raw string) bool {

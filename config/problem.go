@@ -71,3 +71,28 @@ func aliasProblems(file, what string, n *yaml.Node) problem.List {
 	walk(n)
 	return ps.Sorted()
 }
+
+// strictProblems sorts out the error of a strict decoding: unknown fields
+// are problems after which the other checks still run, so that one run
+// reports them all; any other error (a value of the wrong type) leaves
+// nothing to check, and is returned as the error.
+func strictProblems(file string, err error) (problem.List, error) {
+	if err == nil {
+		return nil, nil
+	}
+	ps := decodeProblems(file, err)
+	if onlyUnknownFields(ps) {
+		return ps, nil
+	}
+	return nil, ps
+}
+
+// onlyUnknownFields reports whether every problem is an unknown field.
+func onlyUnknownFields(ps problem.List) bool {
+	for _, p := range ps {
+		if !strings.HasPrefix(p.Message, "unknown field ") {
+			return false
+		}
+	}
+	return true
+}
