@@ -155,9 +155,18 @@ func (r *Runner) logger() *slog.Logger {
 
 // pass is DESIGN.md's "One pass over a repository".
 func (r *Runner) pass(ctx context.Context, reg Registry, repo config.Repository) (res Result) {
-	res = Result{Repository: repo.URL, Mode: repo.Mode, DryRun: r.DryRun, Started: time.Now()}
-	defer func() { res.Duration = time.Since(res.Started) }()
+	res = Result{Repository: config.RedactURL(repo.URL), Mode: repo.Mode, DryRun: r.DryRun, Started: time.Now()}
+	if d := r.Config.Limits.PassTimeout; d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, d, &DeadlineError{Limit: d})
+		defer cancel()
+	}
+	defer func() {
+		res.Duration = time.Since(res.Started)
+		res.Err = passDeadline(ctx, res.Err)
+	}()
 	log := r.logger().With("repository", res.Repository)
+	log.Debug("pass started", "mode", string(repo.Mode), "branch", repo.Branch, "dryRun", r.DryRun, "deadline", r.Config.Limits.PassTimeout.String())
 
 	open := r.Open
 	if open == nil {
@@ -175,10 +184,12 @@ func (r *Runner) pass(ctx context.Context, reg Registry, repo config.Repository)
 		return res
 	}
 	// 1. Sync the working copy.
-	if _, err := wc.Sync(ctx); err != nil {
+	synced, err := wc.Sync(ctx)
+	if err != nil {
 		res.Err = fmt.Errorf("syncing the working copy: %w", err)
 		return res
 	}
+	log.Debug("working copy synced", "branch", synced.Branch, "head", synced.Head, "cloned", synced.Cloned, "reason", config.RedactURLs(synced.Reason), "fetched", synced.Fetched)
 	// 2–5. Load, scan, resolve, plan.
 	st, err := r.plan(ctx, reg, wc.Dir(), repo.Paths, &res)
 	if err != nil {
@@ -187,6 +198,12 @@ func (r *Runner) pass(ctx context.Context, reg Registry, repo config.Repository)
 		res.Invalid = errors.As(err, &problems)
 		return res
 	}
+	for _, p := range st.Policies {
+		if p.Err == nil {
+			log.Debug("policy resolved", "policy", p.Policy.Name(), "image", p.Policy.Spec().Image, "tag", p.Tag, "digest", p.Digest)
+		}
+	}
+	log.Debug("planned", "policyFiles", len(st.PolicyFiles.Files), "policies", len(st.Policies), "files", len(st.Patch.Files), "changes", len(st.Patch.Changes), "problems", len(st.Patch.Problems), "skipped", len(st.Patch.Skipped))
 	// 6. Write.
 	if repo.Mode == config.Push {
 		r.push(ctx, reg, wc, repo, st, &res, log)

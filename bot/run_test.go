@@ -26,10 +26,16 @@ type fakeCopy struct {
 	syncs  int
 	race   func(dir string)
 	pushes []gitwriter.ChangeSet
+	// stall makes Sync wait until its context is done.
+	stall bool
 }
 
-func (f *fakeCopy) Sync(context.Context) (gitwriter.SyncResult, error) {
+func (f *fakeCopy) Sync(ctx context.Context) (gitwriter.SyncResult, error) {
 	f.syncs++
+	if f.stall {
+		<-ctx.Done()
+		return gitwriter.SyncResult{}, ctx.Err()
+	}
 	return gitwriter.SyncResult{}, nil
 }
 

@@ -81,7 +81,9 @@ func runBot(ctx context.Context, stdout, stderr io.Writer, cfg runConfig) error 
 		return err
 	}
 	if isTerminal(stderr) {
-		runner.Progress = func(repo config.Repository) io.Writer { return &progressLines{w: stderr, prefix: repo.URL} }
+		runner.Progress = func(repo config.Repository) io.Writer {
+			return &progressLines{w: stderr, prefix: config.RedactURL(repo.URL)}
+		}
 	}
 	if cfg.once {
 		results := runner.Once(ctx)
@@ -155,7 +157,7 @@ func serve(ctx context.Context, b *config.Bot, runner *bot.Runner, log *slog.Log
 
 	names := make([]string, len(b.Repositories))
 	for i, r := range b.Repositories {
-		names[i] = r.URL
+		names[i] = config.RedactURL(r.URL)
 	}
 	var firstRound atomic.Int32
 	firstRound.Store(int32(len(names)))
@@ -232,7 +234,7 @@ func logResult(log *slog.Logger, res bot.Result) {
 	var selected []string
 	for _, p := range res.Policies {
 		if p.Err != nil {
-			log.Warn("policy failed", "repository", res.Repository, "policy", p.Policy.Name(), "err", p.Err)
+			log.Warn("policy failed", "repository", res.Repository, "policy", p.Policy.Name(), "err", bot.OneLine(p.Err))
 			continue
 		}
 		selected = append(selected, p.Policy.Name()+"="+p.Tag)
@@ -250,12 +252,12 @@ func logResult(log *slog.Logger, res bot.Result) {
 	}
 	for _, pr := range res.PullRequests {
 		if pr.Err != nil {
-			log.Error("pull request action failed", "repository", res.Repository, "group", pr.Group, "branch", pr.Branch, "action", string(pr.Action), "err", pr.Err)
+			log.Error("pull request action failed", "repository", res.Repository, "group", pr.Group, "branch", pr.Branch, "action", string(pr.Action), "err", bot.OneLine(pr.Err))
 		}
 	}
 	switch {
 	case res.Err != nil:
-		log.Error("pass failed", append(attrs, "err", res.Err)...)
+		log.Error("pass failed", append(attrs, "err", bot.OneLine(res.Err))...)
 	case res.Failed():
 		log.Warn("pass finished with failures", attrs...)
 	default:
@@ -267,7 +269,7 @@ func logResult(log *slog.Logger, res bot.Result) {
 func printDryRun(out io.Writer, res bot.Result) {
 	fmt.Fprintf(out, "%s (%s, dry run)\n", res.Repository, res.Mode)
 	if res.Err != nil {
-		fmt.Fprintf(out, "  failed: %v\n", res.Err)
+		fmt.Fprintf(out, "  failed: %s\n", bot.OneLine(res.Err))
 		return
 	}
 	if res.Mode == config.Push {
@@ -298,7 +300,7 @@ func printDryRun(out io.Writer, res bot.Result) {
 			}
 		}
 		if pr.Err != nil {
-			fmt.Fprintf(out, "    failed: %v\n", pr.Err)
+			fmt.Fprintf(out, "    failed: %s\n", bot.OneLine(pr.Err))
 		}
 	}
 }

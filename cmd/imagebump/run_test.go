@@ -2,10 +2,17 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/imagebump/imagebump/bot"
 	"github.com/imagebump/imagebump/config"
+	"github.com/imagebump/imagebump/gitwriter/pullrequest"
 )
 
 // TestProgressLines checks that only the finished line of each phase is
@@ -52,5 +59,39 @@ func TestBotLogger(t *testing.T) {
 		if strings.Contains(got, "hidden") {
 			t.Errorf("format %q: a line below the level was logged: %q", tc.format, got)
 		}
+	}
+}
+
+// TestLogResultOneLine checks that errors reach the JSON log as one line
+// each: a forge SDK's request dump and a URL's user information stay out.
+func TestLogResultOneLine(t *testing.T) {
+	dump := errors.New("unknown API error: 500\nRequest: '/api/v1/repos/acme/fleet/pulls' with 'GET' method and '<html>\n</html>' body")
+	res := bot.Result{
+		Repository: "https://git.example/acme/fleet.git",
+		Mode:       config.PullRequest,
+		PullRequests: []pullrequest.Result{{
+			Decision: pullrequest.Decision{Group: "web", Branch: "imagebump/web", Action: pullrequest.ActionCreate},
+			Err:      fmt.Errorf("opening the pull request: %w", dump),
+		}},
+		Err: errors.New(`syncing the working copy: fetching "https://T0KEN@git.example/acme/fleet.git": authentication required`),
+	}
+	var out bytes.Buffer
+	logResult(botLogger(&out, config.Log{Format: "json", Level: "info"}), res)
+	var errs []string
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("not a JSON line: %q", line)
+		}
+		if e, ok := rec["err"].(string); ok {
+			errs = append(errs, e)
+		}
+	}
+	want := []string{
+		"opening the pull request: unknown API error: 500",
+		`syncing the working copy: fetching "https://REDACTED@git.example/acme/fleet.git": authentication required`,
+	}
+	if diff := cmp.Diff(want, errs); diff != "" {
+		t.Errorf("err fields (-want +got):\n%s", diff)
 	}
 }
