@@ -16,6 +16,8 @@ import (
 )
 
 // Registry is what resolving needs of a registry; *registry.Pass is one.
+// Its errors say what was being done to which image ("listing tags of
+// ghcr.io/acme/web: …"), so resolving does not say it again.
 type Registry interface {
 	Tags(ctx context.Context, repo string) ([]string, error)
 	Digest(ctx context.Context, ref string) (string, error)
@@ -98,7 +100,7 @@ func (r *Resolver) resolve(ctx context.Context, reg Registry, req Request) Resol
 	}
 	tags, err := reg.Tags(ctx, spec.Image)
 	if err != nil {
-		return fail(fmt.Errorf("listing tags of %s: %w", spec.Image, err))
+		return fail(err)
 	}
 	if len(spec.Platforms) == 0 && spec.MinAge == 0 {
 		res.Tag, err = p.Select(tags)
@@ -115,7 +117,7 @@ func (r *Resolver) resolve(ctx context.Context, reg Registry, req Request) Resol
 		ref := spec.Image + ":" + res.Tag
 		res.Digest, err = reg.Digest(ctx, ref)
 		if err != nil {
-			return fail(fmt.Errorf("resolving the digest of %s: %w", ref, err))
+			return fail(err)
 		}
 	}
 	return res
