@@ -100,3 +100,27 @@ func TestOneLine(t *testing.T) {
 		})
 	}
 }
+
+// TestPassMaxFileSize checks that limits.maxFileSize reaches the patcher:
+// a marked manifest above it is a problem of the pass, and nothing of it
+// is committed.
+func TestPassMaxFileSize(t *testing.T) {
+	big := "image: ghcr.io/acme/web:1.4.2 # {\"$imagepolicy\": \"web\"}\n# " + strings.Repeat("x", 2<<10) + "\n"
+	dir := filetree.Write(t, map[string]string{
+		".imagebump.yaml": "policies:\n  - name: web\n    image: ghcr.io/acme/web\n    semver: ^1\n",
+		"big.yaml":        big,
+	})
+	wc := &fakeCopy{dir: dir}
+	r := runner(t, config.Push, wc, false)
+	r.Config.Limits.MaxFileSize = 1 << 10
+	res := r.pass(context.Background(), newFake(), r.Config.Repositories[0])
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if res.Plan == nil || len(res.Plan.Problems) != 1 || res.Plan.Problems[0].File != "big.yaml" || !strings.Contains(res.Plan.Problems[0].Message, "more than the 1KiB bound") {
+		t.Errorf("problems = %v, want big.yaml above the 1KiB bound", res.Plan.Problems)
+	}
+	if len(wc.pushes) != 0 {
+		t.Errorf("pushed %d commits, want none", len(wc.pushes))
+	}
+}

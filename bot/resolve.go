@@ -67,6 +67,9 @@ type Resolver struct {
 	// Concurrency bounds the policies resolved at once; 0 means 16. The
 	// registry client bounds the requests per host on its own.
 	Concurrency int
+	// MaxFileSize is the size above which a manifest is not read (see
+	// patcher.WithMaxFileSize); 0 means patcher.DefaultMaxFileSize.
+	MaxFileSize int64
 }
 
 // Resolve resolves every request against reg and returns one Resolution per

@@ -216,7 +216,11 @@ func (r *Runner) pass(ctx context.Context, reg Registry, repo config.Repository)
 // plan runs the load, scan, resolve and plan stages on the tree at root
 // (Resolver.Plan), and records the resolutions and the plan in res.
 func (r *Runner) plan(ctx context.Context, reg Registry, root string, paths []string, res *Result) (*Outcome, error) {
-	o, err := r.Resolver.Plan(ctx, reg, root, paths)
+	rs := r.Resolver
+	if rs.MaxFileSize == 0 {
+		rs.MaxFileSize = r.Config.Limits.MaxFileSize
+	}
+	o, err := rs.Plan(ctx, reg, root, paths)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -140,5 +141,28 @@ func TestRedactURLs(t *testing.T) {
 		if got := RedactURLs(tc.in); got != tc.want {
 			t.Errorf("RedactURLs(%q) = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+// TestLoadPoliciesTooLarge checks that a policy file above
+// MaxPolicyFileSize is a problem and is not read whole.
+func TestLoadPoliciesTooLarge(t *testing.T) {
+	root := t.TempDir()
+	src := "policies: []\n#" + strings.Repeat("x", MaxPolicyFileSize) + "\n"
+	if err := os.WriteFile(filepath.Join(root, ".imagebump.yaml"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadPolicies(root)
+	var problems problem.List
+	if !errors.As(err, &problems) {
+		t.Fatalf("LoadPolicies error %v, want problems", err)
+	}
+	want := []string{".imagebump.yaml: cannot read: the file is larger than the 1MiB a policy file may have"}
+	var got []string
+	for _, p := range problems {
+		got = append(got, p.String())
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
 	}
 }

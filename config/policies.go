@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -138,7 +139,7 @@ func LoadPolicies(root string) (*Policies, error) {
 	}
 	out := &Policies{PullRequests: DefaultPullRequests(), Files: files}
 	for _, rel := range files {
-		src, err := r.ReadFile(filepath.FromSlash(rel))
+		src, err := readPolicyFile(r, filepath.FromSlash(rel))
 		if err != nil {
 			problems = append(problems, problem.Problem{File: rel, Message: "cannot read: " + reason(err)})
 			continue
@@ -161,6 +162,32 @@ func LoadPolicies(root string) (*Policies, error) {
 	}
 	slices.SortFunc(out.Policies, func(a, b *Policy) int { return strings.Compare(a.Name(), b.Name()) })
 	return out, nil
+}
+
+// MaxPolicyFileSize bounds a policy file: more than any set of policies
+// takes, and little enough to read whatever a repository holds.
+const MaxPolicyFileSize = 1 << 20
+
+// errPolicyFileSize is the reason a policy file above MaxPolicyFileSize is
+// not read.
+var errPolicyFileSize = fmt.Errorf("the file is larger than the %dMiB a policy file may have", MaxPolicyFileSize>>20)
+
+// readPolicyFile reads the file name in r, unless it is larger than
+// MaxPolicyFileSize.
+func readPolicyFile(r *os.Root, name string) ([]byte, error) {
+	f, err := r.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	src, err := io.ReadAll(io.LimitReader(f, MaxPolicyFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(src) > MaxPolicyFileSize {
+		return nil, errPolicyFileSize
+	}
+	return src, nil
 }
 
 func isRoot(rel string) bool { return !strings.Contains(rel, "/") }
