@@ -258,9 +258,9 @@ func parseBot(file string, src []byte, registriesOnly bool, opts loadOptions) (*
 	var f botFile
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	dec.KnownFields(true)
-	problems, err := strictProblems(file, dec.Decode(&f))
-	if err != nil {
-		return nil, err
+	problems, fatal := strictProblems(file, dec.Decode(&f))
+	if fatal {
+		return nil, problems
 	}
 	secrets := map[string]string{} // expanded value → the ${NAME} it came from
 	expand := &doc

@@ -75,16 +75,13 @@ func aliasProblems(file, what string, n *yaml.Node) problem.List {
 // strictProblems sorts out the error of a strict decoding: unknown fields
 // are problems after which the other checks still run, so that one run
 // reports them all; any other error (a value of the wrong type) leaves
-// nothing to check, and is returned as the error.
-func strictProblems(file string, err error) (problem.List, error) {
+// nothing to check: fatal is then true.
+func strictProblems(file string, err error) (ps problem.List, fatal bool) {
 	if err == nil {
-		return nil, nil
+		return nil, false
 	}
-	ps := decodeProblems(file, err)
-	if onlyUnknownFields(ps) {
-		return ps, nil
-	}
-	return nil, ps
+	ps = decodeProblems(file, err)
+	return ps, !onlyUnknownFields(ps)
 }
 
 // onlyUnknownFields reports whether every problem is an unknown field.
