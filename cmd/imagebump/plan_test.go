@@ -176,7 +176,10 @@ func TestPlanJSONInvalidPolicyFile(t *testing.T) {
 		t.Fatalf("output is not JSON: %v\n%s", err, out)
 	}
 	want := planReport{Changes: []planChange{}, Policies: []planPolicy{}, Skipped: []planSkipped{}, Warnings: []patcher.Warning{},
-		Problems: []problem.Problem{{File: ".imagebump.yaml", Line: 4, Message: `unknown field "semvar"`}}}
+		Problems: []problem.Problem{
+			{File: ".imagebump.yaml", Line: 2, Message: `policy "web": semver: a policy needs exactly one of semver, alphabetical, numerical, track; it has none`},
+			{File: ".imagebump.yaml", Line: 4, Message: `unknown field "semvar"`},
+		}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("plan -o json (-want +got):\n%s", diff)
 	}
