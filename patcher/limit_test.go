@@ -85,3 +85,30 @@ func TestScanLarge(t *testing.T) {
 		})
 	}
 }
+
+// TestControlCharacterPaths checks that a file or directory whose name has
+// a control character is a problem of its own, shown escaped, and that
+// the rest of the tree is planned.
+func TestControlCharacterPaths(t *testing.T) {
+	marked := "image: ghcr.io/acme/web:1.4.2 # {\"$imagepolicy\": \"web\"}\n"
+	root := filetree.Write(t, map[string]string{
+		"apps/web.yaml":           marked,
+		"apps/we\x01b\nx.yaml":    marked,
+		"apps/\x1b[31mred/a.yaml": marked,
+		"apps/notes\x07.txt":      "not YAML: not looked at\n",
+	})
+	plan, err := PlanDir(context.Background(), root, nil, Targets{"web": {Image: "ghcr.io/acme/web", Tag: "1.5.0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []problem.Problem{
+		{File: `apps/\x1b[31mred`, Message: "the directory's name has a control character; it is not read"},
+		{File: `apps/we\x01b\nx.yaml`, Message: "the file's name has a control character; it is not read"},
+	}
+	if diff := cmp.Diff(want, plan.Problems); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"apps/web.yaml"}, planPaths(plan)); diff != "" {
+		t.Errorf("planned files (-want +got):\n%s", diff)
+	}
+}

@@ -13,9 +13,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode"
 
 	"github.com/imagebump/imagebump/problem"
 )
@@ -424,6 +426,20 @@ func listFiles(ctx context.Context, r *os.Root, paths []string) (listing, error)
 			if err := ctx.Err(); err != nil {
 				return err
 			}
+			if hasControl(d.Name()) && (d.IsDir() || isYAML(name)) {
+				// git checks such a path out, but it cannot be shown
+				// as it is, and git hosts and tools choke on it: the
+				// file (or the directory) is a problem of its own.
+				what := "file"
+				if d.IsDir() {
+					what = "directory"
+				}
+				l.problems = append(l.problems, problem.Problem{File: escapePath(name), Message: fmt.Sprintf("the %s's name has a control character; it is not read", what)})
+				if d.IsDir() {
+					return fs.SkipDir
+				}
+				return nil
+			}
 			switch {
 			case d.IsDir() && d.Name() == ".git":
 				return fs.SkipDir
@@ -470,6 +486,19 @@ func cleanPath(r *os.Root, p string) (string, error) {
 		}
 	}
 	return clean, nil
+}
+
+// hasControl reports whether name has a control character: C0, DEL or
+// C1.
+func hasControl(name string) bool {
+	return strings.ContainsFunc(name, unicode.IsControl)
+}
+
+// escapePath is name fit for a line of output: control characters and
+// bytes that are not UTF-8 escaped as Go would quote them.
+func escapePath(name string) string {
+	q := strconv.Quote(name)
+	return q[1 : len(q)-1]
 }
 
 func isYAML(name string) bool {
