@@ -139,7 +139,7 @@ func (r *Repo) treeWith(parent plumbing.Hash, fs []File) (plumbing.Hash, bool, e
 		}
 		files[f.Path] = f.Content
 	}
-	tree, err := writeTree(r.repo.Storer, pc.TreeHash, files)
+	tree, err := writeTree(r.repo.Storer, pc.TreeHash, files, "")
 	if err != nil {
 		return plumbing.ZeroHash, false, err
 	}
@@ -176,13 +176,15 @@ func (r *Repo) newCommit(parent, tree plumbing.Hash, changes []Change) (plumbing
 }
 
 // writeTree stores the tree that is base (zero: empty) with files (path
-// relative to this tree → content) replaced, and returns its hash.
-func writeTree(s storer.EncodedObjectStorer, base plumbing.Hash, files map[string][]byte) (plumbing.Hash, error) {
+// relative to this tree → content) replaced, and returns its hash. prefix
+// is the tree's path ("apps/web/", "" at the root): errors name the whole
+// path of what they are about.
+func writeTree(s storer.EncodedObjectStorer, base plumbing.Hash, files map[string][]byte, prefix string) (plumbing.Hash, error) {
 	var entries []object.TreeEntry
 	if !base.IsZero() {
 		t, err := object.GetTree(s, base)
 		if err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("reading tree %s: %w", base, err)
+			return plumbing.ZeroHash, fmt.Errorf("reading the tree of %s (%s): %w", treeName(prefix), base, err)
 		}
 		entries = append(entries, t.Entries...)
 	}
@@ -206,7 +208,7 @@ func writeTree(s storer.EncodedObjectStorer, base plumbing.Hash, files map[strin
 		}
 		blob, err := writeBlob(s, content)
 		if err != nil {
-			return plumbing.ZeroHash, err
+			return plumbing.ZeroHash, fmt.Errorf("storing %s%s: %w", prefix, p, err)
 		}
 		i := index(p)
 		if i < 0 {
@@ -214,7 +216,7 @@ func writeTree(s storer.EncodedObjectStorer, base plumbing.Hash, files map[strin
 			continue
 		}
 		if m := entries[i].Mode; m != filemode.Regular && m != filemode.Executable && m != filemode.Deprecated {
-			return plumbing.ZeroHash, fmt.Errorf("%s is not a regular file (mode %s)", p, m)
+			return plumbing.ZeroHash, fmt.Errorf("%s%s is not a regular file (mode %s)", prefix, p, m)
 		}
 		entries[i].Hash = blob
 	}
@@ -223,13 +225,13 @@ func writeTree(s storer.EncodedObjectStorer, base plumbing.Hash, files map[strin
 		var subBase plumbing.Hash
 		if i >= 0 {
 			if entries[i].Mode != filemode.Dir {
-				return plumbing.ZeroHash, fmt.Errorf("%s is not a directory (mode %s)", dir, entries[i].Mode)
+				return plumbing.ZeroHash, fmt.Errorf("%s%s is not a directory (mode %s)", prefix, dir, entries[i].Mode)
 			}
 			subBase = entries[i].Hash
 		}
-		h, err := writeTree(s, subBase, sub)
+		h, err := writeTree(s, subBase, sub, prefix+dir+"/")
 		if err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("%s/%w", dir, err)
+			return plumbing.ZeroHash, err
 		}
 		if i < 0 {
 			entries = append(entries, object.TreeEntry{Name: dir, Mode: filemode.Dir, Hash: h})
@@ -248,9 +250,21 @@ func writeTree(s storer.EncodedObjectStorer, base plumbing.Hash, files map[strin
 	t := &object.Tree{Entries: entries}
 	obj := s.NewEncodedObject()
 	if err := t.Encode(obj); err != nil {
-		return plumbing.ZeroHash, err
+		return plumbing.ZeroHash, fmt.Errorf("storing the tree of %s: %w", treeName(prefix), err)
 	}
-	return s.SetEncodedObject(obj)
+	h, err := s.SetEncodedObject(obj)
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("storing the tree of %s: %w", treeName(prefix), err)
+	}
+	return h, nil
+}
+
+// treeName names the tree at prefix in a message.
+func treeName(prefix string) string {
+	if prefix == "" {
+		return "the repository's root"
+	}
+	return prefix
 }
 
 func writeBlob(s storer.EncodedObjectStorer, content []byte) (plumbing.Hash, error) {
