@@ -33,6 +33,41 @@ type Change struct {
 	New    string
 }
 
+// OldVersion is Old without the image when it is a full reference of
+// Image ("1.4.2" for ghcr.io/acme/web:1.4.2), else Old: the registry and
+// path are said once, by Image.
+func (c Change) OldVersion() string { return c.version(c.Old) }
+
+// NewVersion is New as OldVersion shows Old.
+func (c Change) NewVersion() string { return c.version(c.New) }
+
+func (c Change) version(v string) string {
+	if c.Image == "" {
+		return v
+	}
+	if rest, ok := strings.CutPrefix(v, c.Image); ok && (strings.HasPrefix(rest, ":") || strings.HasPrefix(rest, "@")) {
+		return strings.TrimPrefix(rest, ":")
+	}
+	return v
+}
+
+// tag is the tag a change moves its field to: that of a full reference or
+// a tag field; "" for name and digest fields.
+func (c Change) tag() string {
+	switch c.Field {
+	case "ref":
+		v := c.NewVersion()
+		if v == c.New {
+			return "" // not a reference of Image
+		}
+		tag, _, _ := strings.Cut(v, "@")
+		return tag
+	case "tag":
+		return c.New
+	}
+	return ""
+}
+
 // ChangeSet is what one commit writes: the files and the changes they hold.
 type ChangeSet struct {
 	Files   []File
@@ -44,13 +79,18 @@ type MessageData struct {
 	Changes []Change
 	// Images are the distinct images of Changes, sorted.
 	Images []string
+	// Version is the tag every change moves to when there is one image
+	// and they agree on it, else "".
+	Version string
 }
 
 // DefaultMessageTemplate is the commit message when none is configured: a
-// subject, then one "image old → new" line per change.
-const DefaultMessageTemplate = `{{if eq (len .Images) 1}}Update {{index .Images 0}}{{else}}Update {{len .Images}} images{{end}}
+// subject that names the version as pull request titles do ("Update
+// ghcr.io/acme/web to 1.5.0", or "Update 2 images"), then one "image old →
+// new" line per change.
+const DefaultMessageTemplate = `{{if eq (len .Images) 1}}Update {{index .Images 0}}{{with .Version}} to {{.}}{{end}}{{else}}Update {{len .Images}} images{{end}}
 {{range .Changes}}
-- {{.Image}} {{.Old}} → {{.New}} ({{.File}})
+- {{.Image}} {{.OldVersion}} → {{.NewVersion}} ({{.File}})
 {{- end}}
 `
 
@@ -71,6 +111,9 @@ func (r *Repo) message(changes []Change) (string, error) {
 		}
 	}
 	sort.Strings(data.Images)
+	if len(data.Images) == 1 {
+		data.Version = version(changes)
+	}
 	var b strings.Builder
 	if err := r.tmpl.Execute(&b, data); err != nil {
 		return "", fmt.Errorf("rendering the commit message template: %w", err)
@@ -80,6 +123,23 @@ func (r *Repo) message(changes []Change) (string, error) {
 		return "", errors.New("the commit message template rendered an empty message")
 	}
 	return msg + "\n\n" + Trailer + "\n", nil
+}
+
+// version is the one tag changes move to, or "" when they name none or
+// several.
+func version(changes []Change) string {
+	v := ""
+	for _, c := range changes {
+		t := c.tag()
+		switch {
+		case t == "":
+		case v == "":
+			v = t
+		case v != t:
+			return ""
+		}
+	}
+	return v
 }
 
 // hasTrailer reports whether the last paragraph of a message holds the
