@@ -80,7 +80,7 @@ func (r *Repo) Sync(ctx context.Context) (SyncResult, error) {
 		}
 		res.Cloned, res.Reason, res.Fetched = true, reason, false
 		if res.Worktree, err = r.checkout(follow, tip); err != nil {
-			return SyncResult{}, r.errorf("checking out %s of a fresh clone of %s: %w", follow, r.opts.URL, err)
+			return SyncResult{}, r.errorf("checking out %s of a fresh clone of %s: %w", follow, r.opts.URL, checkoutError(r.repo, tip, err))
 		}
 	}
 	r.follow, r.head = follow, tip
@@ -490,6 +490,9 @@ func (r *Repo) clone(ctx context.Context, branch string) error {
 		Depth:         1,
 		Tags:          git.NoTags,
 		Progress:      r.opts.Progress,
+		// Sync checks the tip out next: a checkout that fails there
+		// keeps the objects, so the error can name the path at fault.
+		NoCheckout: true,
 	})
 	if err != nil {
 		return r.errorf("cloning %s: %w", r.opts.URL, err)
