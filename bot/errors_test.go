@@ -10,7 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/imagebump/imagebump/config"
+	"github.com/imagebump/imagebump/gitwriter"
+	"github.com/imagebump/imagebump/problem"
 	"github.com/imagebump/imagebump/test/filetree"
 )
 
@@ -122,5 +126,27 @@ func TestPassMaxFileSize(t *testing.T) {
 	}
 	if len(wc.pushes) != 0 {
 		t.Errorf("pushed %d commits, want none", len(wc.pushes))
+	}
+}
+
+// TestPassSkippedPaths checks that paths the sync did not check out are
+// problems of their own, shown escaped, and the rest is still pushed.
+func TestPassSkippedPaths(t *testing.T) {
+	dir := filetree.Write(t, map[string]string{
+		".imagebump.yaml": "policies:\n  - name: web\n    image: ghcr.io/acme/web\n    semver: ^1\n",
+		"deploy.yaml":     "image: ghcr.io/acme/web:1.4.2 # {\"$imagepolicy\": \"web\"}\n",
+	})
+	wc := &fakeCopy{dir: dir, skipped: []gitwriter.SkippedPath{{Path: "apps/we\x01b.yaml", Why: "its name has a control character"}}}
+	r := runner(t, config.Push, wc, false)
+	res := r.pass(context.Background(), newFake(), r.Config.Repositories[0])
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	want := []problem.Problem{{File: `apps/we\x01b.yaml`, Message: "not checked out: its name has a control character"}}
+	if diff := cmp.Diff(want, res.Plan.Problems); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+	if len(wc.pushes) != 1 {
+		t.Errorf("%d pushes, want 1: the rest of the tree is still updated", len(wc.pushes))
 	}
 }

@@ -198,6 +198,11 @@ func (r *Runner) pass(ctx context.Context, reg Registry, repo config.Repository)
 		res.Invalid = errors.As(err, &problems)
 		return res
 	}
+	// Paths git does not check out are problems of their own; the rest of
+	// the tree was checked out and planned.
+	for _, sp := range synced.Skipped {
+		res.Plan.Problems = append(res.Plan.Problems, problem.Problem{File: gitwriter.EscapePath(sp.Path), Message: "not checked out: " + sp.Why})
+	}
 	for _, p := range st.Policies {
 		if p.Err == nil {
 			log.Debug("policy resolved", "policy", p.Policy.Name(), "image", p.Policy.Spec().Image, "tag", p.Tag, "digest", p.Digest)

@@ -28,6 +28,8 @@ type fakeCopy struct {
 	pushes []gitwriter.ChangeSet
 	// stall makes Sync wait until its context is done.
 	stall bool
+	// skipped is what Sync says it did not check out.
+	skipped []gitwriter.SkippedPath
 }
 
 func (f *fakeCopy) Sync(ctx context.Context) (gitwriter.SyncResult, error) {
@@ -36,7 +38,7 @@ func (f *fakeCopy) Sync(ctx context.Context) (gitwriter.SyncResult, error) {
 		<-ctx.Done()
 		return gitwriter.SyncResult{}, ctx.Err()
 	}
-	return gitwriter.SyncResult{}, nil
+	return gitwriter.SyncResult{Skipped: f.skipped}, nil
 }
 
 func (f *fakeCopy) Dir() string { return f.dir }

@@ -1,11 +1,14 @@
 package gitwriter
 
 import (
-	"context"
 	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/imagebump/imagebump/test/gitserver"
 )
@@ -24,21 +27,22 @@ func gitIn(t *testing.T, dir, stdin string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// TestSyncUnsafePath checks that a commit holding a path go-git will not
-// check out (a .git directory inside the tree, a control character) fails
-// the sync with an error that names the path, not "directory not found"
-// (issue 16).
+// TestSyncUnsafePath checks that a commit holding a path git does not
+// check out (a .git directory inside the tree, a control character) is
+// synced without it, the path named in SyncResult.Skipped, rather than
+// failing the whole sync with "directory not found" (issue 16).
 func TestSyncUnsafePath(t *testing.T) {
 	tests := []struct {
-		name, dir, file, want string
+		name, dir, file string
+		want            []SkippedPath
 	}{
-		{".git directory", "sub/.git", "x.yaml", "holds apps/sub/.git/ (a .git directory inside the tree), which cannot be checked out; remove or rename it"},
-		{"control character", "sub", "we\x01b.yaml", `holds apps/sub/we\x01b.yaml (its name has a control character), which cannot be checked out; remove or rename it`},
+		{".git directory", "sub/.git", "x.yaml", []SkippedPath{{Path: "apps/sub/.git", Why: "a .git directory inside the tree"}}},
+		{"control character", "sub", "we\x01b.yaml", []SkippedPath{{Path: "apps/sub/we\x01b.yaml", Why: "its name has a control character"}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := gitserver.Start(t)
-			s.NewRepo(t, "fleet", map[string]string{"apps/web.yaml": "a: 1\n"})
+			s.NewRepo(t, "fleet", map[string]string{"apps/web.yaml": "a: 1\n", "top.yaml": "t: 1\n"})
 			bare := s.Dir("fleet")
 			blob := gitIn(t, bare, "a: 2\n", "hash-object", "-w", "--stdin")
 			tree := gitIn(t, bare, "100644 blob "+blob+"\t"+tc.file+"\n", "mktree")
@@ -48,18 +52,29 @@ func TestSyncUnsafePath(t *testing.T) {
 			}
 			apps := gitIn(t, bare, "", "rev-parse", "main:apps")
 			appsTree := gitIn(t, bare, gitIn(t, bare, "", "ls-tree", apps)+"\n040000 tree "+tree+"\t"+parts[0]+"\n", "mktree")
-			root := gitIn(t, bare, "040000 tree "+appsTree+"\tapps\n", "mktree")
+			top := gitIn(t, bare, "", "ls-tree", "main", "top.yaml")
+			root := gitIn(t, bare, top+"\n040000 tree "+appsTree+"\tapps\n", "mktree")
 			commit := gitIn(t, bare, "", "commit-tree", root, "-p", "main", "-m", "hostile")
 			gitIn(t, bare, "", "update-ref", "refs/heads/main", commit)
 
 			r := mustNew(t, tokenOptions(t, s, "fleet", t.TempDir(), nil))
-			_, err := r.Sync(context.Background())
-			var ue *UnsafePathError
-			if !errors.As(err, &ue) || !strings.Contains(err.Error(), "commit "+commit+" "+tc.want) {
-				t.Fatalf("Sync error %v, want one saying commit %s %s", err, commit, tc.want)
-			}
-			if strings.Contains(err.Error(), "directory not found") {
-				t.Errorf("Sync error %q still says directory not found", err)
+			for range 2 { // a fresh clone, then an existing copy
+				res := mustSync(t, r)
+				if res.Worktree != WorktreePartial || res.Head != commit {
+					t.Errorf("Sync = %+v, want worktree %q at %s", res, WorktreePartial, commit)
+				}
+				if diff := cmp.Diff(tc.want, res.Skipped); diff != "" {
+					t.Errorf("skipped (-want +got):\n%s", diff)
+				}
+				// The index is not written: git status is not clean.
+				for p, want := range map[string]string{"apps/web.yaml": "a: 1\n", "top.yaml": "t: 1\n"} {
+					if got := readWorkFile(t, r, p); got != want {
+						t.Errorf("%s in the working copy = %q, want %q", p, got, want)
+					}
+				}
+				if _, err := os.Lstat(filepath.Join(r.Dir(), filepath.FromSlash(tc.want[0].Path))); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("%q was written: %v", tc.want[0].Path, err)
+				}
 			}
 		})
 	}
