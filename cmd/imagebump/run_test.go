@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -93,5 +95,38 @@ func TestLogResultOneLine(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, errs); diff != "" {
 		t.Errorf("err fields (-want +got):\n%s", diff)
+	}
+}
+
+// TestRunRefusesBeforeContacting checks that run finds, before any pass
+// (exit 2, naming the line), the config problems issue 16 found only
+// mid-pass or never: a token as a URL's user name, a schedule that never
+// fires, a missing tokenFile.
+func TestRunRefusesBeforeContacting(t *testing.T) {
+	tests := []struct {
+		name, repo, schedule, want string
+	}{
+		{"token as user name", "url: https://ghp_T0KEN@127.0.0.1:1/acme/fleet.git\n    mode: push", "@hourly",
+			`:4: repositories[0].url: "https://REDACTED@127.0.0.1:1/acme/fleet.git" holds user information before the host`},
+		{"schedule that never fires", "url: https://127.0.0.1:1/acme/fleet.git\n    mode: push", "0 0 30 2 *",
+			`:2: schedule: "0 0 30 2 *": names no time that will come`},
+		{"missing tokenFile", "url: https://127.0.0.1:1/acme/fleet.git\n    mode: push\n    auth: {tokenFile: /nonexistent/token}", "@hourly",
+			`:6: repositories[0].auth.tokenFile: cannot read /nonexistent/token: no such file or directory`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := filepath.Join(t.TempDir(), "imagebump.yaml")
+			content := fmt.Sprintf("workDir: %s\nschedule: %q\nrepositories:\n  - %s\n", t.TempDir(), tc.schedule, tc.repo)
+			if err := os.WriteFile(cfg, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, stderr, code := runCLI(t, "run", "--config", cfg, "--once")
+			if code != 2 || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit 2 and %q", code, stderr, tc.want)
+			}
+			if strings.Contains(stderr, "T0KEN") {
+				t.Errorf("the token shows: %s", stderr)
+			}
+		})
 	}
 }
