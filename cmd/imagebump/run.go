@@ -215,9 +215,55 @@ func botLogger(w io.Writer, c config.Log) *slog.Logger {
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	if c.Format == "text" || (c.Format != "json" && isTerminal(w)) {
-		return slog.New(slog.NewTextHandler(w, opts))
+		return slog.New(redacting{slog.NewTextHandler(w, opts)})
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(redacting{slog.NewJSONHandler(w, opts)})
+}
+
+// redacting is a slog.Handler that removes the user information of every
+// URL in a message or a string or error value, whichever package logs
+// it: the config refuses such URLs, and this makes sure none is shown.
+type redacting struct{ slog.Handler }
+
+func (h redacting) Handle(ctx context.Context, r slog.Record) error {
+	nr := slog.NewRecord(r.Time, r.Level, config.RedactURLs(r.Message), r.PC)
+	r.Attrs(func(a slog.Attr) bool {
+		nr.AddAttrs(redactAttr(a))
+		return true
+	})
+	return h.Handler.Handle(ctx, nr)
+}
+
+func (h redacting) WithAttrs(as []slog.Attr) slog.Handler {
+	out := make([]slog.Attr, len(as))
+	for i, a := range as {
+		out[i] = redactAttr(a)
+	}
+	return redacting{h.Handler.WithAttrs(out)}
+}
+
+func (h redacting) WithGroup(name string) slog.Handler {
+	return redacting{h.Handler.WithGroup(name)}
+}
+
+func redactAttr(a slog.Attr) slog.Attr {
+	v := a.Value.Resolve()
+	switch v.Kind() {
+	case slog.KindString:
+		return slog.String(a.Key, config.RedactURLs(v.String()))
+	case slog.KindGroup:
+		as := v.Group()
+		out := make([]any, len(as))
+		for i, g := range as {
+			out[i] = redactAttr(g)
+		}
+		return slog.Group(a.Key, out...)
+	case slog.KindAny:
+		if err, ok := v.Any().(error); ok {
+			return slog.String(a.Key, config.RedactURLs(err.Error()))
+		}
+	}
+	return slog.Attr{Key: a.Key, Value: v}
 }
 
 func isTerminal(w io.Writer) bool {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -128,5 +129,21 @@ func TestRunRefusesBeforeContacting(t *testing.T) {
 				t.Errorf("the token shows: %s", stderr)
 			}
 		})
+	}
+}
+
+// TestBotLoggerRedacts checks that no log line shows a URL's user
+// information, whoever logs it (gitwriter logs its URL as "url").
+func TestBotLoggerRedacts(t *testing.T) {
+	for _, format := range []string{"json", "text"} {
+		var out bytes.Buffer
+		log := botLogger(&out, config.Log{Format: format, Level: "info"}).With("repository", "https://T0KEN@git.example/a/b.git")
+		log.Info("synced https://u:T0KEN@git.example/a/b.git", "url", "https://T0KEN@git.example/a/b.git",
+			"err", errors.New(`fetching "https://T0KEN@git.example/a/b.git": 401`),
+			slog.Group("g", "u", "http://T0KEN@h/x"))
+		got := out.String()
+		if strings.Contains(got, "T0KEN") || strings.Count(got, "REDACTED@") != 5 {
+			t.Errorf("format %s: %s", format, got)
+		}
 	}
 }
