@@ -325,7 +325,7 @@ func printDryRun(out io.Writer, res bot.Result) {
 		}
 		fmt.Fprintf(out, "  would commit %d file(s) and push:\n", len(res.Commit.Files))
 		for _, c := range res.Commit.Changes {
-			fmt.Fprintf(out, "    %s:%s %s → %s\n", c.File, c.Field, c.Old, c.New)
+			fmt.Fprintf(out, "    %s: %s %s → %s (%s)\n", c.File, c.Image, c.OldVersion(), c.NewVersion(), c.Field)
 		}
 		return
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/imagebump/imagebump/bot"
 	"github.com/imagebump/imagebump/config"
+	"github.com/imagebump/imagebump/gitwriter"
 	"github.com/imagebump/imagebump/gitwriter/pullrequest"
 )
 
@@ -145,5 +146,27 @@ func TestBotLoggerRedacts(t *testing.T) {
 		if strings.Contains(got, "T0KEN") || strings.Count(got, "REDACTED@") != 5 {
 			t.Errorf("format %s: %s", format, got)
 		}
+	}
+}
+
+// TestPrintDryRunPush checks the dry-run lines of push mode: the image
+// once, then the old and new versions (issue 16 item 5).
+func TestPrintDryRunPush(t *testing.T) {
+	res := bot.Result{Repository: "https://git.example/acme/fleet.git", Mode: config.Push, DryRun: true,
+		Commit: &gitwriter.ChangeSet{
+			Files: []gitwriter.File{{Path: "apps/web.yaml"}},
+			Changes: []gitwriter.Change{
+				{File: "apps/web.yaml", Image: "ghcr.io/acme/web", Field: "ref", Old: "ghcr.io/acme/web:1.4.2", New: "ghcr.io/acme/web:1.5.0"},
+				{File: "apps/web.yaml", Image: "ghcr.io/acme/web", Field: "tag", Old: "1.4.2", New: "1.5.0"},
+			},
+		}}
+	var out bytes.Buffer
+	printDryRun(&out, res)
+	want := "https://git.example/acme/fleet.git (push, dry run)\n" +
+		"  would commit 1 file(s) and push:\n" +
+		"    apps/web.yaml: ghcr.io/acme/web 1.4.2 → 1.5.0 (ref)\n" +
+		"    apps/web.yaml: ghcr.io/acme/web 1.4.2 → 1.5.0 (tag)\n"
+	if diff := cmp.Diff(want, out.String()); diff != "" {
+		t.Errorf("dry run (-want +got):\n%s", diff)
 	}
 }
