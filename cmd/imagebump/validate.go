@@ -25,7 +25,11 @@ func newValidateCommand() *cobra.Command {
 directory) and every marked manifest, and reports each problem as
 file:line: message: invalid policy files, markers naming a policy no file
 defines, markers on a mapping or sequence, files with markers that do not
-parse as YAML, directories that cannot be read. It contacts no registry.
+parse as YAML, directories that cannot be read, manifests above the size
+bound that mention imagepolicy, names with control characters. One run
+shows every problem: an unknown field does not hide the rest of its file,
+nor an invalid policy the markers that name undefined ones. It contacts
+no registry.
 It also warns (file:line: warning: message) about comments that look like
 markers but are not, UTF-16 files that mention imagepolicy, and temporary
 files an interrupted apply left. It exits 0 when everything is valid, with
