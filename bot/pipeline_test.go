@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"sync"
 	"testing"
@@ -40,7 +41,8 @@ func (f *fakeRegistry) count(call string) {
 func (f *fakeRegistry) Tags(_ context.Context, repo string) ([]string, error) {
 	f.count("Tags " + repo)
 	if err := f.fail[repo]; err != nil {
-		return nil, err
+		// As registry.Pass does, the error says what was being done.
+		return nil, fmt.Errorf("listing tags of %s: %w", repo, err)
 	}
 	return f.tags[repo], nil
 }
@@ -50,7 +52,7 @@ func (f *fakeRegistry) Digest(_ context.Context, ref string) (string, error) {
 	if d, ok := f.digests[ref]; ok {
 		return d, nil
 	}
-	return "", errors.New("manifest unknown")
+	return "", fmt.Errorf("resolving digest of %s: manifest unknown", ref)
 }
 
 func (f *fakeRegistry) Platforms(context.Context, string) ([]registry.Platform, error) {

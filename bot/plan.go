@@ -72,7 +72,7 @@ func (r *Resolver) Plan(ctx context.Context, reg Registry, root string, paths []
 		paths = []string{a.Path}
 	}
 	// One read of the manifests serves the scan and the plan.
-	tree, err := patcher.ReadTree(ctx, root, paths)
+	tree, err := patcher.ReadTree(ctx, root, paths, patcher.WithMaxFileSize(r.MaxFileSize))
 	if err != nil {
 		return nil, fmt.Errorf("scanning manifests: %w", err)
 	}

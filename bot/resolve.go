@@ -17,7 +17,9 @@ import (
 
 // Registry is what resolving needs of a registry: the tags and digests
 // every policy needs, and the reads of the lazy candidate checks.
-// *registry.Pass is one.
+// *registry.Pass is one. Its errors say what was being done to which image
+// ("listing tags of ghcr.io/acme/web: …"), so resolving does not say it
+// again.
 type Registry interface {
 	tagLister
 	imageInspector
@@ -82,6 +84,9 @@ type Resolver struct {
 	Check func(*config.Policies) error
 	// Load are the options Plan loads the policies with (config.WithoutFlux).
 	Load []config.LoadOption
+	// MaxFileSize is the size above which a manifest is not read (see
+	// patcher.WithMaxFileSize); 0 means patcher.DefaultMaxFileSize.
+	MaxFileSize int64
 }
 
 // Resolve resolves every request against reg and returns one Resolution per
@@ -116,9 +121,9 @@ func (r *Resolver) resolve(ctx context.Context, reg Registry, req Request) Resol
 	tags, err := reg.Tags(ctx, spec.Image)
 	if err != nil {
 		if p.Hint != "" {
-			return fail(fmt.Errorf("listing tags of %s: %w (%s)", spec.Image, err, p.Hint))
+			return fail(fmt.Errorf("%w (%s)", err, p.Hint))
 		}
-		return fail(fmt.Errorf("listing tags of %s: %w", spec.Image, err))
+		return fail(err)
 	}
 	if len(spec.Platforms) == 0 && spec.MinAge == 0 {
 		res.Tag, err = p.Select(tags)
@@ -135,7 +140,7 @@ func (r *Resolver) resolve(ctx context.Context, reg Registry, req Request) Resol
 		ref := spec.Image + ":" + res.Tag
 		res.Digest, err = reg.Digest(ctx, ref)
 		if err != nil {
-			return fail(fmt.Errorf("resolving the digest of %s: %w", ref, err))
+			return fail(err)
 		}
 	}
 	return res

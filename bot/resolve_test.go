@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,7 +114,10 @@ func TestResolve(t *testing.T) {
 		}, Err: `policy "noplat" (.imagebump.yaml:2): no candidate passes the platforms and minAge checks: 3 candidates (1.3.0: lacks platform windows/amd64; 1.2.0: lacks platform windows/amd64; 1.1.0: lacks platform windows/amd64)`},
 	}
 	// The registry's own words for a missing repository are its business;
-	// compare only the part imagebump writes.
+	// compare only the part imagebump writes, and that it is said once.
+	if e := gotR[6].Err; strings.Count(e, "listing tags of") != 1 {
+		t.Errorf("the error says what it was doing more than once: %s", e)
+	}
 	if e := gotR[6].Err; len(e) > len(want[6].Err) {
 		gotR[6].Err = e[:len(want[6].Err)]
 	}

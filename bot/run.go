@@ -176,9 +176,18 @@ func (r *Runner) logger() *slog.Logger {
 
 // pass is DESIGN.md's "One pass over a repository".
 func (r *Runner) pass(ctx context.Context, reg passRegistry, repo config.Repository) (res Result) {
-	res = Result{Repository: repo.URL, Mode: repo.Mode, DryRun: r.DryRun, Started: time.Now()}
-	defer func() { res.Duration = time.Since(res.Started) }()
+	res = Result{Repository: config.RedactURL(repo.URL), Mode: repo.Mode, DryRun: r.DryRun, Started: time.Now()}
+	if d := r.Config.Limits.PassTimeout; d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, d, &DeadlineError{Limit: d})
+		defer cancel()
+	}
+	defer func() {
+		res.Duration = time.Since(res.Started)
+		res.Err = passDeadline(ctx, res.Err)
+	}()
 	log := r.logger().With("repository", res.Repository)
+	log.Debug("pass started", "mode", string(repo.Mode), "branch", repo.Branch, "dryRun", r.DryRun, "deadline", r.Config.Limits.PassTimeout.String())
 
 	open := r.Open
 	if open == nil {
@@ -196,10 +205,12 @@ func (r *Runner) pass(ctx context.Context, reg passRegistry, repo config.Reposit
 		return res
 	}
 	// 1. Sync the working copy.
-	if _, err := wc.Sync(ctx); err != nil {
+	synced, err := wc.Sync(ctx)
+	if err != nil {
 		res.Err = fmt.Errorf("syncing the working copy: %w", err)
 		return res
 	}
+	log.Debug("working copy synced", "branch", synced.Branch, "head", synced.Head, "cloned", synced.Cloned, "reason", config.RedactURLs(synced.Reason), "fetched", synced.Fetched)
 	// 2–5. Load, scan, resolve, plan.
 	st, err := r.plan(ctx, reg, wc.Dir(), repo, &res)
 	if err != nil {
@@ -216,6 +227,17 @@ func (r *Runner) pass(ctx context.Context, reg passRegistry, repo config.Reposit
 		res.Invalid = errors.As(err, &problems)
 		return res
 	}
+	// Paths git does not check out are problems of their own; the rest of
+	// the tree was checked out and planned.
+	for _, sp := range synced.Skipped {
+		res.Plan.Problems = append(res.Plan.Problems, problem.Problem{File: gitwriter.EscapePath(sp.Path), Message: "not checked out: " + sp.Why})
+	}
+	for _, p := range st.Policies {
+		if p.Err == nil {
+			log.Debug("policy resolved", "policy", p.Policy.Name(), "image", p.Policy.Spec().Image, "tag", p.Tag, "digest", p.Digest)
+		}
+	}
+	log.Debug("planned", "policyFiles", len(st.PolicyFiles.Files), "policies", len(st.Policies), "files", len(st.Patch.Files), "changes", len(st.Patch.Changes), "problems", len(st.Patch.Problems), "skipped", len(st.Patch.Skipped))
 	// 6. Write.
 	if repo.Mode == config.Push {
 		r.push(ctx, reg, wc, repo, st, &res, log)
@@ -233,6 +255,9 @@ func (r *Runner) plan(ctx context.Context, reg Registry, root string, repo confi
 	rv.Check = func(pols *config.Policies) error { return checkForge(repo, pols) }
 	if repo.NoFlux {
 		rv.Load = append(slices.Clip(rv.Load), config.WithoutFlux())
+	}
+	if rv.MaxFileSize == 0 {
+		rv.MaxFileSize = r.Config.Limits.MaxFileSize
 	}
 	o, err := rv.Plan(ctx, reg, root, repo.Paths)
 	if err != nil {
@@ -261,7 +286,14 @@ func (r *Runner) push(ctx context.Context, reg Registry, wc pusher, repo config.
 			return
 		}
 		res.CommitMessage = msg
-		res.CommitAuthor = fmt.Sprintf("%s <%s>", r.Config.Commit.AuthorName, r.Config.Commit.AuthorEmail)
+		commit := r.Config.Commit
+		if a := st.PolicyFiles.Flux.Auto(); a != nil {
+			// The ImageUpdateAutomation's author makes the commit.
+			if cfg, _, err := FluxSettings(r.Config, repo, a); err == nil {
+				commit = cfg.Commit
+			}
+		}
+		res.CommitAuthor = fmt.Sprintf("%s <%s>", commit.AuthorName, commit.AuthorEmail)
 		log.Info("dry run: would commit and push", "files", len(cs.Files), "changes", len(cs.Changes))
 		return
 	}

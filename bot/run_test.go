@@ -26,11 +26,19 @@ type fakeCopy struct {
 	syncs  int
 	race   func(dir string)
 	pushes []gitwriter.ChangeSet
+	// stall makes Sync wait until its context is done.
+	stall bool
+	// skipped is what Sync says it did not check out.
+	skipped []gitwriter.SkippedPath
 }
 
-func (f *fakeCopy) Sync(context.Context) (gitwriter.SyncResult, error) {
+func (f *fakeCopy) Sync(ctx context.Context) (gitwriter.SyncResult, error) {
 	f.syncs++
-	return gitwriter.SyncResult{}, nil
+	if f.stall {
+		<-ctx.Done()
+		return gitwriter.SyncResult{}, ctx.Err()
+	}
+	return gitwriter.SyncResult{Skipped: f.skipped}, nil
 }
 
 func (f *fakeCopy) Dir() string { return f.dir }

@@ -93,7 +93,19 @@ func (s *Scheduler) Run(ctx context.Context) error {
 
 	tick()
 	for {
-		t := time.NewTimer(time.Until(s.Schedule.Next(time.Now())))
+		now := time.Now()
+		next := s.Schedule.Next(now)
+		if !next.After(now) {
+			// A schedule with no time to come (0 0 30 2 *) answers the
+			// zero time; waiting until then would run passes back to
+			// back. The config refuses such specs; this is the guard.
+			if s.Logger != nil {
+				s.Logger.Error("the schedule names no time to come: no further passes until restarted")
+			}
+			<-ctx.Done()
+			return nil
+		}
+		t := time.NewTimer(next.Sub(now))
 		select {
 		case <-ctx.Done():
 			t.Stop()

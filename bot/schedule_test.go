@@ -2,10 +2,14 @@ package bot
 
 import (
 	"context"
+	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/robfig/cron/v3"
 )
 
 // every is a cron.Schedule that is due again d after each time asked.
@@ -184,5 +188,69 @@ func TestSchedulerStopWaitsForPasses(t *testing.T) {
 	<-done
 	if !finished.Load() {
 		t.Error("Run returned before the pass in progress finished")
+	}
+}
+
+// noNext is a cron.Schedule with no time to come, as robfig/cron answers
+// for 0 0 30 2 *: the zero time.
+type noNext struct{}
+
+func (noNext) Next(time.Time) time.Time { return time.Time{} }
+
+// past is a cron.Schedule that answers a time already gone.
+type past struct{}
+
+func (past) Next(t time.Time) time.Time { return t.Add(-time.Hour) }
+
+// signalHandler is a slog.Handler that sends every record's message to ch.
+type signalHandler struct{ ch chan string }
+
+func (h signalHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h signalHandler) Handle(_ context.Context, r slog.Record) error {
+	h.ch <- r.Message
+	return nil
+}
+func (h signalHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h signalHandler) WithGroup(string) slog.Handler      { return h }
+
+// TestSchedulerNoNextTime checks that a schedule with no next activation
+// runs the start-up pass only, and says so, rather than passes back to
+// back (issue 16: 64 passes in 4 s).
+func TestSchedulerNoNextTime(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		schedule cron.Schedule
+	}{{"zero time", noNext{}}, {"time gone", past{}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			logs := make(chan string, 100)
+			passes := make(chan struct{}, 100)
+			s := &Scheduler{
+				Schedule:     tc.schedule,
+				Repositories: []string{"a"},
+				Logger:       slog.New(signalHandler{logs}),
+				Round:        rounds(func(context.Context, int) { passes <- struct{}{} }),
+			}
+			done := make(chan error)
+			go func() { done <- s.Run(ctx) }()
+			within(t, passes, "the start-up pass")
+			select {
+			case msg := <-logs:
+				if !strings.Contains(msg, "no time to come") {
+					t.Errorf("logged %q, want it to say the schedule has no time to come", msg)
+				}
+			case <-passes:
+				t.Error("a second pass ran right after the first")
+			case <-time.After(10 * time.Second):
+				t.Error("neither a log line nor a second pass")
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+			if n := len(passes); n != 0 {
+				t.Errorf("%d more passes ran, want none", n)
+			}
+		})
 	}
 }

@@ -2,7 +2,6 @@ package bot
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/imagebump/imagebump/config"
@@ -30,17 +29,23 @@ type Validation struct {
 // read at all.
 func Validate(ctx context.Context, root string, opts ...config.LoadOption) (*Validation, error) {
 	v := &Validation{}
-	pols, err := Load(root, opts...)
-	if err != nil && !errors.As(err, &v.Problems) {
+	// What the policy files say even where they are invalid, so that one
+	// run reports every problem: an unknown field does not hide a marker
+	// naming an undefined policy.
+	d, err := config.ReadPolicies(root, opts...)
+	if err != nil {
 		return nil, err
 	}
-	v.Policies = pols
+	v.Problems = d.Problems
+	if len(d.Problems) == 0 {
+		v.Policies = d.Policies
+	}
 	scan, err := patcher.ScanDir(ctx, root, nil)
 	if err != nil {
 		return nil, err
 	}
 	v.Markers, v.Warnings = scan.Markers, scan.Warnings
-	if pols != nil && pols.Flux != nil {
+	if pols := d.Policies; pols.Flux != nil {
 		// What Flux objects ask that imagebump does otherwise is said, not
 		// silently dropped; it does not make the checkout invalid.
 		for _, n := range pols.Flux.Notes {
@@ -53,10 +58,10 @@ func Validate(ctx context.Context, root string, opts ...config.LoadOption) (*Val
 		}
 	}
 	v.Problems = append(v.Problems, scan.Problems...)
-	// Unknown policies can only be told when the policy files are valid.
-	if pols != nil {
+	// A policy file that could not be decoded may define any name.
+	if d.Complete {
 		for _, m := range scan.Markers {
-			if pols.Lookup(m.Policy) == nil {
+			if !d.Names[m.Policy] {
 				v.Problems = append(v.Problems, problem.Problem{File: m.File, Line: m.Line,
 					Message: fmt.Sprintf("marker names policy %q, which no policy file defines", m.Policy)})
 			}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
+	"time"
 
 	"github.com/robfig/cron/v3"
 	yaml "go.yaml.in/yaml/v4"
@@ -33,6 +34,8 @@ type Bot struct {
 	Repositories []Repository
 	Commit       Commit
 	Registries   Registries
+	// Limits bound the work of a pass.
+	Limits Limits
 }
 
 // Log configures the bot's log output.
@@ -119,6 +122,7 @@ type botFile struct {
 	Repositories []repositoryFile `yaml:"repositories"`
 	Commit       commitFile       `yaml:"commit"`
 	Registries   registriesFile   `yaml:"registries"`
+	Limits       limitsFile       `yaml:"limits"`
 }
 
 type logFile struct {
@@ -175,7 +179,10 @@ var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month 
 // anything is invalid the error is Problems, each with the line it is
 // about. ${NAME} in string values is replaced by the environment variable
 // NAME; a reference to an unset variable is a problem.
-func LoadBot(path string, forges forge.Kinds) (*Bot, error) {
+//
+// The credential, key and CA files the config names must exist and be
+// readable, unless WithoutFiles is given.
+func LoadBot(path string, forges forge.Kinds, opts ...LoadOption) (*Bot, error) {
 	if err := forges.Validate(); err != nil {
 		return nil, fmt.Errorf("the forge table: %w", err)
 	}
@@ -183,7 +190,23 @@ func LoadBot(path string, forges forge.Kinds) (*Bot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading bot config: %w", err)
 	}
-	return parseBot(path, src, forges, false)
+	return parseBot(path, src, forges, false, newLoadOptions(opts))
+}
+
+func newLoadOptions(opts []LoadOption) loadOptions {
+	var o loadOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// WithoutFiles skips checking that the files the config names (tokenFile,
+// sshKeyFile, knownHostsFile, signingKeyFile, caFile) can be read: for
+// checking a config meant for another machine, such as the one of a
+// Kubernetes manifest whose Secrets are mounted only in the cluster.
+func WithoutFiles() LoadOption {
+	return func(o *loadOptions) { o.skipFiles = true }
 }
 
 // LoadRegistries reads the registries section of the bot config file at
@@ -192,12 +215,12 @@ func LoadBot(path string, forges forge.Kinds) (*Bot, error) {
 // still decoded strictly, so an unknown field anywhere is a problem with its
 // line, but only the registries section is required to be valid; forges
 // tell a repository's forge section from an unknown field.
-func LoadRegistries(path string, forges forge.Kinds) (*Registries, error) {
+func LoadRegistries(path string, forges forge.Kinds, opts ...LoadOption) (*Registries, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading bot config: %w", err)
 	}
-	b, err := parseBot(path, src, forges, true)
+	b, err := parseBot(path, src, forges, true, newLoadOptions(opts))
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +229,7 @@ func LoadRegistries(path string, forges forge.Kinds) (*Registries, error) {
 
 // parseBot decodes and validates a bot config; with registriesOnly, only
 // its registries section is checked and returned.
-func parseBot(file string, src []byte, forges forge.Kinds, registriesOnly bool) (*Bot, error) {
+func parseBot(file string, src []byte, forges forge.Kinds, registriesOnly bool, opts loadOptions) (*Bot, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
 		return nil, decodeProblems(file, err)
@@ -219,14 +242,15 @@ func parseBot(file string, src []byte, forges forge.Kinds, registriesOnly bool) 
 	}
 	// Strict decoding of the file as written reports unknown fields and
 	// wrong types at their lines; the values are then taken from the
-	// document with ${NAME} references expanded.
+	// document with ${NAME} references expanded. Unknown fields do not
+	// stop the other checks, so that one run shows every problem.
 	var f botFile
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil {
-		return nil, decodeProblems(file, err)
+	problems, fatal := strictProblems(file, dec.Decode(&f))
+	if fatal {
+		return nil, problems
 	}
-	var problems problem.List
 	secrets := map[string]string{} // expanded value → the ${NAME} it came from
 	expand := &doc
 	if registriesOnly {
@@ -236,11 +260,11 @@ func parseBot(file string, src []byte, forges forge.Kinds, registriesOnly bool) 
 	if expand != nil {
 		expandEnv(expand, file, secrets, &problems)
 	}
-	if len(problems) > 0 {
+	if len(problems) > 0 && !onlyUnknownFields(problems) {
 		return nil, problems
 	}
 	f = botFile{}
-	if err := doc.Decode(&f); err != nil {
+	if err := doc.Decode(&f); err != nil && len(problems) == 0 {
 		return nil, decodeProblems(file, err)
 	}
 	top := doc.Content[0]
@@ -292,6 +316,9 @@ func parseBot(file string, src []byte, forges forge.Kinds, registriesOnly bool) 
 		}
 		b.Registries.Hosts = append(b.Registries.Hosts, RegistryHost(h))
 	}
+	if !opts.skipFiles {
+		checkFiles(b, registriesOnly, bad)
+	}
 	if len(problems) > 0 {
 		// Values from the environment are often secrets: messages show
 		// the reference that was written instead.
@@ -308,13 +335,15 @@ func parseBot(file string, src []byte, forges forge.Kinds, registriesOnly bool) 
 // checkRun validates what only run uses, everything but registries, and
 // fills in its defaults.
 func checkRun(b *Bot, f botFile, forges forge.Kinds, line func(path string) int, bad func(path, format string, args ...any)) {
+	now := time.Now()
 	if b.Schedule == "" {
 		bad("schedule", "is required, e.g. \"*/10 * * * *\" or \"@every 10m\"")
-	} else if s, err := cronParser.Parse(b.Schedule); err != nil {
+	} else if s, err := checkSchedule(b.Schedule, now); err != nil {
 		bad("schedule", "%q: %v", b.Schedule, err)
 	} else {
 		b.Cron = s
 	}
+	checkLimits(b, f.Limits, now, bad)
 	if b.WorkDir == "" {
 		b.WorkDir = "/var/lib/imagebump"
 	}
@@ -395,7 +424,7 @@ func checkRun(b *Bot, f botFile, forges forge.Kinds, line func(path string) int,
 				bad(at, "pull request mode on host %s: name its forge: %s with apiURL", hostOf(repo.URL), orList(forges.Names()))
 			}
 			if prev, dup := seen[repo.URL+"#"+repo.Branch]; dup {
-				bad(at+".url", "%s (branch %s) is also repositories[%d]", displayURL(repo.URL), repo.Branch, prev)
+				bad(at+".url", "%s (branch %s) is also repositories[%d]", RedactURL(repo.URL), repo.Branch, prev)
 			}
 			seen[repo.URL+"#"+repo.Branch] = i
 		}
@@ -407,7 +436,7 @@ func checkRun(b *Bot, f botFile, forges forge.Kinds, line func(path string) int,
 			bad(at+".auth.knownHostsFile", "is required with sshKeyFile: host keys are always verified")
 		}
 		if a.SSHKeyFile != "" && !isSSH(repo.URL) {
-			bad(at+".auth.sshKeyFile", "needs an ssh URL, not %s", displayURL(repo.URL))
+			bad(at+".auth.sshKeyFile", "needs an ssh URL, not %s", RedactURL(repo.URL))
 		}
 		b.Repositories = append(b.Repositories, repo)
 	}
@@ -537,12 +566,10 @@ func repoPath(raw string, kind forge.Kind, apiURL string) (owner, name string, e
 		switch u.Scheme {
 		case "https", "http", "ssh", "file":
 		default:
-			return "", "", fmt.Errorf("%q: scheme %s is not https, ssh or http", displayURL(raw), u.Scheme)
+			return "", "", fmt.Errorf("%q: scheme %s is not https, ssh or http", RedactURL(raw), u.Scheme)
 		}
-		if u.User != nil {
-			if _, hasPassword := u.User.Password(); hasPassword {
-				return "", "", fmt.Errorf("the URL holds a password; use auth.tokenFile")
-			}
+		if what := userInfo(raw); what != "" {
+			return "", "", fmt.Errorf("%q holds %s before the host; credentials come from auth.tokenFile or auth.sshKeyFile", RedactURL(raw), what)
 		}
 		path = u.Path
 		if u.Scheme != "https" && u.Scheme != "http" {
@@ -552,7 +579,7 @@ func repoPath(raw string, kind forge.Kind, apiURL string) (owner, name string, e
 	} else if at, rest, ok := strings.Cut(raw, ":"); ok && strings.Contains(at, "@") && !strings.Contains(at, "/") {
 		path = rest // scp-like git@github.com:OWNER/REPO.git
 	} else {
-		return "", "", fmt.Errorf("%q is not a git URL (https://HOST/OWNER/REPO.git, ssh://…, or git@HOST:OWNER/REPO.git)", displayURL(raw))
+		return "", "", fmt.Errorf("%q is not a git URL (https://HOST/OWNER/REPO.git, ssh://…, or git@HOST:OWNER/REPO.git)", RedactURL(raw))
 	}
 	path = strings.TrimSuffix(path, ".git")
 	if kind.Name == "" {
@@ -561,20 +588,9 @@ func repoPath(raw string, kind forge.Kind, apiURL string) (owner, name string, e
 		owner, name, err = kind.Path(path, apiURL)
 	}
 	if err != nil {
-		return "", "", fmt.Errorf("%q: %w", displayURL(raw), err)
+		return "", "", fmt.Errorf("%q: %w", RedactURL(raw), err)
 	}
 	return owner, name, nil
-}
-
-// displayURL is a URL fit for a message: user information other than
-// ssh's customary "git" user, which can carry a token, is replaced.
-func displayURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil || u.User.String() == "git" {
-		return raw
-	}
-	u.User = url.User("REDACTED")
-	return u.String()
 }
 
 func isSSH(raw string) bool {

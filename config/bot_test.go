@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -39,8 +40,23 @@ func writeConfig(t *testing.T, content string) string {
 	return path
 }
 
+// secretFiles creates empty files with the given names in a new directory
+// and returns the directory.
+func secretFiles(t *testing.T, names ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, n := range names {
+		if err := os.WriteFile(filepath.Join(dir, n), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
 func TestLoadBot(t *testing.T) {
 	t.Setenv("IMAGEBUMP_TEST_HOST", "registry.internal:5000")
+	dir := secretFiles(t, "token", "id", "known_hosts", "ca.pem")
+	t.Setenv("S", dir)
 	path := writeConfig(t, `schedule: "CRON_TZ=Europe/Berlin */10 * * * *"
 workDir: /work
 log: {format: text, level: debug}
@@ -48,12 +64,12 @@ repositories:
   - url: https://github.com/acme/fleet.git
     paths: [clusters/prod]
     auth:
-      tokenFile: /var/run/secrets/git/token
+      tokenFile: ${S}/token
   - url: git@github.example.com:platform/infra.git
     branch: release
     mode: push
     pushBranch: imagebump/updates
-    auth: {sshKeyFile: /keys/id, knownHostsFile: /keys/known_hosts}
+    auth: {sshKeyFile: "${S}/id", knownHostsFile: "${S}/known_hosts"}
     github: {apiURL: "https://github.example.com/api/v3/"}
 commit:
   author: {name: bot, email: bot@acme.io}
@@ -63,8 +79,12 @@ registries:
   hosts:
     - host: ${IMAGEBUMP_TEST_HOST}
       insecure: true
+      caFile: ${S}/ca.pem
       maxConcurrency: 2
       requestsPerSecond: 5.5
+limits:
+  passTimeout: 3m
+  maxFileSize: 2MiB
 `)
 	got, err := LoadBot(path, forges.All())
 	if err != nil {
@@ -77,15 +97,16 @@ registries:
 		Log:      Log{Format: "text", Level: "debug"},
 		Repositories: []Repository{
 			{URL: "https://github.com/acme/fleet.git", Branch: "main", Paths: []string{"clusters/prod"}, Mode: PullRequest,
-				Auth: Auth{TokenFile: "/var/run/secrets/git/token"}, Forge: kind("github"), Owner: "acme", Name: "fleet", Line: 5},
+				Auth: Auth{TokenFile: dir + "/token"}, Forge: kind("github"), Owner: "acme", Name: "fleet", Line: 5},
 			{URL: "git@github.example.com:platform/infra.git", Branch: "release", Mode: Push, PushBranch: "imagebump/updates",
-				Auth:  Auth{SSHKeyFile: "/keys/id", KnownHostsFile: "/keys/known_hosts"},
+				Auth:  Auth{SSHKeyFile: dir + "/id", KnownHostsFile: dir + "/known_hosts"},
 				Forge: kind("github"), APIURL: "https://github.example.com/api/v3/", Owner: "platform", Name: "infra", Line: 9},
 		},
 		Commit: Commit{AuthorName: "bot", AuthorEmail: "bot@acme.io", MessageTemplate: "{{ range $c := . }}{{ $c.New }}{{ end }}"},
 		Registries: Registries{DockerConfig: "/docker/config.json", Hosts: []RegistryHost{
-			{Host: "registry.internal:5000", Insecure: true, MaxConcurrency: 2, RequestsPerSecond: 5.5},
+			{Host: "registry.internal:5000", Insecure: true, CAFile: dir + "/ca.pem", MaxConcurrency: 2, RequestsPerSecond: 5.5},
 		}},
+		Limits: Limits{PassTimeout: 3 * time.Minute, MaxFileSize: 2 << 20},
 	}
 	if diff := cmp.Diff(want, got, sameKind, cmpopts.IgnoreFields(Bot{}, "Cron"), cmpopts.IgnoreFields(Commit{}, "Template")); diff != "" {
 		t.Errorf("LoadBot (-want +got):\n%s", diff)
@@ -104,6 +125,8 @@ func TestLoadBotDefaults(t *testing.T) {
 		Schedule: "@every 5m", WorkDir: "/var/lib/imagebump", Listen: ":8080", Log: Log{Level: "info"},
 		Repositories: []Repository{{URL: "https://github.com/acme/fleet", Branch: "main", Mode: PullRequest, Forge: kind("github"), Owner: "acme", Name: "fleet", Line: 3}},
 		Commit:       Commit{AuthorName: "imagebump", AuthorEmail: "imagebump@users.noreply.github.com"},
+		// Half the schedule's interval, under DefaultPassTimeout.
+		Limits: Limits{PassTimeout: 150 * time.Second, MaxFileSize: DefaultMaxFileSize},
 	}
 	if diff := cmp.Diff(want, got, sameKind, cmpopts.IgnoreFields(Bot{}, "Cron")); diff != "" {
 		t.Errorf("LoadBot (-want +got):\n%s", diff)
@@ -163,15 +186,18 @@ registries:
 			`F:6: repositories[1].url: "https://github.com/onlyowner": the path must end in OWNER/REPO`,
 			`F:7: repositories[1].mode: "pull" is not pullRequest or push`,
 			`F:8: repositories[1].pushBranch: applies only to mode: push`,
-			`F:9: repositories[2].url: the URL holds a password; use auth.tokenFile`,
+			`F:9: repositories[2].url: "https://REDACTED@github.com/a/b.git" holds a password before the host; credentials come from auth.tokenFile or auth.sshKeyFile`,
 			`F:10: repositories[2].paths[0]: "../up" must be a relative path inside the repository`,
 			`F:10: repositories[2].paths[1]: "/abs" must be a relative path inside the repository`,
 			`F:12: repositories[3].auth: set tokenFile or sshKeyFile, not both`,
+			`F:12: repositories[3].auth.tokenFile: cannot read /t: no such file or directory`,
+			`F:12: repositories[3].auth.sshKeyFile: cannot read /k: no such file or directory`,
 			`F:12: repositories[3].auth.knownHostsFile: is required with sshKeyFile: host keys are always verified`,
 			`F:12: repositories[3].auth.sshKeyFile: needs an ssh URL, not https://github.com/acme/fleet`,
 			`F:13: repositories[3].github.apiURL: "github.com" is not an http(s) URL`,
 			`F:15: repositories[4].branch: "bad..name" is not a valid git branch name`,
 			`F:16: repositories[4].auth.knownHostsFile: is required with sshKeyFile: host keys are always verified`,
+			`F:16: repositories[4].auth.sshKeyFile: cannot read /k: no such file or directory`,
 			`F:18: commit.author.email: "nobody" is not an email address`,
 			`F:19: commit.messageTemplate: template: message:1: unclosed action`,
 			`F:22: registries.hosts[0].host: "https://r.io" must be a host[:port], without scheme or path`,
@@ -358,7 +384,7 @@ func TestLoadBotForgeProblems(t *testing.T) {
 		{"apiURL not a URL", "url: https://git.acme.io/acme/fleet.git\n    gitea: {apiURL: git.acme.io}",
 			[]string{`F:4: repositories[0].gitea.apiURL: "git.acme.io" is not an http(s) URL`}},
 		{"apiURL with credentials", "url: https://git.acme.io/acme/fleet.git\n    gitlab: {apiURL: \"https://u:tok@git.acme.io/api/v4\"}",
-			[]string{`F:4: repositories[0].gitlab.apiURL: "https://REDACTED@git.acme.io/api/v4" holds credentials; the token comes from auth.tokenFile`}},
+			[]string{`F:4: repositories[0].gitlab.apiURL: "https://REDACTED@git.acme.io/api/v4" holds user information; the token comes from auth.tokenFile`}},
 		{"unknown field in a forge section", "url: https://git.acme.io/acme/fleet.git\n    gitea: {apiUrl: https://git.acme.io}",
 			[]string{`F:4: repositories[0].gitea.apiUrl: unknown field (a forge section has only apiURL)`}},
 		{"gitlab project path with an empty group", "url: https://git.acme.io/acme//fleet.git\n    gitlab: {apiURL: https://git.acme.io/api/v4}",

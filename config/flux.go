@@ -351,6 +351,11 @@ func findFluxObjects(fsys fs.FS) ([]*fluxObject, problem.List, problem.List, err
 	return objs, problems, notes, err
 }
 
+// readBounded reads the manifest p whole, unless it is larger than
+// maxFluxFile: then it is only searched, piece by piece, for the Flux API
+// groups, and errTooLarge is returned when it mentions one (it may hold
+// objects that are then not read); a large file that mentions none (a CRD
+// bundle) is nothing to Flux reading and returns nil, nil.
 func readBounded(fsys fs.FS, p string) ([]byte, error) {
 	f, err := fsys.Open(p)
 	if err != nil {
@@ -361,10 +366,51 @@ func readBounded(fsys fs.FS, p string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(src) > maxFluxFile {
+	if len(src) <= maxFluxFile {
+		return src, nil
+	}
+	tail := src[len(src)-len(fluxSourceGroup):]
+	if bytes.Contains(src, []byte(fluxImageGroup)) || bytes.Contains(src, []byte(fluxSourceGroup)) {
 		return nil, &fs.PathError{Op: "read", Path: p, Err: fmt.Errorf("larger than %d MiB", maxFluxFile>>20)}
 	}
-	return src, nil
+	found, err := mentions(f, tail, []byte(fluxImageGroup), []byte(fluxSourceGroup))
+	if err != nil {
+		return nil, err
+	}
+	if found {
+		return nil, &fs.PathError{Op: "read", Path: p, Err: fmt.Errorf("larger than %d MiB", maxFluxFile>>20)}
+	}
+	return nil, nil
+}
+
+// mentions reports whether r, read on after carry (the last bytes already
+// read), holds any of needles, reading 64 KiB at a time.
+func mentions(r io.Reader, carry []byte, needles ...[]byte) (bool, error) {
+	longest := 0
+	for _, n := range needles {
+		longest = max(longest, len(n))
+	}
+	buf := make([]byte, 0, 64<<10+longest)
+	buf = append(buf, carry...)
+	chunk := make([]byte, 64<<10)
+	for {
+		n, err := r.Read(chunk)
+		buf = append(buf, chunk[:n]...)
+		for _, nd := range needles {
+			if bytes.Contains(buf, nd) {
+				return true, nil
+			}
+		}
+		if keep := longest - 1; len(buf) > keep {
+			buf = append(buf[:0], buf[len(buf)-keep:]...)
+		}
+		if err == io.EOF {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
 }
 
 // parseFluxFile returns the Flux documents of one file, its problems and

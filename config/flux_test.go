@@ -474,3 +474,32 @@ func TestLoadFluxNotes(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadFluxLargeManifest: a manifest above maxFluxFile is not read
+// whole; one that never mentions Flux's API groups (a CRD bundle) is no
+// problem, one that does is, wherever the mention lies, even across a
+// 64 KiB read.
+func TestLoadFluxLargeManifest(t *testing.T) {
+	filler := strings.Repeat("# padding line of a large manifest\n", maxFluxFile/35+4000)
+	tests := []struct {
+		name    string
+		content string
+		problem bool
+	}{
+		{"no Flux group", filler + "kind: CustomResourceDefinition\n", false},
+		{"Flux group past the bound", filler + "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\n", true},
+		{"Flux group across a read", filler[:maxFluxFile+64<<10-10] + "apiVersion: source.toolkit.fluxcd.io/v1\n", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			root := filetree.Write(t, map[string]string{"big.yaml": tc.content})
+			_, err := LoadPolicies(root)
+			if got := err != nil; got != tc.problem {
+				t.Fatalf("LoadPolicies error = %v, want a problem: %v", err, tc.problem)
+			}
+			if tc.problem && !strings.Contains(err.Error(), "big.yaml") {
+				t.Errorf("the problem %q does not name the file", err)
+			}
+		})
+	}
+}

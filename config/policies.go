@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -102,11 +103,13 @@ type policyFile struct {
 	Flux *bool `yaml:"flux"`
 }
 
-// LoadOption changes what LoadPolicies reads.
+// LoadOption changes what LoadPolicies, LoadBot and LoadRegistries read
+// or check; each ignores the options that are not about it.
 type LoadOption func(*loadOptions)
 
 type loadOptions struct {
-	noFlux bool
+	noFlux    bool // LoadPolicies
+	skipFiles bool // LoadBot, LoadRegistries
 }
 
 // WithoutFlux stops LoadPolicies reading Flux ImageRepository, ImagePolicy
@@ -157,10 +160,36 @@ type pullRequestsFile struct {
 // policies named namespace:name (see Flux), unless an option or the root
 // policy file turns that off; a name both define is a problem.
 func LoadPolicies(root string, opts ...LoadOption) (*Policies, error) {
-	var o loadOptions
-	for _, opt := range opts {
-		opt(&o)
+	d, err := ReadPolicies(root, opts...)
+	if err != nil {
+		return nil, err
 	}
+	if len(d.Problems) > 0 {
+		return nil, d.Problems
+	}
+	return d.Policies, nil
+}
+
+// Draft is what the policy files of a repository say even when some of it
+// is invalid: validate uses it to report every problem in one run, markers
+// naming undefined policies included.
+type Draft struct {
+	// Policies holds the valid policies, sorted by name, and the
+	// repository-wide settings.
+	Policies *Policies
+	// Names holds the name of every policies entry, valid or not.
+	Names map[string]bool
+	// Complete is false when some policy file could not be read or
+	// decoded at all: a policy missing from Names may be defined there.
+	Complete bool
+	// Problems are every problem found, sorted.
+	Problems problem.List
+}
+
+// ReadPolicies is LoadPolicies returning what it could read along with
+// the problems. The error is an I/O failure of root itself.
+func ReadPolicies(root string, opts ...LoadOption) (*Draft, error) {
+	o := newLoadOptions(opts)
 	r, err := os.OpenRoot(root)
 	if err != nil {
 		return nil, fmt.Errorf("looking for policy files: %w", err)
@@ -172,16 +201,22 @@ func LoadPolicies(root string, opts ...LoadOption) (*Policies, error) {
 	}
 	out := &Policies{PullRequests: DefaultPullRequests(), Files: files}
 	readFlux := !o.noFlux
+	d := &Draft{Policies: out, Names: map[string]bool{}, Complete: len(problems) == 0}
 	for _, rel := range files {
-		src, err := r.ReadFile(filepath.FromSlash(rel))
+		src, err := readPolicyFile(r, filepath.FromSlash(rel))
 		if err != nil {
 			problems = append(problems, problem.Problem{File: rel, Message: "cannot read: " + reason(err)})
+			d.Complete = false
 			continue
 		}
-		ps, prs, flux, probs := parsePolicyFile(rel, src)
-		problems = append(problems, probs...)
-		out.Policies = append(out.Policies, ps...)
-		if flux != nil {
+		res := parsePolicyFile(rel, src)
+		problems = append(problems, res.problems...)
+		out.Policies = append(out.Policies, res.policies...)
+		d.Complete = d.Complete && res.decoded
+		for _, n := range res.names {
+			d.Names[n] = true
+		}
+		if flux := res.flux; flux != nil {
 			if isRoot(rel) {
 				readFlux = readFlux && *flux
 			} else {
@@ -189,7 +224,7 @@ func LoadPolicies(root string, opts ...LoadOption) (*Policies, error) {
 					Message: "flux is read from the repository's root policy file only"})
 			}
 		}
-		if prs != nil {
+		if prs := res.pullRequests; prs != nil {
 			if isRoot(rel) {
 				out.PullRequests = *prs
 			} else {
@@ -205,16 +240,43 @@ func LoadPolicies(root string, opts ...LoadOption) (*Policies, error) {
 		}
 		problems = append(problems, probs...)
 		out.Policies = append(out.Policies, ps...)
+		for _, p := range ps {
+			d.Names[p.Name()] = true
+		}
 		if len(fx.Files) > 0 {
 			out.Flux = fx
 		}
 	}
 	problems = append(problems, duplicateNames(out.Policies)...)
-	if len(problems) > 0 {
-		return nil, problems.Sorted()
+	d.Problems = problems.Sorted()
+	slices.SortStableFunc(out.Policies, func(a, b *Policy) int { return strings.Compare(a.Name(), b.Name()) })
+	return d, nil
+}
+
+// MaxPolicyFileSize bounds a policy file: more than any set of policies
+// takes, and little enough to read whatever a repository holds.
+const MaxPolicyFileSize = 1 << 20
+
+// errPolicyFileSize is the reason a policy file above MaxPolicyFileSize is
+// not read.
+var errPolicyFileSize = fmt.Errorf("the file is larger than the %dMiB a policy file may have", MaxPolicyFileSize>>20)
+
+// readPolicyFile reads the file name in r, unless it is larger than
+// MaxPolicyFileSize.
+func readPolicyFile(r *os.Root, name string) ([]byte, error) {
+	f, err := r.Open(name)
+	if err != nil {
+		return nil, err
 	}
-	slices.SortFunc(out.Policies, func(a, b *Policy) int { return strings.Compare(a.Name(), b.Name()) })
-	return out, nil
+	defer f.Close()
+	src, err := io.ReadAll(io.LimitReader(f, MaxPolicyFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(src) > MaxPolicyFileSize {
+		return nil, errPolicyFileSize
+	}
+	return src, nil
 }
 
 func isRoot(rel string) bool { return !strings.Contains(rel, "/") }
@@ -264,52 +326,75 @@ func reason(err error) string {
 	return err.Error()
 }
 
+// policyFileResult is what parsePolicyFile found in one policy file.
+type policyFileResult struct {
+	policies     []*Policy // the valid ones
+	pullRequests *PullRequests
+	problems     problem.List
+	// names are the names of every policies entry, valid or not; decoded
+	// is false when the file could not be decoded, so names is unknown.
+	names   []string
+	decoded bool
+	// flux is the file's flux: setting; nil when it has none.
+	flux *bool
+}
+
 // parsePolicyFile decodes one policy file strictly and compiles its
 // policies, returning the valid ones and a problem for each invalid one.
-func parsePolicyFile(file string, src []byte) ([]*Policy, *PullRequests, *bool, problem.List) {
+func parsePolicyFile(file string, src []byte) policyFileResult {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
-		return nil, nil, nil, decodeProblems(file, err)
+		return policyFileResult{problems: decodeProblems(file, err)}
 	}
 	if len(doc.Content) == 0 {
-		return nil, nil, nil, nil // an empty file defines nothing
+		return policyFileResult{decoded: true} // an empty file defines nothing
 	}
 	if ps := aliasProblems(file, "policy files", &doc); len(ps) > 0 {
-		return nil, nil, nil, ps
+		return policyFileResult{problems: ps}
 	}
 	var pf policyFile
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	dec.KnownFields(true)
-	if err := dec.Decode(&pf); err != nil {
-		return nil, nil, nil, decodeProblems(file, err)
+	// Unknown fields do not stop the checks of the rest of the file, so
+	// that one run of validate shows every problem.
+	problems, fatal := strictProblems(file, dec.Decode(&pf))
+	if fatal {
+		return policyFileResult{problems: problems}
 	}
 	var more yaml.Node
 	if dec.Decode(&more) == nil {
-		return nil, nil, nil, problem.List{{File: file, Line: more.Line, Message: "a policy file holds one YAML document; found another"}}
+		return policyFileResult{problems: append(problems, problem.Problem{File: file, Line: more.Line, Message: "a policy file holds one YAML document; found another"})}
+	}
+	if len(problems) > 0 {
+		pf = policyFile{}
+		if err := doc.Decode(&pf); err != nil {
+			return policyFileResult{problems: problems}
+		}
 	}
 	top := doc.Content[0]
 	items := valueOf(top, "policies")
 
-	var problems problem.List
-	var out []*Policy
+	res := policyFileResult{decoded: true}
 	for i, e := range pf.Policies {
 		var item *yaml.Node
 		if items != nil && i < len(items.Content) {
 			item = items.Content[i]
 		}
+		res.names = append(res.names, e.Name)
 		p, probs := compile(e, file, item)
 		problems = append(problems, probs...)
 		if p != nil {
-			out = append(out, p)
+			res.policies = append(res.policies, p)
 		}
 	}
-	var prs *PullRequests
 	if pf.PullRequests != nil {
 		var probs problem.List
-		prs, probs = pullRequests(*pf.PullRequests, file, valueOf(top, "pullRequests"))
+		res.pullRequests, probs = pullRequests(*pf.PullRequests, file, valueOf(top, "pullRequests"))
 		problems = append(problems, probs...)
 	}
-	return out, prs, pf.Flux, problems
+	res.flux = pf.Flux
+	res.problems = problems
+	return res
 }
 
 // compile turns one policies[] entry into a policy; item is its YAML node,

@@ -100,7 +100,10 @@ func TestLoadPoliciesProblems(t *testing.T) {
 		want  []string
 	}{
 		{"unknown field", map[string]string{".imagebump.yaml": "policies:\n  - name: web\n    image: r.io/web\n    semvar: '*'\n"},
-			[]string{`.imagebump.yaml:4: unknown field "semvar"`}},
+			[]string{
+				// The rest of the file is still checked.
+				`.imagebump.yaml:2: policy "web": semver: a policy needs exactly one of semver, alphabetical, numerical, track; it has none`,
+				`.imagebump.yaml:4: unknown field "semvar"`}},
 		{"unknown top-level field", map[string]string{".imagebump.yaml": "polices: []\n"},
 			[]string{`.imagebump.yaml:1: unknown field "polices"`}},
 		{"syntax error", map[string]string{"a/.imagebump.yaml": "policies:\n  - name: web\n   image: x\n"},
@@ -332,6 +335,7 @@ func TestLoadPoliciesUnreadable(t *testing.T) {
 		"noread: cannot read directory: permission denied",
 		"secret/.imagebump.yaml: cannot read: permission denied",
 		`z/.imagebump.yaml:2: unknown field "semvar"`,
+		`z/.imagebump.yaml:2: policy "z": semver: a policy needs exactly one of semver, alphabetical, numerical, track; it has none`,
 		`zz/.imagebump.yml:2: policy "web" is defined twice: here and at .imagebump.yaml:2`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -71,3 +71,25 @@ func aliasProblems(file, what string, n *yaml.Node) problem.List {
 	walk(n)
 	return ps.Sorted()
 }
+
+// strictProblems sorts out the error of a strict decoding: unknown fields
+// are problems after which the other checks still run, so that one run
+// reports them all; any other error (a value of the wrong type) leaves
+// nothing to check: fatal is then true.
+func strictProblems(file string, err error) (ps problem.List, fatal bool) {
+	if err == nil {
+		return nil, false
+	}
+	ps = decodeProblems(file, err)
+	return ps, !onlyUnknownFields(ps)
+}
+
+// onlyUnknownFields reports whether every problem is an unknown field.
+func onlyUnknownFields(ps problem.List) bool {
+	for _, p := range ps {
+		if !strings.HasPrefix(p.Message, "unknown field ") {
+			return false
+		}
+	}
+	return true
+}

@@ -441,7 +441,7 @@ func checkPod(t *testing.T, p *problems, dir string, m *manifests, w workload) (
 	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	bot, err := config.LoadBot(file, forges.All())
+	bot, err := config.LoadBot(file, forges.All(), config.WithoutFiles())
 	if err != nil {
 		p.addf("%s: the config in ConfigMap %s is invalid: %v", at, cmSrc.name, err)
 		return nil, c

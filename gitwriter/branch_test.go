@@ -109,7 +109,7 @@ func TestPublishAndBranchState(t *testing.T) {
 		}
 		want := BranchState{
 			Name: "imagebump/web", Exists: true, Head: pub.Head, Base: base, MergeBase: base,
-			Commits: []BranchCommit{{Hash: pub.Head, Author: bot, Committer: bot, Subject: "Update web", ByBot: true}},
+			Commits: []BranchCommit{{Hash: pub.Head, Author: bot, Committer: bot, Subject: "Update web to 2", ByBot: true}},
 			Files:   []string{"a.yaml"},
 		}
 		if diff := cmp.Diff(want, st); diff != "" {

@@ -34,6 +34,41 @@ type Change struct {
 	New    string
 }
 
+// OldVersion is Old without the image when it is a full reference of
+// Image ("1.4.2" for ghcr.io/acme/web:1.4.2), else Old: the registry and
+// path are said once, by Image.
+func (c Change) OldVersion() string { return c.version(c.Old) }
+
+// NewVersion is New as OldVersion shows Old.
+func (c Change) NewVersion() string { return c.version(c.New) }
+
+func (c Change) version(v string) string {
+	if c.Image == "" {
+		return v
+	}
+	if rest, ok := strings.CutPrefix(v, c.Image); ok && (strings.HasPrefix(rest, ":") || strings.HasPrefix(rest, "@")) {
+		return strings.TrimPrefix(rest, ":")
+	}
+	return v
+}
+
+// tag is the tag a change moves its field to: that of a full reference or
+// a tag field; "" for name and digest fields.
+func (c Change) tag() string {
+	switch c.Field {
+	case "ref":
+		v := c.NewVersion()
+		if v == c.New {
+			return "" // not a reference of Image
+		}
+		tag, _, _ := strings.Cut(v, "@")
+		return tag
+	case "tag":
+		return c.New
+	}
+	return ""
+}
+
 // ChangeSet is what one commit writes: the files and the changes they hold.
 type ChangeSet struct {
 	Files   []File
@@ -49,13 +84,18 @@ type MessageData struct {
 	Changes []Change
 	// Images are the distinct images of Changes, sorted.
 	Images []string
+	// Version is the tag every change moves to when there is one image
+	// and they agree on it, else "".
+	Version string
 }
 
 // DefaultMessageTemplate is the commit message when none is configured: a
-// subject, then one "image old → new" line per change.
-const DefaultMessageTemplate = `{{if eq (len .Images) 1}}Update {{index .Images 0}}{{else}}Update {{len .Images}} images{{end}}
+// subject that names the version as pull request titles do ("Update
+// ghcr.io/acme/web to 1.5.0", or "Update 2 images"), then one "image old →
+// new" line per change.
+const DefaultMessageTemplate = `{{if eq (len .Images) 1}}Update {{index .Images 0}}{{with .Version}} to {{.}}{{end}}{{else}}Update {{len .Images}} images{{end}}
 {{range .Changes}}
-- {{.Image}} {{.Old}} → {{.New}} ({{.File}})
+- {{.Image}} {{.OldVersion}} → {{.NewVersion}} ({{.File}})
 {{- end}}
 `
 
@@ -109,6 +149,9 @@ func renderMessage(tmpl *template.Template, changes []Change) (string, error) {
 		}
 	}
 	sort.Strings(data.Images)
+	if len(data.Images) == 1 {
+		data.Version = version(changes)
+	}
 	var b strings.Builder
 	if err := tmpl.Execute(&b, data); err != nil {
 		return "", fmt.Errorf("rendering the commit message template: %w", err)
@@ -118,6 +161,23 @@ func renderMessage(tmpl *template.Template, changes []Change) (string, error) {
 		return "", errors.New("the commit message template rendered an empty message")
 	}
 	return msg + "\n\n" + Trailer + "\n", nil
+}
+
+// version is the one tag changes move to, or "" when they name none or
+// several.
+func version(changes []Change) string {
+	v := ""
+	for _, c := range changes {
+		t := c.tag()
+		switch {
+		case t == "":
+		case v == "":
+			v = t
+		case v != t:
+			return ""
+		}
+	}
+	return v
 }
 
 // hasTrailer reports whether the last paragraph of a message holds the
@@ -177,7 +237,7 @@ func (r *Repo) treeWith(parent plumbing.Hash, fs []File) (plumbing.Hash, bool, e
 		}
 		files[f.Path] = f.Content
 	}
-	tree, err := writeTree(r.repo.Storer, pc.TreeHash, files)
+	tree, err := writeTree(r.repo.Storer, pc.TreeHash, files, "")
 	if err != nil {
 		return plumbing.ZeroHash, false, err
 	}
@@ -214,13 +274,15 @@ func (r *Repo) newCommit(parent, tree plumbing.Hash, changes []Change, message s
 }
 
 // writeTree stores the tree that is base (zero: empty) with files (path
-// relative to this tree → content) replaced, and returns its hash.
-func writeTree(s storer.EncodedObjectStorer, base plumbing.Hash, files map[string][]byte) (plumbing.Hash, error) {
+// relative to this tree → content) replaced, and returns its hash. prefix
+// is the tree's path ("apps/web/", "" at the root): errors name the whole
+// path of what they are about.
+func writeTree(s storer.EncodedObjectStorer, base plumbing.Hash, files map[string][]byte, prefix string) (plumbing.Hash, error) {
 	var entries []object.TreeEntry
 	if !base.IsZero() {
 		t, err := object.GetTree(s, base)
 		if err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("reading tree %s: %w", base, err)
+			return plumbing.ZeroHash, fmt.Errorf("reading the tree of %s (%s): %w", treeName(prefix), base, err)
 		}
 		entries = append(entries, t.Entries...)
 	}
@@ -244,7 +306,7 @@ func writeTree(s storer.EncodedObjectStorer, base plumbing.Hash, files map[strin
 		}
 		blob, err := writeBlob(s, content)
 		if err != nil {
-			return plumbing.ZeroHash, err
+			return plumbing.ZeroHash, fmt.Errorf("storing %s%s: %w", prefix, p, err)
 		}
 		i := index(p)
 		if i < 0 {
@@ -252,7 +314,7 @@ func writeTree(s storer.EncodedObjectStorer, base plumbing.Hash, files map[strin
 			continue
 		}
 		if m := entries[i].Mode; m != filemode.Regular && m != filemode.Executable && m != filemode.Deprecated {
-			return plumbing.ZeroHash, fmt.Errorf("%s is not a regular file (mode %s)", p, m)
+			return plumbing.ZeroHash, fmt.Errorf("%s%s is not a regular file (mode %s)", prefix, p, m)
 		}
 		entries[i].Hash = blob
 	}
@@ -261,13 +323,13 @@ func writeTree(s storer.EncodedObjectStorer, base plumbing.Hash, files map[strin
 		var subBase plumbing.Hash
 		if i >= 0 {
 			if entries[i].Mode != filemode.Dir {
-				return plumbing.ZeroHash, fmt.Errorf("%s is not a directory (mode %s)", dir, entries[i].Mode)
+				return plumbing.ZeroHash, fmt.Errorf("%s%s is not a directory (mode %s)", prefix, dir, entries[i].Mode)
 			}
 			subBase = entries[i].Hash
 		}
-		h, err := writeTree(s, subBase, sub)
+		h, err := writeTree(s, subBase, sub, prefix+dir+"/")
 		if err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("%s/%w", dir, err)
+			return plumbing.ZeroHash, err
 		}
 		if i < 0 {
 			entries = append(entries, object.TreeEntry{Name: dir, Mode: filemode.Dir, Hash: h})
@@ -286,9 +348,21 @@ func writeTree(s storer.EncodedObjectStorer, base plumbing.Hash, files map[strin
 	t := &object.Tree{Entries: entries}
 	obj := s.NewEncodedObject()
 	if err := t.Encode(obj); err != nil {
-		return plumbing.ZeroHash, err
+		return plumbing.ZeroHash, fmt.Errorf("storing the tree of %s: %w", treeName(prefix), err)
 	}
-	return s.SetEncodedObject(obj)
+	h, err := s.SetEncodedObject(obj)
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("storing the tree of %s: %w", treeName(prefix), err)
+	}
+	return h, nil
+}
+
+// treeName names the tree at prefix in a message.
+func treeName(prefix string) string {
+	if prefix == "" {
+		return "the repository's root"
+	}
+	return prefix
 }
 
 func writeBlob(s storer.EncodedObjectStorer, content []byte) (plumbing.Hash, error) {

@@ -139,8 +139,41 @@ func TestCommitMessage(t *testing.T) {
 		{
 			name:    "default, one image",
 			cs:      change("a.yaml", "a: 2\n", "ghcr.io/acme/web", "1.4.2", "1.5.0"),
-			subject: "Update ghcr.io/acme/web",
+			subject: "Update ghcr.io/acme/web to 1.5.0",
 			body:    "- ghcr.io/acme/web 1.4.2 → 1.5.0 (a.yaml)\n\n" + Trailer,
+		},
+		{
+			// Issue 16: the subject names the version; full references
+			// do not repeat the image in the old and new values.
+			name: "default, one image in full references, tags and digests",
+			cs: ChangeSet{
+				Files: []File{{Path: "a.yaml", Content: []byte("a: 5\n")}, {Path: "b.yaml", Content: []byte("b: 5\n")}},
+				Changes: []Change{
+					{File: "a.yaml", Image: "ghcr.io/acme/web", Field: "ref", Old: "ghcr.io/acme/web:1.4.2", New: "ghcr.io/acme/web:1.5.0"},
+					{File: "a.yaml", Image: "ghcr.io/acme/web", Field: "ref", Old: "ghcr.io/acme/web:1.4.2@sha256:aaaa", New: "ghcr.io/acme/web:1.5.0@sha256:bbbb"},
+					{File: "b.yaml", Image: "ghcr.io/acme/web", Field: "tag", Old: "1.4.2", New: "1.5.0"},
+					{File: "b.yaml", Image: "ghcr.io/acme/web", Field: "digest", Old: "sha256:aaaa", New: "sha256:bbbb"},
+					{File: "b.yaml", Image: "ghcr.io/acme/web", Field: "ref", Old: "mirror.io/web:1.4.2", New: "ghcr.io/acme/web:1.5.0"},
+				},
+			},
+			subject: "Update ghcr.io/acme/web to 1.5.0",
+			body: "- ghcr.io/acme/web 1.4.2 → 1.5.0 (a.yaml)\n" +
+				"- ghcr.io/acme/web 1.4.2@sha256:aaaa → 1.5.0@sha256:bbbb (a.yaml)\n" +
+				"- ghcr.io/acme/web 1.4.2 → 1.5.0 (b.yaml)\n" +
+				"- ghcr.io/acme/web sha256:aaaa → sha256:bbbb (b.yaml)\n" +
+				"- ghcr.io/acme/web mirror.io/web:1.4.2 → 1.5.0 (b.yaml)\n\n" + Trailer,
+		},
+		{
+			name: "default, one image, two versions",
+			cs: ChangeSet{
+				Files: []File{{Path: "a.yaml", Content: []byte("a: 6\n")}},
+				Changes: []Change{
+					{File: "a.yaml", Image: "ghcr.io/acme/web", Field: "tag", Old: "1.4.2", New: "1.5.0"},
+					{File: "a.yaml", Image: "ghcr.io/acme/web", Field: "tag", Old: "2.0.0", New: "2.1.0"},
+				},
+			},
+			subject: "Update ghcr.io/acme/web",
+			body:    "- ghcr.io/acme/web 1.4.2 → 1.5.0 (a.yaml)\n- ghcr.io/acme/web 2.0.0 → 2.1.0 (a.yaml)\n\n" + Trailer,
 		},
 		{
 			name: "default, two images",

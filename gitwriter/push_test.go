@@ -86,7 +86,7 @@ func TestPushRace(t *testing.T) {
 			if got := s.Ref(t, "fleet", "refs/heads/main"); got != res.Commit {
 				t.Errorf("main = %s, want the pushed %s", got, res.Commit)
 			}
-			checkLinear(t, s, "fleet", "main", "Update web", "other push", "initial")
+			checkLinear(t, s, "fleet", "main", "Update web to 2", "other push", "initial")
 			if got := s.ReadFile(t, "fleet", "main", "a.yaml") + s.ReadFile(t, "fleet", "main", "other.yaml"); got != "a: 2\no: 1\n" {
 				t.Errorf("main holds %q, want both changes", got)
 			}
@@ -155,7 +155,7 @@ func TestPushBranch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkLinear(t, s, "fleet", "auto", "Update web", "Update web", "initial")
+	checkLinear(t, s, "fleet", "auto", "Update web to 3", "Update web to 2", "initial")
 	if second.Attempts != 1 {
 		t.Errorf("second push took %d attempts", second.Attempts)
 	}

@@ -92,6 +92,8 @@ type Repo struct {
 	repo   *git.Repository // nil until Sync
 	follow string          // remote branch the working copy follows
 	head   plumbing.Hash   // tip of follow at the last Sync or push
+	// skipped are the paths of head the last checkout left out.
+	skipped []SkippedPath
 }
 
 // New checks opts and reads the token, key and template files. It does no

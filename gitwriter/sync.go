@@ -33,8 +33,11 @@ type SyncResult struct {
 	// Fetched is true when objects were fetched into an existing copy.
 	Fetched bool
 	// Worktree says how the files were brought to Head: WorktreeClean,
-	// WorktreeIncremental or WorktreeReset.
+	// WorktreeIncremental, WorktreeReset or WorktreePartial.
 	Worktree string
+	// Skipped are the paths of Head that were not checked out (with
+	// WorktreePartial).
+	Skipped []SkippedPath
 }
 
 // How Sync brought the worktree to the tip, cheapest first.
@@ -46,6 +49,9 @@ const (
 	WorktreeIncremental = "incremental"
 	// WorktreeReset: a hard reset and the removal of untracked files.
 	WorktreeReset = "reset"
+	// WorktreePartial: the tip holds paths git does not check out
+	// (SyncResult.Skipped); every other file was written afresh.
+	WorktreePartial = "partial"
 )
 
 // Sync brings the working copy to the tip of the remote branch: a shallow
@@ -84,6 +90,7 @@ func (r *Repo) Sync(ctx context.Context) (SyncResult, error) {
 		}
 	}
 	r.follow, r.head = follow, tip
+	res.Skipped = r.skipped
 	r.log.Info("working copy synced", "url", r.opts.URL, "branch", follow, "head", tip.String(),
 		"cloned", res.Cloned, "reason", res.Reason, "fetched", res.Fetched, "worktree", res.Worktree)
 	return res, nil
@@ -197,8 +204,19 @@ func (r *Repo) checkout(follow string, tip plumbing.Hash) (string, error) {
 			return WorktreeIncremental, nil
 		}
 	}
+	r.skipped = nil
 	if err := wt.Reset(&git.ResetOptions{Commit: tip, Mode: git.HardReset}); err != nil {
-		return "", err
+		// go-git refuses a whole checkout for one path it does not
+		// write; write the others, and say which it was.
+		skipped, serr := checkoutSafely(r.repo, r.dir, tip)
+		if serr != nil {
+			return "", fmt.Errorf("%w (writing the files without the paths git refuses failed too: %v)", err, serr)
+		}
+		if len(skipped) == 0 {
+			return "", err
+		}
+		r.skipped = skipped
+		return WorktreePartial, nil
 	}
 	if err := wt.Clean(&git.CleanOptions{Dir: true}); err != nil {
 		return "", err
@@ -490,6 +508,9 @@ func (r *Repo) clone(ctx context.Context, branch string) error {
 		Depth:         1,
 		Tags:          git.NoTags,
 		Progress:      r.opts.Progress,
+		// Sync checks the tip out next: a checkout that fails there
+		// keeps the objects, so the error can name the path at fault.
+		NoCheckout: true,
 	})
 	if err != nil {
 		return r.errorf("cloning %s: %w", r.opts.URL, err)

@@ -336,7 +336,8 @@ func TestSyncWorktree(t *testing.T) {
 		worktree string
 		files    map[string]string
 	}{
-		{name: "clone", worktree: WorktreeClean, files: map[string]string{"a.yaml": "a: 1\n", "x": "file\n"}},
+		{name: "clone", worktree: WorktreeReset, // a fresh clone is checked out by Sync's reset
+			files: map[string]string{"a.yaml": "a: 1\n", "x": "file\n"}},
 		{name: "unchanged", worktree: WorktreeClean, files: map[string]string{"a.yaml": "a: 1\n"}},
 		{
 			name:     "moved: modify, delete, add, file to directory",

@@ -41,13 +41,16 @@ type treeFile struct {
 // directories. A file or directory that cannot be read becomes a Problem
 // of Plan and Scan; the error is for a root or path that cannot be walked
 // at all.
-func ReadTree(ctx context.Context, root string, paths []string) (*Tree, error) {
-	return readTree(ctx, root, paths, true)
+//
+// A file larger than the size bound (WithMaxFileSize) is never read whole:
+// it is a Problem when it mentions imagepolicy, and passed over otherwise.
+func ReadTree(ctx context.Context, root string, paths []string, opts ...Option) (*Tree, error) {
+	return readTree(ctx, root, paths, true, newOptions(opts))
 }
 
 // readTree is ReadTree; without lint, files are not linted and leftover
 // temporary files are not warned about, for References alone.
-func readTree(ctx context.Context, root string, paths []string, lint bool) (*Tree, error) {
+func readTree(ctx context.Context, root string, paths []string, lint bool, o options) (*Tree, error) {
 	r, err := os.OpenRoot(root)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", root, err)
@@ -69,11 +72,18 @@ func readTree(ctx context.Context, root string, paths []string, lint bool) (*Tre
 		f.name = name
 		dir, err := wk.dir(r, path.Dir(name))
 		var src []byte
+		var large *tooLarge
 		if err == nil {
-			src, err = wk.read(dir, path.Base(name))
+			src, large, err = wk.read(dir, path.Base(name), o.maxFileSize)
 		}
 		if err != nil {
 			f.problem = &problem.Problem{File: name, Message: "reading: " + err.Error()}
+			return
+		}
+		if large != nil {
+			if large.mentions {
+				f.problem = &problem.Problem{File: name, Message: large.problem(o.maxFileSize)}
+			}
 			return
 		}
 		if bytes.Contains(src, markerBytes) {

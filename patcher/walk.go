@@ -13,9 +13,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode"
 
 	"github.com/imagebump/imagebump/problem"
 )
@@ -94,8 +96,8 @@ func cmpPos(fileA string, lineA int, fileB string, lineB int) int {
 // that cannot be read is reported as a Problem and the rest is planned; the
 // error is for a root or path that cannot be walked at all. It is ReadTree
 // followed by Tree.Plan.
-func PlanDir(ctx context.Context, root string, paths []string, t Targets) (*Plan, error) {
-	tree, err := ReadTree(ctx, root, paths)
+func PlanDir(ctx context.Context, root string, paths []string, t Targets, opts ...Option) (*Plan, error) {
+	tree, err := ReadTree(ctx, root, paths, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -111,8 +113,8 @@ type ScanResult struct {
 
 // ScanDir lists the markers in the same files PlanDir reads, with the
 // problems that do not depend on which policies exist, and the warnings.
-func ScanDir(ctx context.Context, root string, paths []string) (*ScanResult, error) {
-	tree, err := ReadTree(ctx, root, paths)
+func ScanDir(ctx context.Context, root string, paths []string, opts ...Option) (*ScanResult, error) {
+	tree, err := ReadTree(ctx, root, paths, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -123,8 +125,8 @@ func ScanDir(ctx context.Context, root string, paths []string) (*ScanResult, err
 // superset of ScanDir's markers, to learn which policies a tree uses.
 // Files and directories that cannot be read are skipped: PlanDir reports
 // them.
-func ReferencesDir(ctx context.Context, root string, paths []string) ([]Marker, error) {
-	tree, err := readTree(ctx, root, paths, false)
+func ReferencesDir(ctx context.Context, root string, paths []string, opts ...Option) ([]Marker, error) {
+	tree, err := readTree(ctx, root, paths, false, newOptions(opts))
 	if err != nil {
 		return nil, err
 	}
@@ -132,8 +134,8 @@ func ReferencesDir(ctx context.Context, root string, paths []string) ([]Marker, 
 }
 
 // ApplyDir is PlanDir followed by Write.
-func ApplyDir(ctx context.Context, root string, paths []string, t Targets) (*Plan, error) {
-	p, err := PlanDir(ctx, root, paths, t)
+func ApplyDir(ctx context.Context, root string, paths []string, t Targets, opts ...Option) (*Plan, error) {
+	p, err := PlanDir(ctx, root, paths, t, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -261,7 +263,9 @@ func writeFile(dir *os.Root, name string, f *FileChange) error {
 	if !fi.Mode().IsRegular() {
 		return errors.New("not a regular file")
 	}
-	cur, err := dir.ReadFile(name)
+	// At most one byte more than planned: enough to tell a change, and
+	// bounded whatever the file has become.
+	cur, err := readAtMost(dir, name, int64(len(f.Old))+1)
 	if err != nil {
 		return err
 	}
@@ -289,6 +293,16 @@ func writeFile(dir *os.Root, name string, f *FileChange) error {
 		_ = dir.Remove(tmp)
 	}
 	return err
+}
+
+// readAtMost reads up to n bytes of the file name in dir.
+func readAtMost(dir *os.Root, name string, n int64) ([]byte, error) {
+	r, err := dir.OpenFile(name, os.O_RDONLY|openNoFollow|openNonBlock, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(io.LimitReader(r, n))
 }
 
 // worker is what one goroutine of parallel keeps from file to file: the
@@ -330,31 +344,48 @@ func (w *worker) close() {
 // read reads the file name in dir into the worker's buffer. The directory
 // walk lists regular files only; O_NOFOLLOW and O_NONBLOCK keep a file
 // swapped since for a symlink or a FIFO from being followed or blocking.
-func (w *worker) read(dir *os.Root, name string) ([]byte, error) {
+// A file larger than limit is not kept: read scans it in pieces and
+// returns what it found as a *tooLarge instead.
+func (w *worker) read(dir *os.Root, name string, limit int64) ([]byte, *tooLarge, error) {
 	f, err := dir.OpenFile(name, os.O_RDONLY|openNoFollow|openNonBlock, 0)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
 	if w.buf == nil {
 		w.buf = make([]byte, 0, 16<<10)
 	}
+	if fi.Size() > limit {
+		large, err := scanLarge(f, w.buf[:cap(w.buf)])
+		return nil, large, err
+	}
+	// The file may have grown since: read at most one byte more than the
+	// limit, and scan the rest if there is any.
+	lr := io.LimitReader(f, limit+1)
 	b := w.buf[:0]
 	for {
 		if len(b) == cap(b) {
-			b = slices.Grow(b, len(b))
+			b = slices.Grow(b, min(len(b), int(limit+1)-len(b)))
 		}
-		n, err := f.Read(b[len(b):cap(b)])
+		n, err := lr.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	w.buf = b
-	return b, nil
+	if int64(len(b)) > limit {
+		large, err := scanLarge(io.MultiReader(bytes.NewReader(b), f), nil)
+		return nil, large, err
+	}
+	return b, nil, nil
 }
 
 // listing is what listFiles found.
@@ -394,6 +425,20 @@ func listFiles(ctx context.Context, r *os.Root, paths []string) (listing, error)
 			}
 			if err := ctx.Err(); err != nil {
 				return err
+			}
+			if hasControl(d.Name()) && (d.IsDir() || isYAML(name)) {
+				// git checks such a path out, but it cannot be shown
+				// as it is, and git hosts and tools choke on it: the
+				// file (or the directory) is a problem of its own.
+				what := "file"
+				if d.IsDir() {
+					what = "directory"
+				}
+				l.problems = append(l.problems, problem.Problem{File: escapePath(name), Message: fmt.Sprintf("the %s's name has a control character; it is not read", what)})
+				if d.IsDir() {
+					return fs.SkipDir
+				}
+				return nil
 			}
 			switch {
 			case d.IsDir() && d.Name() == ".git":
@@ -441,6 +486,19 @@ func cleanPath(r *os.Root, p string) (string, error) {
 		}
 	}
 	return clean, nil
+}
+
+// hasControl reports whether name has a control character: C0, DEL or
+// C1.
+func hasControl(name string) bool {
+	return strings.ContainsFunc(name, unicode.IsControl)
+}
+
+// escapePath is name fit for a line of output: control characters and
+// bytes that are not UTF-8 escaped as Go would quote them.
+func escapePath(name string) string {
+	q := strconv.Quote(name)
+	return q[1 : len(q)-1]
 }
 
 func isYAML(name string) bool {

@@ -39,7 +39,7 @@ func TestPlanDirSkipsFIFO(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if b, err := w.read(r, "fifo.yaml"); err != nil || len(b) != 0 {
+	if b, _, err := w.read(r, "fifo.yaml", DefaultMaxFileSize); err != nil || len(b) != 0 {
 		t.Errorf("reading a FIFO: %q, %v", b, err)
 	}
 }

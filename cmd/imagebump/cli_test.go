@@ -44,7 +44,22 @@ func TestValidate(t *testing.T) {
 		{"broken", map[string]string{
 			".imagebump.yaml":      "policies:\n  - name: web\n    image: ghcr.io/acme/web\n    semvar: '^1'\n",
 			"apps/.imagebump.yaml": "policies:\n  - name: api\n    image: ghcr.io/acme/api\n    semver: '^1'\n    exclude: ['(']\n",
-		}, ".imagebump.yaml:4: unknown field \"semvar\"\napps/.imagebump.yaml:5: policy \"api\": exclude[0]: error parsing regexp: missing closing ): `(`\n", 2},
+		}, ".imagebump.yaml:2: policy \"web\": semver: a policy needs exactly one of semver, alphabetical, numerical, track; it has none\n" +
+			".imagebump.yaml:4: unknown field \"semvar\"\napps/.imagebump.yaml:5: policy \"api\": exclude[0]: error parsing regexp: missing closing ): `(`\n", 2},
+		// Issue 16: three problems took three runs to see.
+		{"every problem in one run", map[string]string{
+			".imagebump.yaml": "policies:\n  - name: web\n    image: ghcr.io/acme/web\n    semver: '^1'\n    pinDigests: true\n" +
+				"  - name: api\n    image: ghcr.io/acme/api:1.0\n    semver: '^1'\n",
+			"apps/web.yaml": "image: ghcr.io/acme/web:1.0.0 # {\"$imagepolicy\": \"web\"}\n" +
+				"api: ghcr.io/acme/api:1.0.0 # {\"$imagepolicy\": \"api\"}\n" +
+				"db: ghcr.io/acme/db:1.0.0 # {\"$imagepolicy\": \"db\"}\n",
+		}, ".imagebump.yaml:5: unknown field \"pinDigests\"\n" +
+			".imagebump.yaml:7: policy \"api\": image: \"ghcr.io/acme/api:1.0\" must be a repository without tag or digest\n" +
+			"apps/web.yaml:3: marker names policy \"db\", which no policy file defines\n", 2},
+		{"a file that does not decode: markers naming policies are not judged", map[string]string{
+			".imagebump.yaml": "policies: {name: web}\n",
+			"apps/web.yaml":   "image: ghcr.io/acme/web:1.0.0 # {\"$imagepolicy\": \"web\"}\n",
+		}, ".imagebump.yaml:1: cannot construct map into []config.policyEntry\n", 2},
 		{"no policy files", map[string]string{"deploy.yaml": "kind: Deployment\n"}, "", 1},
 		{"YAML syntax error", map[string]string{
 			"apps/.imagebump.yaml": "policies:\n  - name: web\n    image: ghcr.io/acme/web\n  semver: '*'\n",

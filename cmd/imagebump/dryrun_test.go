@@ -45,7 +45,7 @@ func TestRunDryRunPushCommit(t *testing.T) {
 	want := []string{
 		url + " (push, dry run)\n  would commit 4 file(s) and push:\n",
 		"\n  Author: imagebump <imagebump@users.noreply.github.com>\n\n      Update 3 images\n\n",
-		"      - " + host + "/acme/web " + host + "/acme/web:1.0.0 → " + host + "/acme/web:1.2.1 (apps/web/deployment.yaml)\n",
+		"      - " + host + "/acme/web 1.0.0 → 1.2.1 (apps/web/deployment.yaml)\n",
 		"\n\n      Imagebump-Bot: true\n",
 	}
 	for _, e := range demoEdits {

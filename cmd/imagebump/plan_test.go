@@ -241,8 +241,11 @@ func TestPlanJSONInvalidPolicyFile(t *testing.T) {
 		t.Fatalf("output is not JSON: %v\n%s", err, out)
 	}
 	want := planReport{Changes: []planChange{}, Policies: []planPolicy{}, Skipped: []planSkipped{}, Warnings: []patcher.Warning{},
-		Problems: []problem.Problem{{File: ".imagebump.yaml", Line: 4, Message: `unknown field "semvar"`}},
-		Summary:  planSummary{SkippedReasons: map[string]int{}}}
+		Problems: []problem.Problem{
+			{File: ".imagebump.yaml", Line: 2, Message: `policy "web": semver: a policy needs exactly one of semver, alphabetical, numerical, track; it has none`},
+			{File: ".imagebump.yaml", Line: 4, Message: `unknown field "semvar"`},
+		},
+		Summary: planSummary{SkippedReasons: map[string]int{}}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("plan -o json (-want +got):\n%s", diff)
 	}

@@ -83,7 +83,9 @@ func runBot(ctx context.Context, stdout, stderr io.Writer, cfg runConfig) error 
 		return err
 	}
 	if isTerminal(stderr) {
-		runner.Progress = func(repo config.Repository) io.Writer { return &progressLines{w: stderr, prefix: repo.URL} }
+		runner.Progress = func(repo config.Repository) io.Writer {
+			return &progressLines{w: stderr, prefix: config.RedactURL(repo.URL)}
+		}
 	}
 	if cfg.once {
 		results := runner.Once(ctx)
@@ -157,7 +159,7 @@ func serve(ctx context.Context, b *config.Bot, runner *bot.Runner, log *slog.Log
 
 	names := make([]string, len(b.Repositories))
 	for i, r := range b.Repositories {
-		names[i] = r.URL
+		names[i] = config.RedactURL(r.URL)
 	}
 	var firstRound atomic.Int32
 	firstRound.Store(int32(len(names)))
@@ -215,9 +217,55 @@ func botLogger(w io.Writer, c config.Log) *slog.Logger {
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	if c.Format == "text" || (c.Format != "json" && isTerminal(w)) {
-		return slog.New(slog.NewTextHandler(w, opts))
+		return slog.New(redacting{slog.NewTextHandler(w, opts)})
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(redacting{slog.NewJSONHandler(w, opts)})
+}
+
+// redacting is a slog.Handler that removes the user information of every
+// URL in a message or a string or error value, whichever package logs
+// it: the config refuses such URLs, and this makes sure none is shown.
+type redacting struct{ slog.Handler }
+
+func (h redacting) Handle(ctx context.Context, r slog.Record) error {
+	nr := slog.NewRecord(r.Time, r.Level, config.RedactURLs(r.Message), r.PC)
+	r.Attrs(func(a slog.Attr) bool {
+		nr.AddAttrs(redactAttr(a))
+		return true
+	})
+	return h.Handler.Handle(ctx, nr)
+}
+
+func (h redacting) WithAttrs(as []slog.Attr) slog.Handler {
+	out := make([]slog.Attr, len(as))
+	for i, a := range as {
+		out[i] = redactAttr(a)
+	}
+	return redacting{h.Handler.WithAttrs(out)}
+}
+
+func (h redacting) WithGroup(name string) slog.Handler {
+	return redacting{h.Handler.WithGroup(name)}
+}
+
+func redactAttr(a slog.Attr) slog.Attr {
+	v := a.Value.Resolve()
+	switch v.Kind() {
+	case slog.KindString:
+		return slog.String(a.Key, config.RedactURLs(v.String()))
+	case slog.KindGroup:
+		as := v.Group()
+		out := make([]any, len(as))
+		for i, g := range as {
+			out[i] = redactAttr(g)
+		}
+		return slog.Group(a.Key, out...)
+	case slog.KindAny:
+		if err, ok := v.Any().(error); ok {
+			return slog.String(a.Key, config.RedactURLs(err.Error()))
+		}
+	}
+	return slog.Attr{Key: a.Key, Value: v}
 }
 
 func isTerminal(w io.Writer) bool {
@@ -234,7 +282,7 @@ func logResult(log *slog.Logger, res bot.Result) {
 	var selected []string
 	for _, p := range res.Policies {
 		if p.Err != nil {
-			log.Warn("policy failed", "repository", res.Repository, "policy", p.Policy.Name(), "err", p.Err)
+			log.Warn("policy failed", "repository", res.Repository, "policy", p.Policy.Name(), "err", bot.OneLine(p.Err))
 			continue
 		}
 		selected = append(selected, p.Policy.Name()+"="+p.Tag)
@@ -252,12 +300,12 @@ func logResult(log *slog.Logger, res bot.Result) {
 	}
 	for _, pr := range res.PullRequests {
 		if pr.Err != nil {
-			log.Error("pull request action failed", "repository", res.Repository, "group", pr.Group, "branch", pr.Branch, "action", string(pr.Action), "err", pr.Err)
+			log.Error("pull request action failed", "repository", res.Repository, "group", pr.Group, "branch", pr.Branch, "action", string(pr.Action), "err", bot.OneLine(pr.Err))
 		}
 	}
 	switch {
 	case res.Err != nil:
-		log.Error("pass failed", append(attrs, "err", res.Err)...)
+		log.Error("pass failed", append(attrs, "err", bot.OneLine(res.Err))...)
 	case res.Failed():
 		log.Warn("pass finished with failures", attrs...)
 	default:
@@ -269,7 +317,7 @@ func logResult(log *slog.Logger, res bot.Result) {
 func printDryRun(out io.Writer, res bot.Result) {
 	fmt.Fprintf(out, "%s (%s, dry run)\n", res.Repository, res.Mode)
 	if res.Err != nil {
-		fmt.Fprintf(out, "  failed: %v\n", res.Err)
+		fmt.Fprintf(out, "  failed: %s\n", bot.OneLine(res.Err))
 		return
 	}
 	if res.Mode == config.Push {
@@ -279,7 +327,7 @@ func printDryRun(out io.Writer, res bot.Result) {
 		}
 		fmt.Fprintf(out, "  would commit %d file(s) and push:\n", len(res.Commit.Files))
 		for _, c := range res.Commit.Changes {
-			fmt.Fprintf(out, "    %s:%s %s → %s\n", c.File, c.Field, c.Old, c.New)
+			fmt.Fprintf(out, "    %s: %s %s → %s (%s)\n", c.File, c.Image, c.OldVersion(), c.NewVersion(), c.Field)
 		}
 		printDryRunCommit(out, res)
 		return
@@ -301,7 +349,7 @@ func printDryRun(out io.Writer, res bot.Result) {
 			}
 		}
 		if pr.Err != nil {
-			fmt.Fprintf(out, "    failed: %v\n", pr.Err)
+			fmt.Fprintf(out, "    failed: %s\n", bot.OneLine(pr.Err))
 		}
 	}
 }
@@ -310,13 +358,15 @@ func printDryRun(out io.Writer, res bot.Result) {
 // author and message, as git log shows them, and the unified diff of every
 // file it changes, indented under the repository.
 func printDryRunCommit(out io.Writer, res bot.Result) {
-	fmt.Fprintf(out, "\n  Author: %s\n\n", escape(res.CommitAuthor))
-	for _, l := range strings.Split(strings.TrimRight(res.CommitMessage, "\n"), "\n") {
-		if l == "" {
-			fmt.Fprintln(out)
-			continue
+	if res.CommitMessage != "" {
+		fmt.Fprintf(out, "\n  Author: %s\n\n", escape(res.CommitAuthor))
+		for _, l := range strings.Split(strings.TrimRight(res.CommitMessage, "\n"), "\n") {
+			if l == "" {
+				fmt.Fprintln(out)
+				continue
+			}
+			fmt.Fprintf(out, "      %s\n", l)
 		}
-		fmt.Fprintf(out, "      %s\n", l)
 	}
 	if res.Plan == nil {
 		return

@@ -2,10 +2,21 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/imagebump/imagebump/bot"
 	"github.com/imagebump/imagebump/config"
+	"github.com/imagebump/imagebump/gitwriter"
+	"github.com/imagebump/imagebump/gitwriter/pullrequest"
 )
 
 // TestProgressLines checks that only the finished line of each phase is
@@ -52,5 +63,110 @@ func TestBotLogger(t *testing.T) {
 		if strings.Contains(got, "hidden") {
 			t.Errorf("format %q: a line below the level was logged: %q", tc.format, got)
 		}
+	}
+}
+
+// TestLogResultOneLine checks that errors reach the JSON log as one line
+// each: a forge SDK's request dump and a URL's user information stay out.
+func TestLogResultOneLine(t *testing.T) {
+	dump := errors.New("unknown API error: 500\nRequest: '/api/v1/repos/acme/fleet/pulls' with 'GET' method and '<html>\n</html>' body")
+	res := bot.Result{
+		Repository: "https://git.example/acme/fleet.git",
+		Mode:       config.PullRequest,
+		PullRequests: []pullrequest.Result{{
+			Decision: pullrequest.Decision{Group: "web", Branch: "imagebump/web", Action: pullrequest.ActionCreate},
+			Err:      fmt.Errorf("opening the pull request: %w", dump),
+		}},
+		Err: errors.New(`syncing the working copy: fetching "https://T0KEN@git.example/acme/fleet.git": authentication required`),
+	}
+	var out bytes.Buffer
+	logResult(botLogger(&out, config.Log{Format: "json", Level: "info"}), res)
+	var errs []string
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("not a JSON line: %q", line)
+		}
+		if e, ok := rec["err"].(string); ok {
+			errs = append(errs, e)
+		}
+	}
+	want := []string{
+		"opening the pull request: unknown API error: 500",
+		`syncing the working copy: fetching "https://REDACTED@git.example/acme/fleet.git": authentication required`,
+	}
+	if diff := cmp.Diff(want, errs); diff != "" {
+		t.Errorf("err fields (-want +got):\n%s", diff)
+	}
+}
+
+// TestRunRefusesBeforeContacting checks that run finds, before any pass
+// (exit 2, naming the line), the config problems issue 16 found only
+// mid-pass or never: a token as a URL's user name, a schedule that never
+// fires, a missing tokenFile.
+func TestRunRefusesBeforeContacting(t *testing.T) {
+	tests := []struct {
+		name, repo, schedule, want string
+	}{
+		{"token as user name", "url: https://ghp_T0KEN@127.0.0.1:1/acme/fleet.git\n    mode: push", "@hourly",
+			`:4: repositories[0].url: "https://REDACTED@127.0.0.1:1/acme/fleet.git" holds user information before the host`},
+		{"schedule that never fires", "url: https://127.0.0.1:1/acme/fleet.git\n    mode: push", "0 0 30 2 *",
+			`:2: schedule: "0 0 30 2 *": names no time that will come`},
+		{"missing tokenFile", "url: https://127.0.0.1:1/acme/fleet.git\n    mode: push\n    auth: {tokenFile: /nonexistent/token}", "@hourly",
+			`:6: repositories[0].auth.tokenFile: cannot read /nonexistent/token: no such file or directory`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := filepath.Join(t.TempDir(), "imagebump.yaml")
+			content := fmt.Sprintf("workDir: %s\nschedule: %q\nrepositories:\n  - %s\n", t.TempDir(), tc.schedule, tc.repo)
+			if err := os.WriteFile(cfg, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, stderr, code := runCLI(t, "run", "--config", cfg, "--once")
+			if code != 2 || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit 2 and %q", code, stderr, tc.want)
+			}
+			if strings.Contains(stderr, "T0KEN") {
+				t.Errorf("the token shows: %s", stderr)
+			}
+		})
+	}
+}
+
+// TestBotLoggerRedacts checks that no log line shows a URL's user
+// information, whoever logs it (gitwriter logs its URL as "url").
+func TestBotLoggerRedacts(t *testing.T) {
+	for _, format := range []string{"json", "text"} {
+		var out bytes.Buffer
+		log := botLogger(&out, config.Log{Format: format, Level: "info"}).With("repository", "https://T0KEN@git.example/a/b.git")
+		log.Info("synced https://u:T0KEN@git.example/a/b.git", "url", "https://T0KEN@git.example/a/b.git",
+			"err", errors.New(`fetching "https://T0KEN@git.example/a/b.git": 401`),
+			slog.Group("g", "u", "http://T0KEN@h/x"))
+		got := out.String()
+		if strings.Contains(got, "T0KEN") || strings.Count(got, "REDACTED@") != 5 {
+			t.Errorf("format %s: %s", format, got)
+		}
+	}
+}
+
+// TestPrintDryRunPush checks the dry-run lines of push mode: the image
+// once, then the old and new versions (issue 16 item 5).
+func TestPrintDryRunPush(t *testing.T) {
+	res := bot.Result{Repository: "https://git.example/acme/fleet.git", Mode: config.Push, DryRun: true,
+		Commit: &gitwriter.ChangeSet{
+			Files: []gitwriter.File{{Path: "apps/web.yaml"}},
+			Changes: []gitwriter.Change{
+				{File: "apps/web.yaml", Image: "ghcr.io/acme/web", Field: "ref", Old: "ghcr.io/acme/web:1.4.2", New: "ghcr.io/acme/web:1.5.0"},
+				{File: "apps/web.yaml", Image: "ghcr.io/acme/web", Field: "tag", Old: "1.4.2", New: "1.5.0"},
+			},
+		}}
+	var out bytes.Buffer
+	printDryRun(&out, res)
+	want := "https://git.example/acme/fleet.git (push, dry run)\n" +
+		"  would commit 1 file(s) and push:\n" +
+		"    apps/web.yaml: ghcr.io/acme/web 1.4.2 → 1.5.0 (ref)\n" +
+		"    apps/web.yaml: ghcr.io/acme/web 1.4.2 → 1.5.0 (tag)\n"
+	if diff := cmp.Diff(want, out.String()); diff != "" {
+		t.Errorf("dry run (-want +got):\n%s", diff)
 	}
 }

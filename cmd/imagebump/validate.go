@@ -38,8 +38,12 @@ func newValidateCommand() *cobra.Command {
 directory) and every marked manifest, and reports each problem as
 file:line: message: invalid policy files and Flux image objects
 (ImageRepository, ImagePolicy, ImageUpdateAutomation; --no-flux skips
-them), markers naming a policy no file defines, markers on a mapping or sequence, files with markers that do not
-parse as YAML, directories that cannot be read. It contacts no registry.
+them), markers naming a policy no file defines, markers on a mapping or
+sequence, files with markers that do not parse as YAML, directories that
+cannot be read, manifests above the size bound that mention imagepolicy,
+names with control characters. One run shows every problem: an unknown
+field does not hide the rest of its file, nor an invalid policy the
+markers that name undefined ones. It contacts no registry.
 It also warns (file:line: warning: message) about comments that look like
 markers but are not, UTF-16 files that mention imagepolicy, and temporary
 files an interrupted apply left. With --forge it also refuses pull request

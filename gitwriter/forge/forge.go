@@ -203,7 +203,7 @@ func CheckAPIURL(raw string) error {
 		return fmt.Errorf("%q is not an http(s) URL", Redact(raw))
 	}
 	if u.User != nil {
-		return fmt.Errorf("%q holds credentials; the token comes from auth.tokenFile", Redact(raw))
+		return fmt.Errorf("%q holds user information; the token comes from auth.tokenFile", Redact(raw))
 	}
 	return nil
 }

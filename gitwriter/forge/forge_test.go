@@ -153,7 +153,7 @@ func TestCheckAPIURL(t *testing.T) {
 		{"http://127.0.0.1:3000", ""},
 		{"git.acme.io", `"git.acme.io" is not an http(s) URL`},
 		{"ftp://git.acme.io/", `"ftp://git.acme.io/" is not an http(s) URL`},
-		{"https://u:tok@git.acme.io/api/v4", `"https://REDACTED@git.acme.io/api/v4" holds credentials; the token comes from auth.tokenFile`},
+		{"https://u:tok@git.acme.io/api/v4", `"https://REDACTED@git.acme.io/api/v4" holds user information; the token comes from auth.tokenFile`},
 		{"https://u:s3cret@git.acme.io:x/", `"https://REDACTED@git.acme.io:x/" is not an http(s) URL`},
 	} {
 		if got := errString(CheckAPIURL(tc.raw)); got != tc.want {

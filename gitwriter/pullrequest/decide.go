@@ -420,7 +420,11 @@ func normalize(s string) string {
 func describe(vs []Version) string {
 	var parts []string
 	for _, v := range vs {
-		parts = append(parts, v.Image+" "+v.To)
+		// Markers of one policy moving from different values share a
+		// target: name it once.
+		if p := v.Image + " " + v.To; !slices.Contains(parts, p) {
+			parts = append(parts, p)
+		}
 	}
 	return strings.Join(parts, ", ")
 }
