@@ -24,7 +24,7 @@ func TestPushDryRunCommit(t *testing.T) {
 		wantAuthor string
 	}{
 		{name: "default template",
-			wantMsg:    "Update ghcr.io/acme/web\n\n- ghcr.io/acme/web ghcr.io/acme/web:1.4.2 → ghcr.io/acme/web:1.5.0 (deploy.yaml)\n\nImagebump-Bot: true\n",
+			wantMsg:    "Update ghcr.io/acme/web to 1.5.0\n\n- ghcr.io/acme/web 1.4.2 → 1.5.0 (deploy.yaml)\n\nImagebump-Bot: true\n",
 			wantAuthor: "bump <bump@example.com>"},
 		{name: "custom template", template: "chore: {{range .Changes}}{{.Policy}} {{.New}}{{end}}",
 			wantMsg:    "chore: web ghcr.io/acme/web:1.5.0\n\nImagebump-Bot: true\n",
