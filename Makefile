@@ -68,7 +68,7 @@ CREATED ?= $(shell git log -1 --format=%cI 2>/dev/null | xargs -r date -u +%Y-%m
 IMAGE ?=
 OCI_LAYOUT ?=
 
-.PHONY: binaries image image-check
+.PHONY: binaries image image-check actionlint release-check
 
 # $(DIST)/imagebump-OS-ARCH for each of PLATFORMS. build-static writes
 # ./imagebump, which is moved away: run it last if you want ./imagebump.
@@ -98,3 +98,13 @@ image: binaries
 # which plain go test skips: a cold cross-compile outlasts its timeout).
 image-check:
 	IMAGEBUMP_IMAGE_TEST=1 go test -count=1 -v -timeout 30m -run '^TestImage$$' ./deploy/imagebuild
+
+# actionlint (its Go module, pinned) over every GitHub workflow in the
+# repository: .github/workflows and the examples' workflows (any YAML file
+# with top-level jobs:).
+ACTIONLINT ?= go run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+actionlint:
+	$(ACTIONLINT) $$(grep -rlE --include='*.yml' --include='*.yaml' '^jobs:' .github examples | sort)
+
+# What .ci/run adds for releases: the image check and actionlint.
+release-check: image-check actionlint
