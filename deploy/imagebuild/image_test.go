@@ -343,3 +343,32 @@ func repoRoot(t *testing.T) string {
 	}
 	return filepath.Dir(mod)
 }
+
+// TestBuildReproducible builds twice from the same base, binaries and
+// labels and expects the same index digest: the README promises that one
+// commit builds one image.
+func TestBuildReproducible(t *testing.T) {
+	reg := registrytest.StartInProcess(t)
+	base := reg.Repo("base:repro")
+	pushBase(t, base, fullBase, "linux/amd64", "linux/arm64")
+	o := Options{
+		Base:     base,
+		Binaries: []Binary{{"linux/amd64", buildTiny(t, "amd64")}, {"linux/arm64", buildTiny(t, "arm64")}},
+		Labels:   Labels{Source: "s", Version: "v1.0.0", Revision: "r", Licenses: "l", Created: time.Date(2026, 12, 1, 16, 47, 5, 0, time.UTC)},
+	}
+	var digests []string
+	for range 2 {
+		idx, err := Build(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := idx.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		digests = append(digests, d.String())
+	}
+	if digests[0] != digests[1] {
+		t.Errorf("two builds of the same inputs: %s and %s", digests[0], digests[1])
+	}
+}
