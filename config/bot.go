@@ -115,6 +115,10 @@ type RegistryHost struct {
 	CAFile            string
 	MaxConcurrency    int
 	RequestsPerSecond float64
+	// Provider is the cloud whose workload identity serves the host when
+	// the docker config has no credentials for it: aws, gcp, or auto (by
+	// the host's name); empty for none.
+	Provider string
 }
 
 type botFile struct {
@@ -171,6 +175,7 @@ type registriesFile struct {
 		CAFile            string  `yaml:"caFile"`
 		MaxConcurrency    int     `yaml:"maxConcurrency"`
 		RequestsPerSecond float64 `yaml:"requestsPerSecond"`
+		Provider          string  `yaml:"provider"`
 	} `yaml:"hosts"`
 }
 
@@ -287,6 +292,13 @@ func parseBot(file string, src []byte, registriesOnly bool) (*Bot, error) {
 		}
 		if h.RequestsPerSecond < 0 {
 			bad(at+".requestsPerSecond", "%v is negative (0 means unlimited)", h.RequestsPerSecond)
+		}
+		switch h.Provider {
+		case "", "aws", "gcp", "auto":
+		case "azure":
+			bad(at+".provider", "azure is not supported yet (aws, gcp, auto are); give an ACR token in the docker config")
+		default:
+			bad(at+".provider", "%q: want aws, gcp or auto", h.Provider)
 		}
 		b.Registries.Hosts = append(b.Registries.Hosts, RegistryHost(h))
 	}
