@@ -68,7 +68,7 @@ CREATED ?= $(shell git log -1 --format=%cI 2>/dev/null | xargs -r date -u +%Y-%m
 IMAGE ?=
 OCI_LAYOUT ?=
 
-.PHONY: binaries image image-check actionlint release-check
+.PHONY: binaries image image-dest image-check actionlint release-check
 
 # $(DIST)/imagebump-OS-ARCH for each of PLATFORMS. build-static writes
 # ./imagebump, which is moved away: run it last if you want ./imagebump.
@@ -83,14 +83,17 @@ binaries:
 # The multi-platform image of those binaries on BASE_IMAGE, pushed to IMAGE
 # or written to OCI_LAYOUT, without a Docker engine (deploy/imagebuild).
 # Prints the reference by digest, also written to $(DIST)/image-ref.
-image: binaries
-	@if [ -z "$(IMAGE)$(OCI_LAYOUT)" ]; then echo "make image: set IMAGE=REGISTRY/REPO:TAG or OCI_LAYOUT=DIR" >&2; exit 2; fi
+image: image-dest binaries
 	go run ./deploy/imagebuild -base "$(BASE_IMAGE)" \
 	  $(foreach p,$(PLATFORMS),-binary $(p)=$(DIST)/imagebump-$(subst /,-,$(p))) \
 	  -source "$(SOURCE_URL)" -version "$(VERSION)" -revision "$(COMMIT)" \
 	  -licenses "$(LICENSES)" -created "$(CREATED)" \
 	  $(if $(IMAGE),-tag "$(IMAGE)",-oci-layout "$(OCI_LAYOUT)") >$(DIST)/image-ref
 	@cat $(DIST)/image-ref
+
+# Refuses `make image` without a destination before anything is built.
+image-dest:
+	@if [ -z "$(IMAGE)$(OCI_LAYOUT)" ]; then echo "make image: set IMAGE=REGISTRY/REPO:TAG or OCI_LAYOUT=DIR" >&2; exit 2; fi
 
 # Builds the image with `make image` into a docker-registry started on
 # 127.0.0.1, on a base made here from Debian's CA certificates and tzdata,
