@@ -1,11 +1,15 @@
-# The imagebump container image: a static binary on distroless, run as
-# non-root. Build (from the repository root):
+# The imagebump container image, the docker path: a static binary on
+# distroless, run as non-root. Build (from the repository root):
 #
 #   docker build --build-arg VERSION=$(git describe --tags --always) \
 #     --build-arg COMMIT=$(git rev-parse HEAD) -t imagebump .
 #
-# The builder runs `make build-static`, the target .ci/run runs, so the
-# binary in the image is built with the flags CI checks.
+# The released image is not built here but by `make image` (no Docker
+# engine: deploy/imagebuild assembles it with go-containerregistry, as ko
+# does), which .ci/run checks. Both put the binary of `make build-static`
+# at /imagebump on the same base, run it as 65532:65532 with it as the
+# entrypoint, and make /var/lib/imagebump owned by nonroot;
+# deploy/dockerfile_test.go keeps the two in step.
 
 # golang:1.26 follows the go directive of go.mod; a tag rather than a digest
 # so Go patch releases arrive. Pin a digest in your own build for
@@ -33,5 +37,14 @@ COPY --from=build /src/imagebump /imagebump
 # filesystem being read-only. The directory is owned by nonroot so that a
 # docker volume mounted on it (-v imagebump:/var/lib/imagebump) is too.
 COPY --from=build --chown=65532:65532 /out/var/lib/imagebump /var/lib/imagebump
-USER nonroot:nonroot
+# Numeric, as make image sets it: the kubelet can check runAsNonRoot
+# against a uid, not against a name.
+USER 65532:65532
 ENTRYPOINT ["/imagebump"]
+ARG VERSION
+ARG COMMIT
+LABEL org.opencontainers.image.source="https://github.com/imagebump/imagebump" \
+      org.opencontainers.image.version="$VERSION" \
+      org.opencontainers.image.revision="$COMMIT" \
+      org.opencontainers.image.licenses="NOASSERTION" \
+      org.opencontainers.image.title="imagebump"

@@ -89,3 +89,70 @@ fuzz:
 
 bench:
 	go test -run '^$$' -bench . -benchmem ./...
+
+# --- Release: binaries and the container image (issue 19) ----------------
+#
+# The release workflow (.github/workflows/release.yml) runs these targets,
+# and .ci/run runs image-check, which builds the image into a local
+# registry with them. Each binary is `make build-static` for one platform.
+
+# OS/ARCH pairs.
+PLATFORMS ?= linux/amd64 linux/arm64
+DIST ?= dist
+# The image's base: CA certificates, tzdata, no shell (deploy/imagebuild
+# refuses a base without them). The Dockerfile's FROM is the same.
+BASE_IMAGE ?= gcr.io/distroless/static-debian12:nonroot
+SOURCE_URL ?= https://github.com/imagebump/imagebump
+# SPDX expression for org.opencontainers.image.licenses. The repository
+# carries no license file yet: NOASSERTION says so rather than guess.
+LICENSES ?= NOASSERTION
+# The commit's time, not the build's: the same commit builds the same image.
+CREATED ?= $(shell git log -1 --format=%cI 2>/dev/null | xargs -r date -u +%Y-%m-%dT%H:%M:%SZ -d)
+# Where `make image` writes: a reference to push to (IMAGE), or an OCI
+# image layout directory (OCI_LAYOUT).
+IMAGE ?=
+OCI_LAYOUT ?=
+
+.PHONY: binaries image image-dest image-check actionlint release-check
+
+# $(DIST)/imagebump-OS-ARCH for each of PLATFORMS. build-static writes
+# ./imagebump, which is moved away: run it last if you want ./imagebump.
+binaries:
+	@set -e; mkdir -p $(DIST); for p in $(PLATFORMS); do \
+	  os=$${p%%/*}; arch=$${p#*/}; \
+	  echo "build-static $$os/$$arch"; \
+	  GOOS=$$os GOARCH=$$arch $(MAKE) --no-print-directory build-static VERSION="$(VERSION)" COMMIT="$(COMMIT)"; \
+	  mv imagebump $(DIST)/imagebump-$$os-$$arch; \
+	done
+
+# The multi-platform image of those binaries on BASE_IMAGE, pushed to IMAGE
+# or written to OCI_LAYOUT, without a Docker engine (deploy/imagebuild).
+# Prints the reference by digest, also written to $(DIST)/image-ref.
+image: image-dest binaries
+	go run ./deploy/imagebuild -base "$(BASE_IMAGE)" \
+	  $(foreach p,$(PLATFORMS),-binary $(p)=$(DIST)/imagebump-$(subst /,-,$(p))) \
+	  -source "$(SOURCE_URL)" -version "$(VERSION)" -revision "$(COMMIT)" \
+	  -licenses "$(LICENSES)" -created "$(CREATED)" \
+	  $(if $(IMAGE),-tag "$(IMAGE)",-oci-layout "$(OCI_LAYOUT)") >$(DIST)/image-ref
+	@cat $(DIST)/image-ref
+
+# Refuses `make image` without a destination before anything is built.
+image-dest:
+	@if [ -z "$(IMAGE)$(OCI_LAYOUT)" ]; then echo "make image: set IMAGE=REGISTRY/REPO:TAG or OCI_LAYOUT=DIR" >&2; exit 2; fi
+
+# Builds the image with `make image` into a docker-registry started on
+# 127.0.0.1, on a base made here from Debian's CA certificates and tzdata,
+# pulls it back and runs its amd64 binary (deploy/imagebuild's TestImage,
+# which plain go test skips: a cold cross-compile outlasts its timeout).
+image-check:
+	IMAGEBUMP_IMAGE_TEST=1 go test -count=1 -v -timeout 30m -run '^(TestImage|TestVersionFromBuildInfo)$$' ./deploy/imagebuild
+
+# actionlint (its Go module, pinned) over every GitHub workflow in the
+# repository: .github/workflows and the examples' workflows (any YAML file
+# with top-level jobs:).
+ACTIONLINT ?= go run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+actionlint:
+	$(ACTIONLINT) $$(grep -rlE --include='*.yml' --include='*.yaml' '^jobs:' .github examples | sort)
+
+# What .ci/run adds for releases: the image check and actionlint.
+release-check: image-check actionlint

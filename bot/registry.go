@@ -23,6 +23,7 @@ func RegistryOptions(cfg config.Registries, insecure ...string) []registry.Optio
 			CAFile:            h.CAFile,
 			MaxConcurrency:    h.MaxConcurrency,
 			RequestsPerSecond: h.RequestsPerSecond,
+			Provider:          h.Provider,
 		})
 	}
 	for _, h := range insecure {

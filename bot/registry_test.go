@@ -27,3 +27,12 @@ func TestRegistryOptions(t *testing.T) {
 		})
 	}
 }
+
+// TestRegistryOptionsProvider checks that a host's provider reaches the
+// registry client: auto on a host of no provider is refused there.
+func TestRegistryOptionsProvider(t *testing.T) {
+	cfg := config.Registries{Hosts: []config.RegistryHost{{Host: "ghcr.io", Provider: "auto"}}}
+	if _, err := registry.New(RegistryOptions(cfg)...); err == nil {
+		t.Error("registry.New accepted provider auto for ghcr.io: the provider did not reach the client")
+	}
+}

@@ -112,6 +112,10 @@ type RegistryHost struct {
 	CAFile            string
 	MaxConcurrency    int
 	RequestsPerSecond float64
+	// Provider is the cloud whose workload identity serves the host when
+	// the docker config has no credentials for it: aws, gcp, or auto (by
+	// the host's name); empty for none.
+	Provider string
 }
 
 type botFile struct {
@@ -166,6 +170,7 @@ type registriesFile struct {
 		CAFile            string  `yaml:"caFile"`
 		MaxConcurrency    int     `yaml:"maxConcurrency"`
 		RequestsPerSecond float64 `yaml:"requestsPerSecond"`
+		Provider          string  `yaml:"provider"`
 	} `yaml:"hosts"`
 }
 
@@ -313,6 +318,13 @@ func parseBot(file string, src []byte, forges forge.Kinds, registriesOnly bool, 
 		}
 		if h.RequestsPerSecond < 0 {
 			bad(at+".requestsPerSecond", "%v is negative (0 means unlimited)", h.RequestsPerSecond)
+		}
+		switch h.Provider {
+		case "", "aws", "gcp", "auto":
+		case "azure":
+			bad(at+".provider", "azure is not supported yet (aws, gcp, auto are); give an ACR token in the docker config")
+		default:
+			bad(at+".provider", "%q: want aws, gcp or auto", h.Provider)
 		}
 		b.Registries.Hosts = append(b.Registries.Hosts, RegistryHost(h))
 	}

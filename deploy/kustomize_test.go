@@ -44,9 +44,16 @@ func TestManifests(t *testing.T) {
 	}{
 		{"base", checkBase},
 		{"cronjob", checkCronJob},
+		{"monitoring", checkMonitoring},
+		{"networkpolicy", checkNetworkPolicy},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, p := range tc.check(t, "kubernetes") {
+			// A copy: the component checks write overlays beside it.
+			dir := filepath.Join(t.TempDir(), "kubernetes")
+			if err := os.CopyFS(dir, os.DirFS("kubernetes")); err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range tc.check(t, dir) {
 				t.Error(p)
 			}
 		})
@@ -61,9 +68,37 @@ func TestChecksCatch(t *testing.T) {
 	tests := []struct {
 		name  string
 		edits []edit
-		want  string // in some problem
+		want  string // in some problem; "" for none
 	}{
-		{"image not set by images:", []edit{{"deployment.yaml", "image: imagebump ", "image: imagebump-old "}}, "image imagebump-old"},
+		{"image not set by images:", []edit{{"deployment.yaml", "image: ghcr.io/imagebump/imagebump\n", "image: ghcr.io/imagebump/imagebump-old\n"}}, "image ghcr.io/imagebump/imagebump-old"},
+		{"base renames the image", []edit{{"shared/kustomization.yaml", "  - name: ghcr.io/imagebump/imagebump\n    newTag: v0.1.0", "  - name: ghcr.io/imagebump/imagebump\n    newName: registry.example.com/imagebump\n    newTag: v0.1.0"}}, "an overlay's images: entry"},
+		{"version label is not the tag", []edit{{"shared/kustomization.yaml", "app.kubernetes.io/version: v0.1.0", "app.kubernetes.io/version: v0.0.9"}}, "label app.kubernetes.io/version v0.0.9"},
+		{"label missing", []edit{{"shared/kustomization.yaml", "      app.kubernetes.io/part-of: imagebump\n", ""}}, "no label app.kubernetes.io/part-of"},
+		{"labels not on the pods", []edit{{"shared/kustomization.yaml", "    includeTemplates: true\n", ""}}, "pod template: no label app.kubernetes.io/version"},
+		{"cronjob schedule drifts", []edit{{"cronjob/cronjob.yaml", `schedule: "*/10 * * * *"`, `schedule: "0 * * * *"`}}, "but the config's schedule"},
+		{"cronjob time zone drifts", []edit{{"cronjob/cronjob.yaml", "timeZone: Etc/UTC", "timeZone: Europe/Berlin"}}, "runs in Etc/UTC"},
+		{"config schedule in another zone", []edit{{"shared/config.yaml", `schedule: "*/10 * * * *"`, `schedule: "CRON_TZ=Europe/Berlin */10 * * * *"`}}, "runs in Europe/Berlin"},
+		{"ssh key not mounted", []edit{
+			{"shared/config.yaml", "url: https://github.com/acme/fleet.git", "url: ssh://git@github.com/acme/fleet.git"},
+			{"shared/config.yaml", "      tokenFile: /var/run/secrets/imagebump/git/token\n", ""},
+			{"shared/config.yaml", "# sshKeyFile: /var/run/secrets/imagebump/ssh/identity", "sshKeyFile: /var/run/secrets/imagebump/ssh/id_ed25519"},
+			{"shared/config.yaml", "# knownHostsFile:", "knownHostsFile:"},
+		}, "sshKeyFile /var/run/secrets/imagebump/ssh/id_ed25519 is not a mounted Secret key"},
+		{"ssh config as shipped in the comments", []edit{
+			{"shared/config.yaml", "url: https://github.com/acme/fleet.git", "url: ssh://git@github.com/acme/fleet.git"},
+			{"shared/config.yaml", "      tokenFile: /var/run/secrets/imagebump/git/token\n", ""},
+			{"shared/config.yaml", "# sshKeyFile:", "sshKeyFile:"},
+			{"shared/config.yaml", "# knownHostsFile:", "knownHostsFile:"},
+		}, ""},
+		{"mounted secret not in the example", []edit{{"secrets.example.yaml", "name: imagebump-ssh", "name: imagebump-sshkey"}}, "Secret imagebump-ssh is mounted but not in secrets.example.yaml"},
+		{"servicemonitor port", []edit{{"monitoring/servicemonitor.yaml", "- port: http", "- port: metrics"}}, "endpoint port \"metrics\""},
+		{"servicemonitor selects nothing", []edit{{"monitoring/servicemonitor.yaml", "matchLabels:\n      app.kubernetes.io/name: imagebump", "matchLabels:\n      app.kubernetes.io/name: imagebump-x"}}, "ServiceMonitor: selector"},
+		{"alert on a metric not exported", []edit{{"monitoring/prometheusrule.yaml", "imagebump_policy_failing[30m]", "imagebump_policy_failed[30m]"}}, "imagebump_policy_failed, which imagebump does not export"},
+		{"networkpolicy without HTTPS", []edit{{"networkpolicy/networkpolicy.yaml", "        - port: 443", "        - port: 8443"}}, "port 443/TCP"},
+		{"networkpolicy without DNS", []edit{{"networkpolicy/networkpolicy.yaml", "        - port: 53\n          protocol: UDP\n", ""}}, "port 53/UDP"},
+		{"networkpolicy selects nothing", []edit{{"networkpolicy/networkpolicy.yaml", "podSelector:\n    matchLabels:\n      app.kubernetes.io/name: imagebump", "podSelector:\n    matchLabels:\n      app.kubernetes.io/name: other"}}, "podSelector"},
+		{"networkpolicy ingress port", []edit{{"networkpolicy/networkpolicy.yaml", "        - port: http\n", "        - port: 9090\n"}}, "no ingress rule admits listen's port 8080"},
+		{"registry on a port the networkpolicy lacks", []edit{{"shared/config.yaml", "  # hosts:\n  #   - host: registry.internal:5000\n", "  hosts:\n    - host: registry.internal:5000\n"}}, "port 5000/TCP"},
 		{"command replaces the entrypoint", []edit{{"deployment.yaml", "args: [run,", "command: [/bin/sh]\n          args: [run,"}}, "command"},
 		{"config file not mounted", []edit{{"deployment.yaml", "--config, /etc/imagebump/config.yaml]", "--config, /etc/imagebump/bot.yaml]"}}, "--config /etc/imagebump/bot.yaml"},
 		{"dry run in production", []edit{{"deployment.yaml", "args: [run,", "args: [run, --dry-run,"}}, "--dry-run"},
@@ -82,7 +117,12 @@ func TestChecksCatch(t *testing.T) {
 		{"tokenFile not mounted", []edit{{"shared/config.yaml", "tokenFile: /var/run/secrets/imagebump/git/token", "tokenFile: /var/run/secrets/imagebump/git/pat"}}, "tokenFile"},
 		{"token key renamed", []edit{{"deployment.yaml", "- key: token", "- key: pat"}}, "key pat"},
 		{"docker config key", []edit{{"deployment.yaml", "- key: .dockerconfigjson", "- key: config.json"}}, ".dockerconfigjson"},
-		{"mounted secret not read", []edit{{"shared/config.yaml", "dockerConfig: /var/run/secrets/imagebump/docker/config.json", `dockerConfig: ""`}}, "does not read"},
+		{"required secret not read", []edit{
+			{"deployment.yaml", "optional: true            # public registries need none", "optional: false"},
+			{"deployment.yaml", "value: /var/run/secrets/imagebump/docker", "value: /etc/docker"},
+		}, "does not read"},
+		{"docker config not mounted", []edit{{"deployment.yaml", "value: /var/run/secrets/imagebump/docker", "value: /etc/docker"}}, "DOCKER_CONFIG /etc/docker/config.json is not a mounted Secret key"},
+		{"no docker config", []edit{{"deployment.yaml", "          env:\n            - name: DOCKER_CONFIG\n              value: /var/run/secrets/imagebump/docker\n", ""}}, "neither registries.dockerConfig nor DOCKER_CONFIG"},
 		{"workDir read-only", []edit{{"deployment.yaml", "mountPath: /var/lib/imagebump\n", "mountPath: /var/lib/imagebump\n              readOnly: true\n"}}, "workDir"},
 		{"workDir not mounted", []edit{{"shared/config.yaml", "workDir: /var/lib/imagebump", "workDir: /data"}}, "workDir"},
 		{"environment variable not set", []edit{{"shared/config.yaml", "email: imagebump@users.noreply.github.com", "email: ${IMAGEBUMP_EMAIL}"}}, "${IMAGEBUMP_EMAIL}"},
@@ -113,8 +153,17 @@ func TestChecksCatch(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			got := append(checkBase(t, dir), checkCronJob(t, dir)...)
+			var got []string
+			for _, check := range []func(*testing.T, string) []string{checkBase, checkCronJob, checkMonitoring, checkNetworkPolicy} {
+				got = append(got, check(t, dir)...)
+			}
 			t.Logf("problems:\n%s", strings.Join(got, "\n"))
+			if tc.want == "" {
+				if len(got) > 0 {
+					t.Errorf("want no problem, got %d:\n%s", len(got), strings.Join(got, "\n"))
+				}
+				return
+			}
 			if !slices.ContainsFunc(got, func(p string) bool { return strings.Contains(p, tc.want) }) {
 				t.Errorf("no problem mentions %q; got %d:\n%s", tc.want, len(got), strings.Join(got, "\n"))
 			}
@@ -142,6 +191,7 @@ func checkBase(t *testing.T, dir string) []string {
 	if !selects(d.Spec.Selector.MatchLabels, d.Spec.Template.Metadata.Labels) {
 		p.addf("Deployment: selector %v does not match the pod labels %v", d.Spec.Selector.MatchLabels, d.Spec.Template.Metadata.Labels)
 	}
+	checkLabels(t, &p, dir, m, "Deployment", d.Spec.Template.Metadata.Labels)
 	w := workload{"Deployment", d.Metadata.Name, d.Spec.Template}
 	bot, c := checkPod(t, &p, dir, m, w)
 	if bot == nil || c == nil {
@@ -231,9 +281,31 @@ func checkCronJob(t *testing.T, dir string) []string {
 	if rp := pod.Spec.RestartPolicy; rp != "Never" && rp != "OnFailure" {
 		p.addf("CronJob: restartPolicy %q", rp)
 	}
-	_, c := checkPod(t, &p, dir, m, workload{"CronJob", cj.Metadata.Name, pod})
-	if c == nil {
+	checkLabels(t, &p, dir, m, "CronJob", pod.Metadata.Labels)
+	bot, c := checkPod(t, &p, dir, m, workload{"CronJob", cj.Metadata.Name, pod})
+	if bot == nil || c == nil {
 		return p
+	}
+	// run --once does not read the config's schedule: the CronJob's must
+	// say the same, lest one of them be silently irrelevant.
+	tz, spec := "", bot.Schedule
+	for _, prefix := range []string{"CRON_TZ=", "TZ="} {
+		if rest, ok := strings.CutPrefix(spec, prefix); ok {
+			tz, spec, _ = strings.Cut(rest, " ")
+			spec = strings.TrimSpace(spec)
+		}
+	}
+	switch {
+	case strings.HasPrefix(spec, "@every"):
+		p.addf("CronJob: the config's schedule %q has no CronJob equivalent", bot.Schedule)
+	case cj.Spec.Schedule != spec:
+		p.addf("CronJob: schedule %q, but the config's schedule is %q", cj.Spec.Schedule, bot.Schedule)
+	}
+	if tz == "" {
+		tz = "Etc/UTC" // the bot's zone without CRON_TZ: the image has no /etc/localtime
+	}
+	if cj.Spec.TimeZone != tz && !(tz == "Etc/UTC" && cj.Spec.TimeZone == "UTC") {
+		p.addf("CronJob: timeZone %q, but the config's schedule %q runs in %s", cj.Spec.TimeZone, bot.Schedule, tz)
 	}
 	if !slices.Contains(c.Args, "--once") {
 		p.addf("CronJob: args %v lack --once", c.Args)
@@ -289,8 +361,8 @@ func checkPod(t *testing.T, p *problems, dir string, m *manifests, w workload) (
 	}
 	c := &spec.Containers[0]
 
-	if want := wantImage(t, p, dir); c.Image != want {
-		p.addf("%s: image %s, want %s (the images: entry of %s/kustomization.yaml)", at, c.Image, want, sharedDir)
+	if name, tag := baseImage(t, p, dir); c.Image != name+":"+tag {
+		p.addf("%s: image %s, want %s:%s (the images: entry of %s/kustomization.yaml)", at, c.Image, name, tag, sharedDir)
 	}
 	// The image's ENTRYPOINT is /imagebump; args are its arguments.
 	if len(c.Command) > 0 {
@@ -391,7 +463,7 @@ func checkPod(t *testing.T, p *problems, dir string, m *manifests, w workload) (
 		var items []keyToPath
 		switch {
 		case v.Secret != nil:
-			src, items = source{kind: "Secret", name: v.Secret.SecretName}, v.Secret.Items
+			src, items = source{kind: "Secret", name: v.Secret.SecretName, optional: v.Secret.Optional != nil && *v.Secret.Optional}, v.Secret.Items
 		case v.ConfigMap != nil:
 			src, items = source{kind: "ConfigMap", name: v.ConfigMap.Name}, v.ConfigMap.Items
 		default:
@@ -482,12 +554,32 @@ func checkPod(t *testing.T, p *problems, dir string, m *manifests, w workload) (
 		need(fmt.Sprintf("repositories[%d].auth.knownHostsFile", i), r.Auth.KnownHostsFile, "")
 	}
 	need("commit.signingKeyFile", bot.Commit.SigningKeyFile, "")
-	need("registries.dockerConfig", bot.Registries.DockerConfig, dockerConfigKey)
+	// The docker config: the config's dockerConfig, else
+	// $DOCKER_CONFIG/config.json as the registry client reads it.
+	dockerConfig, dcField := bot.Registries.DockerConfig, "registries.dockerConfig"
+	if dockerConfig == "" {
+		i := slices.IndexFunc(c.Env, func(e envVar) bool { return e.Name == "DOCKER_CONFIG" })
+		if i < 0 {
+			p.addf("%s: neither registries.dockerConfig nor DOCKER_CONFIG is set: no registry credentials can be mounted", at)
+		} else {
+			dockerConfig, dcField = path.Join(c.Env[i].Value, "config.json"), "DOCKER_CONFIG"
+		}
+	}
+	need(dcField, dockerConfig, dockerConfigKey)
 	for i, h := range bot.Registries.Hosts {
 		need(fmt.Sprintf("registries.hosts[%d].caFile", i), h.CAFile, "")
 	}
 	for f, src := range files {
-		if !read[f] {
+		if src.kind == "Secret" {
+			if s, ok := secrets[src.name]; !ok {
+				p.addf("%s: Secret %s is mounted but not in secrets.example.yaml", at, src.name)
+			} else if !s.has(src.key) {
+				p.addf("%s: Secret %s in secrets.example.yaml has no key %s, which is mounted", at, src.name, src.key)
+			}
+		}
+		// An optional Secret is offered for configs that need it (SSH
+		// rather than a token); a required one must be read.
+		if !read[f] && !src.optional {
 			p.addf("%s: %s (%s %s key %s) is mounted, but the config does not read it", at, f, src.kind, src.name, src.key)
 		}
 	}
@@ -543,6 +635,32 @@ func envRefs(text string) []string {
 	return names
 }
 
+// recommended are the app.kubernetes.io labels every object and pod
+// carries.
+var recommended = []string{"name", "instance", "version", "component", "part-of"}
+
+// checkLabels checks the recommended labels of every object of m and of
+// the pod template of kind; the version label is the image's tag.
+func checkLabels(t *testing.T, p *problems, dir string, m *manifests, kind string, pod map[string]string) {
+	t.Helper()
+	_, tag := baseImage(t, p, dir)
+	check := func(at string, labels map[string]string) {
+		for _, k := range recommended {
+			k = "app.kubernetes.io/" + k
+			if labels[k] == "" {
+				p.addf("%s: no label %s", at, k)
+			}
+		}
+		if v := labels["app.kubernetes.io/version"]; v != "" && v != tag {
+			p.addf("%s: label app.kubernetes.io/version %s, but the image's tag is %s", at, v, tag)
+		}
+	}
+	for _, id := range m.ids {
+		check(id, m.labels[id])
+	}
+	check(kind+" pod template", pod)
+}
+
 // within reports whether file is dir or lies under it.
 func within(file, dir string) bool {
 	return file == dir || strings.HasPrefix(file, strings.TrimSuffix(dir, "/")+"/")
@@ -577,9 +695,11 @@ func resolvePort(c *container, port any) (int, bool) {
 	return 0, false
 }
 
-// wantImage is the image the shared component's images: entry makes of
-// the placeholder "imagebump".
-func wantImage(t *testing.T, p *problems, dir string) string {
+// baseImage reads the images: entry of the shared component: the name the
+// pods use and the tag it sets. It must not rename the image: an overlay's
+// `images: - name: NAME` matches the name the base's output carries, and
+// would silently do nothing after a rename.
+func baseImage(t *testing.T, p *problems, dir string) (name, tag string) {
 	t.Helper()
 	src, err := os.ReadFile(filepath.Join(dir, sharedDir, "kustomization.yaml"))
 	if err != nil {
@@ -590,18 +710,24 @@ func wantImage(t *testing.T, p *problems, dir string) string {
 			Name    string `yaml:"name"`
 			NewName string `yaml:"newName"`
 			NewTag  string `yaml:"newTag"`
+			Digest  string `yaml:"digest"`
 		} `yaml:"images"`
 	}
 	if err := yaml.Unmarshal(src, &k); err != nil {
 		t.Fatal(err)
 	}
-	for _, img := range k.Images {
-		if img.Name == "imagebump" && img.NewName != "" && img.NewTag != "" {
-			return img.NewName + ":" + img.NewTag
-		}
+	if len(k.Images) != 1 {
+		p.addf("%s/kustomization.yaml: %d images: entries, want the one of the imagebump image", sharedDir, len(k.Images))
+		return "", ""
 	}
-	p.addf("%s/kustomization.yaml: no images: entry sets newName and newTag of imagebump", sharedDir)
-	return ""
+	img := k.Images[0]
+	if img.NewName != "" && img.NewName != img.Name {
+		p.addf("%s/kustomization.yaml: images: renames %s to %s; an overlay's images: entry named %s would then do nothing", sharedDir, img.Name, img.NewName, img.Name)
+	}
+	if img.NewTag == "" || img.Digest != "" {
+		p.addf("%s/kustomization.yaml: images: entry %s sets no newTag (or a digest): the version label names a tag", sharedDir, img.Name)
+	}
+	return img.Name, img.NewTag
 }
 
 // exampleSecrets reads secrets.example.yaml, the shape of the Secrets users
@@ -667,7 +793,7 @@ func build(t *testing.T, p *problems, dir string) *manifests {
 	if err != nil {
 		t.Fatalf("kustomize build %s: %v", dir, err)
 	}
-	m := &manifests{namespaces: map[string]string{}}
+	m := &manifests{namespaces: map[string]string{}, labels: map[string]map[string]string{}}
 	dec := yaml.NewDecoder(bytes.NewReader(out))
 	for {
 		var doc yaml.Node
@@ -685,6 +811,7 @@ func build(t *testing.T, p *problems, dir string) *manifests {
 		decode(t, &doc, &head)
 		id := head.Kind + "/" + head.Metadata.Name
 		m.ids = append(m.ids, id)
+		m.labels[id] = head.Metadata.Labels
 		if head.Metadata.Namespace != "" {
 			m.namespaces[id] = head.Metadata.Namespace
 		}
@@ -697,6 +824,12 @@ func build(t *testing.T, p *problems, dir string) *manifests {
 			m.services = append(m.services, decodeAs[service](t, &doc))
 		case "ConfigMap":
 			m.configMaps = append(m.configMaps, decodeAs[configMap](t, &doc))
+		case "NetworkPolicy":
+			m.netpols = append(m.netpols, decodeAs[networkPolicy](t, &doc))
+		case "ServiceMonitor":
+			m.monitors = append(m.monitors, decodeAs[serviceMonitor](t, &doc))
+		case "PrometheusRule":
+			m.rules = append(m.rules, decodeAs[prometheusRule](t, &doc))
 		}
 	}
 	return m
@@ -719,16 +852,23 @@ func decodeAs[T any](t *testing.T, n *yaml.Node) T {
 // manifests is the output of one kustomize build, decoded into the fields
 // the checks read.
 type manifests struct {
-	ids         []string          // Kind/name, in output order
-	namespaces  map[string]string // Kind/name → namespace, where set
+	ids         []string                     // Kind/name, in output order
+	namespaces  map[string]string            // Kind/name → namespace, where set
+	labels      map[string]map[string]string // Kind/name → metadata.labels
 	deployments []deployment
 	cronJobs    []cronJob
 	services    []service
 	configMaps  []configMap
+	netpols     []networkPolicy
+	monitors    []serviceMonitor
+	rules       []prometheusRule
 }
 
 // source is where a mounted file comes from.
-type source struct{ kind, name, key string }
+type source struct {
+	kind, name, key string
+	optional        bool // a Secret marked optional: the pod starts without it
+}
 
 type meta struct {
 	Name        string            `yaml:"name"`
@@ -752,6 +892,7 @@ type cronJob struct {
 	Metadata meta `yaml:"metadata"`
 	Spec     struct {
 		Schedule          string `yaml:"schedule"`
+		TimeZone          string `yaml:"timeZone"`
 		ConcurrencyPolicy string `yaml:"concurrencyPolicy"`
 		JobTemplate       struct {
 			Spec struct {
@@ -899,4 +1040,54 @@ type volume struct {
 		ClaimName string `yaml:"claimName"`
 		ReadOnly  bool   `yaml:"readOnly"`
 	} `yaml:"persistentVolumeClaim"`
+}
+
+type networkPolicy struct {
+	Metadata meta `yaml:"metadata"`
+	Spec     struct {
+		PodSelector struct {
+			MatchLabels map[string]string `yaml:"matchLabels"`
+		} `yaml:"podSelector"`
+		PolicyTypes []string `yaml:"policyTypes"`
+		Ingress     []struct {
+			From  []any        `yaml:"from"`
+			Ports []netpolPort `yaml:"ports"`
+		} `yaml:"ingress"`
+		Egress []struct {
+			To    []any        `yaml:"to"`
+			Ports []netpolPort `yaml:"ports"`
+		} `yaml:"egress"`
+	} `yaml:"spec"`
+}
+
+type netpolPort struct {
+	Port     any    `yaml:"port"`
+	Protocol string `yaml:"protocol"`
+}
+
+type serviceMonitor struct {
+	Metadata meta `yaml:"metadata"`
+	Spec     struct {
+		Selector struct {
+			MatchLabels map[string]string `yaml:"matchLabels"`
+		} `yaml:"selector"`
+		NamespaceSelector map[string]any `yaml:"namespaceSelector"`
+		Endpoints         []struct {
+			Port string `yaml:"port"`
+			Path string `yaml:"path"`
+		} `yaml:"endpoints"`
+	} `yaml:"spec"`
+}
+
+type prometheusRule struct {
+	Metadata meta `yaml:"metadata"`
+	Spec     struct {
+		Groups []struct {
+			Name  string `yaml:"name"`
+			Rules []struct {
+				Alert string `yaml:"alert"`
+				Expr  string `yaml:"expr"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	} `yaml:"spec"`
 }

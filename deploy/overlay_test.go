@@ -85,7 +85,8 @@ func TestReadmeOverlay(t *testing.T) {
 				t.Fatal(err)
 			}
 			var p problems
-			baseImage := wantImage(t, &p, kube)
+			name, tag := baseImage(t, &p, kube)
+			baseRef := name + ":" + tag
 			m := build(t, &p, overlay)
 			for _, msg := range p {
 				t.Fatal(msg)
@@ -100,7 +101,7 @@ func TestReadmeOverlay(t *testing.T) {
 			if len(pods) != 1 {
 				t.Fatalf("%d workloads in the output, want 1: %v", len(pods), m.ids)
 			}
-			want := tc.want(baseImage)
+			want := tc.want(baseRef)
 			for _, c := range pods[0].Spec.Containers {
 				if c.Image != want {
 					t.Errorf("container %s runs %s, want %s", c.Name, c.Image, want)

@@ -96,6 +96,12 @@ type Host struct {
 	Token string
 	// TokenFile is a file holding Token.
 	TokenFile string
+
+	// Provider names a cloud whose workload identity serves this host
+	// when neither the fields above nor the docker config have
+	// credentials for it: ProviderAWS, ProviderGCP or ProviderAuto (by
+	// the host's name). Empty means none.
+	Provider string
 }
 
 // Option configures a Client built by New.
@@ -347,6 +353,7 @@ func New(opts ...Option) (*Client, error) {
 	c.defaultTransport = base.Clone()
 
 	hostKeys := hostKeychain{}
+	cloud := cloudKeychain{providers: map[string]string{}}
 	for _, h := range o.hosts {
 		reg, err := name.NewRegistry(h.Host)
 		if err != nil || h.Host == "" {
@@ -368,6 +375,13 @@ func New(opts ...Option) (*Client, error) {
 		if auth != nil {
 			hostKeys[key] = sourcedAuth{Authenticator: auth, src: "the registries.hosts entry for " + key}
 		}
+		p, err := resolveProvider(key, h.Provider)
+		if err != nil {
+			return nil, fmt.Errorf("registry host %q: %w", h.Host, err)
+		}
+		if p != "" {
+			cloud.providers[key] = p
+		}
 	}
 
 	dc, err := newDockerConfigKeychain(o.dockerConfig)
@@ -379,7 +393,7 @@ func New(opts ...Option) (*Client, error) {
 	if o.keychain != nil {
 		chain = append(chain, o.keychain)
 	}
-	chain = append(chain, dc)
+	chain = append(chain, dc, cloud)
 	c.keychain = recordingKeychain{inner: authn.NewMultiKeychain(chain...), secrets: c.secrets}
 	c.rt = &retryTransport{c: c}
 	return c, nil

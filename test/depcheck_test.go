@@ -52,7 +52,9 @@ func TestImports(t *testing.T) {
 		// from an explicit path, which the keychain cannot be pointed at.
 		// docker-credential-helpers' client (docker/cli's own) runs
 		// credential helpers with errors that never echo their output.
-		{"registry", []string{"github.com/google/go-containerregistry", "github.com/docker/cli/cli/config", "github.com/docker/docker-credential-helpers", "golang.org/x/sync", "golang.org/x/time/rate"}},
+		// amazon-ecr-credential-helper's library gets ECR tokens from the
+		// pod's AWS identity (registries.hosts[].provider: aws).
+		{"registry", []string{"github.com/google/go-containerregistry", "github.com/docker/cli/cli/config", "github.com/docker/docker-credential-helpers", "golang.org/x/sync", "golang.org/x/time/rate", "github.com/awslabs/amazon-ecr-credential-helper/ecr-login"}},
 		// gitwriter speaks git through go-git alone (no git binary in the
 		// image) and signs with the OpenPGP library go-git's signing uses;
 		// the bot maps its config onto gitwriter.Options.

@@ -28,14 +28,35 @@ func newVersionCommand() *cobra.Command {
 }
 
 func printVersion(w io.Writer) {
-	v, c := version, commit
-	if info, ok := debug.ReadBuildInfo(); ok {
+	info, _ := debug.ReadBuildInfo()
+	v, c := versionOf(version, commit, info)
+	fmt.Fprintf(w, "imagebump %s\ncommit: %s\ngo: %s %s/%s\n", v, c, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// versionOf is the version and commit to report: those stamped by the
+// release build, else what the Go toolchain recorded in the build info
+// (`go install module@v1.2.3` records the module version; `go build` in a
+// git checkout records a version from the tags, such as
+// v0.0.0-20261201164705-87c20caee44c+dirty, and the revision), else "dev"
+// and "unknown". A revision built with uncommitted changes says so.
+func versionOf(stampedVersion, stampedCommit string, info *debug.BuildInfo) (v, c string) {
+	v, c = stampedVersion, stampedCommit
+	if info != nil {
 		if v == "" && info.Main.Version != "" && info.Main.Version != "(devel)" {
-			v = info.Main.Version // go install module@version
+			v = info.Main.Version
 		}
-		for _, s := range info.Settings {
-			if s.Key == "vcs.revision" && c == "" {
-				c = s.Value
+		if c == "" {
+			var modified bool
+			for _, s := range info.Settings {
+				switch s.Key {
+				case "vcs.revision":
+					c = s.Value
+				case "vcs.modified":
+					modified = s.Value == "true"
+				}
+			}
+			if c != "" && modified {
+				c += " (modified)"
 			}
 		}
 	}
@@ -45,5 +66,5 @@ func printVersion(w io.Writer) {
 	if c == "" {
 		c = "unknown"
 	}
-	fmt.Fprintf(w, "imagebump %s\ncommit: %s\ngo: %s %s/%s\n", v, c, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return v, c
 }
