@@ -71,6 +71,16 @@ func (r *Runner) pullRequests(ctx context.Context, reg Registry, wc WorkingCopy,
 		res.PullRequests = pullrequest.Execute(ctx, decisions, forge, prBranches{wc: wc, changes: changes}, opts...)
 	}
 	res.PullRequests = append(res.PullRequests, failures...)
+	// The status links every pull request, not only those opened now.
+	urls := map[int]string{}
+	for _, pr := range prs {
+		urls[pr.Number] = pr.URL
+	}
+	for i := range res.PullRequests {
+		if pr := &res.PullRequests[i]; pr.URL == "" {
+			pr.URL = urls[pr.Number]
+		}
+	}
 }
 
 // groups forms the pull request groups of a pass from the policies its

@@ -31,6 +31,8 @@ type Policies struct {
 	PullRequests PullRequests
 	// Files are the policy files read, relative to the root.
 	Files []string
+	// Dashboard is the root file's dashboard setting (off by default).
+	Dashboard Dashboard
 }
 
 // Policy is a compiled policy, where it is defined, and the settings of
@@ -86,6 +88,7 @@ func DefaultPullRequests() PullRequests {
 type policyFile struct {
 	Policies     []policyEntry     `yaml:"policies"`
 	PullRequests *pullRequestsFile `yaml:"pullRequests"`
+	Dashboard    *dashboardFile    `yaml:"dashboard"`
 }
 
 type policyEntry struct {
@@ -146,6 +149,14 @@ func LoadPolicies(root string) (*Policies, error) {
 		ps, prs, probs := parsePolicyFile(rel, src)
 		problems = append(problems, probs...)
 		out.Policies = append(out.Policies, ps...)
+		if d, probs := dashboardOf(rel, src); len(probs) > 0 {
+			problems = append(problems, probs...)
+		} else if d != nil && isRoot(rel) {
+			out.Dashboard = *d
+		} else if d != nil {
+			problems = append(problems, problem.Problem{File: rel, Line: keyLineOf(src, "dashboard"),
+				Message: "dashboard is read from the repository's root policy file only"})
+		}
 		if prs != nil {
 			if isRoot(rel) {
 				out.PullRequests = *prs
@@ -386,12 +397,15 @@ func duplicateNames(ps []*Policy) problem.List {
 	return problems
 }
 
-func prsLine(src []byte) int {
+func prsLine(src []byte) int { return keyLineOf(src, "pullRequests") }
+
+// keyLineOf is the line of a top-level key of a policy file, or 0.
+func keyLineOf(src []byte, key string) int {
 	var doc yaml.Node
 	if yaml.Unmarshal(src, &doc) != nil || len(doc.Content) == 0 {
 		return 0
 	}
-	return keyLine(doc.Content[0], "pullRequests")
+	return keyLine(doc.Content[0], key)
 }
 
 // valueOf returns the value node of key in a mapping node, or nil.
