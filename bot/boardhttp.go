@@ -17,8 +17,10 @@ var statusHTML string
 
 // statusPage is the status page's template.
 var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{
-	"stamp":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
-	"seconds": func(s float64) string { return (time.Duration(s * float64(time.Second))).Round(time.Millisecond).String() },
+	"stamp": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+	"seconds": func(s float64) string {
+		return (time.Duration(s * float64(time.Second))).Round(time.Millisecond).String()
+	},
 	"short": func(s string) string {
 		if len(s) > 12 {
 			return s[:12]
