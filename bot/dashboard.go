@@ -71,6 +71,12 @@ func (r *Runner) dashboard(ctx context.Context, repo config.Repository, d config
 		body = DashboardText(Summarize(*res), d.Title)
 	}
 	out, err := SyncDashboard(ctx, is, d.Enabled, d.Title, body, r.DryRun)
+	if err != nil && !d.Enabled && out.Action == DashboardNone {
+		// Looking for a dashboard to close failed: a repository that never
+		// had one does not fail for it; the next pass looks again.
+		log.Debug("looking for a dashboard issue to close", "err", err)
+		return
+	}
 	if err != nil {
 		out.Error = err.Error()
 		log.Warn("dashboard issue", "err", err)
