@@ -95,7 +95,7 @@ func (r *Runner) dashboard(ctx context.Context, repo config.Repository, d config
 func SyncDashboard(ctx context.Context, is Issues, enabled bool, title, body string, dryRun bool) (DashboardResult, error) {
 	issues, err := is.OpenIssues(ctx)
 	if err != nil {
-		return DashboardResult{Action: DashboardNone}, fmt.Errorf("dashboard: listing open issues: %w", err)
+		return DashboardResult{Action: DashboardNone}, fmt.Errorf("dashboard: %w", err)
 	}
 	var mine []forge.Issue
 	for _, i := range issues {
@@ -111,7 +111,7 @@ func SyncDashboard(ctx context.Context, is Issues, enabled bool, title, body str
 				continue
 			}
 			if err := is.EditIssue(ctx, i.Number, i.Title, i.Body, true); err != nil {
-				return out, fmt.Errorf("dashboard: closing issue #%d: %w", i.Number, err)
+				return out, fmt.Errorf("dashboard: closing: %w", err)
 			}
 		}
 		return out, nil
@@ -122,7 +122,7 @@ func SyncDashboard(ctx context.Context, is Issues, enabled bool, title, body str
 		}
 		i, err := is.CreateIssue(ctx, title, body)
 		if err != nil {
-			return DashboardResult{Action: DashboardNone}, fmt.Errorf("dashboard: opening the issue: %w", err)
+			return DashboardResult{Action: DashboardNone}, fmt.Errorf("dashboard: %w", err)
 		}
 		return DashboardResult{Number: i.Number, URL: i.URL, Action: DashboardCreated}, nil
 	}
@@ -143,7 +143,7 @@ func SyncDashboard(ctx context.Context, is Issues, enabled bool, title, body str
 		return out, nil
 	}
 	if err := is.EditIssue(ctx, cur.Number, title, body, false); err != nil {
-		return out, fmt.Errorf("dashboard: editing issue #%d: %w", cur.Number, err)
+		return out, fmt.Errorf("dashboard: %w", err)
 	}
 	return out, nil
 }

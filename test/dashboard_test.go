@@ -14,6 +14,7 @@ import (
 	"github.com/imagebump/imagebump/gitwriter/github"
 	"github.com/imagebump/imagebump/gitwriter/gitlab"
 	"github.com/imagebump/imagebump/test/forgefake"
+	"github.com/imagebump/imagebump/test/githubfake"
 )
 
 // The forge clients are the dashboard's Issues.
@@ -43,6 +44,15 @@ func TestDashboardZeroChurn(t *testing.T) {
 			human, err := is.CreateIssue(ctx, "Flaky deploys", "Seen twice this week.")
 			if err != nil {
 				t.Fatal(err)
+			}
+			if gh, ok := fake.(*githubfake.Server); ok {
+				// GitHub lists pull requests among issues: one whose body
+				// carries the marker is still no dashboard.
+				parent := forgefake.Git(t, repo, "rev-parse", "main")
+				if _, err := forgefake.CommitFiles(repo, parent, "feature", map[string]string{"x": "y\n"}, "human@example.com", "feature"); err != nil {
+					t.Fatal(err)
+				}
+				gh.HumanOpen("feature", "Quote the dashboard", "It says "+bot.DashboardMarker)
 			}
 			const title = "imagebump dashboard"
 			first := "| Policy | State |\n|---|---|\n| `web` | up-to-date |\n\n" + bot.DashboardMarker + "\n"

@@ -3,6 +3,7 @@ package githubfake
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/imagebump/imagebump/test/forgefake"
@@ -42,8 +43,21 @@ func (s *Server) serveIssues(w http.ResponseWriter, r *http.Request, parts []str
 		if state == "" {
 			state = "open"
 		}
-		list := s.issues.List(state)
-		s.page(w, r, len(list), func(i int) any { return render(list[i]) })
+		// GitHub lists pull requests as issues too, newest first; only
+		// the pull_request key tells them apart.
+		var items []map[string]any
+		for _, is := range slices.Backward(s.issues.List(state)) {
+			items = append(items, render(is))
+		}
+		for _, pr := range slices.Backward(s.All()) {
+			if state == "all" || pr.State == state {
+				items = append(items, map[string]any{
+					"number": pr.Number, "title": pr.Title, "body": pr.Body, "state": pr.State,
+					"pull_request": map[string]string{"url": fmt.Sprintf("https://api.github.com/repos/%s/%s/pulls/%d", s.Owner, s.Repo, pr.Number)},
+				})
+			}
+		}
+		s.page(w, r, len(items), func(i int) any { return items[i] })
 	case len(parts) == 1 && r.Method == http.MethodPost:
 		var req struct {
 			Title string `json:"title"`
