@@ -18,6 +18,7 @@ import (
 
 	"github.com/imagebump/imagebump/config"
 	"github.com/imagebump/imagebump/gitwriter"
+	"github.com/imagebump/imagebump/gitwriter/forge"
 	"github.com/imagebump/imagebump/gitwriter/pullrequest"
 	"github.com/imagebump/imagebump/patcher"
 	"github.com/imagebump/imagebump/policy"
@@ -223,5 +224,72 @@ func TestStatusAPI(t *testing.T) {
 	}
 	if len(got.Events) != MaxEvents || got.Events[0].Result != fmt.Sprint(MaxEvents+1) {
 		t.Errorf("events: %d, newest %+v; want %d, newest %d", len(got.Events), got.Events[0], MaxEvents, MaxEvents+1)
+	}
+}
+
+func TestDashboardTextCut(t *testing.T) {
+	st := RepositoryStatus{URL: "https://git.example.com/a.git"}
+	for i := range 2000 {
+		st.Policies = append(st.Policies, PolicyStatus{Name: fmt.Sprintf("policy-%04d", i), Image: "ghcr.io/acme/some-rather-long-image-name", State: StateUpToDate, Selected: "1.0.0",
+			Current: []Value{{File: "apps/some/deployment.yaml", Line: i + 1, Value: "ghcr.io/acme/some-rather-long-image-name:1.0.0"}}})
+	}
+	got := DashboardText(st, "t")
+	if n := len(got); n > MaxDashboardText+len(DashboardMarker)+2 {
+		t.Errorf("dashboard text of %d bytes; at most %d allowed", n, MaxDashboardText)
+	}
+	if !strings.HasSuffix(got, "\n"+DashboardMarker+"\n") || !strings.Contains(got, "the rest is cut") {
+		t.Errorf("a cut dashboard lacks its marker or its note:\n%s", got[len(got)-300:])
+	}
+	if again := DashboardText(st, "t"); again != got {
+		t.Error("the same status gave two dashboard texts")
+	}
+	for _, l := range strings.Split(got, "\n") {
+		if strings.HasPrefix(l, "| `policy-") && !strings.HasSuffix(l, "|") {
+			t.Errorf("a table row was cut: %q", l)
+		}
+	}
+}
+
+// memIssues is an in-memory Issues that records its writes.
+type memIssues struct {
+	open   []forge.Issue
+	writes []string
+}
+
+func (m *memIssues) OpenIssues(context.Context) ([]forge.Issue, error) { return m.open, nil }
+
+func (m *memIssues) CreateIssue(_ context.Context, title, body string) (forge.Issue, error) {
+	m.writes = append(m.writes, "create")
+	return forge.Issue{Number: 99, Title: title, Body: body}, nil
+}
+
+func (m *memIssues) EditIssue(_ context.Context, n int, _, _ string, close bool) error {
+	m.writes = append(m.writes, fmt.Sprintf("edit #%d close=%v", n, close))
+	return nil
+}
+
+func TestSyncDashboardRules(t *testing.T) {
+	body := "a\nb\n" + DashboardMarker + "\n"
+	tests := []struct {
+		name    string
+		open    []forge.Issue
+		enabled bool
+		want    []string
+	}{
+		{"the forge's line endings and trailing space are not a change", []forge.Issue{{Number: 4, Title: "t", Body: "a\r\nb\r\n" + DashboardMarker}}, true, nil},
+		{"the oldest of two is the dashboard; the other is left alone", []forge.Issue{{Number: 9, Title: "t", Body: "old " + DashboardMarker}, {Number: 4, Title: "t", Body: "old " + DashboardMarker}}, true, []string{"edit #4 close=false"}},
+		{"an issue without the marker is not the dashboard", []forge.Issue{{Number: 4, Title: "t", Body: "a\nb\n"}}, true, []string{"create"}},
+		{"turned off: every open dashboard is closed", []forge.Issue{{Number: 9, Body: DashboardMarker}, {Number: 4, Body: DashboardMarker}, {Number: 5, Body: "human"}}, false, []string{"edit #9 close=true", "edit #4 close=true"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := &memIssues{open: tc.open}
+			if _, err := SyncDashboard(context.Background(), m, tc.enabled, "t", body, false); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, m.writes); diff != "" {
+				t.Errorf("writes (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

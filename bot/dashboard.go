@@ -206,9 +206,23 @@ func DashboardText(st RepositoryStatus, title string) string {
 			fmt.Fprintf(&b, "- %s %s\n", code(loc), cell(p.Message))
 		}
 	}
-	b.WriteString("\n" + DashboardMarker + "\n")
-	return b.String()
+	text := b.String()
+	if len(text) > MaxDashboardText {
+		// Cut at a line, so a table row is whole or absent; the same
+		// status is cut the same way on every pass.
+		i := strings.LastIndexByte(text[:MaxDashboardText-len(dashboardCut)], '\n')
+		text = text[:i+1] + dashboardCut
+	}
+	return text + "\n" + DashboardMarker + "\n"
 }
+
+// MaxDashboardText is the longest dashboard text, in bytes, marker aside:
+// below GitHub's 65,536-character limit on issue bodies, so the forge
+// never cuts it (a cut text would differ from the wanted one on every
+// pass).
+const MaxDashboardText = 60000
+
+const dashboardCut = "\n… the rest is cut to fit the issue: the status page (`GET /`) lists every policy.\n"
 
 // cell is text safe in a markdown table cell.
 func cell(s string) string {
