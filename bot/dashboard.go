@@ -181,7 +181,11 @@ func DashboardText(st RepositoryStatus, title string) string {
 				sel = code(p.Selected)
 			}
 			state := string(p.State)
-			if pr := p.PullRequest; pr != nil {
+			if pr := p.PullRequest; pr != nil && pr.URL != "" {
+				// A link: GitLab reads a bare #N as an issue, not a merge
+				// request.
+				state += fmt.Sprintf(" [#%d](%s)", pr.Number, strings.ReplaceAll(pr.URL, ")", "%29"))
+			} else if pr != nil {
 				state += fmt.Sprintf(" #%d", pr.Number)
 			}
 			if p.Commit != "" {

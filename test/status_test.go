@@ -42,11 +42,14 @@ func TestRunStatusAndDashboard(t *testing.T) {
 		t.Fatalf("issues after the first pass: %+v; want the open dashboard", issues)
 	}
 	body := issues[0].Body
+	if testing.Verbose() {
+		t.Logf("the dashboard issue:\n%s", body)
+	}
 	for _, want := range []string{
 		bot.DashboardMarker,
 		"| `api` | `" + w.reg.Repo("acme/missing") + "` | `" + w.reg.Repo("acme/missing") + ":2.0.0` (apps/api/deployment.yaml:1) | none | failing: ",
 		"| `web` | `" + w.reg.Repo("acme/web") + "` | `" + w.reg.Repo("acme/web") + ":1.4.2` (apps/web/deployment.yaml:",
-		"| `1.5.0` | pr-open #1 |",
+		"| `1.5.0` | pr-open [#1](http",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the dashboard lacks %q:\n%s", want, body)
