@@ -3,6 +3,7 @@ package bot
 import (
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -359,7 +360,7 @@ func Scrub(s string) string {
 // safeURL is an http(s) address without user information, or "".
 func safeURL(u string) string {
 	u = Scrub(u)
-	if ok, _ := regexp.MatchString(`^https?://`, u); !ok {
+	if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
 		return ""
 	}
 	return u
