@@ -24,6 +24,15 @@ type Issues interface {
 	EditIssue(ctx context.Context, number int, title, body string, close bool) error
 }
 
+// DashboardResult is what a pass did with the repository's dashboard
+// issue.
+type DashboardResult struct {
+	Number int    `json:"number,omitempty"`
+	URL    string `json:"url,omitempty"`
+	// Action is "created", "updated", "unchanged", "closed" or "none".
+	Action string `json:"action"`
+	Error  string `json:"error,omitempty"`
+}
 // DashboardMarker is the hidden line by which the bot finds its dashboard
 // issue again.
 const DashboardMarker = "<!-- imagebump:dashboard -->"
