@@ -33,6 +33,7 @@ type DashboardResult struct {
 	Action string `json:"action"`
 	Error  string `json:"error,omitempty"`
 }
+
 // DashboardMarker is the hidden line by which the bot finds its dashboard
 // issue again.
 const DashboardMarker = "<!-- imagebump:dashboard -->"
