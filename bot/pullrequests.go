@@ -114,6 +114,16 @@ func (r *Runner) pullRequests(ctx context.Context, reg sourcer, wc prWorkingCopy
 		res.PullRequests = pullrequest.Execute(ctx, decisions, forge, prBranches{wc: wc, prefix: s.BranchPrefix, changes: plan.Commits}, opts...)
 	}
 	res.PullRequests = append(res.PullRequests, failures...)
+	// The status links every pull request, not only those opened now.
+	urls := map[int]string{}
+	for _, pr := range prs {
+		urls[pr.Number] = pr.URL
+	}
+	for i := range res.PullRequests {
+		if pr := &res.PullRequests[i]; pr.URL == "" {
+			pr.URL = urls[pr.Number]
+		}
+	}
 }
 
 // basesOutside refuses a base (or push) branch under the bot's branch

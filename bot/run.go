@@ -111,6 +111,13 @@ type Result struct {
 	PullRequests []pullrequest.Result
 	// Requests counts the registry requests of the round the pass was in.
 	Requests []registry.Count
+	// Current has the values the markers of known policies hold on the
+	// base branch, by file and line, for the status; nil when the pass
+	// stopped before planning.
+	Current []Value
+	// Dashboard says what became of the repository's dashboard issue; nil
+	// when the pass did not get to it or the repository has no forge.
+	Dashboard *DashboardResult
 	// Invalid is set when the repository's policy files are invalid
 	// (config.Problems in Err): exit 2 for this repository.
 	Invalid bool
@@ -122,7 +129,7 @@ type Result struct {
 // policy that did not resolve, a problem with a marker or file, a pull
 // request action that failed.
 func (r *Result) Failed() bool {
-	if r.Err != nil {
+	if r.Err != nil || (r.Dashboard != nil && r.Dashboard.Error != "") {
 		return true
 	}
 	if r.Plan != nil && len(r.Plan.Problems) > 0 {
@@ -244,6 +251,8 @@ func (r *Runner) pass(ctx context.Context, reg passRegistry, repo config.Reposit
 	} else {
 		r.pullRequests(ctx, reg, wc, repo, st, &res, log)
 	}
+	// 7. The dashboard issue shows what the pass did.
+	r.dashboard(ctx, repo, st.PolicyFiles.Dashboard, &res, log)
 	return res
 }
 
@@ -264,6 +273,7 @@ func (r *Runner) plan(ctx context.Context, reg Registry, root string, repo confi
 		return nil, err
 	}
 	res.Policies, res.Plan = o.Policies, o.Patch
+	res.Current = currentValues(ctx, o.Tree, o.PolicyFiles)
 	return o, nil
 }
 

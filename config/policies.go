@@ -35,6 +35,8 @@ type Policies struct {
 	// Flux is what the repository's Flux image automation objects say
 	// besides their policies; nil when it holds none or they are not read.
 	Flux *Flux
+	// Dashboard is the root file's dashboard setting (off by default).
+	Dashboard Dashboard
 }
 
 // Policy is a compiled policy, where it is defined, and the settings of
@@ -100,7 +102,8 @@ type policyFile struct {
 	PullRequests *pullRequestsFile `yaml:"pullRequests"`
 	// Flux false stops the repository's Flux objects being read (root
 	// file only).
-	Flux *bool `yaml:"flux"`
+	Flux      *bool          `yaml:"flux"`
+	Dashboard *dashboardFile `yaml:"dashboard"`
 }
 
 // LoadOption changes what LoadPolicies, LoadBot and LoadRegistries read
@@ -223,6 +226,14 @@ func ReadPolicies(root string, opts ...LoadOption) (*Draft, error) {
 				problems = append(problems, problem.Problem{File: rel, Line: topKeyLine(src, "flux"),
 					Message: "flux is read from the repository's root policy file only"})
 			}
+		}
+		if db, probs := dashboardOf(rel, src); len(probs) > 0 {
+			problems = append(problems, probs...)
+		} else if db != nil && isRoot(rel) {
+			out.Dashboard = *db
+		} else if db != nil {
+			problems = append(problems, problem.Problem{File: rel, Line: topKeyLine(src, "dashboard"),
+				Message: "dashboard is read from the repository's root policy file only"})
 		}
 		if prs := res.pullRequests; prs != nil {
 			if isRoot(rel) {

@@ -149,7 +149,15 @@ func serve(ctx context.Context, b *config.Bot, runner *bot.Runner, log *slog.Log
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", b.Listen, err)
 	}
-	srv := &http.Server{Handler: healthMux(reg, &ready), ReadHeaderTimeout: 10 * time.Second}
+	names := make([]string, len(b.Repositories))
+	for i, r := range b.Repositories {
+		names[i] = config.RedactURL(r.URL)
+	}
+	board := bot.NewBoard(names)
+	mux := healthMux(reg, &ready)
+	mux.Handle("GET /{$}", board.Page())
+	mux.Handle("GET /api/v1/status", board.API())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server stopped", "err", err)
@@ -157,10 +165,6 @@ func serve(ctx context.Context, b *config.Bot, runner *bot.Runner, log *slog.Log
 	}()
 	log.Info("imagebump running", "listen", ln.Addr().String(), "schedule", b.Schedule, "repositories", len(b.Repositories))
 
-	names := make([]string, len(b.Repositories))
-	for i, r := range b.Repositories {
-		names[i] = config.RedactURL(r.URL)
-	}
 	var firstRound atomic.Int32
 	firstRound.Store(int32(len(names)))
 	s := &bot.Scheduler{
@@ -174,6 +178,7 @@ func serve(ctx context.Context, b *config.Bot, runner *bot.Runner, log *slog.Log
 				res := pass(ctx, i)
 				logResult(log, res)
 				m.observe(res)
+				board.Record(res, b.Cron.Next(time.Now()))
 				// Ready once every repository has had its first pass,
 				// whatever its result.
 				if firstRound.Load() > 0 && firstRound.Add(-1) == 0 {

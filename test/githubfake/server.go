@@ -53,6 +53,8 @@ type Server struct {
 	privateFree   bool
 	pushLag       int
 	creates       map[string]int // "head@sha" → create requests seen
+
+	issues forgefake.Issues
 }
 
 // MaxBody is the longest pull request body GitHub accepts, in characters:
@@ -247,6 +249,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return pr, true
 	}
 	route := r.Method + " " + strings.Join(parts, "/")
+	if s.serveIssues(w, r, parts) {
+		return
+	}
 	switch {
 	case route == "GET ":
 		writeJSON(w, http.StatusOK, map[string]any{

@@ -42,6 +42,8 @@ type Server struct {
 	free     bool
 	legacy13 bool
 	forks    []*forgefake.PullRequest
+
+	issues forgefake.Issues
 }
 
 // PushLag makes a source branch the API has not seen at its current
@@ -151,6 +153,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return pr, true
 	}
 	route := r.Method + " " + strings.Join(rest, "/")
+	if s.serveIssues(w, r, rest) {
+		return
+	}
 	switch {
 	case route == "GET ":
 		forgefake.WriteJSON(w, http.StatusOK, map[string]any{"id": 1, "path_with_namespace": s.Project, "default_branch": s.Base})

@@ -1,0 +1,141 @@
+package test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/imagebump/imagebump/bot"
+	"github.com/imagebump/imagebump/test/githubfake"
+)
+
+// TestRunStatusAndDashboard drives the binary in pull request mode with
+// the dashboard on: its issue shows a failing policy and the open pull
+// request, a second pass writes nothing at all to the forge, and the
+// daemon's status API and page show the same, with the page's CSP.
+func TestRunStatusAndDashboard(t *testing.T) {
+	w := newRunWorld(t)
+	w.reg.Seed(t, "acme/web", "1.4.2", "1.5.0")
+	w.fleet(map[string]string{
+		".imagebump.yaml": "policies:\n" +
+			"  - name: web\n    image: " + w.reg.Repo("acme/web") + "\n    semver: ^1\n" +
+			"  - name: api\n    image: " + w.reg.Repo("acme/missing") + "\n    semver: ^2\n" +
+			"dashboard:\n  enabled: true\n  title: Fleet dashboard\n",
+		"apps/api/deployment.yaml": "image: " + w.reg.Repo("acme/missing") + ":2.0.0 # {\"$imagepolicy\": \"api\"}\n",
+	})
+	w.github = githubfake.New(t, w.git.Dir(runRepo), "acme", "fleet", "main")
+	w.github.RequireToken(runToken)
+	cfg := w.config("pullRequest", "")
+
+	if out := w.once(cfg); out.code != 1 {
+		t.Fatalf("first pass: exit %d, want 1 (the api policy fails)\n%s", out.code, out.stderr)
+	}
+	issues := w.github.Issues()
+	if len(issues) != 1 || issues[0].Title != "Fleet dashboard" || issues[0].State != "open" {
+		t.Fatalf("issues after the first pass: %+v; want the open dashboard", issues)
+	}
+	body := issues[0].Body
+	if testing.Verbose() {
+		t.Logf("the dashboard issue:\n%s", body)
+	}
+	for _, want := range []string{
+		bot.DashboardMarker,
+		"| `api` | `" + w.reg.Repo("acme/missing") + "` | `" + w.reg.Repo("acme/missing") + ":2.0.0` (apps/api/deployment.yaml:1) | none | failing: ",
+		"| `web` | `" + w.reg.Repo("acme/web") + "` | `" + w.reg.Repo("acme/web") + ":1.4.2` (apps/web/deployment.yaml:",
+		"| `1.5.0` | pr-open [#1](http",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the dashboard lacks %q:\n%s", want, body)
+		}
+	}
+
+	// Nothing changed: no write to the forge at all.
+	before := len(w.github.Writes())
+	if out := w.once(cfg); out.code != 1 {
+		t.Fatalf("second pass: exit %d\n%s", out.code, out.stderr)
+	}
+	if writes := w.github.Writes()[before:]; len(writes) != 0 {
+		t.Errorf("the second pass wrote to the forge: %v", writes)
+	}
+
+	// The daemon's status.
+	addr := closedPort(t)
+	src, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, bytes.Replace(src, []byte("listen: 127.0.0.1:0"), []byte("listen: "+addr), 1), 0o600)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary(t), "run", "--config", cfg)
+	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+w.dir)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	get := func(path string) (*http.Response, string) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return nil, err.Error()
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		b.ReadFrom(resp.Body)
+		return resp, b.String()
+	}
+	for ctx.Err() == nil {
+		if resp, _ := get("/readyz"); resp != nil && resp.StatusCode == 200 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	resp, raw := get("/api/v1/status")
+	if resp == nil || resp.StatusCode != 200 {
+		t.Fatalf("GET /api/v1/status: %s\n%s", raw, stderr.String())
+	}
+	var o bot.Overview
+	if err := json.Unmarshal([]byte(raw), &o); err != nil {
+		t.Fatalf("decoding the status: %v\n%s", err, raw)
+	}
+	if len(o.Repositories) != 1 || o.Repositories[0].LastPass == nil || o.Repositories[0].NextDue.IsZero() {
+		t.Fatalf("status: %s", raw)
+	}
+	repo := o.Repositories[0]
+	states := map[string]bot.PolicyStatus{}
+	for _, p := range repo.Policies {
+		states[p.Name] = p
+	}
+	if api := states["api"]; api.State != bot.StateFailing || !strings.Contains(api.Error, "acme/missing") ||
+		len(api.Current) != 1 || api.Current[0].File != "apps/api/deployment.yaml" || api.Current[0].Line != 1 {
+		t.Errorf("api: %+v; want failing with its error and its value at apps/api/deployment.yaml:1", api)
+	}
+	if web := states["web"]; web.State != bot.StatePROpen || web.Selected != "1.5.0" || web.PullRequest == nil ||
+		web.PullRequest.Number != 1 || web.PullRequest.URL == "" {
+		t.Errorf("web: %+v; want pr-open #1 with its link, 1.5.0 selected", web)
+	}
+	if d := repo.Dashboard; d == nil || d.Action != bot.DashboardUnchanged || d.Number != issues[0].Number {
+		t.Errorf("dashboard: %+v; want issue #%d unchanged", d, issues[0].Number)
+	}
+	if strings.Contains(raw, runToken) {
+		t.Errorf("the status shows the token:\n%s", raw)
+	}
+	resp, page := get("/")
+	if resp == nil || resp.StatusCode != 200 || resp.Header.Get("Content-Security-Policy") != bot.ContentSecurityPolicy {
+		t.Fatalf("GET /: %v %v", resp, page)
+	}
+	if strings.Contains(page, "<script") || !strings.Contains(page, "failing") {
+		t.Errorf("the page has a script or lacks the failing policy:\n%s", page)
+	}
+	if writes := w.github.Writes()[before:]; len(writes) != 0 {
+		t.Errorf("the daemon's pass wrote to the forge: %v", writes)
+	}
+}
