@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -86,6 +87,8 @@ registries:
 		Registries: Registries{DockerConfig: "/docker/config.json", Hosts: []RegistryHost{
 			{Host: "registry.internal:5000", Insecure: true, MaxConcurrency: 2, RequestsPerSecond: 5.5},
 		}},
+		Webhooks:    Webhooks{Debounce: 2 * time.Second, MaxBodyBytes: 1 << 20},
+		Pushgateway: Pushgateway{Job: "imagebump"},
 	}
 	if diff := cmp.Diff(want, got, sameKind, cmpopts.IgnoreFields(Bot{}, "Cron"), cmpopts.IgnoreFields(Commit{}, "Template")); diff != "" {
 		t.Errorf("LoadBot (-want +got):\n%s", diff)
@@ -104,6 +107,8 @@ func TestLoadBotDefaults(t *testing.T) {
 		Schedule: "@every 5m", WorkDir: "/var/lib/imagebump", Listen: ":8080", Log: Log{Level: "info"},
 		Repositories: []Repository{{URL: "https://github.com/acme/fleet", Branch: "main", Mode: PullRequest, Forge: kind("github"), Owner: "acme", Name: "fleet", Line: 3}},
 		Commit:       Commit{AuthorName: "imagebump", AuthorEmail: "imagebump@users.noreply.github.com"},
+		Webhooks:     Webhooks{Debounce: 2 * time.Second, MaxBodyBytes: 1 << 20},
+		Pushgateway:  Pushgateway{Job: "imagebump"},
 	}
 	if diff := cmp.Diff(want, got, sameKind, cmpopts.IgnoreFields(Bot{}, "Cron")); diff != "" {
 		t.Errorf("LoadBot (-want +got):\n%s", diff)
