@@ -28,7 +28,15 @@ func newVersionCommand() *cobra.Command {
 }
 
 func printVersion(w io.Writer) {
-	v, c := version, commit
+	v, c := versionInfo()
+	fmt.Fprintf(w, "imagebump %s\ncommit: %s\ngo: %s %s/%s\n", v, c, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// versionInfo is the version and commit of the binary: from the release
+// build's flags, else from what go install recorded, else "dev" and
+// "unknown". imagebump_build_info reports them too.
+func versionInfo() (v, c string) {
+	v, c = version, commit
 	if info, ok := debug.ReadBuildInfo(); ok {
 		if v == "" && info.Main.Version != "" && info.Main.Version != "(devel)" {
 			v = info.Main.Version // go install module@version
@@ -45,5 +53,5 @@ func printVersion(w io.Writer) {
 	if c == "" {
 		c = "unknown"
 	}
-	fmt.Fprintf(w, "imagebump %s\ncommit: %s\ngo: %s %s/%s\n", v, c, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return v, c
 }
