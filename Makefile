@@ -19,8 +19,10 @@ test: packages gitea check unit fuzz
 # git: git http-backend serves the end-to-end tests' repositories; Gitea
 # needs git too. gnupg: gitwriter's tests sign commits and check them with
 # git verify-commit. openssh-client: test/gitserver's own test drives its
-# SSH server with ssh.
-TEST_PACKAGES = docker-registry:/usr/bin/docker-registry git:/usr/lib/git-core/git-http-backend gnupg:gpg openssh-client:ssh
+# SSH server with ssh. prometheus: promtool, which unit-tests the alert
+# rules of deploy/monitoring. prometheus-pushgateway: the Pushgateway run
+# --once pushes its metrics to.
+TEST_PACKAGES = docker-registry:/usr/bin/docker-registry git:/usr/lib/git-core/git-http-backend gnupg:gpg openssh-client:ssh prometheus:/usr/bin/promtool prometheus-pushgateway:/usr/bin/prometheus-pushgateway
 
 # Installs the missing packages as root; as any other user it stops at once
 # with the command to run.
