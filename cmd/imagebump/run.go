@@ -52,9 +52,11 @@ maintains one pull request per group on GitHub, GitLab or Gitea (mode:
 pullRequest).
 
 Without --once it runs a pass at start-up and then on the config's schedule,
-and serves /metrics, /healthz and /readyz on the config's listen address.
-With --once it runs one pass over every repository and exits; no HTTP
-server is started. --dry-run syncs and plans for real but writes nothing to
+and serves /metrics, /healthz, /readyz and the webhooks of the config's
+sources (POST /webhooks/SOURCE), whose events start a pass of the
+repositories they concern, on the config's listen address. With --once it
+runs one pass over every repository and exits; no HTTP server is started,
+and the metrics are pushed to the config's pushgateway, if any. --dry-run syncs and plans for real but writes nothing to
 git or the forge, and prints what it would do.
 
 Exit status (--once): 0 done; 1 a repository, registry, policy, push or
