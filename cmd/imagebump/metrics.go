@@ -78,7 +78,7 @@ func newMetrics(reg prometheus.Registerer, client *registry.Client, repos, sourc
 		}, []string{"repository"}),
 		triggered: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "imagebump_passes_triggered_total",
-			Help: "Passes asked for by webhook events, by repository (coalesced events count once).",
+			Help: "Passes asked for by webhook events, by repository; events that coalesce into one pending pass count each.",
 		}, []string{"repository"}),
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "imagebump_webhook_events_total",
