@@ -46,6 +46,11 @@ type Scheduler struct {
 	// StallAfter is how many due passes of a repository may go unstarted
 	// before Stalled names it; 0 means 3.
 	StallAfter int
+	// StallFloor is the least time since a repository's last pass started
+	// before Stalled names it, whatever the schedule, so that a frequent
+	// schedule does not make a long first clone look hung; 0 means 1h,
+	// negative means none.
+	StallFloor time.Duration
 	// Skipped, when set, is called for each pass of repository i that was
 	// due while its previous one had not finished.
 	Skipped func(i int)
@@ -101,7 +106,7 @@ func (s *Scheduler) arm() {
 
 // Stalled names the repositories that have not started a pass for
 // StallAfter due times of the schedule, counted from their last pass's
-// start, as of now. It is empty before Run starts.
+// start, nor for StallFloor, as of now. It is empty before Run starts.
 func (s *Scheduler) Stalled(now time.Time) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -109,13 +114,17 @@ func (s *Scheduler) Stalled(now time.Time) []string {
 	if n <= 0 {
 		n = 3
 	}
+	floor := s.StallFloor
+	if floor == 0 {
+		floor = time.Hour
+	}
 	var out []string
 	for i, t := range s.started {
 		due := t
 		for range n {
 			due = s.Schedule.Next(due)
 		}
-		if now.After(due) {
+		if now.After(due) && now.Sub(t) > floor {
 			out = append(out, fmt.Sprintf("%s (last pass started %s)", s.Repositories[i], t.UTC().Format(time.RFC3339)))
 		}
 	}

@@ -335,6 +335,13 @@ func TestSchedulerStalled(t *testing.T) {
 	if got := s.Stalled(time.Now().Add(3*time.Hour + time.Second)); got != nil {
 		t.Errorf("Stalled with StallAfter 5 = %v, want nothing", got)
 	}
+	s.StallAfter, s.StallFloor = 0, 4*time.Hour
+	if got := s.Stalled(time.Now().Add(3*time.Hour + time.Second)); got != nil {
+		t.Errorf("Stalled within a floor of 4h = %v, want nothing", got)
+	}
+	if got := s.Stalled(time.Now().Add(4*time.Hour + time.Second)); len(got) != 1 {
+		t.Errorf("Stalled past the floor of 4h = %v, want the repository", got)
+	}
 	close(release)
 	cancel()
 	<-stopped
@@ -346,6 +353,7 @@ func TestSchedulerStalledWhilePassHangs(t *testing.T) {
 	release := make(chan struct{})
 	s := &Scheduler{
 		Schedule:     every(time.Millisecond),
+		StallFloor:   -1,
 		Repositories: []string{"hung", "fine"},
 		Round: rounds(func(ctx context.Context, i int) {
 			if i == 0 {

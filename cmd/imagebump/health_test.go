@@ -35,6 +35,7 @@ func TestHealthzFailsWhenPassesStall(t *testing.T) {
 			started := make(chan struct{}, 1)
 			s := &bot.Scheduler{
 				Schedule:     tc.schedule,
+				StallFloor:   -1, // the default hour would outlast the test
 				Repositories: []string{"https://git.example/fleet.git"},
 				Round: func() func(context.Context, int) {
 					return func(ctx context.Context, i int) {
