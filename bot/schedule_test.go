@@ -379,3 +379,42 @@ func TestSchedulerStalledWhilePassHangs(t *testing.T) {
 	cancel()
 	<-stopped
 }
+
+// TestSchedulerTriggersKeepTheSchedule triggers one repository more often
+// than the schedule's interval: the other repository, which only the
+// schedule runs, still gets its scheduled passes.
+func TestSchedulerTriggersKeepTheSchedule(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	scheduled := make(chan struct{}, 100)
+	s := &Scheduler{
+		// Long against the triggers' 5ms, so that only a stall of a
+		// second in triggering could let a broken scheduler tick.
+		Schedule:     every(time.Second),
+		Repositories: []string{"triggered", "scheduled"},
+		Debounce:     time.Millisecond,
+		Round: rounds(func(ctx context.Context, i int) {
+			if i == 1 {
+				scheduled <- struct{}{}
+			}
+		}),
+	}
+	stopped := make(chan error)
+	go func() { stopped <- s.Run(ctx) }()
+	within(t, scheduled, "the start-up pass")
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+				s.Trigger(0)
+			}
+		}
+	}()
+	within(t, scheduled, "a scheduled pass while triggers keep coming")
+	close(stop)
+	cancel()
+	<-stopped
+}
