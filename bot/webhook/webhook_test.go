@@ -247,3 +247,32 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzVerify checks that Verify never panics on any header, and that a
+// GitHub or Gitea signature verifies exactly the body it was made for.
+func FuzzVerify(f *testing.F) {
+	f.Add("github", "sha256=00", "body", "secret", "x")
+	f.Add("gitea", "zz", "{}", "s", "")
+	f.Add("distribution", "Bearer s", "", "s", "")
+	f.Fuzz(func(t *testing.T, source, headerValue, body, secret, pathSecret string) {
+		h := http.Header{}
+		for _, k := range []string{"X-Hub-Signature-256", "X-Gitea-Signature", "X-Gitlab-Token", "Authorization"} {
+			h.Set(k, headerValue)
+		}
+		_ = Verify(Source(source), h, pathSecret, []byte(body), []byte(secret))
+		if secret == "" {
+			return
+		}
+		gh := header("X-Hub-Signature-256", "sha256="+sign(body, secret))
+		if err := Verify(GitHub, gh, "", []byte(body), []byte(secret)); err != nil {
+			t.Errorf("GitHub signature of the body refused: %v", err)
+		}
+		if err := Verify(GitHub, gh, "", []byte(body+"x"), []byte(secret)); err == nil {
+			t.Error("GitHub signature verified another body")
+		}
+		gt := header("X-Gitea-Signature", sign(body, secret))
+		if err := Verify(Gitea, gt, "", []byte(body), []byte(secret)); err != nil {
+			t.Errorf("Gitea signature of the body refused: %v", err)
+		}
+	})
+}
