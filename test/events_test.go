@@ -20,6 +20,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/crane"
 
+	"github.com/imagebump/imagebump/test/githubfake"
 	"github.com/imagebump/imagebump/test/registrytest"
 )
 
@@ -167,38 +168,61 @@ func (d *daemon) passes(url string) float64 {
 
 // TestRunRegistryNotificationTriggersPass is the issue's end-to-end case:
 // Debian's docker-registry notifies the bot of a push made with crane, and
-// the push mode commit appears while the schedule is hourly.
+// the push mode commit, or the pull request (GitHub fake over the real git
+// server), appears while the schedule is hourly.
 func TestRunRegistryNotificationTriggersPass(t *testing.T) {
-	addr := closedPort(t)
-	w := newRunWorld(t, registrytest.WithNotifications("http://"+addr+"/webhooks/distribution", hookSecret))
-	w.reg.Seed(t, "acme/web", "1.4.2", "1.5.0")
-	w.fleet(nil)
-	cfg := w.config("push", webhookConfig(t, w, "200ms", "distribution"))
-	withListen(t, cfg, addr)
-	d := startDaemon(t, w, cfg, addr)
+	for _, mode := range []string{"push", "pullRequest"} {
+		t.Run(mode, func(t *testing.T) {
+			addr := closedPort(t)
+			w := newRunWorld(t, registrytest.WithNotifications("http://"+addr+"/webhooks/distribution", hookSecret))
+			w.reg.Seed(t, "acme/web", "1.4.2", "1.5.0")
+			w.fleet(nil)
+			if mode == "pullRequest" {
+				w.github = githubfake.New(t, w.git.Dir(runRepo), "acme", "fleet", "main")
+			}
+			cfg := w.config(mode, webhookConfig(t, w, "200ms", "distribution"))
+			withListen(t, cfg, addr)
+			d := startDaemon(t, w, cfg, addr)
 
-	file := func() string { return w.git.ReadFile(t, runRepo, "main", "apps/web/deployment.yaml") }
-	d.until("the start-up pass to push 1.5.0", func() bool { return strings.Contains(file(), ":1.5.0 #") })
+			// has reports whether the change to tag is where mode puts it.
+			has := func(tag string) bool {
+				if mode == "push" {
+					return strings.Contains(w.git.ReadFile(t, runRepo, "main", "apps/web/deployment.yaml"), ":"+tag+" #")
+				}
+				for _, pr := range w.github.PullRequests() {
+					if pr.State == "open" && pr.Title == "Update "+w.reg.Repo("acme/web")+" to "+tag {
+						return true
+					}
+				}
+				return false
+			}
+			d.until("the start-up pass to propose 1.5.0", func() bool { return has("1.5.0") })
 
-	img, err := crane.Image(map[string][]byte{"app": []byte("1.6.0")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pushed := time.Now()
-	if err := crane.Push(img, w.reg.Repo("acme/web:1.6.0"), crane.Insecure); err != nil {
-		t.Fatal(err)
-	}
-	d.until("the pass the notification triggered to push 1.6.0", func() bool { return strings.Contains(file(), ":1.6.0 #") })
-	// Reported, not asserted: the schedule being hourly is the proof.
-	t.Logf("the commit of 1.6.0 was on main %s after crane's push returned", time.Since(pushed).Round(10*time.Millisecond))
-	if n := len(w.botCommits("main")); n != 2 {
-		t.Errorf("%d bot commits on main, want 2 (start-up, then the notified tag)", n)
-	}
-	if v := d.metric(`imagebump_webhook_events_total{result="accepted",source="distribution"}`); v < 1 {
-		t.Errorf("accepted distribution events = %v, want at least 1", v)
-	}
-	if !strings.Contains(d.stderr.String(), `"msg":"webhook event","source":"distribution"`) {
-		t.Errorf("no log line of the webhook event")
+			img, err := crane.Image(map[string][]byte{"app": []byte("1.6.0")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pushed := time.Now()
+			if err := crane.Push(img, w.reg.Repo("acme/web:1.6.0"), crane.Insecure); err != nil {
+				t.Fatal(err)
+			}
+			d.until("the pass the notification triggered to propose 1.6.0", func() bool { return has("1.6.0") })
+			// Reported, not asserted: the schedule being hourly is the proof.
+			t.Logf("%s: 1.6.0 was proposed %s after crane's push returned", mode, time.Since(pushed).Round(10*time.Millisecond))
+			if mode == "push" {
+				if n := len(w.botCommits("main")); n != 2 {
+					t.Errorf("%d bot commits on main, want 2 (start-up, then the notified tag)", n)
+				}
+			} else if prs := w.github.PullRequests(); len(prs) != 1 {
+				t.Errorf("%d pull requests, want the one, updated to 1.6.0: %+v", len(prs), prs)
+			}
+			if v := d.metric(`imagebump_webhook_events_total{result="accepted",source="distribution"}`); v < 1 {
+				t.Errorf("accepted distribution events = %v, want at least 1", v)
+			}
+			if !strings.Contains(d.stderr.String(), `"msg":"webhook event","source":"distribution"`) {
+				t.Errorf("no log line of the webhook event")
+			}
+		})
 	}
 }
 
