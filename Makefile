@@ -20,8 +20,10 @@ test: packages gitea check unit fuzz
 # needs git too. gnupg: gitwriter's tests sign commits and check them with
 # git verify-commit. openssh-client: test/gitserver's own test drives its
 # SSH server with ssh. chromium: bot renders the status page in headless
-# Chromium.
-TEST_PACKAGES = docker-registry:/usr/bin/docker-registry git:/usr/lib/git-core/git-http-backend gnupg:gpg openssh-client:ssh chromium:chromium
+# Chromium. prometheus: promtool, which unit-tests the alert rules of
+# deploy/monitoring. prometheus-pushgateway: the Pushgateway run --once
+# pushes its metrics to.
+TEST_PACKAGES = docker-registry:/usr/bin/docker-registry git:/usr/lib/git-core/git-http-backend gnupg:gpg openssh-client:ssh chromium:chromium prometheus:/usr/bin/promtool prometheus-pushgateway:/usr/bin/prometheus-pushgateway
 
 # Installs the missing packages as root; as any other user it stops at once
 # with the command to run.

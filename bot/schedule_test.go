@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/robfig/cron/v3"
 )
 
@@ -253,4 +254,233 @@ func TestSchedulerNoNextTime(t *testing.T) {
 			}
 		})
 	}
+}
+
+// quiet reports whether s has no triggered pass pending or to follow.
+func (s *Scheduler) quiet() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.pending {
+		if s.pending[i] || s.followUp[i] || s.busy[i] {
+			return false
+		}
+	}
+	return !s.armed
+}
+
+func TestSchedulerTriggerCoalesces(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var mu sync.Mutex
+	passes := map[int]int{}
+	var roundsStarted atomic.Int32
+	done := make(chan struct{}, 10)
+	s := &Scheduler{
+		Schedule:     never{},
+		Repositories: []string{"a", "b", "c"},
+		// Long enough that all the triggers below come within it.
+		Debounce: time.Second,
+		Round: func() func(context.Context, int) {
+			roundsStarted.Add(1)
+			return func(ctx context.Context, i int) {
+				mu.Lock()
+				passes[i]++
+				mu.Unlock()
+				done <- struct{}{}
+			}
+		},
+	}
+	if s.Trigger(0) {
+		t.Error("Trigger before Run reported true")
+	}
+	stopped := make(chan error)
+	go func() { stopped <- s.Run(ctx) }()
+	for range 3 {
+		within(t, done, "the start-up passes")
+	}
+	for !s.quiet() {
+		time.Sleep(time.Millisecond)
+	}
+	for range 50 {
+		for _, i := range []int{0, 2} {
+			if !s.Trigger(i) {
+				t.Fatal("Trigger refused while Run runs")
+			}
+		}
+	}
+	if s.Trigger(3) || s.Trigger(-1) {
+		t.Error("Trigger of a repository out of range reported true")
+	}
+	within(t, done, "the first triggered pass")
+	within(t, done, "the second triggered pass")
+	for !s.quiet() {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	<-stopped
+	if diff := cmp.Diff(map[int]int{0: 2, 1: 1, 2: 2}, passes); diff != "" {
+		t.Errorf("passes per repository (-want +got):\n%s", diff)
+	}
+	if n := roundsStarted.Load(); n != 2 {
+		t.Errorf("%d rounds, want 2: start-up and one for the coalesced triggers", n)
+	}
+	if s.Trigger(0) {
+		t.Error("Trigger after Run returned reported true")
+	}
+}
+
+func TestSchedulerTriggerWhileRunningFollowsUpOnce(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	release := make(chan struct{})
+	started := make(chan struct{}, 10)
+	var passes atomic.Int32
+	s := &Scheduler{
+		Schedule:     never{},
+		Repositories: []string{"a"},
+		Debounce:     time.Millisecond,
+		Round: rounds(func(ctx context.Context, i int) {
+			passes.Add(1)
+			started <- struct{}{}
+			<-release
+		}),
+	}
+	stopped := make(chan error)
+	go func() { stopped <- s.Run(ctx) }()
+	within(t, started, "the start-up pass")
+	for range 100 {
+		s.Trigger(0)
+	}
+	release <- struct{}{}
+	within(t, started, "the follow-up pass")
+	s.mu.Lock()
+	left := s.pending[0] || s.followUp[0]
+	s.mu.Unlock()
+	if left {
+		t.Error("another pass is pending after the follow-up started: 100 triggers during a pass must make one follow-up")
+	}
+	close(release)
+	for !s.quiet() {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	<-stopped
+	if n := passes.Load(); n != 2 {
+		t.Errorf("%d passes, want the start-up pass and one follow-up", n)
+	}
+}
+
+func TestSchedulerStalled(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	release := make(chan struct{})
+	started := make(chan struct{}, 1)
+	before := time.Now()
+	s := &Scheduler{
+		Schedule:     every(time.Hour),
+		Repositories: []string{"https://git.example/fleet.git"},
+		Round: rounds(func(ctx context.Context, i int) {
+			started <- struct{}{}
+			<-release
+		}),
+	}
+	if got := s.Stalled(before.Add(24 * time.Hour)); got != nil {
+		t.Errorf("Stalled before Run = %v, want nothing", got)
+	}
+	stopped := make(chan error)
+	go func() { stopped <- s.Run(ctx) }()
+	within(t, started, "the start-up pass")
+	if got := s.Stalled(before.Add(3*time.Hour - time.Second)); got != nil {
+		t.Errorf("Stalled within three intervals of the last start = %v, want nothing", got)
+	}
+	got := s.Stalled(time.Now().Add(3*time.Hour + time.Second))
+	if len(got) != 1 || !strings.HasPrefix(got[0], "https://git.example/fleet.git (last pass started ") {
+		t.Errorf("Stalled after three missed intervals = %q, want the repository", got)
+	}
+	s.StallAfter = 5
+	if got := s.Stalled(time.Now().Add(3*time.Hour + time.Second)); got != nil {
+		t.Errorf("Stalled with StallAfter 5 = %v, want nothing", got)
+	}
+	s.StallAfter, s.StallFloor = 0, 4*time.Hour
+	if got := s.Stalled(time.Now().Add(3*time.Hour + time.Second)); got != nil {
+		t.Errorf("Stalled within a floor of 4h = %v, want nothing", got)
+	}
+	if got := s.Stalled(time.Now().Add(4*time.Hour + time.Second)); len(got) != 1 {
+		t.Errorf("Stalled past the floor of 4h = %v, want the repository", got)
+	}
+	close(release)
+	cancel()
+	<-stopped
+}
+
+func TestSchedulerStalledWhilePassHangs(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	release := make(chan struct{})
+	s := &Scheduler{
+		Schedule:     every(time.Millisecond),
+		StallFloor:   -1,
+		Repositories: []string{"hung", "fine"},
+		Round: rounds(func(ctx context.Context, i int) {
+			if i == 0 {
+				<-release
+			}
+		}),
+	}
+	stopped := make(chan error)
+	go func() { stopped <- s.Run(ctx) }()
+	deadline := time.After(10 * time.Second)
+	for {
+		got := s.Stalled(time.Now())
+		if len(got) == 1 && strings.HasPrefix(got[0], "hung ") {
+			break
+		}
+		select {
+		case <-deadline:
+			t.Fatalf("Stalled = %q, want only the hung repository", got)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	close(release)
+	cancel()
+	<-stopped
+}
+
+// TestSchedulerTriggersKeepTheSchedule triggers one repository more often
+// than the schedule's interval: the other repository, which only the
+// schedule runs, still gets its scheduled passes.
+func TestSchedulerTriggersKeepTheSchedule(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	scheduled := make(chan struct{}, 100)
+	s := &Scheduler{
+		// Long against the triggers' 5ms, so that only a stall of a
+		// second in triggering could let a broken scheduler tick.
+		Schedule:     every(time.Second),
+		Repositories: []string{"triggered", "scheduled"},
+		Debounce:     time.Millisecond,
+		Round: rounds(func(ctx context.Context, i int) {
+			if i == 1 {
+				scheduled <- struct{}{}
+			}
+		}),
+	}
+	stopped := make(chan error)
+	go func() { stopped <- s.Run(ctx) }()
+	within(t, scheduled, "the start-up pass")
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+				s.Trigger(0)
+			}
+		}
+	}()
+	within(t, scheduled, "a scheduled pass while triggers keep coming")
+	close(stop)
+	cancel()
+	<-stopped
 }

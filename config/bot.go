@@ -36,6 +36,12 @@ type Bot struct {
 	Registries   Registries
 	// Limits bound the work of a pass.
 	Limits Limits
+	// Webhooks configures the notifications run accepts on Listen; its
+	// zero value accepts none.
+	Webhooks Webhooks
+	// Pushgateway is where run --once pushes its metrics; its zero value
+	// pushes nowhere.
+	Pushgateway Pushgateway
 }
 
 // Log configures the bot's log output.
@@ -127,6 +133,8 @@ type botFile struct {
 	Commit       commitFile       `yaml:"commit"`
 	Registries   registriesFile   `yaml:"registries"`
 	Limits       limitsFile       `yaml:"limits"`
+	Webhooks     webhooksFile     `yaml:"webhooks"`
+	Pushgateway  pushgatewayFile  `yaml:"pushgateway"`
 }
 
 type logFile struct {
@@ -293,6 +301,8 @@ func parseBot(file string, src []byte, forges forge.Kinds, registriesOnly bool, 
 	}
 	if !registriesOnly {
 		checkRun(b, f, forges, line, bad)
+		checkWebhooks(b, f.Webhooks, bad)
+		checkPushgateway(b, f.Pushgateway, bad)
 	} else {
 		// Forge sections are not validated, but an unknown field
 		// (which the inline forge map swallows) still is.
@@ -673,4 +683,105 @@ func validListen(addr string) bool {
 		return strings.HasSuffix(host, "]")
 	}
 	return !strings.ContainsAny(host, ":[]/ ")
+}
+
+// Webhooks configures the webhook receiver of run (DESIGN.md "Events,
+// status, shards").
+type Webhooks struct {
+	// SecretFiles maps each configured source (distribution, dockerhub,
+	// harbor, quay, github, gitlab, gitea) to the file holding its
+	// secret. The files are read on every request, so a rotated secret
+	// is picked up; they are never logged.
+	SecretFiles map[string]string
+	// Debounce is how long an event waits for others before its pass
+	// starts. Default 2s.
+	Debounce time.Duration
+	// MaxBodyBytes caps a notification's body. Default 1 MiB.
+	MaxBodyBytes int64
+}
+
+// WebhookSources are the senders webhooks.sources may name, in the order
+// the README lists them.
+var WebhookSources = []string{"distribution", "dockerhub", "harbor", "quay", "github", "gitlab", "gitea"}
+
+type webhooksFile struct {
+	Debounce     string                       `yaml:"debounce"`
+	MaxBodyBytes int64                        `yaml:"maxBodyBytes"`
+	Sources      map[string]webhookSourceFile `yaml:"sources"`
+}
+
+type webhookSourceFile struct {
+	SecretFile string `yaml:"secretFile"`
+}
+
+// checkWebhooks validates the webhooks section and fills in its defaults.
+func checkWebhooks(b *Bot, f webhooksFile, bad func(path, format string, args ...any)) {
+	w := Webhooks{Debounce: 2 * time.Second, MaxBodyBytes: 1 << 20}
+	if f.Debounce != "" {
+		d, err := ParseDuration(f.Debounce)
+		switch {
+		case err != nil:
+			bad("webhooks.debounce", "%v", err)
+		case d > 10*time.Minute:
+			bad("webhooks.debounce", "%s is longer than 10m; an event should start its pass within seconds", f.Debounce)
+		default:
+			w.Debounce = d
+		}
+	}
+	switch {
+	case f.MaxBodyBytes < 0:
+		bad("webhooks.maxBodyBytes", "%d is negative", f.MaxBodyBytes)
+	case f.MaxBodyBytes > 0:
+		w.MaxBodyBytes = f.MaxBodyBytes
+	}
+	for _, name := range slices.Sorted(maps.Keys(f.Sources)) {
+		at := "webhooks.sources." + name
+		if !slices.Contains(WebhookSources, name) {
+			bad(at, "%q is not a webhook source: %s", name, orList(WebhookSources))
+			continue
+		}
+		if f.Sources[name].SecretFile == "" {
+			bad(at+".secretFile", "is required: every source is authenticated")
+			continue
+		}
+		if w.SecretFiles == nil {
+			w.SecretFiles = map[string]string{}
+		}
+		w.SecretFiles[name] = f.Sources[name].SecretFile
+	}
+	b.Webhooks = w
+}
+
+// Pushgateway configures where run --once pushes its metrics.
+type Pushgateway struct {
+	// URL is the Pushgateway's base URL; empty means no push.
+	URL string
+	// Job is the job label of the pushed group. Default "imagebump".
+	Job string
+}
+
+type pushgatewayFile struct {
+	URL string `yaml:"url"`
+	Job string `yaml:"job"`
+}
+
+// checkPushgateway validates the pushgateway section and fills in its
+// default job.
+func checkPushgateway(b *Bot, f pushgatewayFile, bad func(path, format string, args ...any)) {
+	p := Pushgateway{URL: f.URL, Job: f.Job}
+	if p.Job == "" {
+		p.Job = "imagebump"
+	}
+	if p.URL != "" {
+		u, err := url.Parse(p.URL)
+		switch {
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			bad("pushgateway.url", "%q is not an http or https URL", RedactURL(p.URL))
+		case u.User != nil:
+			bad("pushgateway.url", "%s carries credentials; they would show in logs", RedactURL(p.URL))
+		}
+	} else if f.Job != "" {
+		bad("pushgateway.job", "has no effect without pushgateway.url")
+	}
+	b.Pushgateway = p
 }

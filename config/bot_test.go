@@ -106,7 +106,9 @@ limits:
 		Registries: Registries{DockerConfig: "/docker/config.json", Hosts: []RegistryHost{
 			{Host: "registry.internal:5000", Insecure: true, CAFile: dir + "/ca.pem", MaxConcurrency: 2, RequestsPerSecond: 5.5},
 		}},
-		Limits: Limits{PassTimeout: 3 * time.Minute, MaxFileSize: 2 << 20},
+		Limits:      Limits{PassTimeout: 3 * time.Minute, MaxFileSize: 2 << 20},
+		Webhooks:    Webhooks{Debounce: 2 * time.Second, MaxBodyBytes: 1 << 20},
+		Pushgateway: Pushgateway{Job: "imagebump"},
 	}
 	if diff := cmp.Diff(want, got, sameKind, cmpopts.IgnoreFields(Bot{}, "Cron"), cmpopts.IgnoreFields(Commit{}, "Template")); diff != "" {
 		t.Errorf("LoadBot (-want +got):\n%s", diff)
@@ -126,7 +128,9 @@ func TestLoadBotDefaults(t *testing.T) {
 		Repositories: []Repository{{URL: "https://github.com/acme/fleet", Branch: "main", Mode: PullRequest, Forge: kind("github"), Owner: "acme", Name: "fleet", Line: 3}},
 		Commit:       Commit{AuthorName: "imagebump", AuthorEmail: "imagebump@users.noreply.github.com"},
 		// Half the schedule's interval, under DefaultPassTimeout.
-		Limits: Limits{PassTimeout: 150 * time.Second, MaxFileSize: DefaultMaxFileSize},
+		Limits:      Limits{PassTimeout: 150 * time.Second, MaxFileSize: DefaultMaxFileSize},
+		Webhooks:    Webhooks{Debounce: 2 * time.Second, MaxBodyBytes: 1 << 20},
+		Pushgateway: Pushgateway{Job: "imagebump"},
 	}
 	if diff := cmp.Diff(want, got, sameKind, cmpopts.IgnoreFields(Bot{}, "Cron")); diff != "" {
 		t.Errorf("LoadBot (-want +got):\n%s", diff)

@@ -73,7 +73,9 @@ func TestImports(t *testing.T) {
 		// bot is everything above but the forge clients, which it reaches
 		// through the forge.Kind config stored (TestBotKnowsNoForge); it
 		// must not reach into cmd.
-		{"bot", []string{"github.com/robfig/cron/v3", mod + "problem", mod + "config", mod + "policy", mod + "registry", mod + "patcher", mod + "gitwriter", mod + "gitwriter/pullrequest", mod + "gitwriter/forge", "golang.org/x/sync"}},
+		{"bot", []string{"github.com/robfig/cron/v3", mod + "problem", mod + "config", mod + "policy", mod + "registry", mod + "patcher", mod + "gitwriter", mod + "gitwriter/pullrequest", mod + "gitwriter/forge", mod + "bot/webhook", "golang.org/x/sync"}},
+		// webhook reads notifications: pure parsing and checking.
+		{"bot/webhook", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.pkg, func(t *testing.T) {

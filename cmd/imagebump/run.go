@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +23,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/imagebump/imagebump/bot"
+	"github.com/imagebump/imagebump/bot/webhook"
 	"github.com/imagebump/imagebump/config"
 	"github.com/imagebump/imagebump/gitwriter/forges"
 	"github.com/imagebump/imagebump/gitwriter/pullrequest"
@@ -49,9 +52,11 @@ maintains one pull request per group on GitHub, GitLab or Gitea (mode:
 pullRequest).
 
 Without --once it runs a pass at start-up and then on the config's schedule,
-and serves /metrics, /healthz and /readyz on the config's listen address.
-With --once it runs one pass over every repository and exits; no HTTP
-server is started. --dry-run syncs and plans for real but writes nothing to
+and serves /metrics, /healthz, /readyz and the webhooks of the config's
+sources (POST /webhooks/SOURCE), whose events start a pass of the
+repositories they concern, on the config's listen address. With --once it
+runs one pass over every repository and exits; no HTTP server is started,
+and the metrics are pushed to the config's pushgateway, if any. --dry-run syncs and plans for real but writes nothing to
 git or the forge, and prints what it would do.
 
 Exit status (--once): 0 done; 1 a repository, registry, policy, push or
@@ -88,16 +93,54 @@ func runBot(ctx context.Context, stdout, stderr io.Writer, cfg runConfig) error 
 		}
 	}
 	if cfg.once {
-		results := runner.Once(ctx)
-		for _, res := range results {
-			logResult(log, res)
-			if cfg.dryRun {
-				printDryRun(stdout, res)
-			}
-		}
-		return runExit(results)
+		return once(ctx, stdout, b, runner, cfg.dryRun, log)
 	}
 	return serve(ctx, b, runner, log)
+}
+
+// once runs one pass over every repository and, when the config names a
+// Pushgateway and this is not a dry run, pushes the pass's metrics there.
+// A failed push is logged and makes the exit status 1.
+func once(ctx context.Context, stdout io.Writer, b *config.Bot, runner *bot.Runner, dryRun bool, log *slog.Logger) error {
+	var m *metrics
+	reg := prometheus.NewRegistry()
+	if b.Pushgateway.URL != "" {
+		m = newMetrics(reg, runner.Registry, repositoryNames(b), nil)
+	}
+	results := runner.Once(ctx)
+	for _, res := range results {
+		logResult(log, res)
+		if m != nil {
+			m.observe(res)
+		}
+		if dryRun {
+			printDryRun(stdout, res)
+		}
+	}
+	err := runExit(results)
+	switch {
+	case m == nil:
+	case dryRun:
+		log.Info("dry run: metrics not pushed", "pushgateway", b.Pushgateway.URL)
+	default:
+		if perr := pushMetrics(ctx, b.Pushgateway, reg); perr != nil {
+			log.Error("pushing metrics failed", "err", perr)
+			if err == nil {
+				err = &exitError{code: int(bot.StatusFailed)}
+			}
+		} else {
+			log.Info("metrics pushed", "pushgateway", b.Pushgateway.URL, "job", b.Pushgateway.Job)
+		}
+	}
+	return err
+}
+
+func repositoryNames(b *config.Bot) []string {
+	names := make([]string, len(b.Repositories))
+	for i, r := range b.Repositories {
+		names[i] = config.RedactURL(r.URL)
+	}
+	return names
 }
 
 // loadBot reads a bot config; an invalid one is a usage error that lists
@@ -139,37 +182,23 @@ func runExit(results []bot.Result) error {
 	return nil
 }
 
-// serve runs passes on the schedule until ctx is cancelled, with the
-// metrics and health endpoints on b.Listen.
+// serve runs passes on the schedule, and those webhook events ask for,
+// until ctx is cancelled, with the metrics, health and webhook endpoints
+// on b.Listen.
 func serve(ctx context.Context, b *config.Bot, runner *bot.Runner, log *slog.Logger) error {
+	names := repositoryNames(b)
 	reg := prometheus.NewRegistry()
-	m := newMetrics(reg, runner.Registry)
+	m := newMetrics(reg, runner.Registry, names, slices.Sorted(maps.Keys(b.Webhooks.SecretFiles)))
+	registerRuntime(reg)
+	interest := bot.NewInterest(b.Repositories)
 	var ready atomic.Bool
-	ln, err := net.Listen("tcp", b.Listen)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", b.Listen, err)
-	}
-	names := make([]string, len(b.Repositories))
-	for i, r := range b.Repositories {
-		names[i] = config.RedactURL(r.URL)
-	}
 	board := bot.NewBoard(names)
-	mux := healthMux(reg, &ready)
-	mux.Handle("GET /{$}", board.Page())
-	mux.Handle("GET /api/v1/status", board.API())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("http server stopped", "err", err)
-		}
-	}()
-	log.Info("imagebump running", "listen", ln.Addr().String(), "schedule", b.Schedule, "repositories", len(b.Repositories))
-
 	var firstRound atomic.Int32
 	firstRound.Store(int32(len(names)))
 	s := &bot.Scheduler{
 		Schedule:     b.Cron,
 		Repositories: names,
+		Debounce:     b.Webhooks.Debounce,
 		Logger:       log,
 		Skipped:      func(i int) { m.skipped.WithLabelValues(names[i]).Inc() },
 		Round: func() func(context.Context, int) {
@@ -179,6 +208,7 @@ func serve(ctx context.Context, b *config.Bot, runner *bot.Runner, log *slog.Log
 				logResult(log, res)
 				m.observe(res)
 				board.Record(res, b.Cron.Next(time.Now()))
+				interest.Observe(i, res)
 				// Ready once every repository has had its first pass,
 				// whatever its result.
 				if firstRound.Load() > 0 && firstRound.Add(-1) == 0 {
@@ -187,6 +217,30 @@ func serve(ctx context.Context, b *config.Bot, runner *bot.Runner, log *slog.Log
 			}
 		},
 	}
+	hooks := webhookHandler(b.Webhooks, s, interest, m, board, log)
+
+	// The endpoints of listen, one line each.
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metricsHandler(reg))
+	mux.HandleFunc("GET /healthz", healthz(s))
+	mux.HandleFunc("GET /readyz", readyz(&ready))
+	hooks.Register(mux) // POST /webhooks/{source}[/{secret}]
+	mux.Handle("GET /{$}", board.Page())
+	mux.Handle("GET /api/v1/status", board.API())
+
+	ln, err := net.Listen("tcp", b.Listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", b.Listen, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server stopped", "err", err)
+		}
+	}()
+	log.Info("imagebump running", "listen", ln.Addr().String(), "schedule", b.Schedule, "repositories", len(b.Repositories),
+		"webhooks", strings.Join(slices.Sorted(maps.Keys(b.Webhooks.SecretFiles)), ","))
+
 	err = s.Run(ctx)
 	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
@@ -195,22 +249,70 @@ func serve(ctx context.Context, b *config.Bot, runner *bot.Runner, log *slog.Log
 	return err
 }
 
-// healthMux serves /metrics from reg, /healthz (the process is alive) and
-// /readyz (the first pass over every repository has finished).
-func healthMux(reg *prometheus.Registry, ready *atomic.Bool) *http.ServeMux {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", metricsHandler(reg))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+// webhookHandler serves the webhook sources of w: an accepted event asks
+// s for a pass of each repository it concerns; every request is counted.
+// The status page lists the event with what it did.
+func webhookHandler(w config.Webhooks, s *bot.Scheduler, interest *bot.Interest, m *metrics, board *bot.Board, log *slog.Logger) *webhook.Handler {
+	return &webhook.Handler{
+		MaxBody: w.MaxBodyBytes,
+		Secret: func(src webhook.Source) ([]byte, bool, error) {
+			file, ok := w.SecretFiles[string(src)]
+			if !ok {
+				return nil, false, nil
+			}
+			b, err := os.ReadFile(file)
+			if err != nil {
+				log.Error("reading a webhook secret", "source", string(src), "err", err)
+				return nil, true, err
+			}
+			return bytes.TrimSpace(b), true, nil
+		},
+		Deliver: func(ev webhook.Event) {
+			targets := interest.Match(ev)
+			var triggered []string
+			for _, i := range targets {
+				if s.Trigger(i) {
+					m.triggered.WithLabelValues(s.Repositories[i]).Inc()
+					triggered = append(triggered, s.Repositories[i])
+				}
+			}
+			log.Info("webhook event", "source", string(ev.Source), "event", ev.Kind, "images", strings.Join(ev.Images, " "), "passes", strings.Join(triggered, " "))
+			result := "concerns no repository"
+			if len(triggered) > 0 {
+				result = "pass scheduled: " + strings.Join(triggered, ", ")
+			} else if len(targets) > 0 {
+				result = "no pass scheduled: the scheduler is not running yet"
+			}
+			board.RecordEvent(string(ev.Source)+" "+ev.Kind, strings.Join(ev.Repositories, " "), strings.Join(ev.Images, " "), result, time.Now())
+		},
+		Count: func(src webhook.Source, result string) {
+			m.webhooks.WithLabelValues(string(src), result).Inc()
+		},
+	}
+}
+
+// healthz fails (503) when the scheduler has not started a due pass of
+// some repository for several intervals: a hung scheduler or a pass that
+// never returns.
+func healthz(s *bot.Scheduler) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		if stalled := s.Stalled(time.Now()); len(stalled) > 0 {
+			http.Error(w, "no pass started for several scheduled intervals: "+strings.Join(stalled, ", "), http.StatusServiceUnavailable)
+			return
+		}
 		io.WriteString(w, "ok\n")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+	}
+}
+
+// readyz succeeds once the first pass over every repository has finished.
+func readyz(ready *atomic.Bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
 		if !ready.Load() {
 			http.Error(w, "the first pass has not finished", http.StatusServiceUnavailable)
 			return
 		}
 		io.WriteString(w, "ok\n")
-	})
-	return mux
+	}
 }
 
 // botLogger is the logger of run: the config's log.format, or when it

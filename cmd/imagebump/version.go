@@ -28,9 +28,15 @@ func newVersionCommand() *cobra.Command {
 }
 
 func printVersion(w io.Writer) {
-	info, _ := debug.ReadBuildInfo()
-	v, c := versionOf(version, commit, info)
+	v, c := versionInfo()
 	fmt.Fprintf(w, "imagebump %s\ncommit: %s\ngo: %s %s/%s\n", v, c, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// versionInfo is the version and commit of the binary (versionOf of this
+// build); imagebump_build_info reports them too.
+func versionInfo() (v, c string) {
+	info, _ := debug.ReadBuildInfo()
+	return versionOf(version, commit, info)
 }
 
 // versionOf is the version and commit to report: those stamped by the

@@ -43,6 +43,7 @@ type Option func(*config)
 type config struct {
 	user, password string
 	middleware     func(http.Handler) http.Handler
+	notify         string // notifications section of the real registry's config
 }
 
 // WithBasicAuth makes the registry require HTTP basic authentication with
@@ -57,6 +58,27 @@ func WithBasicAuth(username, password string) Option {
 // is the proxy's.
 func WithMiddleware(mw func(http.Handler) http.Handler) Option {
 	return func(c *config) { c.middleware = mw }
+}
+
+// WithNotifications makes the real registry send its notification
+// envelopes (notifications.endpoints) to url with the header
+// "Authorization: Bearer token", retrying a failed delivery every 100ms.
+// Blob events are left out, as a deployment would. StartInProcess ignores
+// it.
+func WithNotifications(url, token string) Option {
+	return func(c *config) {
+		c.notify = fmt.Sprintf(`notifications:
+  endpoints:
+    - name: test
+      url: %s
+      headers:
+        Authorization: [%q]
+      timeout: 5s
+      threshold: 3
+      backoff: 100ms
+      ignoredmediatypes: [application/octet-stream]
+`, url, "Bearer "+token)
+	}
 }
 
 // Repo returns the reference of a repository on the registry,
@@ -140,7 +162,7 @@ storage:
     enabled: true
 http:
   addr: %s
-%s`, storage, host, auth)
+%s%s`, storage, host, auth, cfg.notify)
 	cfgPath := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(cfgPath, []byte(yml), 0o600); err != nil {
 		return nil, err
