@@ -93,7 +93,7 @@ func TestChecksCatch(t *testing.T) {
 		{"mounted secret not in the example", []edit{{"secrets.example.yaml", "name: imagebump-ssh", "name: imagebump-sshkey"}}, "Secret imagebump-ssh is mounted but not in secrets.example.yaml"},
 		{"servicemonitor port", []edit{{"monitoring/servicemonitor.yaml", "- port: http", "- port: metrics"}}, "endpoint port \"metrics\""},
 		{"servicemonitor selects nothing", []edit{{"monitoring/servicemonitor.yaml", "matchLabels:\n      app.kubernetes.io/name: imagebump", "matchLabels:\n      app.kubernetes.io/name: imagebump-x"}}, "ServiceMonitor: selector"},
-		{"alert on a metric not exported", []edit{{"monitoring/prometheusrule.yaml", "imagebump_policy_failing[30m]", "imagebump_policy_failed[30m]"}}, "imagebump_policy_failed, which imagebump does not export"},
+		{"alert on a metric not exported", []edit{{"monitoring/prometheusrule.yaml", "imagebump_policy_failing == 1", "imagebump_policy_failed == 1"}}, "imagebump_policy_failed, which imagebump does not export"},
 		{"networkpolicy without HTTPS", []edit{{"networkpolicy/networkpolicy.yaml", "        - port: 443", "        - port: 8443"}}, "port 443/TCP"},
 		{"networkpolicy without DNS", []edit{{"networkpolicy/networkpolicy.yaml", "        - port: 53\n          protocol: UDP\n", ""}}, "port 53/UDP"},
 		{"networkpolicy selects nothing", []edit{{"networkpolicy/networkpolicy.yaml", "podSelector:\n    matchLabels:\n      app.kubernetes.io/name: imagebump", "podSelector:\n    matchLabels:\n      app.kubernetes.io/name: other"}}, "podSelector"},

@@ -67,7 +67,7 @@ func TestPrometheusRuleMatchesRulesFile(t *testing.T) {
 		} `yaml:"spec"`
 	}
 	readYAML(t, "imagebump.rules.yml", &plain)
-	readYAML(t, "prometheusrule.yaml", &pr)
+	readYAML(t, "../kubernetes/monitoring/prometheusrule.yaml", &pr)
 	if pr.APIVersion != "monitoring.coreos.com/v1" || pr.Kind != "PrometheusRule" {
 		t.Errorf("prometheusrule.yaml is %s %s, want monitoring.coreos.com/v1 PrometheusRule", pr.APIVersion, pr.Kind)
 	}
