@@ -139,30 +139,40 @@ func TestLifecycleCalls(t *testing.T) {
 }
 
 // TestPullRequestsFilteredAndPaged checks that a branch's pull requests are
-// found among many, over several pages, in every state.
+// found among many, over several pages, in every state. The server pages
+// at giteaserver.PageSize, fewer than the client asks for: the client must
+// follow the server's paging.
 func TestPullRequestsFilteredAndPaged(t *testing.T) {
 	s, c := fixture(t)
 	ctx := context.Background()
-	// 51 pull requests on imagebump/api: two of Gitea's 50-item pages.
-	for i := range 51 {
+	// PageSize+1 pull requests on imagebump/api: two of the server's pages.
+	n := giteaserver.PageSize + 1
+	for i := range n {
 		if _, err := c.Create(ctx, pullrequest.NewPullRequest{Head: "imagebump/api", Base: "main", Title: "t", Body: "b"}); err != nil {
 			t.Fatal(err)
 		}
-		if i < 50 {
+		if i < n-1 {
 			s.HumanClose(i + 1)
 		}
+	}
+	// The premise: asked for a page larger than PageSize, the server
+	// answers PageSize.
+	var page []struct{ Number int }
+	s.Server.MustDo(giteaserver.AdminUser, http.MethodGet, "/repos/"+s.FullName()+"/pulls?state=all&limit=50", nil, &page)
+	if len(page) != giteaserver.PageSize {
+		t.Fatalf("a page of %d pull requests, want the server's %d: the scenario would not span pages", len(page), giteaserver.PageSize)
 	}
 	if _, err := c.Create(ctx, pullrequest.NewPullRequest{Head: "imagebump/web", Base: "main", Title: "web", Body: "b"}); err != nil {
 		t.Fatal(err)
 	}
-	s.Merge(52)
+	s.Merge(n + 1)
 	web, err := c.PullRequests(ctx, "imagebump/web")
-	if err != nil || len(web) != 1 || web[0].Number != 52 || web[0].State != pullrequest.StateMerged {
-		t.Errorf("web: %+v, %v; want #52 merged", web, err)
+	if err != nil || len(web) != 1 || web[0].Number != n+1 || web[0].State != pullrequest.StateMerged {
+		t.Errorf("web: %+v, %v; want #%d merged", web, err, n+1)
 	}
 	api, err := c.PullRequests(ctx, "imagebump/api")
-	if err != nil || len(api) != 51 {
-		t.Fatalf("api: %d pull requests, %v; want 51", len(api), err)
+	if err != nil || len(api) != n {
+		t.Fatalf("api: %d pull requests, %v; want %d", len(api), err, n)
 	}
 	open := 0
 	for _, pr := range api {

@@ -153,25 +153,24 @@ func (g *Repo) convert(p apiPR) forgefake.PullRequest {
 	for _, tm := range p.Teams {
 		pr.TeamReviewers = append(pr.TeamReviewers, tm.Name)
 	}
-	var comments []struct {
+	type comment struct {
 		Body string `json:"body"`
 	}
-	g.Server.MustDo(AdminUser, http.MethodGet, fmt.Sprintf("/repos/%s/%s/issues/%d/comments", g.owner, g.repo, p.Number), nil, &comments)
-	for _, c := range comments {
+	for _, c := range list[comment](g.Server, fmt.Sprintf("/repos/%s/%s/issues/%d/comments", g.owner, g.repo, p.Number)) {
 		pr.Comments = append(pr.Comments, c.Body)
 	}
 	return pr
 }
 
-// PullRequests reads every pull request of the repository, by number.
+// PullRequests reads every pull request of the repository, by number,
+// page by page.
 // Gitea's list leaves out the requested teams, so an open pull request is
 // read again on its own. A merged one is not: in Gitea 1.26, GET of a
 // merged pull request whose branch has a newer open pull request hung for
 // minutes here.
 func (g *Repo) PullRequests() []forgefake.PullRequest {
 	g.t.Helper()
-	var prs []apiPR
-	g.Server.MustDo(AdminUser, http.MethodGet, fmt.Sprintf("/repos/%s/%s/pulls?state=all&limit=50", g.owner, g.repo), nil, &prs)
+	prs := list[apiPR](g.Server, fmt.Sprintf("/repos/%s/%s/pulls?state=all", g.owner, g.repo))
 	slices.SortFunc(prs, func(a, b apiPR) int { return a.Number - b.Number })
 	out := make([]forgefake.PullRequest, 0, len(prs))
 	for _, p := range prs {

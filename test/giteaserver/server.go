@@ -31,6 +31,14 @@ const AdminUser = "imagebump"
 // Password is the password of every user the server makes.
 const Password = "imagebump-test-password"
 
+// PageSize is the server's largest page of a list (MAX_RESPONSE_ITEMS),
+// smaller than Gitea's default of 50 and than what clients ask for: a
+// scenario needs a few pull requests, not 51, to span two pages, and
+// clients are held to follow the server's paging rather than assume the
+// page size they asked for. (Each pull request costs Gitea a temporary
+// clone to check mergeability when git is older than 2.40.)
+const PageSize = 10
+
 // Server is a running Gitea on 127.0.0.1, as one test sees it: the
 // helpers fail that test. The process behind it is shared by every test of
 // the test binary (Shared); For binds it to another test.
@@ -286,7 +294,8 @@ func appINI(dir, static, runUser string, port int) string {
 	}
 	// The queue is immediate so that work Gitea defers (a pull request's
 	// mergeability, its head after a push) is done before the request or
-	// hook returns: tests read the state right after. Parallel scenarios
+	// hook returns: tests read the state right after. Lists are paged at
+	// PageSize. Parallel scenarios
 	// write to one sqlite database: a writer waits for the lock (busy
 	// timeout, milliseconds) rather than failing after the default 500.
 	return fmt.Sprintf(`APP_NAME = imagebump tests
@@ -334,6 +343,10 @@ DEFAULT_ALLOW_CREATE_ORGANIZATION = true
 [mailer]
 ENABLED = false
 
+[api]
+MAX_RESPONSE_ITEMS = %[7]d
+DEFAULT_PAGING_NUM = %[7]d
+
 [indexer]
 ISSUE_INDEXER_TYPE = db
 REPO_INDEXER_ENABLED = false
@@ -360,7 +373,7 @@ ROOT_PATH = %[1]s/log
 
 [webhook]
 ALLOWED_HOST_LIST = loopback
-`, dir, static, runUser, port, secret(), secret())
+`, dir, static, runUser, port, secret(), secret(), PageSize)
 }
 
 func freePort() (int, error) {
@@ -592,3 +605,22 @@ func (s *Server) RepoDir(owner, repo string) string {
 // ReposRoot holds the server's bare repositories, one OWNER/REPO.git
 // directory each (lower case), for reading only.
 func (s *Server) ReposRoot() string { return filepath.Join(s.dir, "repositories") }
+
+// list reads every page of the list at path (a GET under /api/v1 without
+// page or limit) as the admin, failing the test on error.
+func list[T any](s *Server, path string) []T {
+	s.t.Helper()
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	var all []T
+	for n := 1; ; n++ {
+		var page []T
+		s.MustDo(AdminUser, http.MethodGet, fmt.Sprintf("%s%spage=%d&limit=%d", path, sep, n, PageSize), nil, &page)
+		all = append(all, page...)
+		if len(page) < PageSize {
+			return all
+		}
+	}
+}
