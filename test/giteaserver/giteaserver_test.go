@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +30,9 @@ func TestServer(t *testing.T) {
 		t.Errorf("no version from /api/v1/version")
 	}
 	org := s.CreateOrg("acme")
+	if other := s.CreateOrg("acme"); other == org {
+		t.Errorf("CreateOrg made %s twice, want a fresh organization each time", org)
+	}
 	s.CreateRepo(org, "fleet", map[string]string{"a.txt": "a\n"})
 	s.AddCollaborator(org, "fleet", "human")
 	c := s.CommitAs("human", org, "fleet", "main", map[string]string{"b/c.txt": "c\n"}, "by hand")
@@ -57,6 +61,20 @@ func TestServer(t *testing.T) {
 		Number int `json:"number"`
 	}
 	via.MustDo(AdminUser, http.MethodPost, pulls, in, &pr)
+	// Lists are read page by page: one more label than a page holds.
+	var labels []string
+	for i := range PageSize + 1 {
+		labels = append(labels, fmt.Sprintf("l%02d", i))
+		s.MustDo(AdminUser, http.MethodPost, "/repos/"+org+"/fleet/labels", map[string]string{"name": labels[i], "color": "#00aabb"}, nil)
+	}
+	var names []string
+	for _, l := range list[struct{ Name string }](s, "/repos/"+org+"/fleet/labels") {
+		names = append(names, l.Name)
+	}
+	slices.Sort(names)
+	if diff := cmp.Diff(labels, names); diff != "" {
+		t.Errorf("labels read (-want +got):\n%s", diff)
+	}
 	s.ClosePull("human", org, "fleet", pr.Number)
 	var got struct{ State string }
 	s.MustDo(AdminUser, http.MethodGet, pulls+"/1", nil, &got)

@@ -153,10 +153,13 @@ func (g *Repo) convert(p apiPR) forgefake.PullRequest {
 	for _, tm := range p.Teams {
 		pr.TeamReviewers = append(pr.TeamReviewers, tm.Name)
 	}
-	type comment struct {
+	// Gitea answers an issue's comments all at once: the list has no
+	// page or limit.
+	var comments []struct {
 		Body string `json:"body"`
 	}
-	for _, c := range list[comment](g.Server, fmt.Sprintf("/repos/%s/%s/issues/%d/comments", g.owner, g.repo, p.Number)) {
+	g.Server.MustDo(AdminUser, http.MethodGet, fmt.Sprintf("/repos/%s/%s/issues/%d/comments", g.owner, g.repo, p.Number), nil, &comments)
+	for _, c := range comments {
 		pr.Comments = append(pr.Comments, c.Body)
 	}
 	return pr

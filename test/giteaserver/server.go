@@ -606,8 +606,8 @@ func (s *Server) RepoDir(owner, repo string) string {
 // directory each (lower case), for reading only.
 func (s *Server) ReposRoot() string { return filepath.Join(s.dir, "repositories") }
 
-// list reads every page of the list at path (a GET under /api/v1 without
-// page or limit) as the admin, failing the test on error.
+// list reads every page of the paged list at path (a GET under /api/v1
+// without page or limit) as the admin, failing the test on error.
 func list[T any](s *Server, path string) []T {
 	s.t.Helper()
 	sep := "?"
@@ -618,6 +618,11 @@ func list[T any](s *Server, path string) []T {
 	for n := 1; ; n++ {
 		var page []T
 		s.MustDo(AdminUser, http.MethodGet, fmt.Sprintf("%s%spage=%d&limit=%d", path, sep, n, PageSize), nil, &page)
+		if len(page) > PageSize {
+			// Some lists (an issue's comments) ignore page and limit;
+			// asking for page 2 would get everything again, forever.
+			s.t.Fatalf("GET %s: %d items on a page of %d: the list is not paged", path, len(page), PageSize)
+		}
 		all = append(all, page...)
 		if len(page) < PageSize {
 			return all
