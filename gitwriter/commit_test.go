@@ -44,6 +44,12 @@ func gnupg(t *testing.T, passphrase string) (home, keyFile string) {
 		}
 		return out
 	}
+	// gpg-agent calibrates the passphrase's key derivation to take about
+	// 100 ms of its CPU; the Go side, under -race, took seconds per try.
+	// The fewest iterations OpenPGP's S2K allows keep the key encrypted.
+	if err := os.WriteFile(filepath.Join(home, "gpg-agent.conf"), []byte("s2k-count 65536\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		cmd := exec.Command("gpgconf", "--kill", "gpg-agent")
 		cmd.Env = append(os.Environ(), "GNUPGHOME="+home)

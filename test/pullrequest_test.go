@@ -106,11 +106,13 @@ var prForges = []prForge{
 		draftPrefix: gitlab.DraftPrefix,
 	},
 	{
-		// A real Gitea: the scenarios read and push its own repository.
+		// A real Gitea, shared by the test binary: each scenario has an
+		// organization and a proxy of its own, and reads and pushes the
+		// server's own repository.
 		name: "gitea",
 		start: func(t *testing.T, repo string) (prFake, pullrequest.Forge) {
-			g := giteaserver.StartRepo(t, repo, "acme", "fleet")
-			forge, err := gitea.New(g.Proxy.URL, "acme", "fleet", g.Server.Token)
+			g := giteaserver.NewRepo(t, repo, "acme", "fleet")
+			forge, err := gitea.New(g.Proxy.URL, g.Org(), g.Name(), g.Server.Token)
 			if err != nil {
 				t.Fatal(err)
 			}

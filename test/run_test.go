@@ -38,6 +38,7 @@ var (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	giteaserver.StopShared()
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
@@ -392,43 +393,45 @@ type runForgeFake interface {
 func TestRunPullRequestModeForges(t *testing.T) {
 	tests := []struct {
 		name string
-		repo string
 		// start creates the repository holding files, starts the forge and
-		// returns it with the config's forge line.
-		start func(t *testing.T, w *runWorld, files map[string]string) (runForgeFake, string)
+		// returns it with the config's forge line and the repository's
+		// path on w.git.
+		start func(t *testing.T, w *runWorld, files map[string]string) (fake runForgeFake, line, repo string)
 	}{
-		{"gitlab", "group/sub/fleet", func(t *testing.T, w *runWorld, files map[string]string) (runForgeFake, string) {
+		{"gitlab", func(t *testing.T, w *runWorld, files map[string]string) (runForgeFake, string, string) {
 			w.git = gitserver.Start(t, gitserver.WithToken(runToken), gitserver.WithUser("oauth2"))
 			f := gitlabfake.New(t, w.git.Dir("group/sub/fleet"), "group/sub/fleet", "main")
 			f.RequireToken(runToken)
 			w.url = w.git.NewRepo(t, "group/sub/fleet", files)
-			return f, fmt.Sprintf("gitlab: {apiURL: %q}", f.URL)
+			return f, fmt.Sprintf("gitlab: {apiURL: %q}", f.URL), "group/sub/fleet"
 		}},
-		// A real Gitea, git and API: the bot pushes to it directly and
-		// speaks to its API through a proxy that logs the writes.
-		{"gitea", "acme/fleet", func(t *testing.T, w *runWorld, files map[string]string) (runForgeFake, string) {
-			g := giteaserver.StartRepo(t, forgefake.InitRepo(t, "main", files), "acme", "fleet")
+		// A real Gitea, git and API, shared by the test binary: the bot
+		// pushes to the repository of an organization of its own directly
+		// and speaks to the API through a proxy that logs the writes.
+		{"gitea", func(t *testing.T, w *runWorld, files map[string]string) (runForgeFake, string, string) {
+			g := giteaserver.NewRepo(t, forgefake.InitRepo(t, "main", files), "acme", "fleet")
 			w.token = g.Server.Token
 			if err := os.WriteFile(filepath.Join(w.dir, "token"), []byte(w.token+"\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			w.url = g.Server.URL + "/acme/fleet.git"
-			// The assertions read the server's repositories from disk.
+			w.url = g.Server.URL + "/" + g.FullName() + ".git"
+			// The assertions read the server's repositories from disk,
+			// where Gitea keeps them in lower case.
 			w.git = &gitserver.Server{Root: g.Server.ReposRoot()}
-			return g, fmt.Sprintf("gitea: {apiURL: %q}", g.Proxy.URL)
+			return g, fmt.Sprintf("gitea: {apiURL: %q}", g.Proxy.URL), strings.ToLower(g.FullName())
 		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newRunWorld(t)
 			w.reg.Seed(t, "acme/web", "1.4.2", "1.5.0")
-			fake, line := tc.start(t, w, map[string]string{
+			fake, line, repo := tc.start(t, w, map[string]string{
 				".imagebump.yaml":          "policies:\n  - name: web\n    image: " + w.reg.Repo("acme/web") + "\n    semver: ^1\n",
 				"apps/web/deployment.yaml": deployment(w.reg.Repo("acme/web") + ":1.4.2"),
 			})
 			w.forge = line
 			cfg := w.config("pullRequest", "")
-			mainTip := w.git.Ref(t, tc.repo, "refs/heads/main")
+			mainTip := w.git.Ref(t, repo, "refs/heads/main")
 
 			first := w.once(cfg)
 			if first.code != 0 {
@@ -438,16 +441,16 @@ func TestRunPullRequestModeForges(t *testing.T) {
 			if len(prs) != 1 || prs[0].State != "open" || prs[0].Head != "imagebump/web" || prs[0].Title != "Update "+w.reg.Repo("acme/web")+" to 1.5.0" {
 				t.Fatalf("after the first pass: %+v; want one open on imagebump/web for 1.5.0", prs)
 			}
-			if got := w.git.ReadFile(t, tc.repo, "imagebump/web", "apps/web/deployment.yaml"); !strings.Contains(got, ":1.5.0 #") {
+			if got := w.git.ReadFile(t, repo, "imagebump/web", "apps/web/deployment.yaml"); !strings.Contains(got, ":1.5.0 #") {
 				t.Errorf("branch content:\n%s\nwant 1.5.0", got)
 			}
-			if now := w.git.Ref(t, tc.repo, "refs/heads/main"); now != mainTip {
+			if now := w.git.Ref(t, repo, "refs/heads/main"); now != mainTip {
 				t.Errorf("pull request mode moved main")
 			}
 
 			// The same pass again: no push, no API write.
 			writes := len(fake.Writes())
-			head := w.git.Ref(t, tc.repo, "refs/heads/imagebump/web")
+			head := w.git.Ref(t, repo, "refs/heads/imagebump/web")
 			second := w.once(cfg)
 			if second.code != 0 {
 				t.Fatalf("second pass: exit %d\n%s", second.code, second.stderr)
@@ -455,7 +458,7 @@ func TestRunPullRequestModeForges(t *testing.T) {
 			if got := fake.Writes(); len(got) != writes {
 				t.Errorf("second identical pass wrote to the API: %+v", got[writes:])
 			}
-			if now := w.git.Ref(t, tc.repo, "refs/heads/imagebump/web"); now != head {
+			if now := w.git.Ref(t, repo, "refs/heads/imagebump/web"); now != head {
 				t.Errorf("second identical pass pushed the branch: %s → %s", head, now)
 			}
 
@@ -469,14 +472,14 @@ func TestRunPullRequestModeForges(t *testing.T) {
 			if len(prs) != 1 || prs[0].Number != 1 || !strings.HasSuffix(prs[0].Title, " to 1.6.0") {
 				t.Errorf("after a newer tag: %+v; want #1 retitled to 1.6.0", prs)
 			}
-			if got := w.git.ReadFile(t, tc.repo, "imagebump/web", "apps/web/deployment.yaml"); !strings.Contains(got, ":1.6.0 #") {
+			if got := w.git.ReadFile(t, repo, "imagebump/web", "apps/web/deployment.yaml"); !strings.Contains(got, ":1.6.0 #") {
 				t.Errorf("branch not rebuilt for 1.6.0:\n%s", got)
 			}
 
 			// Declined by a human: the same versions are left alone.
 			fake.HumanClose(1)
 			writes = len(fake.Writes())
-			head = w.git.Ref(t, tc.repo, "refs/heads/imagebump/web")
+			head = w.git.Ref(t, repo, "refs/heads/imagebump/web")
 			fourth := w.once(cfg)
 			if fourth.code != 0 {
 				t.Fatalf("fourth pass: exit %d\n%s", fourth.code, fourth.stderr)
@@ -484,7 +487,7 @@ func TestRunPullRequestModeForges(t *testing.T) {
 			if got := fake.Writes(); len(got) != writes {
 				t.Errorf("a pass after a human close wrote to the API: %+v", got[writes:])
 			}
-			if now := w.git.Ref(t, tc.repo, "refs/heads/imagebump/web"); now != head || len(fake.PullRequests()) != 1 {
+			if now := w.git.Ref(t, repo, "refs/heads/imagebump/web"); now != head || len(fake.PullRequests()) != 1 {
 				t.Errorf("a pass after a human close pushed or reopened: branch %s → %s, %+v", head, now, fake.PullRequests())
 			}
 			w.assertNoToken(first, second, third, fourth)

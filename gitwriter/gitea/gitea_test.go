@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -16,20 +17,31 @@ import (
 	"github.com/imagebump/imagebump/test/giteaserver"
 )
 
-// fixture is acme/fleet on a real Gitea, with the client under test
-// speaking to it through the server's proxy with the admin's token; its
-// branches imagebump/web and imagebump/api are one commit ahead of main.
+// TestMain stops the Gitea the tests share.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	giteaserver.StopShared()
+	os.Exit(code)
+}
+
+// fixture is ORG/fleet, in an organization of its own on the test binary's
+// Gitea, with the client under test speaking to it through a proxy of its
+// own with the admin's token; its branches imagebump/web and imagebump/api
+// are one commit ahead of main.
 func fixture(t *testing.T) (*giteaserver.Repo, *Client) {
 	t.Helper()
+	// Scenarios share only the server; most of their time is spent
+	// waiting for Gitea and git.
+	t.Parallel()
 	seed := forgefake.InitRepo(t, "main", map[string]string{"app.yaml": "image: web:1\n"})
-	r := giteaserver.StartRepo(t, seed, "acme", "fleet")
+	r := giteaserver.NewRepo(t, seed, "acme", "fleet")
 	main := forgefake.Git(t, r.Dir(), "rev-parse", "main")
 	for _, b := range []string{"imagebump/web", "imagebump/api"} {
 		if _, err := r.Commit(giteaserver.AdminUser, main, b, map[string]string{"app.yaml": "image: " + b + "\n"}, "bot@example.com", "bump", ""); err != nil {
 			t.Fatal(err)
 		}
 	}
-	c, err := New(r.Proxy.URL, "acme", "fleet", r.Server.Token)
+	c, err := New(r.Proxy.URL, r.Org(), r.Name(), r.Server.Token)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +89,7 @@ func TestNew(t *testing.T) {
 // the pull request the fake ends up with.
 func TestLifecycleCalls(t *testing.T) {
 	s, c := fixture(t)
-	createLabel(t, s, "/repos/acme/fleet/labels", "dependencies")
+	createLabel(t, s, "/repos/"+s.FullName()+"/labels", "dependencies")
 	ctx := context.Background()
 	pr, err := c.Create(ctx, pullrequest.NewPullRequest{Head: "imagebump/web", Title: "Update web to 2", Body: "body", Draft: true})
 	if err != nil {
@@ -90,7 +102,7 @@ func TestLifecycleCalls(t *testing.T) {
 	if err := c.Label(ctx, 1, []string{"dependencies", "automated"}); err != nil {
 		t.Fatal(err)
 	}
-	if got := labels(t, s, "/repos/acme/fleet/labels"); !cmp.Equal(got, []string{"automated", "dependencies"}) {
+	if got := labels(t, s, "/repos/"+s.FullName()+"/labels"); !cmp.Equal(got, []string{"automated", "dependencies"}) {
 		t.Errorf("repository labels %v: want automated created next to dependencies", got)
 	}
 	if err := c.RequestReviews(ctx, 1, []string{"alice"}, []string{"platform"}); err != nil {
@@ -127,30 +139,40 @@ func TestLifecycleCalls(t *testing.T) {
 }
 
 // TestPullRequestsFilteredAndPaged checks that a branch's pull requests are
-// found among many, over several pages, in every state.
+// found among many, over several pages, in every state. The server pages
+// at giteaserver.PageSize, fewer than the client asks for: the client must
+// follow the server's paging.
 func TestPullRequestsFilteredAndPaged(t *testing.T) {
 	s, c := fixture(t)
 	ctx := context.Background()
-	// 51 pull requests on imagebump/api: two of Gitea's 50-item pages.
-	for i := range 51 {
+	// PageSize+1 pull requests on imagebump/api: two of the server's pages.
+	n := giteaserver.PageSize + 1
+	for i := range n {
 		if _, err := c.Create(ctx, pullrequest.NewPullRequest{Head: "imagebump/api", Base: "main", Title: "t", Body: "b"}); err != nil {
 			t.Fatal(err)
 		}
-		if i < 50 {
+		if i < n-1 {
 			s.HumanClose(i + 1)
 		}
+	}
+	// The premise: asked for a page larger than PageSize, the server
+	// answers PageSize.
+	var page []struct{ Number int }
+	s.Server.MustDo(giteaserver.AdminUser, http.MethodGet, "/repos/"+s.FullName()+"/pulls?state=all&limit=50", nil, &page)
+	if len(page) != giteaserver.PageSize {
+		t.Fatalf("a page of %d pull requests, want the server's %d: the scenario would not span pages", len(page), giteaserver.PageSize)
 	}
 	if _, err := c.Create(ctx, pullrequest.NewPullRequest{Head: "imagebump/web", Base: "main", Title: "web", Body: "b"}); err != nil {
 		t.Fatal(err)
 	}
-	s.Merge(52)
+	s.Merge(n + 1)
 	web, err := c.PullRequests(ctx, "imagebump/web")
-	if err != nil || len(web) != 1 || web[0].Number != 52 || web[0].State != pullrequest.StateMerged {
-		t.Errorf("web: %+v, %v; want #52 merged", web, err)
+	if err != nil || len(web) != 1 || web[0].Number != n+1 || web[0].State != pullrequest.StateMerged {
+		t.Errorf("web: %+v, %v; want #%d merged", web, err, n+1)
 	}
 	api, err := c.PullRequests(ctx, "imagebump/api")
-	if err != nil || len(api) != 51 {
-		t.Fatalf("api: %d pull requests, %v; want 51", len(api), err)
+	if err != nil || len(api) != n {
+		t.Fatalf("api: %d pull requests, %v; want %d", len(api), err, n)
 	}
 	open := 0
 	for _, pr := range api {
@@ -165,7 +187,7 @@ func TestPullRequestsFilteredAndPaged(t *testing.T) {
 
 func TestOrgLabels(t *testing.T) {
 	s, c := fixture(t)
-	createLabel(t, s, "/orgs/acme/labels", "dependencies")
+	createLabel(t, s, "/orgs/"+s.Org()+"/labels", "dependencies")
 	ctx := context.Background()
 	if _, err := c.Create(ctx, pullrequest.NewPullRequest{Head: "imagebump/web", Base: "main", Title: "t", Body: "b"}); err != nil {
 		t.Fatal(err)
@@ -173,7 +195,7 @@ func TestOrgLabels(t *testing.T) {
 	if err := c.Label(ctx, 1, []string{"dependencies"}); err != nil {
 		t.Fatal(err)
 	}
-	if got := labels(t, s, "/repos/acme/fleet/labels"); len(got) != 0 || !cmp.Equal(s.PullRequest(1).Labels, []string{"dependencies"}) {
+	if got := labels(t, s, "/repos/"+s.FullName()+"/labels"); len(got) != 0 || !cmp.Equal(s.PullRequest(1).Labels, []string{"dependencies"}) {
 		t.Errorf("repository labels %v, pull request labels %v; want the organization's label used", got, s.PullRequest(1).Labels)
 	}
 }
@@ -212,7 +234,7 @@ func TestRetryAfter(t *testing.T) {
 
 func TestTokenNeverInErrors(t *testing.T) {
 	s, _ := fixture(t)
-	c, err := New(s.Proxy.URL, "acme", "fleet", "wr0ng-s3cret")
+	c, err := New(s.Proxy.URL, s.Org(), s.Name(), "wr0ng-s3cret")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,8 +18,8 @@ import (
 // in the fakes' terms (forgefake): its state is read from the API, the
 // writes of the client under test are logged by its Proxy, and humans act
 // as the user human (commits, closes, merges). Its owner is an
-// organization whose team platform and user alice can be asked for
-// reviews.
+// organization of its own, whose team platform and user alice can be
+// asked for reviews.
 type Repo struct {
 	// Server is the Gitea; the client under test is given Proxy.URL and
 	// Server.Token.
@@ -33,20 +33,20 @@ type Repo struct {
 	scratch string
 }
 
-// StartRepo starts a Gitea (Start) with the organization owner, its team platform,
-// the users alice and human, and the repository owner/repo holding the
-// main branch of the bare repository seed.
-func StartRepo(t testing.TB, seed, owner, repo string) *Repo {
+// NewRepo makes, on the test binary's Gitea (Shared), a fresh organization
+// named prefix and a unique number, with its team platform, and the
+// repository ORG/repo holding the main branch of the bare repository seed,
+// where alice and human may write. The scenario gets its own Proxy. Org
+// tells the organization's name.
+func NewRepo(t testing.TB, seed, prefix, repo string) *Repo {
 	t.Helper()
-	srv := Start(t)
-	for _, u := range []string{"alice", "human"} {
-		srv.CreateUser(u)
-	}
-	srv.CreateOrg(owner)
+	srv := Shared(t)
+	owner := srv.CreateOrg(prefix)
 	srv.CreateTeam(owner, "platform")
 	srv.CreateRepo(owner, repo, nil)
-	srv.AddCollaborator(owner, repo, "alice")
-	srv.AddCollaborator(owner, repo, "human")
+	for _, u := range Users {
+		srv.AddCollaborator(owner, repo, u)
+	}
 	srv.Git(seed, "push", "-q", srv.GitURL("human", owner, repo), "main")
 	g := &Repo{t: t, Server: srv, Proxy: srv.Proxy(), owner: owner, repo: repo}
 	g.scratch = filepath.Join(t.TempDir(), "scratch.git")
@@ -57,6 +57,15 @@ func StartRepo(t testing.TB, seed, owner, repo string) *Repo {
 	}
 	return g
 }
+
+// Org is the repository's organization, made for it.
+func (g *Repo) Org() string { return g.owner }
+
+// Name is the repository's name in its organization.
+func (g *Repo) Name() string { return g.repo }
+
+// FullName is ORG/NAME, the repository's path on the server.
+func (g *Repo) FullName() string { return g.owner + "/" + g.repo }
 
 // Dir is the server's own repository, which the scenarios read.
 func (g *Repo) Dir() string { return g.Server.RepoDir(g.owner, g.repo) }
@@ -144,6 +153,8 @@ func (g *Repo) convert(p apiPR) forgefake.PullRequest {
 	for _, tm := range p.Teams {
 		pr.TeamReviewers = append(pr.TeamReviewers, tm.Name)
 	}
+	// Gitea answers an issue's comments all at once: the list has no
+	// page or limit.
 	var comments []struct {
 		Body string `json:"body"`
 	}
@@ -154,15 +165,15 @@ func (g *Repo) convert(p apiPR) forgefake.PullRequest {
 	return pr
 }
 
-// PullRequests reads every pull request of the repository, by number.
+// PullRequests reads every pull request of the repository, by number,
+// page by page.
 // Gitea's list leaves out the requested teams, so an open pull request is
 // read again on its own. A merged one is not: in Gitea 1.26, GET of a
 // merged pull request whose branch has a newer open pull request hung for
 // minutes here.
 func (g *Repo) PullRequests() []forgefake.PullRequest {
 	g.t.Helper()
-	var prs []apiPR
-	g.Server.MustDo(AdminUser, http.MethodGet, fmt.Sprintf("/repos/%s/%s/pulls?state=all&limit=50", g.owner, g.repo), nil, &prs)
+	prs := list[apiPR](g.Server, fmt.Sprintf("/repos/%s/%s/pulls?state=all", g.owner, g.repo))
 	slices.SortFunc(prs, func(a, b apiPR) int { return a.Number - b.Number })
 	out := make([]forgefake.PullRequest, 0, len(prs))
 	for _, p := range prs {

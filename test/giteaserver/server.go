@@ -16,8 +16,10 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -29,7 +31,17 @@ const AdminUser = "imagebump"
 // Password is the password of every user the server makes.
 const Password = "imagebump-test-password"
 
-// Server is a running Gitea on 127.0.0.1.
+// PageSize is the server's largest page of a list (MAX_RESPONSE_ITEMS),
+// smaller than Gitea's default of 50 and than what clients ask for: a
+// scenario needs a few pull requests, not 51, to span two pages, and
+// clients are held to follow the server's paging rather than assume the
+// page size they asked for. (Each pull request costs Gitea a temporary
+// clone to check mergeability when git is older than 2.40.)
+const PageSize = 10
+
+// Server is a running Gitea on 127.0.0.1, as one test sees it: the
+// helpers fail that test. The process behind it is shared by every test of
+// the test binary (Shared); For binds it to another test.
 type Server struct {
 	// URL is the server's root, "http://127.0.0.1:PORT", what the SDK is
 	// given; the API is under URL+"/api/v1".
@@ -37,22 +49,47 @@ type Server struct {
 	// Token is an access token of AdminUser with every scope.
 	Token string
 
-	t       testing.TB
+	t testing.TB
+	*process
+}
+
+// process is the running gitea web and what every test shares of it.
+type process struct {
 	dir     string
 	config  string
 	build   Build
 	http    *http.Client
 	mu      sync.Mutex
 	tokens  map[string]string // user → token
+	orgs    atomic.Int64      // organizations made, for unique names
 	logFile string
+	pid     int // of gitea web, the leader of its process group
+	stop    func()
 }
 
-// Start builds Gitea or reuses the cached build, starts `gitea web` on a
-// free port of 127.0.0.1 with sqlite in a t.TempDir, waits for its API,
-// and makes the admin user and token with Gitea's CLI. The process is
-// stopped by PID in t.Cleanup. When Gitea cannot be built or started the
-// test is skipped with the reason, or fails under CI=true.
-func Start(t testing.TB) *Server {
+// Users are the users the server is made with besides AdminUser, with
+// password Password: the humans of the scenarios.
+var Users = []string{"alice", "human"}
+
+// shared is the test binary's server: Gitea boots (migrations, the admin
+// user) take seconds of CPU, scenarios take a fresh organization instead.
+var shared struct {
+	once sync.Once
+	srv  *Server
+	err  error
+}
+
+// Shared returns the test binary's Gitea, bound to t, starting it on first
+// use: Gitea is built or the cached build reused, `gitea web` started on a
+// free port of 127.0.0.1 with sqlite in a temporary directory, and the
+// admin user and token made with Gitea's CLI and the Users with its API.
+// Scenarios stay independent by working in an organization of their own
+// (NewRepo, CreateOrg with a unique name). The process lives until
+// StopShared, which the package's TestMain calls after m.Run; should the
+// test binary die first (a -timeout panic), the kernel stops Gitea with
+// it. When Gitea cannot be built or started, every test asking for it is
+// skipped with the reason, or fails under CI=true.
+func Shared(t testing.TB) *Server {
 	t.Helper()
 	unavailable := func(format string, args ...any) {
 		t.Helper()
@@ -62,33 +99,62 @@ func Start(t testing.TB) *Server {
 		}
 		t.Skip(msg)
 	}
+	shared.once.Do(func() { shared.srv, shared.err = startShared() })
+	if shared.err != nil {
+		unavailable("%v", shared.err)
+	}
+	return shared.srv.For(t)
+}
+
+// StopShared stops the shared server, if a test started it, by the PID of
+// its process group, and removes its directory. TestMain calls it after
+// m.Run.
+func StopShared() {
+	// Taking the Once makes a later Shared fail instead of starting anew.
+	shared.once.Do(func() { shared.err = errors.New("giteaserver: Shared after StopShared") })
+	if shared.srv != nil {
+		shared.srv.stop()
+		shared.srv = nil
+	}
+}
+
+// For is the same server bound to t: its helpers fail t.
+func (s *Server) For(t testing.TB) *Server {
+	c := *s
+	c.t = t
+	return &c
+}
+
+func startShared() (*Server, error) {
 	if _, err := exec.LookPath("git"); err != nil {
-		unavailable("git not found: Gitea needs it (apt-get install git)")
+		return nil, errors.New("git not found: Gitea needs it (apt-get install git)")
 	}
 	b, err := BuildOrReuse()
 	if err != nil {
-		unavailable("no Gitea to run: %v", err)
+		return nil, fmt.Errorf("no Gitea to run: %v", err)
 	}
 	var lastErr error
 	// A free port can be taken between the probe and Gitea's listen.
 	for range 3 {
-		s, err := start(t, b)
+		s, err := start(b)
 		if err == nil {
-			return s
+			return s, nil
 		}
 		lastErr = err
 	}
-	unavailable("starting Gitea: %v", lastErr)
-	return nil
+	return nil, fmt.Errorf("starting Gitea: %v", lastErr)
 }
 
-func start(t testing.TB, b Build) (*Server, error) {
-	t.Helper()
+func start(b Build) (_ *Server, err error) {
 	dir, err := os.MkdirTemp("", "giteaserver-")
 	if err != nil {
 		return nil, err
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+		}
+	}()
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -97,25 +163,40 @@ func start(t testing.TB, b Build) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{
-		URL: fmt.Sprintf("http://127.0.0.1:%d", port), t: t, dir: dir, build: b,
+	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), process: &process{
+		dir: dir, build: b,
 		config: filepath.Join(dir, "app.ini"), http: &http.Client{Timeout: 3 * time.Minute},
 		tokens: map[string]string{}, logFile: filepath.Join(dir, "log", "gitea.log"),
-	}
+	}}
 	if err := os.WriteFile(s.config, []byte(appINI(dir, b.StaticRoot, u.Username, port)), 0o600); err != nil {
 		return nil, err
 	}
 	var out bytes.Buffer
 	cmd := exec.Command(b.Binary, "web", "--config", s.config, "--work-path", dir)
 	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = dir, s.env(), &out, &out
-	// Its own process group, so the hooks and git it spawns go with it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", b.Binary, err)
-	}
+	// Its own process group, so the hooks and git it spawns go with it;
+	// killed by the kernel if the test binary dies before StopShared.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	exited := make(chan struct{})
 	var waitErr error
-	go func() { waitErr = cmd.Wait(); close(exited) }()
+	started := make(chan error)
+	go func() {
+		// Pdeathsig fires when the thread that started the child ends, not
+		// the process: this goroutine keeps its thread until Gitea exits
+		// (a goroutine that ends locked takes its thread with it).
+		runtime.LockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		waitErr = cmd.Wait()
+		close(exited)
+	}()
+	if err := <-started; err != nil {
+		return nil, fmt.Errorf("starting %s: %w", b.Binary, err)
+	}
+	s.pid = cmd.Process.Pid
 	stop := func() {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		select {
@@ -125,11 +206,15 @@ func start(t testing.TB, b Build) (*Server, error) {
 			<-exited
 		}
 	}
+	defer func() {
+		if err != nil {
+			stop()
+		}
+	}()
 	if err := s.waitReady(exited, &waitErr); err != nil {
-		stop()
 		return nil, fmt.Errorf("%w\n%s\n%s", err, tail(out.String()), tail(s.log()))
 	}
-	t.Cleanup(stop)
+	s.stop = func() { stop(); os.RemoveAll(dir) }
 	if _, err := s.cli("admin", "user", "create", "--admin", "--username", AdminUser, "--password", Password,
 		"--email", AdminUser+"@example.com", "--must-change-password=false"); err != nil {
 		return nil, fmt.Errorf("creating the admin user: %w", err)
@@ -145,6 +230,11 @@ func start(t testing.TB, b Build) (*Server, error) {
 		return nil, fmt.Errorf("creating the admin token: unexpected output %q", tok)
 	}
 	s.tokens[AdminUser] = s.Token
+	for _, name := range Users {
+		if err := s.createUser(context.Background(), name); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -204,7 +294,10 @@ func appINI(dir, static, runUser string, port int) string {
 	}
 	// The queue is immediate so that work Gitea defers (a pull request's
 	// mergeability, its head after a push) is done before the request or
-	// hook returns: tests read the state right after.
+	// hook returns: tests read the state right after. Lists are paged at
+	// PageSize. Parallel scenarios
+	// write to one sqlite database: a writer waits for the lock (busy
+	// timeout, milliseconds) rather than failing after the default 500.
 	return fmt.Sprintf(`APP_NAME = imagebump tests
 RUN_USER = %[3]s
 RUN_MODE = prod
@@ -227,6 +320,7 @@ LFS_START_SERVER = false
 DB_TYPE = sqlite3
 PATH = %[1]s/data/gitea.db
 SQLITE_JOURNAL_MODE = WAL
+SQLITE_TIMEOUT = 60000
 
 [repository]
 ROOT = %[1]s/repositories
@@ -248,6 +342,10 @@ DEFAULT_ALLOW_CREATE_ORGANIZATION = true
 
 [mailer]
 ENABLED = false
+
+[api]
+MAX_RESPONSE_ITEMS = %[7]d
+DEFAULT_PAGING_NUM = %[7]d
 
 [indexer]
 ISSUE_INDEXER_TYPE = db
@@ -275,7 +373,7 @@ ROOT_PATH = %[1]s/log
 
 [webhook]
 ALLOWED_HOST_LIST = loopback
-`, dir, static, runUser, port, secret(), secret())
+`, dir, static, runUser, port, secret(), secret(), PageSize)
 }
 
 func freePort() (int, error) {
@@ -360,17 +458,29 @@ func (s *Server) tokenOf(ctx context.Context, name string) (string, error) {
 }
 
 // CreateUser makes a user (password Password, email NAME@example.com).
+// Users are the server's, not a scenario's: a name is made once per test
+// binary.
 func (s *Server) CreateUser(name string) {
 	s.t.Helper()
-	s.MustDo(AdminUser, http.MethodPost, "/admin/users", map[string]any{
+	if err := s.createUser(context.Background(), name); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func (s *Server) createUser(ctx context.Context, name string) error {
+	return s.Do(ctx, AdminUser, http.MethodPost, "/admin/users", map[string]any{
 		"username": name, "email": name + "@example.com", "password": Password, "must_change_password": false,
 	}, nil)
 }
 
-// CreateOrg makes an organization owned by the admin.
-func (s *Server) CreateOrg(name string) {
+// CreateOrg makes an organization owned by the admin, named prefix and a
+// number unique on the server, and returns its name: each scenario works
+// in an organization of its own on the shared server.
+func (s *Server) CreateOrg(prefix string) string {
 	s.t.Helper()
+	name := fmt.Sprintf("%s-%d", prefix, s.orgs.Add(1))
 	s.MustDo(AdminUser, http.MethodPost, "/orgs", map[string]any{"username": name, "visibility": "public"}, nil)
+	return name
 }
 
 // CreateTeam makes a team of org with write access to all its
@@ -495,3 +605,27 @@ func (s *Server) RepoDir(owner, repo string) string {
 // ReposRoot holds the server's bare repositories, one OWNER/REPO.git
 // directory each (lower case), for reading only.
 func (s *Server) ReposRoot() string { return filepath.Join(s.dir, "repositories") }
+
+// list reads every page of the paged list at path (a GET under /api/v1
+// without page or limit) as the admin, failing the test on error.
+func list[T any](s *Server, path string) []T {
+	s.t.Helper()
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	var all []T
+	for n := 1; ; n++ {
+		var page []T
+		s.MustDo(AdminUser, http.MethodGet, fmt.Sprintf("%s%spage=%d&limit=%d", path, sep, n, PageSize), nil, &page)
+		if len(page) > PageSize {
+			// Some lists (an issue's comments) ignore page and limit;
+			// asking for page 2 would get everything again, forever.
+			s.t.Fatalf("GET %s: %d items on a page of %d: the list is not paged", path, len(page), PageSize)
+		}
+		all = append(all, page...)
+		if len(page) < PageSize {
+			return all
+		}
+	}
+}

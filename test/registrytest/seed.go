@@ -127,12 +127,13 @@ func (r *Registry) SeedImage(t testing.TB, repo string, spec ImageSpec, tags ...
 	if err := p.Push(t.Context(), first, img); err != nil {
 		t.Fatalf("pushing %s: %v", first, err)
 	}
-	// The blobs are there; the other tags only need the manifest.
+	// The blobs are there; the other tags only need the manifest, one PUT
+	// each (Push would first ask for every blob again).
 	var g errgroup.Group
 	g.SetLimit(16)
 	for _, tag := range tags[1:] {
 		ref := r.ref(t, r.Repo(repo+":"+tag))
-		g.Go(func() error { return p.Push(t.Context(), ref, img) })
+		g.Go(func() error { return p.Put(t.Context(), ref, img) })
 	}
 	if err := g.Wait(); err != nil {
 		t.Fatalf("tagging %s: %v", r.Repo(repo), err)
