@@ -148,7 +148,7 @@ image-dest:
 # pulls it back and runs its amd64 binary (deploy/imagebuild's TestImage,
 # which plain go test skips: a cold cross-compile outlasts its timeout).
 image-check:
-	IMAGEBUMP_IMAGE_TEST=1 go test -count=1 -v -timeout 30m -run '^(TestImage|TestVersionFromBuildInfo)$$' ./deploy/imagebuild
+	go test -tags imagecheck -count=1 -v -timeout 30m -run '^(TestImage|TestVersionFromBuildInfo)$$' ./deploy/imagebuild
 
 # actionlint (its Go module, pinned) over every GitHub workflow in the
 # repository: .github/workflows and the examples' workflows (any YAML file

@@ -1,3 +1,5 @@
+//go:build imagecheck
+
 package main
 
 import (
@@ -12,12 +14,10 @@ import (
 // stamped (go install, go build): it must report the module version and
 // the commit the Go toolchain records from git. The binary is built from
 // a clone of HEAD, as a user's checkout would be: a linked worktree's .git
-// file hides git from the toolchain. Part of make image-check: it shares
-// the build cache of make binaries (CGO_ENABLED=0, -trimpath).
+// file hides git from the toolchain. Part of make image-check (the tag
+// imagecheck): it shares the build cache of make binaries (CGO_ENABLED=0,
+// -trimpath).
 func TestVersionFromBuildInfo(t *testing.T) {
-	if os.Getenv("IMAGEBUMP_IMAGE_TEST") != "1" {
-		t.Skip("IMAGEBUMP_IMAGE_TEST=1 (make image-check, which .ci/run runs) builds the binary")
-	}
 	root := repoRoot(t)
 	clone := filepath.Join(t.TempDir(), "clone")
 	if out, err := exec.Command("git", "clone", "-q", root, clone).CombinedOutput(); err != nil {
