@@ -134,7 +134,7 @@ func TestObsoletePullRequests(t *testing.T) {
 	// The registry of web fails: its group is held, not obsolete.
 	reg.fail["ghcr.io/acme/web"] = errors.New("503 Service Unavailable")
 	webHead := s.Ref(t, "fleet", "refs/heads/imagebump/web")
-	if diff := cmp.Diff(map[string]pullrequest.Action{"imagebump/other": pullrequest.ActionSkip}, pass()); diff != "" {
+	if diff := cmp.Diff(map[string]pullrequest.Action{"imagebump/other": pullrequest.ActionSkip, "imagebump/web": pullrequest.ActionSkip}, pass()); diff != "" {
 		t.Errorf("pass with web's registry down (-want +got):\n%s", diff)
 	}
 	if got := s.Ref(t, "fleet", "refs/heads/imagebump/web"); got != webHead || forge.states()["imagebump/web"] != pullrequest.StateOpen {
@@ -172,6 +172,20 @@ func TestObsoletePullRequests(t *testing.T) {
 // the action per branch.
 func prPasses(t *testing.T, files map[string]string) (*gitserver.Server, *memForge, *fakeRegistry, func() map[string]pullrequest.Action) {
 	t.Helper()
+	s, forge, reg, pass := prPassResults(t, files)
+	return s, forge, reg, func() map[string]pullrequest.Action {
+		t.Helper()
+		got := map[string]pullrequest.Action{}
+		for _, pr := range pass().PullRequests {
+			got[pr.Branch] = pr.Action
+		}
+		return got
+	}
+}
+
+// prPassResults is prPasses returning each pass's whole Result.
+func prPassResults(t *testing.T, files map[string]string) (*gitserver.Server, *memForge, *fakeRegistry, func() Result) {
+	t.Helper()
 	s := gitserver.Start(t)
 	s.NewRepo(t, "fleet", files)
 	token := writeTemp(t, s.Token)
@@ -190,20 +204,18 @@ func prPasses(t *testing.T, files map[string]string) (*gitserver.Server, *memFor
 		Forge: func(config.Repository) (pullrequest.Forge, error) { return forge, nil },
 	}
 	reg := newFake()
-	return s, forge, reg, func() map[string]pullrequest.Action {
+	return s, forge, reg, func() Result {
 		t.Helper()
 		res := r.pass(context.Background(), dedupe(reg), repo)
 		if res.Err != nil {
 			t.Fatalf("pass: %v", res.Err)
 		}
-		got := map[string]pullrequest.Action{}
 		for _, pr := range res.PullRequests {
 			if pr.Err != nil {
 				t.Errorf("group %s: %v", pr.Group, pr.Err)
 			}
-			got[pr.Branch] = pr.Action
 		}
-		return got
+		return res
 	}
 }
 

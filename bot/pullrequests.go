@@ -57,6 +57,10 @@ func (r *Runner) pullRequests(ctx context.Context, reg sourcer, wc prWorkingCopy
 		res.Err = err
 		return
 	}
+	// Every skip among the decisions, held groups included, is reported
+	// in the pass's one vocabulary, whatever stops the pass below.
+	res.PullRequests = append(res.PullRequests, heldResults(plan)...)
+	defer func() { res.Skips = append(res.Skips, pullRequestSkips(res.PullRequests, plan.Members)...) }()
 	existing, err := wc.Branches(ctx, st.PolicyFiles.PullRequests.BranchPrefix)
 	if err != nil {
 		res.Err = fmt.Errorf("pull requests: %w", err)
@@ -111,7 +115,7 @@ func (r *Runner) pullRequests(ctx context.Context, reg sourcer, wc prWorkingCopy
 			res.PullRequests = append(res.PullRequests, pullrequest.Result{Decision: d, Number: d.Number})
 		}
 	} else {
-		res.PullRequests = pullrequest.Execute(ctx, decisions, forge, prBranches{wc: wc, prefix: s.BranchPrefix, changes: plan.Commits}, opts...)
+		res.PullRequests = append(res.PullRequests, pullrequest.Execute(ctx, decisions, forge, prBranches{wc: wc, prefix: s.BranchPrefix, changes: plan.Commits}, opts...)...)
 	}
 	res.PullRequests = append(res.PullRequests, failures...)
 }
@@ -149,6 +153,10 @@ type prPlan struct {
 	// did not resolve: while the registry cannot say what the newest tag
 	// is, their pull requests are neither updated nor closed.
 	Held map[string]string
+	// Failed are the policies that did not resolve, by held branch; Members
+	// every group's policies, by branch, sorted.
+	Failed  map[string][]string
+	Members map[string][]string
 }
 
 // planGroups forms the pull request groups of a pass from its outcome: the
@@ -172,15 +180,21 @@ func planGroups(ctx context.Context, st *Outcome) (prPlan, error) {
 	if err != nil {
 		return prPlan{}, fmt.Errorf("pull request branches: %w", err)
 	}
-	plan := prPlan{Commits: map[string][]gitwriter.Change{}, Held: map[string]string{}}
+	plan := prPlan{Commits: map[string][]gitwriter.Change{}, Held: map[string]string{}, Failed: map[string][]string{}, Members: map[string][]string{}}
 	for _, name := range names {
 		in := map[string]bool{}
-		failed := false
+		var failed []string
 		for _, res := range members[name] {
 			in[res.Policy.Name()] = true
-			failed = failed || res.Err != nil
+			plan.Members[branchOf[name]] = append(plan.Members[branchOf[name]], res.Policy.Name())
+			if res.Err != nil {
+				failed = append(failed, res.Policy.Name())
+			}
 		}
-		if failed {
+		slices.Sort(plan.Members[branchOf[name]])
+		if len(failed) > 0 {
+			slices.Sort(failed)
+			plan.Failed[branchOf[name]] = failed
 			// Planned without the failed policy, the group would look
 			// done and Decide would close its pull request.
 			plan.Held[branchOf[name]] = name
