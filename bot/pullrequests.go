@@ -61,12 +61,11 @@ func (r *Runner) pullRequests(ctx context.Context, reg sourcer, wc prWorkingCopy
 	// in the pass's one vocabulary, whatever stops the pass below.
 	res.PullRequests = append(res.PullRequests, heldResults(plan)...)
 	defer func() { res.Skips = append(res.Skips, pullRequestSkips(res.PullRequests, plan.Members)...) }()
-	existing, err := wc.Branches(ctx, st.PolicyFiles.PullRequests.BranchPrefix)
+	groups, branches, err := ReadBranches(ctx, wc, st.PolicyFiles.PullRequests.BranchPrefix, plan.Groups, plan.Held)
 	if err != nil {
 		res.Err = fmt.Errorf("pull requests: %w", err)
 		return
 	}
-	groups := append(plan.Groups, obsoleteGroups(plan, existing, st.PolicyFiles.PullRequests.BranchPrefix)...)
 	if len(groups) == 0 {
 		return
 	}
@@ -79,19 +78,6 @@ func (r *Runner) pullRequests(ctx context.Context, reg sourcer, wc prWorkingCopy
 	if err != nil {
 		res.Err = fmt.Errorf("pull requests: %w", err)
 		return
-	}
-	branches := map[string]pullrequest.Branch{}
-	for _, g := range groups {
-		var paths []string
-		for _, f := range g.Files {
-			paths = append(paths, f.Path)
-		}
-		b, err := branchState(ctx, wc, g.Branch, paths)
-		if err != nil {
-			res.Err = fmt.Errorf("reading branch %s: %w", g.Branch, err)
-			return
-		}
-		branches[g.Branch] = b
 	}
 	budget := &pullrequest.Budget{Max: pullrequest.DefaultMaxWait}
 	opts := append([]pullrequest.Option{pullrequest.WithBudget(budget), pullrequest.WithLogger(log)}, r.ForgeOptions...)
@@ -215,18 +201,46 @@ func planGroups(ctx context.Context, st *Outcome) (prPlan, error) {
 	return plan, nil
 }
 
+// ReadBranches reads from git what the lifecycle needs about a pass's
+// groups: the bot's branches under prefix that none of groups maps to and
+// no held group owns (held: group names by branch) are added as obsolete
+// groups, and the state of every group's branch is read (its commits, the
+// contents of the files it changes, the files the base moved under it).
+// The bot's pull request pass does this on its working copy; the forge
+// tests do it on theirs.
+func ReadBranches(ctx context.Context, wc branchReader, prefix string, groups []pullrequest.Group, held map[string]string) ([]pullrequest.Group, map[string]pullrequest.Branch, error) {
+	existing, err := wc.Branches(ctx, prefix)
+	if err != nil {
+		return nil, nil, err
+	}
+	groups = append(slices.Clip(groups), obsoleteGroups(groups, held, existing, prefix)...)
+	branches := map[string]pullrequest.Branch{}
+	for _, g := range groups {
+		var paths []string
+		for _, f := range g.Files {
+			paths = append(paths, f.Path)
+		}
+		b, err := branchState(ctx, wc, g.Branch, paths)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading branch %s: %w", g.Branch, err)
+		}
+		branches[g.Branch] = b
+	}
+	return groups, branches, nil
+}
+
 // obsoleteGroups are the bot branches (existing, under prefix) that no
-// group of plan maps to and no held group owns: their policy or markers
-// were removed, or the grouping changed. Decide closes their pull
-// requests and deletes them.
-func obsoleteGroups(plan prPlan, existing map[string]string, prefix string) []pullrequest.Group {
+// group maps to and no held group owns: their policy or markers were
+// removed, or the grouping changed. Decide closes their pull requests and
+// deletes them.
+func obsoleteGroups(groups []pullrequest.Group, held map[string]string, existing map[string]string, prefix string) []pullrequest.Group {
 	current := map[string]bool{}
-	for _, g := range plan.Groups {
+	for _, g := range groups {
 		current[g.Branch] = true
 	}
 	var out []pullrequest.Group
 	for _, b := range slices.Sorted(maps.Keys(existing)) {
-		if current[b] || plan.Held[b] != "" {
+		if current[b] || held[b] != "" {
 			continue
 		}
 		name := strings.TrimPrefix(b, prefix)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"regexp"
 	"slices"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/imagebump/imagebump/bot"
+	"github.com/imagebump/imagebump/gitwriter"
 	"github.com/imagebump/imagebump/gitwriter/gitea"
 	"github.com/imagebump/imagebump/gitwriter/gitlab"
 	"github.com/imagebump/imagebump/gitwriter/pullrequest"
@@ -233,25 +236,48 @@ func (w *prWorld) groups(versions map[string]string) []pullrequest.Group {
 	return out
 }
 
-// branch reads a branch's state as the git side will report it.
-func (w *prWorld) branch(name string) pullrequest.Branch {
-	w.t.Helper()
-	head := w.head(name)
-	if head == "" {
-		return pullrequest.Branch{}
-	}
-	b := pullrequest.Branch{Exists: true, Head: head}
-	mb := strings.TrimSpace(forgefake.Git(w.t, w.repo, "merge-base", "main", head))
-	log := forgefake.Git(w.t, w.repo, "log", "--format=%H %ae", mb+".."+head)
-	for _, line := range strings.Split(log, "\n") {
-		if hash, email, ok := strings.Cut(line, " "); ok {
-			b.Commits = append(b.Commits, pullrequest.Commit{Hash: hash, ByBot: email == botEmail})
+// Branches, Branch and ReadFile make prWorld the bot's branch reader on
+// the forge's repository, so the scenarios read branch states and find
+// obsolete groups through the bot's own code (bot.ReadBranches) from the
+// raw git facts a working copy would report. A commit is the bot's when
+// its author has the bot's email.
+func (w *prWorld) Branches(_ context.Context, prefix string) (map[string]string, error) {
+	out := map[string]string{}
+	refs, err := w.raw("for-each-ref", "--format=%(refname:lstrip=2) %(objectname)", "refs/heads/"+prefix)
+	for _, line := range strings.Split(strings.TrimSpace(refs), "\n") {
+		if name, head, ok := strings.Cut(line, " "); ok {
+			out[name] = head
 		}
 	}
-	for _, p := range strings.Fields(forgefake.Git(w.t, w.repo, "diff", "--name-only", mb, head)) {
-		b.Files = append(b.Files, pullrequest.File{Path: p, Content: []byte(w.show(head, p))})
+	return out, err
+}
+
+func (w *prWorld) Branch(_ context.Context, name string) (gitwriter.BranchState, error) {
+	st := gitwriter.BranchState{Name: name, Base: w.head("main"), Head: w.head(name)}
+	if st.Head == "" {
+		return st, nil
 	}
-	return b
+	st.Exists = true
+	st.MergeBase = strings.TrimSpace(forgefake.Git(w.t, w.repo, "merge-base", "main", st.Head))
+	log := forgefake.Git(w.t, w.repo, "log", "--reverse", "--format=%H %ae", "main.."+st.Head)
+	for _, line := range strings.Split(log, "\n") {
+		if hash, email, ok := strings.Cut(line, " "); ok {
+			st.Commits = append(st.Commits, gitwriter.BranchCommit{Hash: hash, ByBot: email == botEmail})
+		}
+	}
+	st.Files = strings.Fields(forgefake.Git(w.t, w.repo, "diff", "--name-only", st.MergeBase, st.Head))
+	return st, nil
+}
+
+func (w *prWorld) ReadFile(commit, path string) ([]byte, error) {
+	if _, err := w.raw("cat-file", "-e", commit+":"+path); err != nil {
+		if _, err := w.raw("cat-file", "-e", commit+"^{commit}"); err != nil {
+			return nil, fmt.Errorf("reading commit %s: %w", commit, err)
+		}
+		return nil, fmt.Errorf("%s at %s: %w", path, commit, os.ErrNotExist)
+	}
+	out, err := w.raw("show", commit+":"+path)
+	return []byte(out), err
 }
 
 // Publish and Delete make prWorld the git side, with the leases real pushes
@@ -284,10 +310,9 @@ func (w *prWorld) Delete(_ context.Context, branch, lease string) error {
 // decide observes and decides a pass for versions.
 func (w *prWorld) decide(versions map[string]string) []pullrequest.Decision {
 	w.t.Helper()
-	groups := w.groups(versions)
-	states := map[string]pullrequest.Branch{}
-	for _, g := range groups {
-		states[g.Branch] = w.branch(g.Branch)
+	groups, states, err := bot.ReadBranches(context.Background(), w, "imagebump/", w.groups(versions), nil)
+	if err != nil {
+		w.t.Fatal(err)
 	}
 	prs, failed := pullrequest.Observe(context.Background(), w.forge, groups, states, w.opts...)
 	if len(failed) > 0 {
