@@ -61,7 +61,7 @@ func (r *Runner) pullRequests(ctx context.Context, reg sourcer, wc prWorkingCopy
 	// in the pass's one vocabulary, whatever stops the pass below.
 	res.PullRequests = append(res.PullRequests, heldResults(plan)...)
 	defer func() { res.Skips = append(res.Skips, pullRequestSkips(res.PullRequests, plan.Members)...) }()
-	groups, branches, err := ReadBranches(ctx, wc, st.PolicyFiles.PullRequests.BranchPrefix, plan.Groups, plan.Held)
+	groups, err := WithObsolete(ctx, wc, st.PolicyFiles.PullRequests.BranchPrefix, plan.Groups, plan.Held)
 	if err != nil {
 		res.Err = fmt.Errorf("pull requests: %w", err)
 		return
@@ -77,6 +77,11 @@ func (r *Runner) pullRequests(ctx context.Context, reg sourcer, wc prWorkingCopy
 	forge, err := open(repo)
 	if err != nil {
 		res.Err = fmt.Errorf("pull requests: %w", err)
+		return
+	}
+	branches, err := BranchStates(ctx, wc, groups)
+	if err != nil {
+		res.Err = err
 		return
 	}
 	budget := &pullrequest.Budget{Max: pullrequest.DefaultMaxWait}
@@ -201,19 +206,23 @@ func planGroups(ctx context.Context, st *Outcome) (prPlan, error) {
 	return plan, nil
 }
 
-// ReadBranches reads from git what the lifecycle needs about a pass's
-// groups: the bot's branches under prefix that none of groups maps to and
-// no held group owns (held: group names by branch) are added as obsolete
-// groups, and the state of every group's branch is read (its commits, the
-// contents of the files it changes, the files the base moved under it).
-// The bot's pull request pass does this on its working copy; the forge
-// tests do it on theirs.
-func ReadBranches(ctx context.Context, wc branchReader, prefix string, groups []pullrequest.Group, held map[string]string) ([]pullrequest.Group, map[string]pullrequest.Branch, error) {
+// WithObsolete returns groups and, after them, an obsolete group for each
+// of the bot's branches under prefix that none of groups maps to and no
+// held group owns (held: group names by branch). With BranchStates it is
+// what the lifecycle reads from git: the bot's pull request pass reads its
+// working copy through them, the forge tests their repositories.
+func WithObsolete(ctx context.Context, wc branchReader, prefix string, groups []pullrequest.Group, held map[string]string) ([]pullrequest.Group, error) {
 	existing, err := wc.Branches(ctx, prefix)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	groups = append(slices.Clip(groups), obsoleteGroups(groups, held, existing, prefix)...)
+	return append(slices.Clip(groups), obsoleteGroups(groups, held, existing, prefix)...), nil
+}
+
+// BranchStates reads the state of every group's branch: its commits, the
+// contents of the files it changes, and the files the base moved under it
+// (Behind), by branch.
+func BranchStates(ctx context.Context, wc branchReader, groups []pullrequest.Group) (map[string]pullrequest.Branch, error) {
 	branches := map[string]pullrequest.Branch{}
 	for _, g := range groups {
 		var paths []string
@@ -222,11 +231,11 @@ func ReadBranches(ctx context.Context, wc branchReader, prefix string, groups []
 		}
 		b, err := branchState(ctx, wc, g.Branch, paths)
 		if err != nil {
-			return nil, nil, fmt.Errorf("reading branch %s: %w", g.Branch, err)
+			return nil, fmt.Errorf("reading branch %s: %w", g.Branch, err)
 		}
 		branches[g.Branch] = b
 	}
-	return groups, branches, nil
+	return branches, nil
 }
 
 // obsoleteGroups are the bot branches (existing, under prefix) that no

@@ -238,7 +238,7 @@ func (w *prWorld) groups(versions map[string]string) []pullrequest.Group {
 
 // Branches, Branch and ReadFile make prWorld the bot's branch reader on
 // the forge's repository, so the scenarios read branch states and find
-// obsolete groups through the bot's own code (bot.ReadBranches) from the
+// obsolete groups through the bot's own code (bot.WithObsolete, bot.BranchStates) from the
 // raw git facts a working copy would report. A commit is the bot's when
 // its author has the bot's email.
 func (w *prWorld) Branches(_ context.Context, prefix string) (map[string]string, error) {
@@ -310,11 +310,16 @@ func (w *prWorld) Delete(_ context.Context, branch, lease string) error {
 // decide observes and decides a pass for versions.
 func (w *prWorld) decide(versions map[string]string) []pullrequest.Decision {
 	w.t.Helper()
-	groups, states, err := bot.ReadBranches(context.Background(), w, "imagebump/", w.groups(versions), nil)
+	ctx := context.Background()
+	groups, err := bot.WithObsolete(ctx, w, "imagebump/", w.groups(versions), nil)
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	prs, failed := pullrequest.Observe(context.Background(), w.forge, groups, states, w.opts...)
+	states, err := bot.BranchStates(ctx, w, groups)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	prs, failed := pullrequest.Observe(ctx, w.forge, groups, states, w.opts...)
 	if len(failed) > 0 {
 		w.t.Fatalf("Observe: %v", failed)
 	}
@@ -659,6 +664,80 @@ func TestPullRequestHumanCloseDeleteBranch(t *testing.T) {
 		w.zeroWrites(map[string]string{"web": "1.5.0"})
 		if prs := w.fake.PullRequests(); len(prs) != 1 || prs[0].State != "closed" {
 			t.Errorf("pull requests %+v: want #1 closed, no other", prs)
+		}
+	})
+}
+
+// The base moved in the file the group changes (the same line bumped by
+// hand): base plus change equals the branch's file, but the branch would
+// conflict. It is rebuilt on the tip, in the same pull request; then zero
+// churn.
+func TestPullRequestRebasedWhenBaseMovedInItsFile(t *testing.T) {
+	eachForge(t, func(t *testing.T, w *prWorld) {
+		w.pass(map[string]string{"web": "1.5.0"})
+		built := w.head("imagebump/web")
+		file := prImages["web"].file
+		w.humanCommit("main", map[string]string{file: strings.Replace(w.show("main", file), "1.4.2", "1.4.3", 1)})
+		if got := w.pass(map[string]string{"web": "1.5.0"}); got["web"] != pullrequest.ActionUpdate {
+			t.Fatalf("pass after the base moved under the branch: %v, want update (rebuilt, text from 1.4.3)", got)
+		}
+		if mb, tip := strings.TrimSpace(forgefake.Git(t, w.repo, "merge-base", "main", "imagebump/web")), w.head("main"); mb != tip || w.head("imagebump/web") == built {
+			t.Errorf("branch built on %s, want the tip %s", mb, tip)
+		}
+		if prs := w.fake.PullRequests(); len(prs) != 1 || prs[0].State != "open" {
+			t.Errorf("pull requests %+v: want the same one, open", prs)
+		}
+		w.zeroWrites(map[string]string{"web": "1.5.0"})
+	})
+}
+
+// The base moved only in files the group does not change: nothing is
+// pushed and nothing written.
+func TestPullRequestBaseMovedElsewhere(t *testing.T) {
+	eachForge(t, func(t *testing.T, w *prWorld) {
+		w.pass(map[string]string{"web": "1.5.0"})
+		w.humanCommit("main", map[string]string{"README.md": "fleet\n", prImages["api"].file: "kind: Deployment\n"})
+		w.zeroWrites(map[string]string{"web": "1.5.0"})
+	})
+}
+
+// A policy removed: its group no longer exists. Its open pull request is
+// closed with one comment saying why and its branch deleted; the other
+// group goes on untouched.
+func TestPullRequestObsoleteClosed(t *testing.T) {
+	eachForge(t, func(t *testing.T, w *prWorld) {
+		w.pass(map[string]string{"web": "1.5.0", "api": "2.1.0"})
+		want := map[string]pullrequest.Action{"web": pullrequest.ActionSkip, "api": pullrequest.ActionClose}
+		if diff := cmp.Diff(want, w.pass(map[string]string{"web": "1.5.0"})); diff != "" {
+			t.Fatalf("pass without policy api (-want +got):\n%s", diff)
+		}
+		api := w.fake.PullRequest(1)
+		if api.State != "closed" || api.Merged || len(api.Comments) != 1 || !strings.Contains(api.Comments[0], `no policy in use maps to group "api"`) {
+			t.Errorf("pull request %+v: want closed unmerged with one comment saying why", api)
+		}
+		if h := w.head("imagebump/api"); h != "" {
+			t.Errorf("branch imagebump/api still at %s, want deleted", h)
+		}
+		if web := w.fake.PullRequest(2); web.State != "open" {
+			t.Errorf("web's pull request %+v: want open", web)
+		}
+		w.zeroWrites(map[string]string{"web": "1.5.0"})
+	})
+}
+
+// An obsolete pull request whose branch carries someone else's commits is
+// left open with its branch, and said so once.
+func TestPullRequestObsoleteWithHumanCommits(t *testing.T) {
+	eachForge(t, func(t *testing.T, w *prWorld) {
+		w.pass(map[string]string{"web": "1.5.0", "api": "2.1.0"})
+		human := w.humanCommit("imagebump/api", map[string]string{"notes.txt": "keep\n"})
+		if got := w.pass(map[string]string{"web": "1.5.0"}); got["api"] != pullrequest.ActionCommentForeign {
+			t.Fatalf("pass without policy api: %v, want comment-foreign for api", got)
+		}
+		w.zeroWrites(map[string]string{"web": "1.5.0"}) // once, not once per pass
+		api := w.fake.PullRequest(1)
+		if api.State != "open" || len(api.Comments) != 1 || w.head("imagebump/api") != human {
+			t.Errorf("pull request %+v, branch at %q: want open, one comment, the branch at the human's %s", api, w.head("imagebump/api"), human)
 		}
 	})
 }
