@@ -2,6 +2,7 @@ package bot
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -66,10 +67,6 @@ func (r *Runner) pullRequests(ctx context.Context, reg sourcer, wc prWorkingCopy
 		res.Err = fmt.Errorf("pull requests: %w", err)
 		return
 	}
-	if len(groups) == 0 {
-		return
-	}
-	addSources(ctx, reg, groups, log)
 	open := r.Forge
 	if open == nil {
 		open = func(repo config.Repository) (pullrequest.Forge, error) { return OpenForge(repo, log) }
@@ -79,13 +76,28 @@ func (r *Runner) pullRequests(ctx context.Context, reg sourcer, wc prWorkingCopy
 		res.Err = fmt.Errorf("pull requests: %w", err)
 		return
 	}
+	budget := &pullrequest.Budget{Max: pullrequest.DefaultMaxWait}
+	opts := append([]pullrequest.Option{pullrequest.WithBudget(budget), pullrequest.WithLogger(log)}, r.ForgeOptions...)
+	lister, ok := forge.(pullrequest.OpenLister)
+	if !ok {
+		res.Err = fmt.Errorf("pull requests: the forge client %T cannot list open pull requests", forge)
+		return
+	}
+	own, err := pullrequest.Own(ctx, lister, opts...)
+	if err != nil {
+		res.Err = fmt.Errorf("pull requests: %w", err)
+		return
+	}
+	groups = WithStray(own, groups, plan.Held, st.PolicyFiles.PullRequests.BranchPrefix)
+	if len(groups) == 0 {
+		return
+	}
+	addSources(ctx, reg, groups, log)
 	branches, err := BranchStates(ctx, wc, groups)
 	if err != nil {
 		res.Err = err
 		return
 	}
-	budget := &pullrequest.Budget{Max: pullrequest.DefaultMaxWait}
-	opts := append([]pullrequest.Option{pullrequest.WithBudget(budget), pullrequest.WithLogger(log)}, r.ForgeOptions...)
 	prs, failed := pullrequest.Observe(ctx, forge, groups, branches, opts...)
 	var failures []pullrequest.Result
 	groups = slices.DeleteFunc(groups, func(g pullrequest.Group) bool {
@@ -257,6 +269,38 @@ func obsoleteGroups(groups []pullrequest.Group, held map[string]string, existing
 			Name: name, Branch: b,
 			Obsolete: fmt.Sprintf("no policy in use maps to group %q any more (a policy or its markers were removed, or the grouping changed)", name),
 		})
+	}
+	return out
+}
+
+// WithStray returns groups and, after them, an obsolete group for each of
+// the bot's open pull requests (own, from pullrequest.Own) whose head
+// branch none of groups maps to and no held group owns: their branch was
+// deleted, or lies outside the branch prefix (a former prefix), so
+// WithObsolete's branch listing did not find them. Decide closes their
+// pull requests; a branch outside the prefix is never deleted.
+func WithStray(own []pullrequest.PullRequest, groups []pullrequest.Group, held map[string]string, prefix string) []pullrequest.Group {
+	known := map[string]bool{}
+	for _, g := range groups {
+		known[g.Branch] = true
+	}
+	out := slices.Clip(groups)
+	own = slices.Clone(own)
+	slices.SortFunc(own, func(a, b pullrequest.PullRequest) int { return cmp.Compare(a.Head, b.Head) })
+	for _, pr := range own {
+		if known[pr.Head] || held[pr.Head] != "" {
+			continue
+		}
+		known[pr.Head] = true
+		m, _ := pullrequest.ParseMarker(pr.Body)
+		g := pullrequest.Group{Name: m.Group, Branch: pr.Head}
+		if strings.HasPrefix(pr.Head, prefix) && pr.Head != prefix {
+			g.Obsolete = fmt.Sprintf("no policy in use maps to group %q any more, and its branch %s is gone", m.Group, pr.Head)
+		} else {
+			g.KeepBranch = true
+			g.Obsolete = fmt.Sprintf("its branch %s lies outside the branch prefix %q (a former prefix); the group is now proposed under the prefix, if at all", pr.Head, prefix)
+		}
+		out = append(out, g)
 	}
 	return out
 }

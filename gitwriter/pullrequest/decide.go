@@ -303,9 +303,12 @@ func decide(g Group, prs []botPR, foreignOpen []int, br Branch, s Settings) Deci
 func obsolete(g Group, prs, openPRs []botPR, foreignOpen []int, foreign bool, br Branch, d Decision) Decision {
 	if len(openPRs) == 0 {
 		switch {
-		case !br.Exists:
+		case !br.Exists || g.KeepBranch:
 			d.Action = ActionSkip
 			d.Reason = g.Obsolete + "; nothing is left of it"
+			if br.Exists {
+				d.Reason = fmt.Sprintf("%s; branch %s lies outside the branch prefix and is left alone", g.Obsolete, g.Branch)
+			}
 		case len(foreignOpen) > 0:
 			d.Action, d.Skip = ActionSkip, SkipForeignPullRequest
 			d.Number = foreignOpen[0]
@@ -345,11 +348,18 @@ func obsolete(g Group, prs, openPRs []botPR, foreignOpen []int, foreign bool, br
 	}
 	d.Action = ActionClose
 	d.Reason = g.Obsolete
+	d.DeleteBranch = br.Exists && !g.KeepBranch
 	if !hasNote(pr.Comments, closeNote) {
-		d.Comment = fmt.Sprintf("imagebump no longer proposes this: %s. It closes this pull request and deletes branch `%s`.\n\n%s", g.Obsolete, g.Branch, closeNote)
+		then := fmt.Sprintf(" and deletes branch `%s`", g.Branch)
+		switch {
+		case !br.Exists:
+			then = fmt.Sprintf("; branch `%s` is gone already", g.Branch)
+		case g.KeepBranch:
+			then = fmt.Sprintf(" and leaves branch `%s`, outside its branch prefix, as it is", g.Branch)
+		}
+		d.Comment = fmt.Sprintf("imagebump no longer proposes this: %s. It closes this pull request%s.\n\n%s", g.Obsolete, then, closeNote)
 	}
 	d.Body = setRetired(pr.Body, pr.marker)
-	d.DeleteBranch = br.Exists
 	return d
 }
 

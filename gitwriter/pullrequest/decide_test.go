@@ -33,6 +33,9 @@ func gone(name string) Group {
 	return Group{Name: name, Branch: "imagebump/" + name, Obsolete: "no policy in use maps to group " + name + " any more"}
 }
 
+// keep marks an obsolete group's branch as outside the bot's prefix.
+func keep(g Group) Group { g.KeepBranch = true; return g }
+
 // api is a second group, for maxOpen and collisions.
 func api(to string) Group {
 	return Group{
@@ -248,6 +251,25 @@ func TestDecide(t *testing.T) {
 			prs:      []PullRequest{commented},
 			branches: map[string]Branch{"imagebump/web": withForeign(carrying(web("1.5.0")))},
 			want:     map[string]summary{"web": {Action: ActionSkip, Number: 7, Lease: "human1", Skip: SkipForeignCommits}},
+		},
+		{
+			name:   "obsolete open pull request whose branch is gone: closed, nothing to delete",
+			groups: []Group{gone("web")},
+			prs:    []PullRequest{openPR(7, web("1.5.0"))},
+			want:   map[string]summary{"web": {Action: ActionClose, Number: 7}},
+		},
+		{
+			name:     "obsolete pull request on a branch outside the prefix: closed, the branch kept",
+			groups:   []Group{keep(gone("web"))},
+			prs:      []PullRequest{openPR(7, web("1.5.0"))},
+			branches: map[string]Branch{"imagebump/web": carrying(web("1.5.0"))},
+			want:     map[string]summary{"web": {Action: ActionClose, Number: 7, Lease: "h1.5.0"}},
+		},
+		{
+			name:     "obsolete branch outside the prefix without a pull request: left alone",
+			groups:   []Group{keep(gone("web"))},
+			branches: map[string]Branch{"imagebump/web": carrying(web("1.5.0"))},
+			want:     map[string]summary{"web": {Action: ActionSkip, Lease: "h1.5.0"}},
 		},
 		{
 			name:     "obsolete branch without a pull request: deleted",
