@@ -145,7 +145,8 @@ type prWorld struct {
 	forge    pullrequest.Forge
 	settings pullrequest.Settings
 	opts     []pullrequest.Option
-	all      bool // grouping: all
+	all      bool   // grouping: all
+	prefix   string // the branch prefix; "" means imagebump/
 }
 
 func newPRWorld(t *testing.T, f prForge) *prWorld {
@@ -202,6 +203,13 @@ func (w *prWorld) head(branch string) string {
 
 var tagRe = regexp.MustCompile(`(image: [^:\s]+:)(\S+)`)
 
+func (w *prWorld) branchPrefix() string {
+	if w.prefix == "" {
+		return "imagebump/"
+	}
+	return w.prefix
+}
+
 // groups is the plan for versions (policy → wanted tag) on the current
 // base, grouped by policy or all in one.
 func (w *prWorld) groups(versions map[string]string) []pullrequest.Group {
@@ -221,7 +229,7 @@ func (w *prWorld) groups(versions map[string]string) []pullrequest.Group {
 			name = "all"
 		}
 		if len(out) == 0 || out[len(out)-1].Name != name {
-			out = append(out, pullrequest.Group{Name: name, Branch: "imagebump/" + name})
+			out = append(out, pullrequest.Group{Name: name, Branch: w.branchPrefix() + name})
 		}
 		g := &out[len(out)-1]
 		if from == versions[p] {
@@ -311,10 +319,19 @@ func (w *prWorld) Delete(_ context.Context, branch, lease string) error {
 func (w *prWorld) decide(versions map[string]string) []pullrequest.Decision {
 	w.t.Helper()
 	ctx := context.Background()
-	groups, err := bot.WithObsolete(ctx, w, "imagebump/", w.groups(versions), nil)
+	groups, err := bot.WithObsolete(ctx, w, w.branchPrefix(), w.groups(versions), nil)
 	if err != nil {
 		w.t.Fatal(err)
 	}
+	lister, ok := w.forge.(pullrequest.OpenLister)
+	if !ok {
+		w.t.Fatalf("the %s client cannot list open pull requests", w.f.name)
+	}
+	own, err := pullrequest.Own(ctx, lister, w.opts...)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	groups = bot.WithStray(own, groups, nil, w.branchPrefix())
 	states, err := bot.BranchStates(ctx, w, groups)
 	if err != nil {
 		w.t.Fatal(err)
@@ -739,5 +756,70 @@ func TestPullRequestObsoleteWithHumanCommits(t *testing.T) {
 		if api.State != "open" || len(api.Comments) != 1 || w.head("imagebump/api") != human {
 			t.Errorf("pull request %+v, branch at %q: want open, one comment, the branch at the human's %s", api, w.head("imagebump/api"), human)
 		}
+	})
+}
+
+// An open pull request of the bot whose branch a human deleted is not
+// under the prefix any more. GitHub and Gitea close a pull request whose
+// head branch is deleted; GitLab keeps the merge request open, and the
+// forge's list of open pull requests finds it by its marker: it is closed
+// with one comment once its policy is gone.
+func TestPullRequestObsoleteBranchDeleted(t *testing.T) {
+	eachForge(t, func(t *testing.T, w *prWorld) {
+		w.pass(map[string]string{"web": "1.5.0", "api": "2.1.0"})
+		w.humanDelete("imagebump/api")
+		closedByForge := w.f.name != "gitlab"
+		if got := w.fake.PullRequest(1).State == "closed"; got != closedByForge {
+			t.Fatalf("%s closed the pull request of a deleted branch: %v, want %v", w.f.name, got, closedByForge)
+		}
+		want := map[string]pullrequest.Action{"web": pullrequest.ActionSkip, "api": pullrequest.ActionClose}
+		if closedByForge {
+			want = map[string]pullrequest.Action{"web": pullrequest.ActionSkip}
+		}
+		writes := len(w.fake.Writes())
+		if diff := cmp.Diff(want, w.pass(map[string]string{"web": "1.5.0"})); diff != "" {
+			t.Fatalf("pass without policy api (-want +got):\n%s", diff)
+		}
+		api := w.fake.PullRequest(1)
+		if wantComments := map[bool]int{true: 0, false: 1}[closedByForge]; api.State != "closed" || api.Merged || len(api.Comments) != wantComments {
+			t.Errorf("pull request %+v: want closed unmerged with %d comment(s)", api, wantComments)
+		}
+		if closedByForge && len(w.fake.Writes()) != writes {
+			t.Errorf("writes %v after #%d: want none", w.fake.Writes()[writes:], writes)
+		}
+		w.zeroWrites(map[string]string{"web": "1.5.0"})
+	})
+}
+
+// The branch prefix changes: the group is proposed under the new prefix,
+// and the bot's pull request under the former one, which no branch
+// listing under the prefix finds, is found by its marker and closed with
+// one comment; its branch, outside the prefix, is kept.
+func TestPullRequestObsoleteFormerPrefix(t *testing.T) {
+	eachForge(t, func(t *testing.T, w *prWorld) {
+		w.pass(map[string]string{"web": "1.5.0"})
+		old := w.head("imagebump/web")
+		w.prefix = "bump/"
+		got := map[string]pullrequest.Action{}
+		for _, r := range w.execute(w.decide(map[string]string{"web": "1.5.0"})) {
+			if r.Err != nil {
+				t.Errorf("pass: %v", r.Err)
+			}
+			got[r.Branch] = r.Action
+		}
+		want := map[string]pullrequest.Action{"bump/web": pullrequest.ActionCreate, "imagebump/web": pullrequest.ActionClose}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("pass under the new prefix (-want +got):\n%s", diff)
+		}
+		if pr := w.fake.PullRequest(1); pr.State != "closed" || len(pr.Comments) != 1 || !strings.Contains(pr.Comments[0], "outside its branch prefix") {
+			t.Errorf("former pull request %+v: want closed with one comment", pr)
+		}
+		if pr := w.fake.PullRequest(2); pr.State != "open" || pr.Head != "bump/web" {
+			t.Errorf("new pull request %+v: want open from bump/web", pr)
+		}
+		if h := w.head("imagebump/web"); h != old {
+			t.Errorf("branch imagebump/web at %q, want kept at %s", h, old)
+		}
+		w.zeroWrites(map[string]string{"web": "1.5.0"})
 	})
 }
