@@ -769,6 +769,11 @@ func TestPullRequestObsoleteBranchDeleted(t *testing.T) {
 		w.pass(map[string]string{"web": "1.5.0", "api": "2.1.0"})
 		w.humanDelete("imagebump/api")
 		closedByForge := w.f.name != "gitlab"
+		// Gitea closes them as it processes the push, in the background:
+		// wait (bounded) for it to happen.
+		for i := 0; closedByForge && i < 100 && w.fake.PullRequest(1).State != "closed"; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
 		if got := w.fake.PullRequest(1).State == "closed"; got != closedByForge {
 			t.Fatalf("%s closed the pull request of a deleted branch: %v, want %v", w.f.name, got, closedByForge)
 		}
