@@ -88,6 +88,7 @@ func (r *Runner) pullRequests(ctx context.Context, reg sourcer, wc prWorkingCopy
 		res.Err = fmt.Errorf("pull requests: %w", err)
 		return
 	}
+	keptPullRequests(res.PullRequests, own, plan)
 	groups = WithStray(own, groups, plan.Held, st.PolicyFiles.PullRequests.BranchPrefix)
 	if len(groups) == 0 {
 		return

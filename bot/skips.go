@@ -81,14 +81,38 @@ func pullRequestSkips(results []pullrequest.Result, members map[string][]string)
 
 // heldResults report the groups planGroups held because a policy of theirs
 // did not resolve: a skip each, their pull requests left exactly as they
-// are.
+// are (keptPullRequests names them once the forge was read).
 func heldResults(plan prPlan) []pullrequest.Result {
 	var out []pullrequest.Result
 	for _, b := range slices.Sorted(maps.Keys(plan.Held)) {
 		out = append(out, pullrequest.Result{Decision: pullrequest.Decision{
 			Group: plan.Held[b], Branch: b, Action: pullrequest.ActionSkip, Skip: pullrequest.SkipRegistryFailed,
-			Reason: fmt.Sprintf("policy %s did not resolve (its registry failed); the group's pull request, if any, is left exactly as it is", strings.Join(plan.Failed[b], ", ")),
+			Reason: heldReason(plan.Failed[b], 0),
 		}})
 	}
 	return out
+}
+
+func heldReason(failed []string, number int) string {
+	kept := "the group's pull request, if any,"
+	if number > 0 {
+		kept = fmt.Sprintf("its pull request #%d", number)
+	}
+	return fmt.Sprintf("policy %s did not resolve (its registry failed); %s is left exactly as it is", strings.Join(failed, ", "), kept)
+}
+
+// keptPullRequests names, on each held group's result, the bot's open pull
+// request it keeps as it is (the newest, when a forge allowed several).
+func keptPullRequests(results []pullrequest.Result, own []pullrequest.PullRequest, plan prPlan) {
+	for i, r := range results {
+		if r.Skip != pullrequest.SkipRegistryFailed {
+			continue
+		}
+		for _, pr := range own {
+			if pr.Head == r.Branch && pr.Number > results[i].Number {
+				results[i].Decision.Number, results[i].Number, results[i].URL = pr.Number, pr.Number, pr.URL
+			}
+		}
+		results[i].Reason = heldReason(plan.Failed[r.Branch], results[i].Number)
+	}
 }

@@ -1,6 +1,9 @@
 package bot
 
 import (
+	"errors"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -54,7 +57,7 @@ policies:
     image: ghcr.io/acme/broken
     semver: "*"
 `
-	s, forge, _, pass := prPassResults(t, map[string]string{
+	s, forge, reg, pass := prPassResults(t, map[string]string{
 		".imagebump.yaml": policies,
 		"web.yaml":        "image: ghcr.io/acme/web:1.4.2 # {\"$imagepolicy\": \"web\"}\n",
 		"old.yaml":        "a: 1\nimage: ghcr.io/acme/web:1.9.9 # {\"$imagepolicy\": \"old\"}\n",
@@ -88,5 +91,22 @@ policies:
 		if diff := cmp.Diff(want, skipRows(t, pass().Skips)); diff != "" {
 			t.Errorf("pass %s on the foreign commits: skips (-want +got):\n%s", when, diff)
 		}
+	}
+
+	// web's registry fails (old shares it): their groups are held, web's
+	// open pull request kept and named.
+	reg.fail["ghcr.io/acme/web"] = errors.New("503 Service Unavailable")
+	want = []skipRow{
+		held,
+		{Reason: pullrequest.SkipRegistryFailed, Policies: []string{"old"}, Branch: "imagebump/old"},
+		{Reason: pullrequest.SkipRegistryFailed, Policies: []string{"web"}, Branch: "imagebump/web", Number: 2},
+		{Reason: pullrequest.SkipDeclined, Policies: []string{"other"}, Branch: "imagebump/other", Number: 1},
+	}
+	res := pass()
+	if diff := cmp.Diff(want, skipRows(t, res.Skips)); diff != "" {
+		t.Errorf("pass with web's registry down: skips (-want +got):\n%s", diff)
+	}
+	if i := slices.IndexFunc(res.Skips, func(s Skip) bool { return s.Branch == "imagebump/web" }); i < 0 || !strings.Contains(res.Skips[i].Message, "pull request #2 is left exactly as it is") {
+		t.Errorf("skips %+v: want web's saying its pull request #2 is kept", res.Skips)
 	}
 }
