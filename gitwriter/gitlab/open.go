@@ -9,6 +9,9 @@ import (
 	"github.com/imagebump/imagebump/gitwriter/pullrequest"
 )
 
+// The bot finds its stray pull requests through this listing.
+var _ pullrequest.OpenLister = (*Client)(nil)
+
 // OpenPullRequests lists the project's open merge requests whatever their
 // source branch, those from forks left out: the bot finds its own among
 // them by their hidden marker, also when their branch is gone or lies
