@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -81,5 +84,67 @@ func TestSkipsShown(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRunDryRunShowsDowngrade runs `run --once --dry-run` in push mode on
+// the demo's registry and git server, with one more manifest whose web
+// image is above what the policy selects: stdout shows the refused
+// downgrade with its reason, and the log has its "skipped" line.
+func TestRunDryRunShowsDowngrade(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	host, _, stopRegistry, err := startDemoRegistry(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stopRegistry)
+	bare := filepath.Join(dir, "fleet.git")
+	url, stopGit, err := startGitServer(bare)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stopGit)
+	checkout := filepath.Join(dir, "fleet")
+	if err := createFleet(ctx, checkout, bare, url, host); err != nil {
+		t.Fatal(err)
+	}
+	canary := "image: " + host + "/acme/web:1.9.0 # {\"$imagepolicy\": \"web\"}\n"
+	if err := os.WriteFile(filepath.Join(checkout, "apps", "canary.yaml"), []byte(canary), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"add", "apps/canary.yaml"},
+		{"-c", "user.name=Fleet", "-c", "user.email=fleet@example.com", "commit", "-q", "-m", "canary"},
+		{"push", "-q", "origin", "main"},
+	} {
+		if out, err := exec.Command("git", append([]string{"-C", checkout}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %s: %v: %s", args[0], err, out)
+		}
+	}
+	botConfig, err := writeDemoConfig(dir, url, config.Push)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The demo's config logs warnings only; skips are logged at info.
+	cfg, err := os.ReadFile(botConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(cfg, []byte("level: warn")) {
+		t.Fatalf("the demo config sets no log level:\n%s", cfg)
+	}
+	if err := os.WriteFile(botConfig, bytes.Replace(cfg, []byte("level: warn"), []byte("level: info"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code := runCLI(t, "run", "--config", botConfig, "--once", "--dry-run")
+	if code != exitOK {
+		t.Fatalf("exit %d; stderr:\n%s\nstdout:\n%s", code, stderr, out)
+	}
+	if want := "  skipped [refused-downgrade] apps/canary.yaml:1: policy web selected 1.2.1, which it orders below 1.9.0 in the file; never downgraded\n"; !strings.Contains(out, want) {
+		t.Errorf("stdout lacks %q:\n%s", want, out)
+	}
+	if !strings.Contains(stderr, "msg=skipped repository="+url+" reason=refused-downgrade policies=web file=apps/canary.yaml line=1 current=1.9.0 selected=1.2.1") {
+		t.Errorf("the log lacks the skipped line:\n%s", stderr)
 	}
 }
