@@ -40,6 +40,18 @@ func (f *memForge) PullRequests(_ context.Context, branch string) ([]pullrequest
 	return out, nil
 }
 
+func (f *memForge) OpenPullRequests(context.Context) ([]pullrequest.PullRequest, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []pullrequest.PullRequest
+	for _, pr := range f.prs {
+		if pr.State == pullrequest.StateOpen {
+			out = append(out, pr)
+		}
+	}
+	return out, nil
+}
+
 func (f *memForge) Comments(_ context.Context, n int) ([]string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -134,7 +146,7 @@ func TestObsoletePullRequests(t *testing.T) {
 	// The registry of web fails: its group is held, not obsolete.
 	reg.fail["ghcr.io/acme/web"] = errors.New("503 Service Unavailable")
 	webHead := s.Ref(t, "fleet", "refs/heads/imagebump/web")
-	if diff := cmp.Diff(map[string]pullrequest.Action{"imagebump/other": pullrequest.ActionSkip}, pass()); diff != "" {
+	if diff := cmp.Diff(map[string]pullrequest.Action{"imagebump/other": pullrequest.ActionSkip, "imagebump/web": pullrequest.ActionSkip}, pass()); diff != "" {
 		t.Errorf("pass with web's registry down (-want +got):\n%s", diff)
 	}
 	if got := s.Ref(t, "fleet", "refs/heads/imagebump/web"); got != webHead || forge.states()["imagebump/web"] != pullrequest.StateOpen {
@@ -172,6 +184,20 @@ func TestObsoletePullRequests(t *testing.T) {
 // the action per branch.
 func prPasses(t *testing.T, files map[string]string) (*gitserver.Server, *memForge, *fakeRegistry, func() map[string]pullrequest.Action) {
 	t.Helper()
+	s, forge, reg, pass := prPassResults(t, files)
+	return s, forge, reg, func() map[string]pullrequest.Action {
+		t.Helper()
+		got := map[string]pullrequest.Action{}
+		for _, pr := range pass().PullRequests {
+			got[pr.Branch] = pr.Action
+		}
+		return got
+	}
+}
+
+// prPassResults is prPasses returning each pass's whole Result.
+func prPassResults(t *testing.T, files map[string]string) (*gitserver.Server, *memForge, *fakeRegistry, func() Result) {
+	t.Helper()
 	s := gitserver.Start(t)
 	s.NewRepo(t, "fleet", files)
 	token := writeTemp(t, s.Token)
@@ -190,20 +216,18 @@ func prPasses(t *testing.T, files map[string]string) (*gitserver.Server, *memFor
 		Forge: func(config.Repository) (pullrequest.Forge, error) { return forge, nil },
 	}
 	reg := newFake()
-	return s, forge, reg, func() map[string]pullrequest.Action {
+	return s, forge, reg, func() Result {
 		t.Helper()
 		res := r.pass(context.Background(), dedupe(reg), repo)
 		if res.Err != nil {
 			t.Fatalf("pass: %v", res.Err)
 		}
-		got := map[string]pullrequest.Action{}
 		for _, pr := range res.PullRequests {
 			if pr.Err != nil {
 				t.Errorf("group %s: %v", pr.Group, pr.Err)
 			}
-			got[pr.Branch] = pr.Action
 		}
-		return got
+		return res
 	}
 }
 
@@ -296,5 +320,60 @@ func TestBaseUnderBranchPrefixRefused(t *testing.T) {
 				t.Errorf("pass: %v, want %q", res.Err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestStrayPullRequests runs pull request passes on git http-backend: an
+// open pull request of the bot whose branch someone deleted, or which lies
+// under a former branch prefix, is not found by listing the branches under
+// the prefix; the forge's list of open pull requests finds it by its
+// marker. The first is closed once its policy is gone; the second is
+// closed and its branch, outside the prefix, kept.
+func TestStrayPullRequests(t *testing.T) {
+	const policies = `policies:
+  - name: web
+    image: ghcr.io/acme/web
+    semver: ^1
+  - name: other
+    image: ghcr.io/acme/unused
+    semver: "*"
+`
+	s, forge, _, pass := prPasses(t, map[string]string{
+		".imagebump.yaml": policies,
+		"web.yaml":        "image: ghcr.io/acme/web:1.4.2 # {\"$imagepolicy\": \"web\"}\n",
+		"other.yaml":      "image: ghcr.io/acme/unused:1.0.0 # {\"$imagepolicy\": \"other\"}\n",
+	})
+	if diff := cmp.Diff(map[string]pullrequest.Action{"imagebump/web": pullrequest.ActionCreate, "imagebump/other": pullrequest.ActionCreate}, pass()); diff != "" {
+		t.Fatalf("first pass (-want +got):\n%s", diff)
+	}
+
+	// Someone deletes other's branch, then removes its policy and marker.
+	s.Git(t, "fleet", "update-ref", "-d", "refs/heads/imagebump/other")
+	withoutOther := strings.Replace(policies, "  - name: other\n    image: ghcr.io/acme/unused\n    semver: \"*\"\n", "", 1)
+	s.Commit(t, "fleet", "main", "drop other", map[string]string{".imagebump.yaml": withoutOther, "other.yaml": "image: ghcr.io/acme/unused:1.0.0\n"})
+	if diff := cmp.Diff(map[string]pullrequest.Action{"imagebump/web": pullrequest.ActionSkip, "imagebump/other": pullrequest.ActionClose}, pass()); diff != "" {
+		t.Errorf("pass after other's branch and policy went (-want +got):\n%s", diff)
+	}
+	other, _ := forge.PullRequests(context.Background(), "imagebump/other")
+	if len(other) != 1 || other[0].State != pullrequest.StateClosed || len(forge.comments[other[0].Number]) != 1 || !strings.Contains(forge.comments[other[0].Number][0], "is gone already") {
+		t.Errorf("other's pull request %+v, comments %q: want closed with one comment", other, forge.comments[other[0].Number])
+	}
+
+	// The branch prefix changes: web is proposed under the new one, its
+	// pull request under the former one closed, that branch kept.
+	webHead := s.Ref(t, "fleet", "refs/heads/imagebump/web")
+	s.Commit(t, "fleet", "main", "new prefix", map[string]string{".imagebump.yaml": "pullRequests:\n  branchPrefix: bump/\n" + withoutOther})
+	if diff := cmp.Diff(map[string]pullrequest.Action{"bump/web": pullrequest.ActionCreate, "imagebump/web": pullrequest.ActionClose}, pass()); diff != "" {
+		t.Errorf("pass after the prefix changed (-want +got):\n%s", diff)
+	}
+	if got := forge.states(); got["imagebump/web"] != pullrequest.StateClosed || got["bump/web"] != pullrequest.StateOpen {
+		t.Errorf("pull requests %v: want imagebump/web's closed, bump/web's open", got)
+	}
+	if got := s.Ref(t, "fleet", "refs/heads/imagebump/web"); got != webHead {
+		t.Errorf("branch imagebump/web at %q, want kept at %s", got, webHead)
+	}
+	// Nothing is left to do.
+	if diff := cmp.Diff(map[string]pullrequest.Action{"bump/web": pullrequest.ActionSkip}, pass()); diff != "" {
+		t.Errorf("last pass (-want +got):\n%s", diff)
 	}
 }

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -57,16 +58,15 @@ func (r *Runner) pullRequests(ctx context.Context, reg sourcer, wc prWorkingCopy
 		res.Err = err
 		return
 	}
-	existing, err := wc.Branches(ctx, st.PolicyFiles.PullRequests.BranchPrefix)
+	// Every skip among the decisions, held groups included, is reported
+	// in the pass's one vocabulary, whatever stops the pass below.
+	res.PullRequests = append(res.PullRequests, heldResults(plan)...)
+	defer func() { res.Skips = append(res.Skips, pullRequestSkips(res.PullRequests, plan.Members)...) }()
+	groups, err := WithObsolete(ctx, wc, st.PolicyFiles.PullRequests.BranchPrefix, plan.Groups, plan.Held)
 	if err != nil {
 		res.Err = fmt.Errorf("pull requests: %w", err)
 		return
 	}
-	groups := append(plan.Groups, obsoleteGroups(plan, existing, st.PolicyFiles.PullRequests.BranchPrefix)...)
-	if len(groups) == 0 {
-		return
-	}
-	addSources(ctx, reg, groups, log)
 	open := r.Forge
 	if open == nil {
 		open = func(repo config.Repository) (pullrequest.Forge, error) { return OpenForge(repo, log) }
@@ -76,21 +76,29 @@ func (r *Runner) pullRequests(ctx context.Context, reg sourcer, wc prWorkingCopy
 		res.Err = fmt.Errorf("pull requests: %w", err)
 		return
 	}
-	branches := map[string]pullrequest.Branch{}
-	for _, g := range groups {
-		var paths []string
-		for _, f := range g.Files {
-			paths = append(paths, f.Path)
-		}
-		b, err := branchState(ctx, wc, g.Branch, paths)
-		if err != nil {
-			res.Err = fmt.Errorf("reading branch %s: %w", g.Branch, err)
-			return
-		}
-		branches[g.Branch] = b
-	}
 	budget := &pullrequest.Budget{Max: pullrequest.DefaultMaxWait}
 	opts := append([]pullrequest.Option{pullrequest.WithBudget(budget), pullrequest.WithLogger(log)}, r.ForgeOptions...)
+	lister, ok := forge.(pullrequest.OpenLister)
+	if !ok {
+		res.Err = fmt.Errorf("pull requests: the forge client %T cannot list open pull requests", forge)
+		return
+	}
+	own, err := pullrequest.Own(ctx, lister, opts...)
+	if err != nil {
+		res.Err = fmt.Errorf("pull requests: %w", err)
+		return
+	}
+	keptPullRequests(res.PullRequests, own, plan)
+	groups = WithStray(own, groups, plan.Held, st.PolicyFiles.PullRequests.BranchPrefix)
+	if len(groups) == 0 {
+		return
+	}
+	addSources(ctx, reg, groups, log)
+	branches, err := BranchStates(ctx, wc, groups)
+	if err != nil {
+		res.Err = err
+		return
+	}
 	prs, failed := pullrequest.Observe(ctx, forge, groups, branches, opts...)
 	var failures []pullrequest.Result
 	groups = slices.DeleteFunc(groups, func(g pullrequest.Group) bool {
@@ -111,7 +119,7 @@ func (r *Runner) pullRequests(ctx context.Context, reg sourcer, wc prWorkingCopy
 			res.PullRequests = append(res.PullRequests, pullrequest.Result{Decision: d, Number: d.Number})
 		}
 	} else {
-		res.PullRequests = pullrequest.Execute(ctx, decisions, forge, prBranches{wc: wc, prefix: s.BranchPrefix, changes: plan.Commits}, opts...)
+		res.PullRequests = append(res.PullRequests, pullrequest.Execute(ctx, decisions, forge, prBranches{wc: wc, prefix: s.BranchPrefix, changes: plan.Commits}, opts...)...)
 	}
 	res.PullRequests = append(res.PullRequests, failures...)
 	// The status links every pull request, not only those opened now.
@@ -159,6 +167,10 @@ type prPlan struct {
 	// did not resolve: while the registry cannot say what the newest tag
 	// is, their pull requests are neither updated nor closed.
 	Held map[string]string
+	// Failed are the policies that did not resolve, by held branch; Members
+	// every group's policies, by branch, sorted.
+	Failed  map[string][]string
+	Members map[string][]string
 }
 
 // planGroups forms the pull request groups of a pass from its outcome: the
@@ -182,15 +194,21 @@ func planGroups(ctx context.Context, st *Outcome) (prPlan, error) {
 	if err != nil {
 		return prPlan{}, fmt.Errorf("pull request branches: %w", err)
 	}
-	plan := prPlan{Commits: map[string][]gitwriter.Change{}, Held: map[string]string{}}
+	plan := prPlan{Commits: map[string][]gitwriter.Change{}, Held: map[string]string{}, Failed: map[string][]string{}, Members: map[string][]string{}}
 	for _, name := range names {
 		in := map[string]bool{}
-		failed := false
+		var failed []string
 		for _, res := range members[name] {
 			in[res.Policy.Name()] = true
-			failed = failed || res.Err != nil
+			plan.Members[branchOf[name]] = append(plan.Members[branchOf[name]], res.Policy.Name())
+			if res.Err != nil {
+				failed = append(failed, res.Policy.Name())
+			}
 		}
-		if failed {
+		slices.Sort(plan.Members[branchOf[name]])
+		if len(failed) > 0 {
+			slices.Sort(failed)
+			plan.Failed[branchOf[name]] = failed
 			// Planned without the failed policy, the group would look
 			// done and Decide would close its pull request.
 			plan.Held[branchOf[name]] = name
@@ -211,18 +229,50 @@ func planGroups(ctx context.Context, st *Outcome) (prPlan, error) {
 	return plan, nil
 }
 
+// WithObsolete returns groups and, after them, an obsolete group for each
+// of the bot's branches under prefix that none of groups maps to and no
+// held group owns (held: group names by branch). With BranchStates it is
+// what the lifecycle reads from git: the bot's pull request pass reads its
+// working copy through them, the forge tests their repositories.
+func WithObsolete(ctx context.Context, wc branchReader, prefix string, groups []pullrequest.Group, held map[string]string) ([]pullrequest.Group, error) {
+	existing, err := wc.Branches(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	return append(slices.Clip(groups), obsoleteGroups(groups, held, existing, prefix)...), nil
+}
+
+// BranchStates reads the state of every group's branch: its commits, the
+// contents of the files it changes, and the files the base moved under it
+// (Behind), by branch.
+func BranchStates(ctx context.Context, wc branchReader, groups []pullrequest.Group) (map[string]pullrequest.Branch, error) {
+	branches := map[string]pullrequest.Branch{}
+	for _, g := range groups {
+		var paths []string
+		for _, f := range g.Files {
+			paths = append(paths, f.Path)
+		}
+		b, err := branchState(ctx, wc, g.Branch, paths)
+		if err != nil {
+			return nil, fmt.Errorf("reading branch %s: %w", g.Branch, err)
+		}
+		branches[g.Branch] = b
+	}
+	return branches, nil
+}
+
 // obsoleteGroups are the bot branches (existing, under prefix) that no
-// group of plan maps to and no held group owns: their policy or markers
-// were removed, or the grouping changed. Decide closes their pull
-// requests and deletes them.
-func obsoleteGroups(plan prPlan, existing map[string]string, prefix string) []pullrequest.Group {
+// group maps to and no held group owns: their policy or markers were
+// removed, or the grouping changed. Decide closes their pull requests and
+// deletes them.
+func obsoleteGroups(groups []pullrequest.Group, held map[string]string, existing map[string]string, prefix string) []pullrequest.Group {
 	current := map[string]bool{}
-	for _, g := range plan.Groups {
+	for _, g := range groups {
 		current[g.Branch] = true
 	}
 	var out []pullrequest.Group
 	for _, b := range slices.Sorted(maps.Keys(existing)) {
-		if current[b] || plan.Held[b] != "" {
+		if current[b] || held[b] != "" {
 			continue
 		}
 		name := strings.TrimPrefix(b, prefix)
@@ -230,6 +280,38 @@ func obsoleteGroups(plan prPlan, existing map[string]string, prefix string) []pu
 			Name: name, Branch: b,
 			Obsolete: fmt.Sprintf("no policy in use maps to group %q any more (a policy or its markers were removed, or the grouping changed)", name),
 		})
+	}
+	return out
+}
+
+// WithStray returns groups and, after them, an obsolete group for each of
+// the bot's open pull requests (own, from pullrequest.Own) whose head
+// branch none of groups maps to and no held group owns: their branch was
+// deleted, or lies outside the branch prefix (a former prefix), so
+// WithObsolete's branch listing did not find them. Decide closes their
+// pull requests; a branch outside the prefix is never deleted.
+func WithStray(own []pullrequest.PullRequest, groups []pullrequest.Group, held map[string]string, prefix string) []pullrequest.Group {
+	known := map[string]bool{}
+	for _, g := range groups {
+		known[g.Branch] = true
+	}
+	out := slices.Clip(groups)
+	own = slices.Clone(own)
+	slices.SortFunc(own, func(a, b pullrequest.PullRequest) int { return cmp.Compare(a.Head, b.Head) })
+	for _, pr := range own {
+		if known[pr.Head] || held[pr.Head] != "" {
+			continue
+		}
+		known[pr.Head] = true
+		m, _ := pullrequest.ParseMarker(pr.Body)
+		g := pullrequest.Group{Name: m.Group, Branch: pr.Head}
+		if strings.HasPrefix(pr.Head, prefix) && pr.Head != prefix {
+			g.Obsolete = fmt.Sprintf("no policy in use maps to group %q any more, and its branch %s is gone", m.Group, pr.Head)
+		} else {
+			g.KeepBranch = true
+			g.Obsolete = fmt.Sprintf("its branch %s lies outside the branch prefix %q (a former prefix); the group is now proposed under the prefix, if at all", pr.Head, prefix)
+		}
+		out = append(out, g)
 	}
 	return out
 }

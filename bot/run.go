@@ -121,6 +121,12 @@ type Result struct {
 	// Invalid is set when the repository's policy files are invalid
 	// (config.Problems in Err): exit 2 for this repository.
 	Invalid bool
+	// Skips are what the pass deliberately left as it is, and why, in the
+	// one vocabulary of pullrequest.SkipReason: refused downgrades (both
+	// modes) and pull request groups held back (deferred by maxOpen,
+	// declined by a human, foreign commits, a failed registry, a foreign
+	// pull request on the branch).
+	Skips []Skip
 	// Err is what stopped the pass: a sync, policy file or push failure.
 	Err error
 }
@@ -190,6 +196,7 @@ func (r *Runner) pass(ctx context.Context, reg passRegistry, repo config.Reposit
 		defer cancel()
 	}
 	defer func() {
+		res.Skips = append(downgradeSkips(res.Plan), res.Skips...)
 		res.Duration = time.Since(res.Started)
 		res.Err = passDeadline(ctx, res.Err)
 	}()

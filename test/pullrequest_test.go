@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"regexp"
 	"slices"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/imagebump/imagebump/bot"
+	"github.com/imagebump/imagebump/gitwriter"
 	"github.com/imagebump/imagebump/gitwriter/gitea"
 	"github.com/imagebump/imagebump/gitwriter/gitlab"
 	"github.com/imagebump/imagebump/gitwriter/pullrequest"
@@ -144,7 +147,8 @@ type prWorld struct {
 	forge    pullrequest.Forge
 	settings pullrequest.Settings
 	opts     []pullrequest.Option
-	all      bool // grouping: all
+	all      bool   // grouping: all
+	prefix   string // the branch prefix; "" means imagebump/
 }
 
 func newPRWorld(t *testing.T, f prForge) *prWorld {
@@ -201,6 +205,13 @@ func (w *prWorld) head(branch string) string {
 
 var tagRe = regexp.MustCompile(`(image: [^:\s]+:)(\S+)`)
 
+func (w *prWorld) branchPrefix() string {
+	if w.prefix == "" {
+		return "imagebump/"
+	}
+	return w.prefix
+}
+
 // groups is the plan for versions (policy → wanted tag) on the current
 // base, grouped by policy or all in one.
 func (w *prWorld) groups(versions map[string]string) []pullrequest.Group {
@@ -220,7 +231,7 @@ func (w *prWorld) groups(versions map[string]string) []pullrequest.Group {
 			name = "all"
 		}
 		if len(out) == 0 || out[len(out)-1].Name != name {
-			out = append(out, pullrequest.Group{Name: name, Branch: "imagebump/" + name})
+			out = append(out, pullrequest.Group{Name: name, Branch: w.branchPrefix() + name})
 		}
 		g := &out[len(out)-1]
 		if from == versions[p] {
@@ -235,25 +246,48 @@ func (w *prWorld) groups(versions map[string]string) []pullrequest.Group {
 	return out
 }
 
-// branch reads a branch's state as the git side will report it.
-func (w *prWorld) branch(name string) pullrequest.Branch {
-	w.t.Helper()
-	head := w.head(name)
-	if head == "" {
-		return pullrequest.Branch{}
-	}
-	b := pullrequest.Branch{Exists: true, Head: head}
-	mb := strings.TrimSpace(forgefake.Git(w.t, w.repo, "merge-base", "main", head))
-	log := forgefake.Git(w.t, w.repo, "log", "--format=%H %ae", mb+".."+head)
-	for _, line := range strings.Split(log, "\n") {
-		if hash, email, ok := strings.Cut(line, " "); ok {
-			b.Commits = append(b.Commits, pullrequest.Commit{Hash: hash, ByBot: email == botEmail})
+// Branches, Branch and ReadFile make prWorld the bot's branch reader on
+// the forge's repository, so the scenarios read branch states and find
+// obsolete groups through the bot's own code (bot.WithObsolete, bot.BranchStates) from the
+// raw git facts a working copy would report. A commit is the bot's when
+// its author has the bot's email.
+func (w *prWorld) Branches(_ context.Context, prefix string) (map[string]string, error) {
+	out := map[string]string{}
+	refs, err := w.raw("for-each-ref", "--format=%(refname:lstrip=2) %(objectname)", "refs/heads/"+prefix)
+	for _, line := range strings.Split(strings.TrimSpace(refs), "\n") {
+		if name, head, ok := strings.Cut(line, " "); ok {
+			out[name] = head
 		}
 	}
-	for _, p := range strings.Fields(forgefake.Git(w.t, w.repo, "diff", "--name-only", mb, head)) {
-		b.Files = append(b.Files, pullrequest.File{Path: p, Content: []byte(w.show(head, p))})
+	return out, err
+}
+
+func (w *prWorld) Branch(_ context.Context, name string) (gitwriter.BranchState, error) {
+	st := gitwriter.BranchState{Name: name, Base: w.head("main"), Head: w.head(name)}
+	if st.Head == "" {
+		return st, nil
 	}
-	return b
+	st.Exists = true
+	st.MergeBase = strings.TrimSpace(forgefake.Git(w.t, w.repo, "merge-base", "main", st.Head))
+	log := forgefake.Git(w.t, w.repo, "log", "--reverse", "--format=%H %ae", "main.."+st.Head)
+	for _, line := range strings.Split(log, "\n") {
+		if hash, email, ok := strings.Cut(line, " "); ok {
+			st.Commits = append(st.Commits, gitwriter.BranchCommit{Hash: hash, ByBot: email == botEmail})
+		}
+	}
+	st.Files = strings.Fields(forgefake.Git(w.t, w.repo, "diff", "--name-only", st.MergeBase, st.Head))
+	return st, nil
+}
+
+func (w *prWorld) ReadFile(commit, path string) ([]byte, error) {
+	if _, err := w.raw("cat-file", "-e", commit+":"+path); err != nil {
+		if _, err := w.raw("cat-file", "-e", commit+"^{commit}"); err != nil {
+			return nil, fmt.Errorf("reading commit %s: %w", commit, err)
+		}
+		return nil, fmt.Errorf("%s at %s: %w", path, commit, os.ErrNotExist)
+	}
+	out, err := w.raw("show", commit+":"+path)
+	return []byte(out), err
 }
 
 // Publish and Delete make prWorld the git side, with the leases real pushes
@@ -286,12 +320,25 @@ func (w *prWorld) Delete(_ context.Context, branch, lease string) error {
 // decide observes and decides a pass for versions.
 func (w *prWorld) decide(versions map[string]string) []pullrequest.Decision {
 	w.t.Helper()
-	groups := w.groups(versions)
-	states := map[string]pullrequest.Branch{}
-	for _, g := range groups {
-		states[g.Branch] = w.branch(g.Branch)
+	ctx := context.Background()
+	groups, err := bot.WithObsolete(ctx, w, w.branchPrefix(), w.groups(versions), nil)
+	if err != nil {
+		w.t.Fatal(err)
 	}
-	prs, failed := pullrequest.Observe(context.Background(), w.forge, groups, states, w.opts...)
+	lister, ok := w.forge.(pullrequest.OpenLister)
+	if !ok {
+		w.t.Fatalf("the %s client cannot list open pull requests", w.f.name)
+	}
+	own, err := pullrequest.Own(ctx, lister, w.opts...)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	groups = bot.WithStray(own, groups, nil, w.branchPrefix())
+	states, err := bot.BranchStates(ctx, w, groups)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	prs, failed := pullrequest.Observe(ctx, w.forge, groups, states, w.opts...)
 	if len(failed) > 0 {
 		w.t.Fatalf("Observe: %v", failed)
 	}
@@ -637,5 +684,149 @@ func TestPullRequestHumanCloseDeleteBranch(t *testing.T) {
 		if prs := w.fake.PullRequests(); len(prs) != 1 || prs[0].State != "closed" {
 			t.Errorf("pull requests %+v: want #1 closed, no other", prs)
 		}
+	})
+}
+
+// The base moved in the file the group changes (the same line bumped by
+// hand): base plus change equals the branch's file, but the branch would
+// conflict. It is rebuilt on the tip, in the same pull request; then zero
+// churn.
+func TestPullRequestRebasedWhenBaseMovedInItsFile(t *testing.T) {
+	eachForge(t, func(t *testing.T, w *prWorld) {
+		w.pass(map[string]string{"web": "1.5.0"})
+		built := w.head("imagebump/web")
+		file := prImages["web"].file
+		w.humanCommit("main", map[string]string{file: strings.Replace(w.show("main", file), "1.4.2", "1.4.3", 1)})
+		if got := w.pass(map[string]string{"web": "1.5.0"}); got["web"] != pullrequest.ActionUpdate {
+			t.Fatalf("pass after the base moved under the branch: %v, want update (rebuilt, text from 1.4.3)", got)
+		}
+		if mb, tip := strings.TrimSpace(forgefake.Git(t, w.repo, "merge-base", "main", "imagebump/web")), w.head("main"); mb != tip || w.head("imagebump/web") == built {
+			t.Errorf("branch built on %s, want the tip %s", mb, tip)
+		}
+		if prs := w.fake.PullRequests(); len(prs) != 1 || prs[0].State != "open" {
+			t.Errorf("pull requests %+v: want the same one, open", prs)
+		}
+		w.zeroWrites(map[string]string{"web": "1.5.0"})
+	})
+}
+
+// The base moved only in files the group does not change: nothing is
+// pushed and nothing written.
+func TestPullRequestBaseMovedElsewhere(t *testing.T) {
+	eachForge(t, func(t *testing.T, w *prWorld) {
+		w.pass(map[string]string{"web": "1.5.0"})
+		w.humanCommit("main", map[string]string{"README.md": "fleet\n", prImages["api"].file: "kind: Deployment\n"})
+		w.zeroWrites(map[string]string{"web": "1.5.0"})
+	})
+}
+
+// A policy removed: its group no longer exists. Its open pull request is
+// closed with one comment saying why and its branch deleted; the other
+// group goes on untouched.
+func TestPullRequestObsoleteClosed(t *testing.T) {
+	eachForge(t, func(t *testing.T, w *prWorld) {
+		w.pass(map[string]string{"web": "1.5.0", "api": "2.1.0"})
+		want := map[string]pullrequest.Action{"web": pullrequest.ActionSkip, "api": pullrequest.ActionClose}
+		if diff := cmp.Diff(want, w.pass(map[string]string{"web": "1.5.0"})); diff != "" {
+			t.Fatalf("pass without policy api (-want +got):\n%s", diff)
+		}
+		api := w.fake.PullRequest(1)
+		if api.State != "closed" || api.Merged || len(api.Comments) != 1 || !strings.Contains(api.Comments[0], `no policy in use maps to group "api"`) {
+			t.Errorf("pull request %+v: want closed unmerged with one comment saying why", api)
+		}
+		if h := w.head("imagebump/api"); h != "" {
+			t.Errorf("branch imagebump/api still at %s, want deleted", h)
+		}
+		if web := w.fake.PullRequest(2); web.State != "open" {
+			t.Errorf("web's pull request %+v: want open", web)
+		}
+		w.zeroWrites(map[string]string{"web": "1.5.0"})
+	})
+}
+
+// An obsolete pull request whose branch carries someone else's commits is
+// left open with its branch, and said so once.
+func TestPullRequestObsoleteWithHumanCommits(t *testing.T) {
+	eachForge(t, func(t *testing.T, w *prWorld) {
+		w.pass(map[string]string{"web": "1.5.0", "api": "2.1.0"})
+		human := w.humanCommit("imagebump/api", map[string]string{"notes.txt": "keep\n"})
+		if got := w.pass(map[string]string{"web": "1.5.0"}); got["api"] != pullrequest.ActionCommentForeign {
+			t.Fatalf("pass without policy api: %v, want comment-foreign for api", got)
+		}
+		w.zeroWrites(map[string]string{"web": "1.5.0"}) // once, not once per pass
+		api := w.fake.PullRequest(1)
+		if api.State != "open" || len(api.Comments) != 1 || w.head("imagebump/api") != human {
+			t.Errorf("pull request %+v, branch at %q: want open, one comment, the branch at the human's %s", api, w.head("imagebump/api"), human)
+		}
+	})
+}
+
+// An open pull request of the bot whose branch a human deleted is not
+// under the prefix any more. GitHub and Gitea close a pull request whose
+// head branch is deleted; GitLab keeps the merge request open, and the
+// forge's list of open pull requests finds it by its marker: it is closed
+// with one comment once its policy is gone.
+func TestPullRequestObsoleteBranchDeleted(t *testing.T) {
+	eachForge(t, func(t *testing.T, w *prWorld) {
+		w.pass(map[string]string{"web": "1.5.0", "api": "2.1.0"})
+		w.humanDelete("imagebump/api")
+		closedByForge := w.f.name != "gitlab"
+		// Gitea closes them as it processes the push, in the background:
+		// wait (bounded) for it to happen.
+		for i := 0; closedByForge && i < 100 && w.fake.PullRequest(1).State != "closed"; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if got := w.fake.PullRequest(1).State == "closed"; got != closedByForge {
+			t.Fatalf("%s closed the pull request of a deleted branch: %v, want %v", w.f.name, got, closedByForge)
+		}
+		want := map[string]pullrequest.Action{"web": pullrequest.ActionSkip, "api": pullrequest.ActionClose}
+		if closedByForge {
+			want = map[string]pullrequest.Action{"web": pullrequest.ActionSkip}
+		}
+		writes := len(w.fake.Writes())
+		if diff := cmp.Diff(want, w.pass(map[string]string{"web": "1.5.0"})); diff != "" {
+			t.Fatalf("pass without policy api (-want +got):\n%s", diff)
+		}
+		api := w.fake.PullRequest(1)
+		if wantComments := map[bool]int{true: 0, false: 1}[closedByForge]; api.State != "closed" || api.Merged || len(api.Comments) != wantComments {
+			t.Errorf("pull request %+v: want closed unmerged with %d comment(s)", api, wantComments)
+		}
+		if closedByForge && len(w.fake.Writes()) != writes {
+			t.Errorf("writes %v after #%d: want none", w.fake.Writes()[writes:], writes)
+		}
+		w.zeroWrites(map[string]string{"web": "1.5.0"})
+	})
+}
+
+// The branch prefix changes: the group is proposed under the new prefix,
+// and the bot's pull request under the former one, which no branch
+// listing under the prefix finds, is found by its marker and closed with
+// one comment; its branch, outside the prefix, is kept.
+func TestPullRequestObsoleteFormerPrefix(t *testing.T) {
+	eachForge(t, func(t *testing.T, w *prWorld) {
+		w.pass(map[string]string{"web": "1.5.0"})
+		old := w.head("imagebump/web")
+		w.prefix = "bump/"
+		got := map[string]pullrequest.Action{}
+		for _, r := range w.execute(w.decide(map[string]string{"web": "1.5.0"})) {
+			if r.Err != nil {
+				t.Errorf("pass: %v", r.Err)
+			}
+			got[r.Branch] = r.Action
+		}
+		want := map[string]pullrequest.Action{"bump/web": pullrequest.ActionCreate, "imagebump/web": pullrequest.ActionClose}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("pass under the new prefix (-want +got):\n%s", diff)
+		}
+		if pr := w.fake.PullRequest(1); pr.State != "closed" || len(pr.Comments) != 1 || !strings.Contains(pr.Comments[0], "outside its branch prefix") {
+			t.Errorf("former pull request %+v: want closed with one comment", pr)
+		}
+		if pr := w.fake.PullRequest(2); pr.State != "open" || pr.Head != "bump/web" {
+			t.Errorf("new pull request %+v: want open from bump/web", pr)
+		}
+		if h := w.head("imagebump/web"); h != old {
+			t.Errorf("branch imagebump/web at %q, want kept at %s", h, old)
+		}
+		w.zeroWrites(map[string]string{"web": "1.5.0"})
 	})
 }

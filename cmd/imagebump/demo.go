@@ -378,6 +378,10 @@ func (demoForge) PullRequests(context.Context, string) ([]pullrequest.PullReques
 	return nil, nil
 }
 
+func (demoForge) OpenPullRequests(context.Context) ([]pullrequest.PullRequest, error) {
+	return nil, nil
+}
+
 func (demoForge) Comments(context.Context, int) ([]string, error) { return nil, nil }
 
 func (demoForge) Create(context.Context, pullrequest.NewPullRequest) (pullrequest.PullRequest, error) {

@@ -405,6 +405,7 @@ func logResult(log *slog.Logger, res bot.Result) {
 	if res.Pushed != nil && res.Pushed.Commit != "" {
 		attrs = append(attrs, "commit", res.Pushed.Commit, "branch", res.Pushed.Branch, "attempts", res.Pushed.Attempts)
 	}
+	logSkips(log, res)
 	for _, pr := range res.PullRequests {
 		if pr.Err != nil {
 			log.Error("pull request action failed", "repository", res.Repository, "group", pr.Group, "branch", pr.Branch, "action", string(pr.Action), "err", bot.OneLine(pr.Err))
@@ -427,6 +428,7 @@ func printDryRun(out io.Writer, res bot.Result) {
 		fmt.Fprintf(out, "  failed: %s\n", bot.OneLine(res.Err))
 		return
 	}
+	printFieldSkips(out, res)
 	if res.Mode == config.Push {
 		if res.Commit == nil {
 			fmt.Fprintln(out, "  nothing to change")
@@ -444,7 +446,7 @@ func printDryRun(out io.Writer, res bot.Result) {
 	}
 	for _, pr := range res.PullRequests {
 		d := pr.Decision
-		fmt.Fprintf(out, "  %s %s: %s", d.Action, d.Branch, d.Reason)
+		fmt.Fprintf(out, "  %s %s%s: %s", d.Action, d.Branch, skipLabel(string(d.Skip)), d.Reason)
 		if d.Number > 0 {
 			fmt.Fprintf(out, " (#%d)", d.Number)
 		}

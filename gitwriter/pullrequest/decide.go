@@ -57,6 +57,11 @@ type Decision struct {
 	Branch string
 	Action Action
 	Reason string
+	// Skip, when set, names the reason in the skip vocabulary: the group's
+	// change is held back on purpose (deferred, declined, foreign commits,
+	// a foreign pull request). It is set on ActionSkip and ActionDefer, and
+	// on ActionCommentForeign, which holds the group back too.
+	Skip SkipReason
 	// Versions are the versions the group proposes now.
 	Versions []Version
 	// Number is the pull request acted on or found; 0 when there is none.
@@ -137,7 +142,7 @@ func Decide(groups []Group, prs []PullRequest, branches map[string]Branch, s Set
 		if d.Action == ActionCreate {
 			if s.MaxOpen > 0 && open >= s.MaxOpen {
 				d = Decision{
-					Group: d.Group, Branch: d.Branch, Action: ActionDefer, Versions: d.Versions, Linked: d.Linked,
+					Group: d.Group, Branch: d.Branch, Action: ActionDefer, Skip: SkipMaxOpen, Versions: d.Versions, Linked: d.Linked,
 					Title: d.Title, Body: d.Body,
 					Reason: fmt.Sprintf("maxOpen %d reached: %d pull requests of imagebump are open", s.MaxOpen, open),
 				}
@@ -176,7 +181,7 @@ func decide(g Group, prs []botPR, foreignOpen []int, br Branch, s Settings) Deci
 	}
 
 	if len(openPRs) == 0 && len(foreignOpen) > 0 {
-		d.Action = ActionSkip
+		d.Action, d.Skip = ActionSkip, SkipForeignPullRequest
 		d.Number = foreignOpen[0]
 		d.Reason = fmt.Sprintf("open pull request #%d on branch %s was not opened by imagebump (no marker in its body); a second one is never opened", foreignOpen[0], g.Branch)
 		return d
@@ -195,6 +200,7 @@ func decide(g Group, prs []botPR, foreignOpen []int, br Branch, s Settings) Deci
 			dupNote = fmt.Sprintf("; imagebump pull requests %s are also open on this branch and are left alone", numbers(d.Duplicates))
 		}
 		if foreign {
+			d.Skip = SkipForeignCommits
 			if hasNote(pr.Comments, foreignNote) {
 				d.Action = ActionSkip
 				d.Reason = "branch has commits imagebump did not make; already commented, waiting until they are gone" + dupNote
@@ -263,14 +269,14 @@ func decide(g Group, prs []botPR, foreignOpen []int, br Branch, s Settings) Deci
 			d.Reason = fmt.Sprintf("pull request #%d with these versions was merged; waiting for the base branch to show it", pr.Number)
 			return d
 		case pr.State == StateClosed && !pr.marker.Retired:
-			d.Action = ActionSkip
+			d.Action, d.Skip = ActionSkip, SkipDeclined
 			d.Number = pr.Number
 			d.Reason = fmt.Sprintf("pull request #%d proposing these versions was closed without merging; they are not proposed again", pr.Number)
 			return d
 		}
 	}
 	if foreign {
-		d.Action = ActionSkip
+		d.Action, d.Skip = ActionSkip, SkipForeignCommits
 		d.Reason = fmt.Sprintf("branch %s has commits imagebump did not make and no open pull request; they are never overwritten (delete the branch to let imagebump go on)", g.Branch)
 		return d
 	}
@@ -297,15 +303,21 @@ func decide(g Group, prs []botPR, foreignOpen []int, br Branch, s Settings) Deci
 func obsolete(g Group, prs, openPRs []botPR, foreignOpen []int, foreign bool, br Branch, d Decision) Decision {
 	if len(openPRs) == 0 {
 		switch {
-		case !br.Exists:
+		case !br.Exists || g.KeepBranch:
 			d.Action = ActionSkip
 			d.Reason = g.Obsolete + "; nothing is left of it"
+			if br.Exists {
+				d.Reason = fmt.Sprintf("%s; branch %s lies outside the branch prefix and is left alone", g.Obsolete, g.Branch)
+			}
 		case len(foreignOpen) > 0:
-			d.Action = ActionSkip
+			d.Action, d.Skip = ActionSkip, SkipForeignPullRequest
 			d.Number = foreignOpen[0]
 			d.Reason = fmt.Sprintf("%s; open pull request #%d on branch %s was not opened by imagebump, so the branch is left alone", g.Obsolete, foreignOpen[0], g.Branch)
 		case foreign || len(br.Commits) == 0:
 			d.Action = ActionSkip
+			if foreign {
+				d.Skip = SkipForeignCommits
+			}
 			d.Reason = fmt.Sprintf("%s; branch %s has commits imagebump did not make (or none), so it is left alone", g.Obsolete, g.Branch)
 		default:
 			d.Action = ActionDeleteBranch
@@ -323,6 +335,7 @@ func obsolete(g Group, prs, openPRs []botPR, foreignOpen []int, foreign bool, br
 	}
 	d.Versions = pr.marker.Versions
 	if foreign {
+		d.Skip = SkipForeignCommits
 		if hasNote(pr.Comments, foreignNote) {
 			d.Action = ActionSkip
 			d.Reason = g.Obsolete + "; the branch has commits imagebump did not make, already commented"
@@ -335,11 +348,18 @@ func obsolete(g Group, prs, openPRs []botPR, foreignOpen []int, foreign bool, br
 	}
 	d.Action = ActionClose
 	d.Reason = g.Obsolete
+	d.DeleteBranch = br.Exists && !g.KeepBranch
 	if !hasNote(pr.Comments, closeNote) {
-		d.Comment = fmt.Sprintf("imagebump no longer proposes this: %s. It closes this pull request and deletes branch `%s`.\n\n%s", g.Obsolete, g.Branch, closeNote)
+		then := fmt.Sprintf(" and deletes branch `%s`", g.Branch)
+		switch {
+		case !br.Exists:
+			then = fmt.Sprintf("; branch `%s` is gone already", g.Branch)
+		case g.KeepBranch:
+			then = fmt.Sprintf(" and leaves branch `%s`, outside its branch prefix, as it is", g.Branch)
+		}
+		d.Comment = fmt.Sprintf("imagebump no longer proposes this: %s. It closes this pull request%s.\n\n%s", g.Obsolete, then, closeNote)
 	}
 	d.Body = setRetired(pr.Body, pr.marker)
-	d.DeleteBranch = br.Exists
 	return d
 }
 

@@ -33,6 +33,9 @@ func gone(name string) Group {
 	return Group{Name: name, Branch: "imagebump/" + name, Obsolete: "no policy in use maps to group " + name + " any more"}
 }
 
+// keep marks an obsolete group's branch as outside the bot's prefix.
+func keep(g Group) Group { g.KeepBranch = true; return g }
+
 // api is a second group, for maxOpen and collisions.
 func api(to string) Group {
 	return Group{
@@ -69,12 +72,13 @@ type summary struct {
 	Push         bool
 	Lease        string
 	DeleteBranch bool
+	Skip         SkipReason
 }
 
 func summarize(ds []Decision) map[string]summary {
 	out := map[string]summary{}
 	for _, d := range ds {
-		out[d.Group] = summary{d.Action, d.Number, d.Linked, d.Duplicates, d.Push, d.Lease, d.DeleteBranch}
+		out[d.Group] = summary{d.Action, d.Number, d.Linked, d.Duplicates, d.Push, d.Lease, d.DeleteBranch, d.Skip}
 	}
 	return out
 }
@@ -165,7 +169,7 @@ func TestDecide(t *testing.T) {
 			groups:   []Group{web("1.5.0")},
 			prs:      []PullRequest{openPR(7, web("1.5.0"))},
 			branches: map[string]Branch{"imagebump/web": behindForeign},
-			want:     map[string]summary{"web": {Action: ActionCommentForeign, Number: 7, Lease: "human1"}},
+			want:     map[string]summary{"web": {Action: ActionCommentForeign, Number: 7, Lease: "human1", Skip: SkipForeignCommits}},
 		},
 		{
 			name:     "base moved under a branch without a pull request: pushed before opening",
@@ -239,14 +243,33 @@ func TestDecide(t *testing.T) {
 			groups:   []Group{gone("web")},
 			prs:      []PullRequest{openPR(7, web("1.5.0"))},
 			branches: map[string]Branch{"imagebump/web": withForeign(carrying(web("1.5.0")))},
-			want:     map[string]summary{"web": {Action: ActionCommentForeign, Number: 7, Lease: "human1"}},
+			want:     map[string]summary{"web": {Action: ActionCommentForeign, Number: 7, Lease: "human1", Skip: SkipForeignCommits}},
 		},
 		{
 			name:     "obsolete group with human commits, already commented: nothing more",
 			groups:   []Group{gone("web")},
 			prs:      []PullRequest{commented},
 			branches: map[string]Branch{"imagebump/web": withForeign(carrying(web("1.5.0")))},
-			want:     map[string]summary{"web": {Action: ActionSkip, Number: 7, Lease: "human1"}},
+			want:     map[string]summary{"web": {Action: ActionSkip, Number: 7, Lease: "human1", Skip: SkipForeignCommits}},
+		},
+		{
+			name:   "obsolete open pull request whose branch is gone: closed, nothing to delete",
+			groups: []Group{gone("web")},
+			prs:    []PullRequest{openPR(7, web("1.5.0"))},
+			want:   map[string]summary{"web": {Action: ActionClose, Number: 7}},
+		},
+		{
+			name:     "obsolete pull request on a branch outside the prefix: closed, the branch kept",
+			groups:   []Group{keep(gone("web"))},
+			prs:      []PullRequest{openPR(7, web("1.5.0"))},
+			branches: map[string]Branch{"imagebump/web": carrying(web("1.5.0"))},
+			want:     map[string]summary{"web": {Action: ActionClose, Number: 7, Lease: "h1.5.0"}},
+		},
+		{
+			name:     "obsolete branch outside the prefix without a pull request: left alone",
+			groups:   []Group{keep(gone("web"))},
+			branches: map[string]Branch{"imagebump/web": carrying(web("1.5.0"))},
+			want:     map[string]summary{"web": {Action: ActionSkip, Lease: "h1.5.0"}},
 		},
 		{
 			name:     "obsolete branch without a pull request: deleted",
@@ -258,14 +281,14 @@ func TestDecide(t *testing.T) {
 			name:     "obsolete branch with human commits and no pull request: left alone",
 			groups:   []Group{gone("web")},
 			branches: map[string]Branch{"imagebump/web": withForeign(carrying(web("1.5.0")))},
-			want:     map[string]summary{"web": {Action: ActionSkip, Lease: "human1"}},
+			want:     map[string]summary{"web": {Action: ActionSkip, Lease: "human1", Skip: SkipForeignCommits}},
 		},
 		{
 			name:     "obsolete branch under a human's open pull request: left alone",
 			groups:   []Group{gone("web")},
 			prs:      []PullRequest{humanPR},
 			branches: map[string]Branch{"imagebump/web": carrying(web("1.5.0"))},
-			want:     map[string]summary{"web": {Action: ActionSkip, Number: 9, Lease: "h1.5.0"}},
+			want:     map[string]summary{"web": {Action: ActionSkip, Number: 9, Lease: "h1.5.0", Skip: SkipForeignPullRequest}},
 		},
 		{
 			name:     "an obsolete open pull request counts toward maxOpen until it is closed",
@@ -274,7 +297,7 @@ func TestDecide(t *testing.T) {
 			branches: map[string]Branch{"imagebump/web": carrying(web("1.5.0"))},
 			settings: Settings{MaxOpen: 1},
 			want: map[string]summary{
-				"api": {Action: ActionDefer},
+				"api": {Action: ActionDefer, Skip: SkipMaxOpen},
 				"web": {Action: ActionClose, Number: 7, Lease: "h1.5.0", DeleteBranch: true},
 			},
 		},
@@ -289,14 +312,14 @@ func TestDecide(t *testing.T) {
 			groups:   []Group{web("1.5.0")},
 			prs:      []PullRequest{withState(openPR(7, web("1.5.0")), StateClosed)},
 			branches: map[string]Branch{"imagebump/web": carrying(web("1.5.0"))},
-			want:     map[string]summary{"web": {Action: ActionSkip, Number: 7, Lease: "h1.5.0"}},
+			want:     map[string]summary{"web": {Action: ActionSkip, Number: 7, Lease: "h1.5.0", Skip: SkipDeclined}},
 		},
 		{
 			name:     "human closed unmerged, from moved meanwhile: still declined",
 			groups:   []Group{func() Group { g := web("1.5.0"); g.Changes[0].From = "1.4.3"; return g }()},
 			prs:      []PullRequest{withState(openPR(7, web("1.5.0")), StateClosed)},
 			branches: map[string]Branch{"imagebump/web": carrying(web("1.5.0"))},
-			want:     map[string]summary{"web": {Action: ActionSkip, Number: 7, Lease: "h1.5.0"}},
+			want:     map[string]summary{"web": {Action: ActionSkip, Number: 7, Lease: "h1.5.0", Skip: SkipDeclined}},
 		},
 		{
 			name:     "human closed unmerged, newer version: branch rebuilt, new pull request links the old",
@@ -351,27 +374,27 @@ func TestDecide(t *testing.T) {
 			groups:   []Group{web("1.6.0")},
 			prs:      []PullRequest{openPR(7, web("1.5.0"))},
 			branches: map[string]Branch{"imagebump/web": withForeign(carrying(web("1.5.0")))},
-			want:     map[string]summary{"web": {Action: ActionCommentForeign, Number: 7, Lease: "human1"}},
+			want:     map[string]summary{"web": {Action: ActionCommentForeign, Number: 7, Lease: "human1", Skip: SkipForeignCommits}},
 		},
 		{
 			name:     "foreign commits already commented on: skipped until gone",
 			groups:   []Group{web("1.6.0")},
 			prs:      []PullRequest{commented},
 			branches: map[string]Branch{"imagebump/web": withForeign(carrying(web("1.5.0")))},
-			want:     map[string]summary{"web": {Action: ActionSkip, Number: 7, Lease: "human1"}},
+			want:     map[string]summary{"web": {Action: ActionSkip, Number: 7, Lease: "human1", Skip: SkipForeignCommits}},
 		},
 		{
 			name:     "foreign commits and the base caught up: never closed nor deleted",
 			groups:   []Group{upToDate()},
 			prs:      []PullRequest{openPR(7, web("1.5.0"))},
 			branches: map[string]Branch{"imagebump/web": withForeign(carrying(web("1.5.0")))},
-			want:     map[string]summary{"web": {Action: ActionCommentForeign, Number: 7, Lease: "human1"}},
+			want:     map[string]summary{"web": {Action: ActionCommentForeign, Number: 7, Lease: "human1", Skip: SkipForeignCommits}},
 		},
 		{
 			name:     "foreign commits on a branch no pull request knows: never overwritten",
 			groups:   []Group{web("1.6.0")},
 			branches: map[string]Branch{"imagebump/web": withForeign(carrying(web("1.5.0")))},
-			want:     map[string]summary{"web": {Action: ActionSkip, Lease: "human1"}},
+			want:     map[string]summary{"web": {Action: ActionSkip, Lease: "human1", Skip: SkipForeignCommits}},
 		},
 		{
 			name:   "two open pull requests on one branch: act on the newest, leave the other",
@@ -383,7 +406,7 @@ func TestDecide(t *testing.T) {
 			name:   "a pull request a human opened from the bot's branch: no second one",
 			groups: []Group{web("1.5.0")},
 			prs:    []PullRequest{humanPR},
-			want:   map[string]summary{"web": {Action: ActionSkip, Number: 9}},
+			want:   map[string]summary{"web": {Action: ActionSkip, Number: 9, Skip: SkipForeignPullRequest}},
 		},
 		{
 			name:   "maxOpen defers new pull requests but updates still happen",
@@ -396,7 +419,7 @@ func TestDecide(t *testing.T) {
 			want: map[string]summary{
 				"api": {Action: ActionCreate, Push: true},
 				"web": {Action: ActionUpdate, Number: 7, Push: true},
-				"db":  {Action: ActionDefer},
+				"db":  {Action: ActionDefer, Skip: SkipMaxOpen},
 			},
 		},
 		{

@@ -51,6 +51,10 @@ type Group struct {
 	// branch deleted, unless someone else committed to it. Such a group has
 	// no Changes or Files.
 	Obsolete string
+	// KeepBranch, for an obsolete group, leaves its branch in place: it
+	// lies outside the bot's branch prefix (a former prefix), where the
+	// bot deletes nothing. Its pull request is still closed.
+	KeepBranch bool
 }
 
 // State is a pull request's state on the forge.
