@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,6 +36,12 @@ type runConfig struct {
 	// forgeOptions are passed to the pull request lifecycle; tests use
 	// them to wait out rate limits without sleeping.
 	forgeOptions []pullrequest.Option
+	// shards and shardIndex are --shards and --shard-index: 0 and -1 when
+	// not given, then taken from the environment (shard).
+	shards     int
+	shardIndex int
+	// getenv reads the environment; nil means os.Getenv.
+	getenv func(string) string
 }
 
 func newRunCommand() *cobra.Command {
@@ -66,6 +73,8 @@ invalid bot config, or a repository whose policy files are invalid.`,
 	f.StringVar(&cfg.config, "config", "", "bot config `FILE` (required)")
 	f.BoolVar(&cfg.once, "once", false, "run one pass over every repository and exit")
 	f.BoolVar(&cfg.dryRun, "dry-run", false, "sync and plan, but write nothing to git or the forge")
+	f.IntVar(&cfg.shards, "shards", 0, "split the repositories into `N` shards by a hash of their URL and run only one (default $"+envShards+", else 1)")
+	f.IntVar(&cfg.shardIndex, "shard-index", -1, "the shard to run, 0 to N-1 (default $"+bot.EnvJobCompletionIndex+", else $"+bot.EnvPodIndex+", else the ordinal ending $"+bot.EnvPodName+")")
 	return cmd
 }
 
@@ -78,10 +87,21 @@ func runBot(ctx context.Context, stdout, stderr io.Writer, cfg runConfig) error 
 		return err
 	}
 	log := botLogger(stderr, b.Log)
+	shard, err := cfg.shard()
+	if err != nil {
+		return err
+	}
+	if shard.Sharded() {
+		all := len(b.Repositories)
+		b.Repositories = shard.Filter(b.Repositories)
+		log = log.With("shard", shard.String())
+		log.Info("shard", "index", shard.Index, "count", shard.Count, "repositories", len(b.Repositories), "of", all)
+	}
 	runner, err := newRunner(b, cfg, log)
 	if err != nil {
 		return err
 	}
+	runner.Shard = shard
 	if isTerminal(stderr) {
 		runner.Progress = func(repo config.Repository) io.Writer {
 			return &progressLines{w: stderr, prefix: config.RedactURL(repo.URL)}
@@ -98,6 +118,53 @@ func runBot(ctx context.Context, stdout, stderr io.Writer, cfg runConfig) error 
 		return runExit(results)
 	}
 	return serve(ctx, b, runner, log)
+}
+
+// envShards holds the shard count when --shards is not given; the
+// sharded overlays set it from their replica or completion count.
+const envShards = "IMAGEBUMP_SHARDS"
+
+// shard is the shard run serves: --shards, else $IMAGEBUMP_SHARDS, else
+// 1; --shard-index, else when there is more than one shard the index
+// Kubernetes gives the pod (bot.ShardIndexFromEnv).
+func (cfg runConfig) shard() (bot.Shard, error) {
+	getenv := cfg.getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	s := bot.Shard{Count: cfg.shards, Index: cfg.shardIndex}
+	if s.Count == 0 {
+		s.Count = 1
+		if v := getenv(envShards); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return bot.Shard{}, usageError("%s=%q: the shard count must be a positive integer", envShards, v)
+			}
+			s.Count = n
+		}
+	} else if s.Count < 0 {
+		return bot.Shard{}, usageError("--shards %d: the shard count must be a positive integer", s.Count)
+	}
+	if s.Index < 0 {
+		s.Index = 0
+		if s.Count > 1 {
+			i, from, err := bot.ShardIndexFromEnv(getenv)
+			if err != nil {
+				return bot.Shard{}, usageError("shard index: %v", err)
+			}
+			if from == "" {
+				return bot.Shard{}, usageError("%d shards and no shard index: give --shard-index, or run in an Indexed Job (%s) or a StatefulSet (%s or %s from the downward API)", s.Count, bot.EnvJobCompletionIndex, bot.EnvPodIndex, bot.EnvPodName)
+			}
+			s.Index = i
+			if s.Index >= s.Count {
+				return bot.Shard{}, usageError("shard index %d from %s: there are only %d shards (--shards or %s)", i, from, s.Count, envShards)
+			}
+		}
+	}
+	if err := s.Validate(); err != nil {
+		return bot.Shard{}, usageError("--shard-index: %v", err)
+	}
+	return s, nil
 }
 
 // loadBot reads a bot config; an invalid one is a usage error that lists
@@ -143,7 +210,7 @@ func runExit(results []bot.Result) error {
 // metrics and health endpoints on b.Listen.
 func serve(ctx context.Context, b *config.Bot, runner *bot.Runner, log *slog.Logger) error {
 	reg := prometheus.NewRegistry()
-	m := newMetrics(reg, runner.Registry)
+	m := newMetrics(shardRegisterer(reg, runner.Shard), runner.Registry)
 	var ready atomic.Bool
 	ln, err := net.Listen("tcp", b.Listen)
 	if err != nil {
@@ -188,6 +255,16 @@ func serve(ctx context.Context, b *config.Bot, runner *bot.Runner, log *slog.Log
 	_ = srv.Shutdown(shutdown)
 	log.Info("imagebump stopped")
 	return err
+}
+
+// shardRegisterer is reg, whose metrics carry a shard label when the
+// runner owns one shard of several, so that the replicas' series stay
+// apart however they are scraped.
+func shardRegisterer(reg prometheus.Registerer, s bot.Shard) prometheus.Registerer {
+	if !s.Sharded() {
+		return reg
+	}
+	return prometheus.WrapRegistererWith(prometheus.Labels{"shard": strconv.Itoa(s.Index)}, reg)
 }
 
 // healthMux serves /metrics from reg, /healthz (the process is alive) and
