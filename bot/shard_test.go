@@ -255,3 +255,21 @@ func TestShardIndexFromEnv(t *testing.T) {
 		})
 	}
 }
+
+// TestResultCarriesShard: every pass result says the runner's shard, even
+// a pass that fails early, so that status and metrics can show it.
+func TestResultCarriesShard(t *testing.T) {
+	dir := t.TempDir() // no policy files: the pass plans nothing
+	for _, shard := range []Shard{{}, {Index: 2, Count: 3}} {
+		wc := &fakeCopy{dir: dir}
+		r := runner(t, config.Push, wc, false)
+		r.Shard = shard
+		if res := r.pass(t.Context(), newFake(), r.Config.Repositories[0]); res.Shard != shard {
+			t.Errorf("Result.Shard = %+v, want the runner's %+v", res.Shard, shard)
+		}
+		r.Open = func(config.Repository) (WorkingCopy, error) { return nil, errNoBranches }
+		if res := r.pass(t.Context(), newFake(), r.Config.Repositories[0]); res.Err == nil || res.Shard != shard {
+			t.Errorf("failed pass: Err %v, Shard %+v; want an error and the runner's %+v", res.Err, res.Shard, shard)
+		}
+	}
+}

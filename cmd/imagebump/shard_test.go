@@ -4,6 +4,9 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/imagebump/imagebump/bot"
 )
 
@@ -50,6 +53,38 @@ func TestRunShard(t *testing.T) {
 			}
 			if got != tc.want {
 				t.Errorf("shard() = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestShardRegisterer: a sharded runner's metrics carry its shard as a
+// label; an unsharded one's series are as before.
+func TestShardRegisterer(t *testing.T) {
+	tests := []struct {
+		shard bot.Shard
+		want  map[string]string
+	}{
+		{bot.Shard{}, map[string]string{}},
+		{bot.Shard{Index: 0, Count: 1}, map[string]string{}},
+		{bot.Shard{Index: 3, Count: 4}, map[string]string{"shard": "3"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.shard.String(), func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			c := prometheus.NewCounter(prometheus.CounterOpts{Name: "imagebump_test_total", Help: "test"})
+			shardRegisterer(reg, tc.shard).MustRegister(c)
+			c.Inc()
+			mfs, err := reg.Gather()
+			if err != nil || len(mfs) != 1 || len(mfs[0].GetMetric()) != 1 {
+				t.Fatalf("gathered %v, %v", mfs, err)
+			}
+			got := map[string]string{}
+			for _, l := range mfs[0].GetMetric()[0].GetLabel() {
+				got[l.GetName()] = l.GetValue()
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("labels (-want +got):\n%s", diff)
 			}
 		})
 	}
