@@ -3,17 +3,24 @@ package test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/imagebump/imagebump/bot"
 )
 
 // TestShardedRun runs `imagebump run --once` as N real processes over one
@@ -176,4 +183,74 @@ func distinctOwners(owners map[string][]int) []int {
 	}
 	sort.Ints(out)
 	return out
+}
+
+// TestShardedDaemons runs `imagebump run` as two StatefulSet-like pods
+// (the index from POD_NAME) over a config of one repository: the owner
+// passes over it and labels its metrics with its shard; the other owns
+// nothing, passes over nothing, and is ready all the same.
+func TestShardedDaemons(t *testing.T) {
+	w := newRunWorld(t)
+	w.reg.Seed(t, "acme/web", "1.4.2", "1.5.0")
+	w.fleet(nil)
+	cfg := w.config("push", "")
+	src, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := bot.ShardOf(w.url, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// Registered first, so it runs after the processes' cleanups have
+	// stopped them with SIGTERM.
+	t.Cleanup(cancel)
+	addrs := make([]string, 2)
+	for i := range 2 {
+		addrs[i] = closedPort(t)
+		c := filepath.Join(w.dir, fmt.Sprintf("shard-%d.yaml", i))
+		if err := os.WriteFile(c, bytes.Replace(src, []byte("listen: 127.0.0.1:0"), []byte("listen: "+addrs[i]), 1), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.CommandContext(ctx, binary(t), "run", "--config", c)
+		cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+w.dir, "IMAGEBUMP_SHARDS=2", fmt.Sprintf("POD_NAME=imagebump-%d", i))
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			cmd.Process.Signal(syscall.SIGTERM)
+			if err := cmd.Wait(); err != nil {
+				t.Errorf("shard %d after SIGTERM: %v\n%s", i, err, stderr.String())
+			}
+		})
+	}
+	get := func(addr, path string) (int, string) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		b.ReadFrom(resp.Body)
+		return resp.StatusCode, b.String()
+	}
+	for i, addr := range addrs {
+		for ctx.Err() == nil {
+			if code, _ := get(addr, "/readyz"); code == 200 {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("shard %d never became ready", i)
+		}
+		_, metrics := get(addr, "/metrics")
+		passes := `imagebump_passes_total{repository="` + w.url + `",result="success",shard="` + strconv.Itoa(i) + `"} 1`
+		if got := strings.Contains(metrics, passes); got != (i == owner) {
+			t.Errorf("shard %d (owner %d): /metrics holds %s: %v\n%s", i, owner, passes, got, metrics)
+		}
+	}
+	if n := len(w.botCommits("main")); n != 1 {
+		t.Errorf("%d bot commits on main, want 1", n)
+	}
 }

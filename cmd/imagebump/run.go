@@ -230,6 +230,8 @@ func serve(ctx context.Context, b *config.Bot, runner *bot.Runner, log *slog.Log
 	}
 	var firstRound atomic.Int32
 	firstRound.Store(int32(len(names)))
+	// A shard that owns no repository has no first round to wait for.
+	ready.Store(len(names) == 0)
 	s := &bot.Scheduler{
 		Schedule:     b.Cron,
 		Repositories: names,
