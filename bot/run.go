@@ -78,6 +78,10 @@ type Runner struct {
 	Progress func(repo config.Repository) io.Writer
 	// Concurrency bounds the repositories in a pass at once; 0 means 4.
 	Concurrency int
+	// Shard is the shard this runner serves, reported in every Result.
+	// Config.Repositories should hold only the repositories it owns
+	// (Shard.Filter); the zero value owns all.
+	Shard Shard
 }
 
 // Result is what one pass over one repository did. Logs, metrics and the
@@ -129,6 +133,8 @@ type Result struct {
 	Skips []Skip
 	// Err is what stopped the pass: a sync, policy file or push failure.
 	Err error
+	// Shard is the shard of the runner that made the pass (Runner.Shard).
+	Shard Shard
 }
 
 // Failed reports whether the pass failed or needs attention: an error, a
@@ -189,7 +195,7 @@ func (r *Runner) logger() *slog.Logger {
 
 // pass is DESIGN.md's "One pass over a repository".
 func (r *Runner) pass(ctx context.Context, reg passRegistry, repo config.Repository) (res Result) {
-	res = Result{Repository: config.RedactURL(repo.URL), Mode: repo.Mode, DryRun: r.DryRun, Started: time.Now()}
+	res = Result{Repository: config.RedactURL(repo.URL), Shard: r.Shard, Mode: repo.Mode, DryRun: r.DryRun, Started: time.Now()}
 	if d := r.Config.Limits.PassTimeout; d > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, d, &DeadlineError{Limit: d})

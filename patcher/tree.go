@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 
 	"github.com/imagebump/imagebump/problem"
 )
@@ -141,7 +142,10 @@ func (t *Tree) Plan(ctx context.Context, targets Targets) (*Plan, error) {
 		res := Apply(f.name, f.src, targets)
 		fr := fileResult{problems: res.Problems, skipped: res.Skipped, changes: res.Changes}
 		if res.Changed() {
-			fr.change = &FileChange{Path: f.name, Old: bytes.Clone(f.src), New: res.Out, Changes: res.Changes}
+			// Old is the tree's own copy, not another: a write pass
+			// then holds each changed file twice (old and new), not
+			// three times. Capped, so an append cannot reach the tree.
+			fr.change = &FileChange{Path: f.name, Old: slices.Clip(f.src), New: res.Out, Changes: res.Changes}
 		}
 		return fr
 	})

@@ -40,7 +40,9 @@ type Plan struct {
 	Leftovers []string
 }
 
-// FileChange is the new content of one file.
+// FileChange is the new content of one file. Old, the content planned
+// from, may share memory with the Tree it was planned from and with other
+// plans of that Tree: read it, never modify it.
 type FileChange struct {
 	Path    string      // relative to the root, with forward slashes
 	Mode    fs.FileMode // when planned; Write keeps the mode the file has then

@@ -193,8 +193,15 @@ var webhookResults = []string{webhook.Accepted, webhook.Unauthorized, webhook.Ba
 // removed repositories and policies, while one it does not export, such as
 // imagebump_last_successful_pass_timestamp_seconds after a run that
 // failed everywhere, keeps the last pushed value.
-func pushMetrics(ctx context.Context, cfg config.Pushgateway, g prometheus.Gatherer) error {
-	if err := push.New(cfg.URL, cfg.Job).Gatherer(g).AddContext(ctx); err != nil {
+func pushMetrics(ctx context.Context, cfg config.Pushgateway, g prometheus.Gatherer, shard bot.Shard) error {
+	p := push.New(cfg.URL, cfg.Job).Gatherer(g)
+	if shard.Sharded() {
+		// Each shard's pod pushes its own group: within one group a push
+		// replaces the series of every metric name it carries, so shards
+		// sharing a group would erase each other's.
+		p = p.Grouping("shard", strconv.Itoa(shard.Index))
+	}
+	if err := p.AddContext(ctx); err != nil {
 		return fmt.Errorf("pushing metrics to %s: %w", cfg.URL, err)
 	}
 	return nil

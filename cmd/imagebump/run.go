@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,6 +39,12 @@ type runConfig struct {
 	// forgeOptions are passed to the pull request lifecycle; tests use
 	// them to wait out rate limits without sleeping.
 	forgeOptions []pullrequest.Option
+	// shards and shardIndex are --shards and --shard-index: 0 and -1 when
+	// not given, then taken from the environment (shard).
+	shards     int
+	shardIndex int
+	// getenv reads the environment; nil means os.Getenv.
+	getenv func(string) string
 }
 
 func newRunCommand() *cobra.Command {
@@ -71,6 +78,8 @@ invalid bot config, or a repository whose policy files are invalid.`,
 	f.StringVar(&cfg.config, "config", "", "bot config `FILE` (required)")
 	f.BoolVar(&cfg.once, "once", false, "run one pass over every repository and exit")
 	f.BoolVar(&cfg.dryRun, "dry-run", false, "sync and plan, but write nothing to git or the forge")
+	f.IntVar(&cfg.shards, "shards", 0, "split the repositories into `N` shards by a hash of their URL and run only one (default $"+envShards+", else 1)")
+	f.IntVar(&cfg.shardIndex, "shard-index", -1, "the shard to run, 0 to N-1 (default $"+bot.EnvJobCompletionIndex+", else $"+bot.EnvPodIndex+", else the ordinal ending $"+bot.EnvPodName+")")
 	return cmd
 }
 
@@ -83,10 +92,21 @@ func runBot(ctx context.Context, stdout, stderr io.Writer, cfg runConfig) error 
 		return err
 	}
 	log := botLogger(stderr, b.Log)
+	shard, err := cfg.shard()
+	if err != nil {
+		return err
+	}
+	if shard.Sharded() {
+		all := len(b.Repositories)
+		b.Repositories = shard.Filter(b.Repositories)
+		log = log.With("shard", shard.String())
+		log.Info("shard", "index", shard.Index, "count", shard.Count, "repositories", len(b.Repositories), "of", all)
+	}
 	runner, err := newRunner(b, cfg, log)
 	if err != nil {
 		return err
 	}
+	runner.Shard = shard
 	if isTerminal(stderr) {
 		runner.Progress = func(repo config.Repository) io.Writer {
 			return &progressLines{w: stderr, prefix: config.RedactURL(repo.URL)}
@@ -123,7 +143,7 @@ func once(ctx context.Context, stdout io.Writer, b *config.Bot, runner *bot.Runn
 	case dryRun:
 		log.Info("dry run: metrics not pushed", "pushgateway", b.Pushgateway.URL)
 	default:
-		if perr := pushMetrics(ctx, b.Pushgateway, reg); perr != nil {
+		if perr := pushMetrics(ctx, b.Pushgateway, reg, runner.Shard); perr != nil {
 			log.Error("pushing metrics failed", "err", perr)
 			if err == nil {
 				err = &exitError{code: int(bot.StatusFailed)}
@@ -141,6 +161,53 @@ func repositoryNames(b *config.Bot) []string {
 		names[i] = config.RedactURL(r.URL)
 	}
 	return names
+}
+
+// envShards holds the shard count when --shards is not given; the
+// sharded overlays set it from their replica or completion count.
+const envShards = "IMAGEBUMP_SHARDS"
+
+// shard is the shard run serves: --shards, else $IMAGEBUMP_SHARDS, else
+// 1; --shard-index, else when there is more than one shard the index
+// Kubernetes gives the pod (bot.ShardIndexFromEnv).
+func (cfg runConfig) shard() (bot.Shard, error) {
+	getenv := cfg.getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	s := bot.Shard{Count: cfg.shards, Index: cfg.shardIndex}
+	if s.Count == 0 {
+		s.Count = 1
+		if v := getenv(envShards); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return bot.Shard{}, usageError("%s=%q: the shard count must be a positive integer", envShards, v)
+			}
+			s.Count = n
+		}
+	} else if s.Count < 0 {
+		return bot.Shard{}, usageError("--shards %d: the shard count must be a positive integer", s.Count)
+	}
+	if s.Index < 0 {
+		s.Index = 0
+		if s.Count > 1 {
+			i, from, err := bot.ShardIndexFromEnv(getenv)
+			if err != nil {
+				return bot.Shard{}, usageError("shard index: %v", err)
+			}
+			if from == "" {
+				return bot.Shard{}, usageError("%d shards and no shard index: give --shard-index, or run in an Indexed Job (%s) or a StatefulSet (%s or %s from the downward API)", s.Count, bot.EnvJobCompletionIndex, bot.EnvPodIndex, bot.EnvPodName)
+			}
+			s.Index = i
+			if s.Index >= s.Count {
+				return bot.Shard{}, usageError("shard index %d from %s: there are only %d shards (--shards or %s)", i, from, s.Count, envShards)
+			}
+		}
+	}
+	if err := s.Validate(); err != nil {
+		return bot.Shard{}, usageError("--shard-index: %v", err)
+	}
+	return s, nil
 }
 
 // loadBot reads a bot config; an invalid one is a usage error that lists
@@ -188,13 +255,15 @@ func runExit(results []bot.Result) error {
 func serve(ctx context.Context, b *config.Bot, runner *bot.Runner, log *slog.Logger) error {
 	names := repositoryNames(b)
 	reg := prometheus.NewRegistry()
-	m := newMetrics(reg, runner.Registry, names, slices.Sorted(maps.Keys(b.Webhooks.SecretFiles)))
+	m := newMetrics(shardRegisterer(reg, runner.Shard), runner.Registry, names, slices.Sorted(maps.Keys(b.Webhooks.SecretFiles)))
 	registerRuntime(reg)
 	interest := bot.NewInterest(b.Repositories)
 	var ready atomic.Bool
 	board := bot.NewBoard(names)
 	var firstRound atomic.Int32
 	firstRound.Store(int32(len(names)))
+	// A shard that owns no repository has no first round to wait for.
+	ready.Store(len(names) == 0)
 	s := &bot.Scheduler{
 		Schedule:     b.Cron,
 		Repositories: names,
@@ -302,6 +371,16 @@ func healthz(s *bot.Scheduler) http.HandlerFunc {
 		}
 		io.WriteString(w, "ok\n")
 	}
+}
+
+// shardRegisterer is reg, whose metrics carry a shard label when the
+// runner owns one shard of several, so that the replicas' series stay
+// apart however they are scraped.
+func shardRegisterer(reg prometheus.Registerer, s bot.Shard) prometheus.Registerer {
+	if !s.Sharded() {
+		return reg
+	}
+	return prometheus.WrapRegistererWith(prometheus.Labels{"shard": strconv.Itoa(s.Index)}, reg)
 }
 
 // readyz succeeds once the first pass over every repository has finished.
