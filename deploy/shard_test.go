@@ -188,7 +188,7 @@ func checkShardedCronJob(t *testing.T, dir string) []string {
 	}
 	// The pod is the plain CronJob's plus the environment.
 	want := decodeAs[cronJob](t, base.kinds["CronJob"][0]).Spec.JobTemplate.Spec.Template
-	pod.Spec.Containers[0].Env = nil
+	pod.Spec.Containers[0].Env = withoutShardEnv(pod.Spec.Containers[0].Env)
 	if diff := cmp.Diff(want, pod); diff != "" {
 		p.addf("%s: the pod differs from the CronJob's beyond its env (-cronjob +sharded):\n%s", shardedCronJobDir, diff)
 	}
@@ -287,11 +287,25 @@ func checkStatefulSet(t *testing.T, dir string) []string {
 		return p
 	}
 	want := decodeAs[deployment](t, base.kinds["Deployment"][0]).Spec.Template
-	pod.Spec.Containers[0].Env = nil
+	pod.Spec.Containers[0].Env = withoutShardEnv(pod.Spec.Containers[0].Env)
 	if diff := cmp.Diff(want, pod); diff != "" {
 		p.addf("%s: the pod differs from the Deployment's beyond its env (-deployment +statefulset):\n%s", statefulSetDir, diff)
 	}
 	return p
+}
+
+// withoutShardEnv is env less the variables that say a pod's shard, so
+// that a sharded pod compares equal to the plain one it extends.
+func withoutShardEnv(env []envVar) []envVar {
+	var out []envVar
+	for _, e := range env {
+		switch e.Name {
+		case "IMAGEBUMP_SHARDS", bot.EnvJobCompletionIndex, bot.EnvPodIndex, bot.EnvPodName:
+		default:
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func deref(n *int) any {
