@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -75,7 +76,20 @@ type azureIdentity struct {
 	mu   sync.Mutex
 	cred azcore.TokenCredential // kept: azidentity caches its token in it
 	kind string                 // "workload identity" or "managed identity"
+	// refresh holds each registry's refresh token until shortly before
+	// it expires (ACR's last three hours), so a pass over many of its
+	// repositories exchanges once.
+	refresh map[string]acrToken
 }
+
+type acrToken struct {
+	token   string
+	expires time.Time
+}
+
+// refreshMargin is how long before its expiry a refresh token is
+// exchanged again, so that none expires during a pass.
+const refreshMargin = 15 * time.Minute
 
 // managedIdentityRetry bounds IMDS: azidentity's own default (six retries
 // up to 25 s apart, a minute per try) would keep a pod that has no
@@ -120,6 +134,12 @@ var noWorkloadIdentity = fmt.Sprintf("no workload identity (%s, %s and %s are no
 	envAzureTokenFile, envAzureClientID, envAzureTenantID)
 
 func (a *azureIdentity) resolve(ctx context.Context, host string) (authn.Authenticator, error) {
+	a.mu.Lock()
+	cached, ok := a.refresh[host]
+	a.mu.Unlock()
+	if ok && time.Until(cached.expires) > refreshMargin {
+		return a.auth(host, cached.token), nil
+	}
 	cred, kind, err := a.credential()
 	if err != nil {
 		return nil, fmt.Errorf("registry %s, provider azure: %w", host, err)
@@ -135,10 +155,50 @@ func (a *azureIdentity) resolve(ctx context.Context, host string) (authn.Authent
 	if err != nil {
 		return nil, fmt.Errorf("registry %s, provider azure: exchanging the %s's Entra ID token for an ACR token: %w", host, kind, err)
 	}
+	if exp, ok := jwtExpiry(refresh); ok {
+		a.mu.Lock()
+		if a.refresh == nil {
+			a.refresh = map[string]acrToken{}
+		}
+		a.refresh[host] = acrToken{token: refresh, expires: exp}
+		a.mu.Unlock()
+	}
+	return a.auth(host, refresh), nil
+}
+
+func (a *azureIdentity) auth(host, refresh string) authn.Authenticator {
+	a.mu.Lock()
+	kind := a.kind
+	a.mu.Unlock()
 	return sourcedAuth{
 		Authenticator: &authn.Basic{Username: acrUsername, Password: refresh},
 		src:           "the Azure " + kind + " (provider azure) for " + host,
-	}, nil
+	}
+}
+
+// jwtExpiry reads the exp claim of a JWT without verifying it: ACR
+// verifies its own tokens; this only decides when to ask for another.
+// A token that is not a JWT with exp is not kept.
+func jwtExpiry(token string) (time.Time, bool) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return time.Time{}, false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return time.Time{}, false
+	}
+	var claims struct {
+		Exp json.Number `json:"exp"`
+	}
+	if json.Unmarshal(payload, &claims) != nil {
+		return time.Time{}, false
+	}
+	exp, err := claims.Exp.Int64()
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.Unix(exp, 0), true
 }
 
 // maxExchangeBytes bounds the exchange's answer: a refresh token is a few

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -17,6 +18,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/imagebump/imagebump/test/registrytest"
@@ -422,4 +425,62 @@ func uniqueID(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return hex.EncodeToString(b)
+}
+
+// staticCredential hands out one Entra ID token.
+type staticCredential string
+
+func (c staticCredential) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return azcore.AccessToken{Token: string(c)}, nil
+}
+
+// jwt is an unsigned token whose payload is claims.
+func jwt(claims string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"RS256"}`)) + "." + enc([]byte(claims)) + ".c2ln"
+}
+
+// TestACRRefreshTokenKept checks that a registry's refresh token is
+// reused until shortly before the expiry it states, and that a token
+// stating none is exchanged every time.
+func TestACRRefreshTokenKept(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		refresh       string
+		wantExchanges int
+	}{
+		{"expires in 2100", jwt(`{"exp":4102444800,"grant_type":"refresh_token"}`), 1},
+		{"expired in 2001", jwt(`{"exp":1000000000}`), 2},
+		{"no exp", jwt(`{"grant_type":"refresh_token"}`), 2},
+		{"not a JWT", "opaque", 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			azureEnv(t, nil)
+			exchanges := 0
+			a := &azureIdentity{cred: staticCredential("ENTRA"), kind: "workload identity", rt: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				exchanges++
+				return &http.Response{StatusCode: 200, Status: "200 OK", Header: http.Header{},
+					Body: io.NopCloser(strings.NewReader(fmt.Sprintf(`{"refresh_token":%q}`, tc.refresh)))}, nil
+			})}
+			for range 2 {
+				auth, err := a.resolve(context.Background(), "acme.azurecr.io")
+				if err != nil {
+					t.Fatal(err)
+				}
+				cfg, err := auth.Authorization()
+				if err != nil || cfg.Password != tc.refresh {
+					t.Fatalf("credentials %+v, %v; want the refresh token as password", cfg, err)
+				}
+			}
+			if exchanges != tc.wantExchanges {
+				t.Errorf("%d exchanges for two resolves; want %d", exchanges, tc.wantExchanges)
+			}
+			if _, err := a.resolve(context.Background(), "other.azurecr.io"); err != nil {
+				t.Fatal(err)
+			}
+			if exchanges != tc.wantExchanges+1 {
+				t.Errorf("another registry used the first one's token")
+			}
+		})
+	}
 }
