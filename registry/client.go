@@ -361,6 +361,7 @@ func New(opts ...Option) (*Client, error) {
 	c.rt = &retryTransport{c: c}
 	cloud := cloudKeychain{providers: map[string]string{}, azure: &azureIdentity{
 		rt:                       c.rt,
+		insecure:                 c.insecure,
 		client:                   o.azure,
 		disableInstanceDiscovery: o.azureNoDiscovery,
 	}}

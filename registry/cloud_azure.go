@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -64,6 +65,8 @@ type azureIdentity struct {
 	// rt carries the exchange: the client's own transport, so the host's
 	// scheme rule, TLS settings, limits, retries and counts apply.
 	rt http.RoundTripper
+	// insecure reports the hosts marked Insecure (nil: none).
+	insecure func(host string) bool
 	// client configures azidentity's requests; the zero value is the
 	// library's defaults. Tests give a transport that trusts their TLS
 	// stand-in and reaches nothing beyond loopback.
@@ -93,7 +96,8 @@ const refreshMargin = 15 * time.Minute
 
 // managedIdentityRetry bounds IMDS: azidentity's own default (six retries
 // up to 25 s apart, a minute per try) would keep a pod that has no
-// identity waiting for minutes before it says so.
+// identity, or no IMDS at all, waiting for minutes before it says so.
+// Three tries of at most 10 s: an AKS node's IMDS answers within that.
 var managedIdentityRetry = policy.RetryOptions{MaxRetries: 2, TryTimeout: 10 * time.Second}
 
 // credential returns the pod's Azure credential and what kind it is.
@@ -207,13 +211,30 @@ const maxExchangeBytes = 1 << 20
 
 // exchange trades an Entra ID access token for an ACR refresh token
 // (ACR's AAD-OAuth: POST /oauth2/exchange, grant_type=access_token). The
-// scheme follows the registry's: plain HTTP for loopback hosts, else
-// HTTPS.
+// scheme follows the registry's: plain HTTP for loopback hosts; HTTPS,
+// then plain HTTP when that cannot connect, for hosts marked Insecure;
+// else HTTPS.
 func (a *azureIdentity) exchange(ctx context.Context, host, accessToken string) (string, error) {
-	scheme := "https"
-	if isLoopback(host) {
-		scheme = "http"
+	switch {
+	case isLoopback(host):
+		return a.exchangeAt(ctx, "http", host, accessToken)
+	case a.insecure != nil && a.insecure(host):
+		tok, err := a.exchangeAt(ctx, "https", host, accessToken)
+		var failed *exchangeError
+		if err != nil && !errors.As(err, &failed) {
+			return a.exchangeAt(ctx, "http", host, accessToken)
+		}
+		return tok, err
 	}
+	return a.exchangeAt(ctx, "https", host, accessToken)
+}
+
+// exchangeError is an exchange the registry answered and refused.
+type exchangeError struct{ msg string }
+
+func (e *exchangeError) Error() string { return e.msg }
+
+func (a *azureIdentity) exchangeAt(ctx context.Context, scheme, host, accessToken string) (string, error) {
 	form := url.Values{
 		"grant_type":   {"access_token"},
 		"service":      {host},
@@ -238,7 +259,7 @@ func (a *azureIdentity) exchange(ctx context.Context, host, accessToken string) 
 		return "", fmt.Errorf("POST %s: reading the answer: %w", u, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("POST %s: %s%s", u, resp.Status, exchangeDetail(body, accessToken))
+		return "", &exchangeError{fmt.Sprintf("POST %s: %s%s", u, resp.Status, exchangeDetail(body, accessToken))}
 	}
 	if len(body) > maxExchangeBytes {
 		return "", fmt.Errorf("POST %s: answer larger than %d bytes", u, maxExchangeBytes)

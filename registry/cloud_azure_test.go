@@ -349,25 +349,34 @@ func TestACRExchangeRequest(t *testing.T) {
 		body               string
 		wantURL            string
 		wantErr            string
+		insecure           bool
+		httpsDown          bool // HTTPS cannot connect
 	}{
-		{"ACR", "acme.azurecr.io", "t1", 200, `{"refresh_token":"r"}`, "https://acme.azurecr.io/oauth2/exchange", ""},
-		{"loopback", "127.0.0.1:5000", "", 200, `{"refresh_token":"r"}`, "http://127.0.0.1:5000/oauth2/exchange", ""},
-		{"localhost", "localhost:5000", "", 200, `{"refresh_token":"r"}`, "http://localhost:5000/oauth2/exchange", ""},
-		{"no refresh token", "acme.azurecr.io", "", 200, `{}`, "https://acme.azurecr.io/oauth2/exchange", "the answer has no refresh_token"},
-		{"malformed", "acme.azurecr.io", "", 200, `<html>`, "https://acme.azurecr.io/oauth2/exchange", "malformed answer"},
-		{"OAuth2 error", "acme.azurecr.io", "", 400, `{"error":"invalid_request","error_description":"tenant mismatch"}`, "https://acme.azurecr.io/oauth2/exchange", "400 Bad Request: tenant mismatch"},
-		{"error echoing the token", "acme.azurecr.io", "", 401, `{"errors":[{"message":"bad token ENTRA"}]}`, "https://acme.azurecr.io/oauth2/exchange", "401 Unauthorized"},
+		{name: "insecure, HTTPS answers", host: "registry.internal:5000", status: 200, body: `{"refresh_token":"r"}`, wantURL: "https://registry.internal:5000/oauth2/exchange", insecure: true},
+		{name: "insecure, plain HTTP only", host: "registry.internal:5000", status: 200, body: `{"refresh_token":"r"}`, wantURL: "http://registry.internal:5000/oauth2/exchange", insecure: true, httpsDown: true},
+		{name: "insecure, HTTPS refuses", host: "registry.internal:5000", status: 401, body: `{}`, wantURL: "https://registry.internal:5000/oauth2/exchange", wantErr: "401 Unauthorized", insecure: true},
+		{name: "secure, HTTPS down", host: "registry.internal:5000", wantURL: "https://registry.internal:5000/oauth2/exchange", wantErr: "connection refused", httpsDown: true},
+		{"ACR", "acme.azurecr.io", "t1", 200, `{"refresh_token":"r"}`, "https://acme.azurecr.io/oauth2/exchange", "", false, false},
+		{"loopback", "127.0.0.1:5000", "", 200, `{"refresh_token":"r"}`, "http://127.0.0.1:5000/oauth2/exchange", "", false, false},
+		{"localhost", "localhost:5000", "", 200, `{"refresh_token":"r"}`, "http://localhost:5000/oauth2/exchange", "", false, false},
+		{"no refresh token", "acme.azurecr.io", "", 200, `{}`, "https://acme.azurecr.io/oauth2/exchange", "the answer has no refresh_token", false, false},
+		{"malformed", "acme.azurecr.io", "", 200, `<html>`, "https://acme.azurecr.io/oauth2/exchange", "malformed answer", false, false},
+		{"OAuth2 error", "acme.azurecr.io", "", 400, `{"error":"invalid_request","error_description":"tenant mismatch"}`, "https://acme.azurecr.io/oauth2/exchange", "400 Bad Request: tenant mismatch", false, false},
+		{"error echoing the token", "acme.azurecr.io", "", 401, `{"errors":[{"message":"bad token ENTRA"}]}`, "https://acme.azurecr.io/oauth2/exchange", "401 Unauthorized", false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			azureEnv(t, map[string]string{"AZURE_TENANT_ID": tc.tenant})
 			var gotURL string
 			var gotForm url.Values
-			a := &azureIdentity{rt: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			a := &azureIdentity{insecure: func(string) bool { return tc.insecure }, rt: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 				gotURL = r.URL.String()
 				if err := r.ParseForm(); err != nil {
 					return nil, err
 				}
 				gotForm = r.PostForm
+				if tc.httpsDown && r.URL.Scheme == "https" {
+					return nil, errors.New("connection refused")
+				}
 				return &http.Response{StatusCode: tc.status, Status: fmt.Sprintf("%d %s", tc.status, http.StatusText(tc.status)),
 					Body: io.NopCloser(strings.NewReader(tc.body)), Header: http.Header{}}, nil
 			})}
