@@ -94,12 +94,6 @@ type acrToken struct {
 // exchanged again, so that none expires during a pass.
 const refreshMargin = 15 * time.Minute
 
-// managedIdentityRetry bounds IMDS: azidentity's own default (six retries
-// up to 25 s apart, a minute per try) would keep a pod that has no
-// identity, or no IMDS at all, waiting for minutes before it says so.
-// Three tries of at most 10 s: an AKS node's IMDS answers within that.
-var managedIdentityRetry = policy.RetryOptions{MaxRetries: 2, TryTimeout: 10 * time.Second}
-
 // credential returns the pod's Azure credential and what kind it is.
 func (a *azureIdentity) credential() (azcore.TokenCredential, string, error) {
 	a.mu.Lock()
@@ -121,7 +115,11 @@ func (a *azureIdentity) credential() (azcore.TokenCredential, string, error) {
 		return a.cred, a.kind, nil
 	}
 	opts := &azidentity.ManagedIdentityCredentialOptions{ClientOptions: a.client}
-	opts.Retry = managedIdentityRetry
+	// Bounded: azidentity's default for IMDS (six retries up to 25 s
+	// apart, a minute per try) would keep a pod that has no identity, or
+	// no IMDS at all, waiting for minutes before it says so. Three tries
+	// of at most 10 s: an AKS node's IMDS answers within that.
+	opts.Retry = policy.RetryOptions{MaxRetries: 2, TryTimeout: 10 * time.Second}
 	if id := os.Getenv(envAzureClientID); id != "" {
 		opts.ID = azidentity.ClientID(id)
 	}
@@ -133,9 +131,22 @@ func (a *azureIdentity) credential() (azcore.TokenCredential, string, error) {
 	return a.cred, a.kind, nil
 }
 
-// noWorkloadIdentity says what a pod without workload identity lacks.
-var noWorkloadIdentity = fmt.Sprintf("no workload identity (%s, %s and %s are not set: is the service account annotated azure.workload.identity/client-id and the pod labelled azure.workload.identity/use: \"true\"?)",
-	envAzureTokenFile, envAzureClientID, envAzureTenantID)
+// noWorkloadIdentity says what of workload identity's environment a pod
+// lacks.
+func noWorkloadIdentity() string {
+	var unset []string
+	for _, k := range []string{envAzureTokenFile, envAzureClientID, envAzureTenantID} {
+		if os.Getenv(k) == "" {
+			unset = append(unset, k)
+		}
+	}
+	verb := "is"
+	if len(unset) > 1 {
+		verb = "are"
+	}
+	return fmt.Sprintf("no workload identity (%s %s not set: is the service account annotated azure.workload.identity/client-id and the pod labelled azure.workload.identity/use: \"true\"?)",
+		strings.Join(unset, ", "), verb)
+}
 
 func (a *azureIdentity) resolve(ctx context.Context, host string) (authn.Authenticator, error) {
 	a.mu.Lock()
@@ -151,7 +162,7 @@ func (a *azureIdentity) resolve(ctx context.Context, host string) (authn.Authent
 	tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{acrScope(host)}})
 	if err != nil {
 		if kind == "managed identity" {
-			return nil, fmt.Errorf("registry %s, provider azure: %s, and managed identity gave no Entra ID token: %w", host, noWorkloadIdentity, err)
+			return nil, fmt.Errorf("registry %s, provider azure: %s, and managed identity gave no Entra ID token: %w", host, noWorkloadIdentity(), err)
 		}
 		return nil, fmt.Errorf("registry %s, provider azure: %s gave no Entra ID token: %w", host, kind, err)
 	}

@@ -227,7 +227,13 @@ func TestProviderAzure(t *testing.T) {
 	}, {
 		name:    "no identity",
 		env:     func(string, string) map[string]string { return nil },
-		wantErr: `registry HOST, provider azure: no workload identity (AZURE_FEDERATED_TOKEN_FILE, AZURE_CLIENT_ID and AZURE_TENANT_ID are not set: is the service account annotated azure.workload.identity/client-id and the pod labelled azure.workload.identity/use: "true"?), and managed identity gave no Entra ID token: `,
+		wantErr: `registry HOST, provider azure: no workload identity (AZURE_FEDERATED_TOKEN_FILE, AZURE_CLIENT_ID, AZURE_TENANT_ID are not set: is the service account annotated azure.workload.identity/client-id and the pod labelled azure.workload.identity/use: "true"?), and managed identity gave no Entra ID token: ManagedIdentityCredential: failed to authenticate a system assigned identity. The endpoint responded with {"error":"invalid_request","error_description":"Identity not found"}`,
+	}, {
+		name: "no identity, a client ID without workload identity",
+		env: func(string, string) map[string]string {
+			return map[string]string{"AZURE_CLIENT_ID": clientID, "AZURE_TENANT_ID": tenant}
+		},
+		wantErr: `registry HOST, provider azure: no workload identity (AZURE_FEDERATED_TOKEN_FILE is not set: is the service account annotated azure.workload.identity/client-id and the pod labelled azure.workload.identity/use: "true"?), and managed identity gave no Entra ID token: ManagedIdentityCredential authentication failed. the requested identity isn't assigned to this resource`,
 	}, {
 		name: "workload identity without a client ID",
 		env: func(tokenFile, authority string) map[string]string {
