@@ -119,8 +119,8 @@ type RegistryHost struct {
 	MaxConcurrency    int
 	RequestsPerSecond float64
 	// Provider is the cloud whose workload identity serves the host when
-	// the docker config has no credentials for it: aws, gcp, or auto (by
-	// the host's name); empty for none.
+	// the docker config has no credentials for it: aws, gcp, azure, or
+	// auto (by the host's name); empty for none.
 	Provider string
 }
 
@@ -330,11 +330,9 @@ func parseBot(file string, src []byte, forges forge.Kinds, registriesOnly bool, 
 			bad(at+".requestsPerSecond", "%v is negative (0 means unlimited)", h.RequestsPerSecond)
 		}
 		switch h.Provider {
-		case "", "aws", "gcp", "auto":
-		case "azure":
-			bad(at+".provider", "azure is not supported yet (aws, gcp, auto are); give an ACR token in the docker config")
+		case "", "aws", "gcp", "azure", "auto":
 		default:
-			bad(at+".provider", "%q: want aws, gcp or auto", h.Provider)
+			bad(at+".provider", "%q: want aws, gcp, azure or auto", h.Provider)
 		}
 		b.Registries.Hosts = append(b.Registries.Hosts, RegistryHost(h))
 	}

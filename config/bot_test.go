@@ -156,9 +156,9 @@ func TestLoadBotProblems(t *testing.T) {
 			`F:4: YAML alias *r: aliases are not allowed in the bot config; write the value out`,
 			`F:5: YAML alias *s: aliases are not allowed in the bot config; write the value out`}},
 		{"unset env", "schedule: '@hourly'\n" + repo + "registries:\n  dockerConfig: ${IMAGEBUMP_UNSET_VAR}\n", []string{`F:5: environment variable IMAGEBUMP_UNSET_VAR is not set`}},
-		{"registry providers", "schedule: '@hourly'\n" + repo + "registries:\n  hosts:\n    - host: acme.azurecr.io\n      provider: azure\n    - host: r.io\n      provider: ecr\n    - host: gcr.io\n      provider: auto\n", []string{
-			`F:7: registries.hosts[0].provider: azure is not supported yet (aws, gcp, auto are); give an ACR token in the docker config`,
-			`F:9: registries.hosts[1].provider: "ecr": want aws, gcp or auto`}},
+		{"registry providers", "schedule: '@hourly'\n" + repo + "registries:\n  hosts:\n    - host: acme.azurecr.io\n      provider: Azure\n    - host: r.io\n      provider: ecr\n    - host: gcr.io\n      provider: auto\n    - host: acme.azurecr.us\n      provider: azure\n", []string{
+			`F:7: registries.hosts[0].provider: "Azure": want aws, gcp, azure or auto`,
+			`F:9: registries.hosts[1].provider: "ecr": want aws, gcp, azure or auto`}},
 		{"repository errors", `schedule: '@hourly'
 listen: 8080
 log: {format: xml, level: loud}

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"io"
 	"log/slog"
 	"net"
@@ -99,8 +100,8 @@ type Host struct {
 
 	// Provider names a cloud whose workload identity serves this host
 	// when neither the fields above nor the docker config have
-	// credentials for it: ProviderAWS, ProviderGCP or ProviderAuto (by
-	// the host's name). Empty means none.
+	// credentials for it: ProviderAWS, ProviderGCP, ProviderAzure or
+	// ProviderAuto (by the host's name). Empty means none.
 	Provider string
 }
 
@@ -121,6 +122,10 @@ type options struct {
 	maxTags      int
 	listTimeout  time.Duration
 	maxPageBytes int64
+	// azure configures azidentity's requests (tests only: a transport
+	// that trusts a TLS stand-in, and no instance discovery).
+	azure            azcore.ClientOptions
+	azureNoDiscovery bool
 }
 
 // WithDockerConfig reads credentials from the docker config file at path,
@@ -353,7 +358,13 @@ func New(opts ...Option) (*Client, error) {
 	c.defaultTransport = base.Clone()
 
 	hostKeys := hostKeychain{}
-	cloud := cloudKeychain{providers: map[string]string{}}
+	c.rt = &retryTransport{c: c}
+	cloud := cloudKeychain{providers: map[string]string{}, azure: &azureIdentity{
+		rt:                       c.rt,
+		insecure:                 c.insecure,
+		client:                   o.azure,
+		disableInstanceDiscovery: o.azureNoDiscovery,
+	}}
 	for _, h := range o.hosts {
 		reg, err := name.NewRegistry(h.Host)
 		if err != nil || h.Host == "" {
@@ -395,7 +406,6 @@ func New(opts ...Option) (*Client, error) {
 	}
 	chain = append(chain, dc, cloud)
 	c.keychain = recordingKeychain{inner: authn.NewMultiKeychain(chain...), secrets: c.secrets}
-	c.rt = &retryTransport{c: c}
 	return c, nil
 }
 

@@ -24,12 +24,14 @@ const (
 	// Credentials (GKE Workload Identity through the metadata server, a
 	// credentials file) as an OAuth2 access token.
 	ProviderGCP = "gcp"
-	// ProviderAzure is Azure Container Registry. Not supported yet: New
-	// refuses it.
+	// ProviderAzure is Azure Container Registry through azidentity: AKS
+	// workload identity (the federated token file and client and tenant
+	// IDs the webhook injects), else managed identity; the Entra ID token
+	// is exchanged at the registry for an ACR refresh token.
 	ProviderAzure = "azure"
 	// ProviderAuto picks the provider by the host's name: ECR's
 	// ACCOUNT.dkr.ecr.REGION.amazonaws.com, gcr.io and *.gcr.io,
-	// *-docker.pkg.dev.
+	// *-docker.pkg.dev, *.azurecr.io, *.azurecr.cn, *.azurecr.us.
 	ProviderAuto = "auto"
 )
 
@@ -44,6 +46,8 @@ func providerFor(host string) string {
 		return ProviderAWS
 	case host == "gcr.io" || strings.HasSuffix(host, ".gcr.io") || strings.HasSuffix(host, "-docker.pkg.dev"):
 		return ProviderGCP
+	case isACR(host):
+		return ProviderAzure
 	}
 	return ""
 }
@@ -51,16 +55,14 @@ func providerFor(host string) string {
 // resolveProvider checks a Host's provider and resolves "auto".
 func resolveProvider(host, provider string) (string, error) {
 	switch provider {
-	case "", ProviderAWS, ProviderGCP:
+	case "", ProviderAWS, ProviderGCP, ProviderAzure:
 		return provider, nil
 	case ProviderAuto:
 		p := providerFor(host)
 		if p == "" {
-			return "", fmt.Errorf("provider auto: %s is neither an ECR (ACCOUNT.dkr.ecr.REGION.amazonaws.com) nor a Google (gcr.io, *-docker.pkg.dev) registry; name the provider", host)
+			return "", fmt.Errorf("provider auto: %s is not an ECR (ACCOUNT.dkr.ecr.REGION.amazonaws.com), Google (gcr.io, *-docker.pkg.dev) or Azure (*.azurecr.io, .cn, .us) registry; name the provider", host)
 		}
 		return p, nil
-	case ProviderAzure:
-		return "", fmt.Errorf("provider azure is not supported yet; use a docker config with an ACR token")
 	}
 	return "", fmt.Errorf("provider %q: want aws, gcp, azure or auto", provider)
 }
@@ -68,8 +70,9 @@ func resolveProvider(host, provider string) (string, error) {
 // cloudKeychain serves the registries whose Host names a provider with
 // the provider's workload identity. It answers Anonymous for the others.
 type cloudKeychain struct {
-	providers map[string]string // registry → aws | gcp
+	providers map[string]string // registry → aws | gcp | azure
 	ecr       ecrapi.ClientFactory
+	azure     *azureIdentity
 }
 
 func (k cloudKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
@@ -83,6 +86,8 @@ func (k cloudKeychain) ResolveContext(ctx context.Context, r authn.Resource) (au
 		return k.resolveECR(ctx, host)
 	case ProviderGCP:
 		return resolveGoogle(ctx, host)
+	case ProviderAzure:
+		return k.azure.resolve(ctx, host)
 	}
 	return authn.Anonymous, nil
 }

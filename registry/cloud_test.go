@@ -31,12 +31,17 @@ func TestResolveProvider(t *testing.T) {
 		{"gcr.io", "auto", "gcp", ""},
 		{"eu.gcr.io", "auto", "gcp", ""},
 		{"europe-west1-docker.pkg.dev", "auto", "gcp", ""},
-		{"ghcr.io", "auto", "", "provider auto: ghcr.io is neither"},
-		{"dkr.ecr.eu-west-1.amazonaws.com", "auto", "", "is neither"},
+		{"ghcr.io", "auto", "", "provider auto: ghcr.io is not an ECR"},
+		{"dkr.ecr.eu-west-1.amazonaws.com", "auto", "", "is not an ECR"},
 		{"registry.example.com", "aws", "aws", ""},
 		{"registry.example.com", "", "", ""},
-		{"acme.azurecr.io", "azure", "", "provider azure is not supported yet"},
-		{"acme.azurecr.io", "auto", "", "is neither"},
+		{"acme.azurecr.io", "azure", "azure", ""},
+		{"registry.example.com", "azure", "azure", ""},
+		{"acme.azurecr.io", "auto", "azure", ""},
+		{"acme.azurecr.cn", "auto", "azure", ""},
+		{"acme.azurecr.us", "auto", "azure", ""},
+		{"azurecr.io", "auto", "", "is not an ECR"},
+		{"acme.azurecr.io.example.com", "auto", "", "is not an ECR"},
 		{"registry.example.com", "AWS", "", `provider "AWS": want aws, gcp, azure or auto`},
 	}
 	for _, tc := range tests {
@@ -291,7 +296,7 @@ func TestProviderGCP(t *testing.T) {
 // TestProviderRefused checks that New refuses a provider it cannot serve,
 // naming the host.
 func TestProviderRefused(t *testing.T) {
-	for _, h := range []Host{{Host: "acme.azurecr.io", Provider: "azure"}, {Host: "ghcr.io", Provider: "auto"}, {Host: "ghcr.io", Provider: "ecr"}} {
+	for _, h := range []Host{{Host: "ghcr.io", Provider: "auto"}, {Host: "ghcr.io", Provider: "ecr"}, {Host: "acme.azurecr.io", Provider: "Azure"}} {
 		if _, err := New(WithHosts(h)); err == nil || !strings.Contains(err.Error(), `registry host "`+h.Host+`"`) {
 			t.Errorf("New with %+v: %v; want an error naming the host", h, err)
 		}

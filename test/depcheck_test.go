@@ -53,8 +53,10 @@ func TestImports(t *testing.T) {
 		// docker-credential-helpers' client (docker/cli's own) runs
 		// credential helpers with errors that never echo their output.
 		// amazon-ecr-credential-helper's library gets ECR tokens from the
-		// pod's AWS identity (registries.hosts[].provider: aws).
-		{"registry", []string{"github.com/google/go-containerregistry", "github.com/docker/cli/cli/config", "github.com/docker/docker-credential-helpers", "golang.org/x/sync", "golang.org/x/time/rate", "github.com/awslabs/amazon-ecr-credential-helper/ecr-login"}},
+		// pod's AWS identity (registries.hosts[].provider: aws);
+		// azidentity (and azcore, its types) the Entra ID token of the
+		// pod's Azure identity (provider: azure).
+		{"registry", []string{"github.com/google/go-containerregistry", "github.com/docker/cli/cli/config", "github.com/docker/docker-credential-helpers", "golang.org/x/sync", "golang.org/x/time/rate", "github.com/awslabs/amazon-ecr-credential-helper/ecr-login", "github.com/Azure/azure-sdk-for-go/sdk/azidentity", "github.com/Azure/azure-sdk-for-go/sdk/azcore"}},
 		// gitwriter speaks git through go-git alone (no git binary in the
 		// image) and signs with the OpenPGP library go-git's signing uses;
 		// the bot maps its config onto gitwriter.Options.
