@@ -17,6 +17,7 @@ import (
 	"github.com/imagebump/imagebump/bot"
 	"github.com/imagebump/imagebump/gitwriter"
 	"github.com/imagebump/imagebump/gitwriter/gitea"
+	"github.com/imagebump/imagebump/gitwriter/github"
 	"github.com/imagebump/imagebump/gitwriter/gitlab"
 	"github.com/imagebump/imagebump/gitwriter/pullrequest"
 	"github.com/imagebump/imagebump/test/forgefake"
@@ -82,10 +83,27 @@ var prForges = []prForge{
 		start: func(t *testing.T, repo string) (prFake, pullrequest.Forge) {
 			fake := githubfake.New(t, repo, "acme", "fleet", "main")
 			fake.RequireToken("tok")
-			forge, err := forgeKind(t, "github").New(fake.URL, "acme/fleet", "tok", nil)
+			// The client spaces its writes on a clock of the test's own,
+			// which the fake times them by: no real second is spent, and
+			// every scenario checks the spacing.
+			clock := githubfake.NewClock(time.Now())
+			fake.UseClock(clock.Now)
+			kind := github.Kind(github.WithClock(clock.Now), github.WithSleep(clock.Sleep))
+			if kind.Name != forgeKind(t, "github").Name {
+				t.Fatalf("github.Kind is %q, not the table's entry", kind.Name)
+			}
+			forge, err := kind.New(fake.URL, "acme/fleet", "tok", nil)
 			if err != nil {
 				t.Fatal(err)
 			}
+			t.Cleanup(func() {
+				writes := fake.WriteTimes()
+				for i := 1; i < len(writes); i++ {
+					if gap := writes[i].At.Sub(writes[i-1].At); gap < github.WriteGap {
+						t.Errorf("%s %s came %s after the previous write, want at least %s", writes[i].Method, writes[i].Path, gap, github.WriteGap)
+					}
+				}
+			})
 			return fake, forge
 		},
 		rateLimit: func(f prFake, n, retryAfter int) { f.(*githubfake.Server).SecondaryRateLimit(n, retryAfter) },

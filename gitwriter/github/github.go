@@ -61,8 +61,12 @@ func WithHTTPClient(c *http.Client) Option { return rest.WithHTTPClient(c) }
 func WithLogger(l *slog.Logger) Option { return rest.WithLogger(l) }
 
 // WithSleep replaces how the client waits between its own short retries
-// (default: a timer that ctx cancels).
+// and between its writes (default: a timer that ctx cancels).
 func WithSleep(sleep func(context.Context, time.Duration) error) Option { return rest.WithSleep(sleep) }
+
+// WithClock replaces what the client reads the time from to space its
+// writes WriteGap apart (default: time.Now).
+func WithClock(now func() time.Time) Option { return rest.WithClock(now) }
 
 // New returns a client for owner/repo. apiURL is empty for github.com, or a
 // GitHub Enterprise API root such as https://HOST/api/v3/. The token is sent
@@ -76,9 +80,10 @@ func New(apiURL, owner, repo, token string, opts ...Option) (*Client, error) {
 	}
 	o := rest.NewOptions(opts)
 	// Rate-limit answers are turned into errors under go-github, so its
-	// client-wide lock-out never blocks later requests (see limits).
+	// client-wide lock-out never blocks later requests (see limits);
+	// writes are spaced below that (see spacing).
 	hc := *o.HTTPClient
-	hc.Transport = limits{next: hc.Transport}
+	hc.Transport = limits{next: &spacing{next: hc.Transport, now: o.Now, sleep: o.Sleep}}
 	c := gh.NewClient(&hc).WithAuthToken(token)
 	if apiURL != "" {
 		if err := forge.CheckAPIURL(apiURL); err != nil {

@@ -63,11 +63,28 @@ func fixture(t *testing.T) (*githubfake.Server, *Client, string) {
 	}
 	s := githubfake.New(t, repo, "acme", "fleet", "main")
 	s.RequireToken("tok")
-	c, err := New(s.URL, "acme", "fleet", "tok")
+	return s, newClient(t, s, nil), repo
+}
+
+// newClient is a client of the fake s on a clock of its own, which the
+// fake times writes by, so spaced writes cost no real time. The client's
+// waits (its retries and the spacing of its writes) are appended to slept
+// when it is not nil.
+func newClient(t *testing.T, s *githubfake.Server, slept *sleeps, opts ...Option) *Client {
+	t.Helper()
+	clock := githubfake.NewClock(time.Unix(1_700_000_000, 0))
+	s.UseClock(clock.Now)
+	sleep := func(ctx context.Context, d time.Duration) error {
+		if slept != nil {
+			*slept = append(*slept, d)
+		}
+		return clock.Sleep(ctx, d)
+	}
+	c, err := New(s.URL, "acme", "fleet", "tok", append([]Option{WithClock(clock.Now), WithSleep(sleep)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, c, repo
+	return c
 }
 
 func TestForge(t *testing.T) {
@@ -213,13 +230,8 @@ func TestPermissionRefusalIsNoRateLimit(t *testing.T) {
 	}
 }
 
-// sleeps records the waits of a client's own retries instead of sleeping.
+// sleeps records the waits of a client instead of sleeping.
 type sleeps []time.Duration
-
-func (s *sleeps) sleep(_ context.Context, d time.Duration) error {
-	*s = append(*s, d)
-	return nil
-}
 
 // TestCreateRetriedAfterPush checks that a creation refused with "No
 // commits between" right after the push is tried again, briefly.
@@ -238,11 +250,8 @@ func TestCreateRetriedAfterPush(t *testing.T) {
 			s, _, _ := fixture(t)
 			s.PushLag(tc.lag)
 			var slept sleeps
-			c, err := New(s.URL, "acme", "fleet", "tok", WithSleep(slept.sleep))
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = c.Create(context.Background(), pullrequest.NewPullRequest{Head: "imagebump/web", Base: "main", Title: "t", Body: "b"})
+			c := newClient(t, s, &slept)
+			_, err := c.Create(context.Background(), pullrequest.NewPullRequest{Head: "imagebump/web", Base: "main", Title: "t", Body: "b"})
 			if got := errString(err); !strings.Contains(got, tc.wantErr) || (tc.wantErr == "") != (err == nil) {
 				t.Errorf("Create = %v, want an error containing %q", err, tc.wantErr)
 			}
@@ -259,10 +268,7 @@ func TestDraftRefused(t *testing.T) {
 	s, _, _ := fixture(t)
 	s.PrivateFree()
 	var logs bytes.Buffer
-	c, err := New(s.URL, "acme", "fleet", "tok", WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newClient(t, s, nil, WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	created, err := c.Create(context.Background(), pullrequest.NewPullRequest{Head: "imagebump/web", Base: "main", Title: "t", Body: "b", Draft: true})
 	if err != nil {
 		t.Fatal(err)
@@ -353,4 +359,82 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// TestWritesSpaced checks GitHub's best practice for content-creating
+// requests: each write reaches the fake at least WriteGap after the one
+// before, by the fake's clock, while reads and writes the caller already
+// spaced are not delayed.
+func TestWritesSpaced(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		// pause is the time passing between the calls, on the clock.
+		pause    time.Duration
+		reads    bool // reads only
+		wantWait bool
+	}{
+		{name: "writes back to back wait", wantWait: true},
+		{name: "writes already a gap apart do not wait", pause: WriteGap},
+		{name: "reads never wait", reads: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			repo := githubfake.InitRepo(t, "main", map[string]string{"app.yaml": "image: web:1\n"})
+			main := githubfake.Git(t, repo, "rev-parse", "main")
+			if _, err := githubfake.CommitFiles(repo, main, "imagebump/web", map[string]string{"app.yaml": "image: web:2\n"}, "bot@example.com", "bump"); err != nil {
+				t.Fatal(err)
+			}
+			s := githubfake.New(t, repo, "acme", "fleet", "main")
+			clock := githubfake.NewClock(time.Unix(1_700_000_000, 0))
+			s.UseClock(clock.Now)
+			var slept sleeps
+			c, err := New(s.URL, "acme", "fleet", "tok", WithClock(clock.Now), WithSleep(func(ctx context.Context, d time.Duration) error {
+				slept = append(slept, d)
+				return clock.Sleep(ctx, d)
+			}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pr, err := c.Create(ctx, pullrequest.NewPullRequest{Head: "imagebump/web", Base: "main", Title: "t", Body: "b"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			slept = nil
+			var calls []func() error
+			if tc.reads {
+				calls = []func() error{
+					func() error { _, err := c.PullRequests(ctx, "imagebump/web"); return err },
+					func() error { _, err := c.Comments(ctx, pr.Number); return err },
+					func() error { _, err := c.OpenPullRequests(ctx); return err },
+				}
+			} else {
+				calls = []func() error{
+					func() error { return c.Label(ctx, pr.Number, []string{"dependencies"}) },
+					func() error { return c.RequestReviews(ctx, pr.Number, []string{"alice"}, nil) },
+					func() error { _, err := c.PullRequests(ctx, "imagebump/web"); return err },
+					func() error { return c.Comment(ctx, pr.Number, "hello") },
+					func() error { return c.Edit(ctx, pr.Number, "t2", "b2") },
+					func() error { return c.Close(ctx, pr.Number, "b3") },
+				}
+			}
+			for _, call := range calls {
+				clock.Advance(tc.pause)
+				if err := call(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			writes := s.WriteTimes()
+			for i := 1; i < len(writes); i++ {
+				if gap := writes[i].At.Sub(writes[i-1].At); gap < WriteGap {
+					t.Errorf("%s %s came %s after %s %s, want at least %s", writes[i].Method, writes[i].Path, gap, writes[i-1].Method, writes[i-1].Path, WriteGap)
+				}
+			}
+			if len(writes) < 2 && !tc.reads {
+				t.Fatalf("the fake timed %d writes, want the whole sequence", len(writes))
+			}
+			if (len(slept) > 0) != tc.wantWait {
+				t.Errorf("the client waited %v; want waits: %v", slept, tc.wantWait)
+			}
+		})
+	}
 }

@@ -53,6 +53,8 @@ type Server struct {
 	privateFree   bool
 	pushLag       int
 	creates       map[string]int // "head@sha" → create requests seen
+	now           func() time.Time
+	writeTimes    []TimedWrite
 
 	issues forgefake.Issues
 }
@@ -113,7 +115,7 @@ func New(t testing.TB, gitDir, owner, repo, base string) *Server {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "Bad credentials"})
 	}
 	s.reset = time.Now().Add(time.Hour)
-	srv := httptest.NewServer(s.rateHeaders(s.Handler(auth, deny, s.serve)))
+	srv := httptest.NewServer(s.timeWrites(s.rateHeaders(s.Handler(auth, deny, s.serve))))
 	t.Cleanup(srv.Close)
 	s.URL = srv.URL + "/api/v3/"
 	return s
