@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -84,6 +85,36 @@ func TestSkipsShown(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPullRequestWarningsLogged checks that a pass's pull request
+// warnings (reviewers the forge did not take) are logged by run, one
+// warning line each, naming the pull request.
+func TestPullRequestWarningsLogged(t *testing.T) {
+	created := pullrequest.Decision{Group: "web", Branch: "imagebump/web", Action: pullrequest.ActionCreate}
+	res := bot.Result{
+		Repository: "https://git.example/fleet.git", Mode: config.PullRequest,
+		PullRequests: []pullrequest.Result{{Decision: created, Number: 7, Warnings: []string{"pull request #7: reviewers not requested: `bob`: not a collaborator"}}},
+	}
+	var logs bytes.Buffer
+	logResult(slog.New(slog.NewJSONHandler(&logs, nil)), res)
+	var got []string
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var line struct {
+			Level, Msg, Message, Branch string
+			Number                      int
+		}
+		if err := json.Unmarshal([]byte(l), &line); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		if line.Msg == "pull request warning" {
+			got = append(got, fmt.Sprintf("%s %s #%d %s", line.Level, line.Branch, line.Number, line.Message))
+		}
+	}
+	want := []string{"WARN imagebump/web #7 pull request #7: reviewers not requested: `bob`: not a collaborator"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("warning log lines (-want +got):\n%s", diff)
 	}
 }
 

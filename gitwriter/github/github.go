@@ -357,8 +357,8 @@ func (c *Client) Label(ctx context.Context, number int, labels []string) error {
 // request's author. As GitHub fails the whole request when one reviewer
 // cannot be asked (not a collaborator, a team in the wrong form), a
 // refused request is made again one reviewer at a time, and those GitHub
-// still refuses are named in one comment on the pull request: a reviewer
-// never fails the pull request itself.
+// still refuses are returned in a *pullrequest.ReviewersError, which the
+// lifecycle reports without failing the pull request.
 func (c *Client) RequestReviews(ctx context.Context, number int, users, teams []string) error {
 	login, err := c.ownLogin(ctx)
 	if err != nil {
@@ -387,7 +387,7 @@ func (c *Client) RequestReviews(ctx context.Context, number int, users, teams []
 		switch {
 		case err == nil:
 		case refusedWith(err, "") && errors.As(err, &er):
-			refused = append(refused, fmt.Sprintf("- %s: %s", name, er.Message))
+			refused = append(refused, fmt.Sprintf("%s: %s", name, er.Message))
 		default:
 			return wrap(err, "requesting a review from %s on %s/%s#%d", name, c.owner, c.repo, number)
 		}
@@ -406,10 +406,7 @@ func (c *Client) RequestReviews(ctx context.Context, number int, users, teams []
 	if len(refused) == 0 {
 		return nil
 	}
-	c.log.WarnContext(ctx, "GitHub refused some reviewers", "repository", c.owner+"/"+c.repo, "number", number, "refused", strings.Join(refused, "; "))
-	note := "imagebump could not request a review from:\n\n" + strings.Join(refused, "\n") +
-		"\n\nCheck `pullRequests.reviewers` and `teamReviewers`: reviewers must be collaborators, teams are written as their slug."
-	return c.Comment(ctx, number, note)
+	return &pullrequest.ReviewersError{Refused: refused, Hint: "Check `pullRequests.reviewers` and `teamReviewers`: reviewers must be collaborators, teams are written as their slug."}
 }
 
 // ownLogin is the login of the token's user, read once. A token that

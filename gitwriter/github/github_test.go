@@ -283,8 +283,8 @@ func TestDraftRefused(t *testing.T) {
 
 // TestReviewers checks GitHub's reviewer rules: the token's own user is not
 // asked, and reviewers GitHub refuses (not a collaborator, a team written
-// ORG/TEAM) leave the others requested and are named in one comment,
-// without failing the pull request.
+// ORG/TEAM) leave the others requested and are returned, with GitHub's
+// reasons, in a *pullrequest.ReviewersError for the lifecycle to report.
 func TestReviewers(t *testing.T) {
 	ctx := context.Background()
 	s, c, _ := fixture(t)
@@ -293,8 +293,10 @@ func TestReviewers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.RequestReviews(ctx, created.Number, []string{"alice", "bob", githubfake.BotLogin}, []string{"platform", "acme/platform"}); err != nil {
-		t.Fatalf("RequestReviews = %v, want no error: a reviewer never fails the pull request", err)
+	err = c.RequestReviews(ctx, created.Number, []string{"alice", "bob", githubfake.BotLogin}, []string{"platform", "acme/platform"})
+	var refused *pullrequest.ReviewersError
+	if !errors.As(err, &refused) {
+		t.Fatalf("RequestReviews = %v, want a *pullrequest.ReviewersError: a reviewer never fails the pull request", err)
 	}
 	pr := s.PullRequest(created.Number)
 	if diff := cmp.Diff([]string{"alice"}, pr.Reviewers); diff != "" {
@@ -303,17 +305,20 @@ func TestReviewers(t *testing.T) {
 	if diff := cmp.Diff([]string{"platform"}, pr.TeamReviewers); diff != "" {
 		t.Errorf("team reviewers (-want +got):\n%s", diff)
 	}
-	if len(pr.Comments) != 1 || !strings.Contains(pr.Comments[0], "`bob`") || !strings.Contains(pr.Comments[0], "team `acme/platform`") || strings.Contains(pr.Comments[0], githubfake.BotLogin) {
-		t.Errorf("comments %q, want one naming bob and acme/platform only", pr.Comments)
+	if names := strings.Join(refused.Refused, "\n"); len(refused.Refused) != 2 || !strings.Contains(names, "`bob`: Reviews may only be requested from collaborators") || !strings.Contains(names, "team `acme/platform`") || strings.Contains(names, githubfake.BotLogin) {
+		t.Errorf("refused %q, want bob and acme/platform only, with GitHub's reasons", refused.Refused)
+	}
+	if len(pr.Comments) != 0 {
+		t.Errorf("comments %q: the client leaves commenting to the lifecycle", pr.Comments)
 	}
 
-	// All accepted: one request, no comment.
+	// All accepted: one request.
 	before := len(s.Writes())
 	if err := c.RequestReviews(ctx, created.Number, []string{"alice"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if w := s.Writes()[before:]; len(w) != 1 || len(s.PullRequest(created.Number).Comments) != 1 {
-		t.Errorf("writes %+v, want one review request and no new comment", w)
+	if w := s.Writes()[before:]; len(w) != 1 {
+		t.Errorf("writes %+v, want one review request", w)
 	}
 }
 

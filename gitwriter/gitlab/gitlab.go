@@ -272,7 +272,8 @@ func (c *Client) RequestReviews(ctx context.Context, number int, users, teams []
 		return wrap(err, "requesting reviews on %s!%d", c.project, number)
 	}
 	// GitLab Free keeps one reviewer and drops, silently, users who
-	// cannot read the merge request: those left out are named once.
+	// cannot read the merge request: those left out are reported to the
+	// lifecycle, which names them once.
 	var missing []string
 	for _, u := range users {
 		if !slices.ContainsFunc(updated.Reviewers, func(r *gl.BasicUser) bool { return strings.EqualFold(r.Username, u) }) {
@@ -282,9 +283,7 @@ func (c *Client) RequestReviews(ctx context.Context, number int, users, teams []
 	if len(missing) == 0 {
 		return nil
 	}
-	c.log.WarnContext(ctx, "GitLab did not keep some reviewers", "project", c.project, "number", number, "missing", strings.Join(missing, ", "))
-	return c.Comment(ctx, number, "GitLab did not keep these reviewers: "+strings.Join(missing, ", ")+
-		".\n\nGitLab Free allows one reviewer per merge request, and drops users who cannot read it.")
+	return &pullrequest.ReviewersError{Refused: missing, Hint: "GitLab did not keep these reviewers: GitLab Free allows one reviewer per merge request, and drops users who cannot read it."}
 }
 
 // userID looks a username up once per client.
