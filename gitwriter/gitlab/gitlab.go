@@ -105,6 +105,21 @@ func undraft(title string) string {
 	return draftRe.ReplaceAllString(title, "")
 }
 
+// fromFork reports whether mr comes from a fork of the project into it:
+// GitLab's lists hold those, and their branch names are their authors',
+// never the bot's.
+func fromFork(mr *gl.BasicMergeRequest) bool {
+	return mr.SourceProjectID != 0 && mr.TargetProjectID != 0 && mr.SourceProjectID != mr.TargetProjectID
+}
+
+// convert is mr as the lifecycle reads it.
+func convert(mr *gl.BasicMergeRequest) pullrequest.PullRequest {
+	return pullrequest.PullRequest{
+		Number: int(mr.IID), State: state(mr.State), Head: mr.SourceBranch, HeadSHA: mr.SHA,
+		Title: undraft(mr.Title), Body: mr.Description, URL: mr.WebURL,
+	}
+}
+
 func state(s string) pullrequest.State {
 	switch s {
 	case "opened", "locked":
@@ -138,12 +153,8 @@ func (c *Client) PullRequests(ctx context.Context, branch string) ([]pullrequest
 			// ignored it from handing over other branches. The list holds
 			// merge requests from forks too, whose branch names are
 			// their authors' and never the bot's.
-			fork := mr.SourceProjectID != 0 && mr.TargetProjectID != 0 && mr.SourceProjectID != mr.TargetProjectID
-			if mr.SourceBranch == branch && !fork {
-				out = append(out, pullrequest.PullRequest{
-					Number: int(mr.IID), State: state(mr.State), Head: mr.SourceBranch, HeadSHA: mr.SHA,
-					Title: undraft(mr.Title), Body: mr.Description, URL: mr.WebURL,
-				})
+			if mr.SourceBranch == branch && !fromFork(mr) {
+				out = append(out, convert(mr))
 			}
 		}
 		return int(resp.NextPage), nil
