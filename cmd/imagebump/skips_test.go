@@ -123,23 +123,8 @@ func TestPullRequestWarningsLogged(t *testing.T) {
 // image is above what the policy selects: stdout shows the refused
 // downgrade with its reason, and the log has its "skipped" line.
 func TestRunDryRunShowsDowngrade(t *testing.T) {
-	ctx := t.Context()
-	dir := t.TempDir()
-	host, _, stopRegistry, err := startDemoRegistry(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stopRegistry)
-	bare := filepath.Join(dir, "fleet.git")
-	url, stopGit, err := startGitServer(bare)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stopGit)
+	dir, host, _, url := startDemoFleet(t)
 	checkout := filepath.Join(dir, "fleet")
-	if err := createFleet(ctx, checkout, bare, url, host); err != nil {
-		t.Fatal(err)
-	}
 	canary := "image: " + host + "/acme/web:1.9.0 # {\"$imagepolicy\": \"web\"}\n"
 	if err := os.WriteFile(filepath.Join(checkout, "apps", "canary.yaml"), []byte(canary), 0o644); err != nil {
 		t.Fatal(err)
