@@ -848,3 +848,45 @@ func TestPullRequestObsoleteFormerPrefix(t *testing.T) {
 		w.zeroWrites(map[string]string{"web": "1.5.0"})
 	})
 }
+
+// TestPullRequestReviewerRefused: a reviewer the forge will not take
+// (GitHub: not a collaborator; GitLab and Gitea: no such user) never fails
+// the pull request. It is opened, the refusal is named once in the
+// result's warnings and once in a comment on it, and the next pass writes
+// nothing: reviewers are asked only when a pull request is opened.
+func TestPullRequestReviewerRefused(t *testing.T) {
+	eachForge(t, func(t *testing.T, w *prWorld) {
+		if gh, ok := w.fake.(*githubfake.Server); ok {
+			gh.Collaborators("alice")
+		}
+		w.settings.Reviewers = []string{"alice", "ghost"}
+		versions := map[string]string{"web": "1.5.0", "api": "2.0.0", "db": "16.2"}
+		var created []pullrequest.Result
+		for _, r := range w.execute(w.decide(versions)) {
+			if r.Err != nil {
+				t.Errorf("group %s: %v; a reviewer must not fail the pull request", r.Group, r.Err)
+			}
+			if r.Action == pullrequest.ActionCreate {
+				created = append(created, r)
+			}
+		}
+		if len(created) != 1 {
+			t.Fatalf("%d pull requests opened, want web's", len(created))
+		}
+		r := created[0]
+		if len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "ghost") {
+			t.Errorf("warnings %q, want one naming ghost", r.Warnings)
+		}
+		pr := w.fake.PullRequest(r.Number)
+		var notes []string
+		for _, c := range pr.Comments {
+			if strings.Contains(c, "ghost") {
+				notes = append(notes, c)
+			}
+		}
+		if pr.State != "open" || len(notes) != 1 {
+			t.Errorf("pull request %s with comments %q; want it open and one comment naming ghost", pr.State, pr.Comments)
+		}
+		w.zeroWrites(versions)
+	})
+}
