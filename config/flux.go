@@ -357,30 +357,20 @@ func findFluxObjects(fsys fs.FS) ([]*fluxObject, problem.List, problem.List, err
 // objects that are then not read); a large file that mentions none (a CRD
 // bundle) is nothing to Flux reading and returns nil, nil.
 func readBounded(fsys fs.FS, p string) ([]byte, error) {
-	f, err := fsys.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	src, err := io.ReadAll(io.LimitReader(f, maxFluxFile+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(src) <= maxFluxFile {
-		return src, nil
-	}
-	tail := src[len(src)-len(fluxSourceGroup):]
-	if bytes.Contains(src, []byte(fluxImageGroup)) || bytes.Contains(src, []byte(fluxSourceGroup)) {
-		return nil, &fs.PathError{Op: "read", Path: p, Err: fmt.Errorf("larger than %d MiB", maxFluxFile>>20)}
-	}
-	found, err := mentions(f, tail, []byte(fluxImageGroup), []byte(fluxSourceGroup))
-	if err != nil {
-		return nil, err
-	}
-	if found {
-		return nil, &fs.PathError{Op: "read", Path: p, Err: fmt.Errorf("larger than %d MiB", maxFluxFile>>20)}
-	}
-	return nil, nil
+	return readCapped(func() (fs.File, error) { return fsys.Open(p) }, maxFluxFile, func(src []byte, rest io.Reader) ([]byte, error) {
+		tail := src[len(src)-len(fluxSourceGroup):]
+		if bytes.Contains(src, []byte(fluxImageGroup)) || bytes.Contains(src, []byte(fluxSourceGroup)) {
+			return nil, &fs.PathError{Op: "read", Path: p, Err: fmt.Errorf("larger than %d MiB", maxFluxFile>>20)}
+		}
+		found, err := mentions(rest, tail, []byte(fluxImageGroup), []byte(fluxSourceGroup))
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			return nil, &fs.PathError{Op: "read", Path: p, Err: fmt.Errorf("larger than %d MiB", maxFluxFile>>20)}
+		}
+		return nil, nil
+	})
 }
 
 // mentions reports whether r, read on after carry (the last bytes already

@@ -275,17 +275,27 @@ var errPolicyFileSize = fmt.Errorf("the file is larger than the %dMiB a policy f
 // readPolicyFile reads the file name in r, unless it is larger than
 // MaxPolicyFileSize.
 func readPolicyFile(r *os.Root, name string) ([]byte, error) {
-	f, err := r.Open(name)
+	return readCapped(func() (*os.File, error) { return r.Open(name) }, MaxPolicyFileSize, func([]byte, io.Reader) ([]byte, error) {
+		return nil, errPolicyFileSize
+	})
+}
+
+// readCapped opens a file with open and returns its content when it holds
+// at most limit bytes. A larger file is never read whole: tooLarge gets
+// the first limit+1 bytes and the file, open after them, and readCapped
+// returns its answer. Policy files and Flux manifests are read this way.
+func readCapped[F io.ReadCloser](open func() (F, error), limit int, tooLarge func(head []byte, rest io.Reader) ([]byte, error)) ([]byte, error) {
+	f, err := open()
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	src, err := io.ReadAll(io.LimitReader(f, MaxPolicyFileSize+1))
+	src, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(src) > MaxPolicyFileSize {
-		return nil, errPolicyFileSize
+	if len(src) > limit {
+		return tooLarge(src, f)
 	}
 	return src, nil
 }

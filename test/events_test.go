@@ -104,6 +104,19 @@ func withListen(t *testing.T, cfg, addr string) {
 	}
 }
 
+// httpGet is the status and body of GET http://addr+path; a request that
+// fails gives status 0 and its error as the body.
+func httpGet(addr, path string) (int, string) {
+	resp, err := http.Get("http://" + addr + path)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	return resp.StatusCode, b.String()
+}
+
 // until polls cond every 50ms until it holds, and fails the test after a
 // generous bound (this is a timeout, not a timing assertion).
 func (d *daemon) until(what string, cond func() bool) {

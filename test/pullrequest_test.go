@@ -17,6 +17,7 @@ import (
 	"github.com/imagebump/imagebump/bot"
 	"github.com/imagebump/imagebump/gitwriter"
 	"github.com/imagebump/imagebump/gitwriter/gitea"
+	"github.com/imagebump/imagebump/gitwriter/github"
 	"github.com/imagebump/imagebump/gitwriter/gitlab"
 	"github.com/imagebump/imagebump/gitwriter/pullrequest"
 	"github.com/imagebump/imagebump/test/forgefake"
@@ -82,10 +83,27 @@ var prForges = []prForge{
 		start: func(t *testing.T, repo string) (prFake, pullrequest.Forge) {
 			fake := githubfake.New(t, repo, "acme", "fleet", "main")
 			fake.RequireToken("tok")
-			forge, err := forgeKind(t, "github").New(fake.URL, "acme/fleet", "tok", nil)
+			// The client spaces its writes on a clock of the test's own,
+			// which the fake times them by: no real second is spent, and
+			// every scenario checks the spacing.
+			clock := githubfake.NewClock(time.Now())
+			fake.UseClock(clock.Now)
+			kind := github.Kind(github.WithClock(clock.Now), github.WithSleep(clock.Sleep))
+			if kind.Name != forgeKind(t, "github").Name {
+				t.Fatalf("github.Kind is %q, not the table's entry", kind.Name)
+			}
+			forge, err := kind.New(fake.URL, "acme/fleet", "tok", nil)
 			if err != nil {
 				t.Fatal(err)
 			}
+			t.Cleanup(func() {
+				writes := fake.WriteTimes()
+				for i := 1; i < len(writes); i++ {
+					if gap := writes[i].At.Sub(writes[i-1].At); gap < github.WriteGap {
+						t.Errorf("%s %s came %s after the previous write, want at least %s", writes[i].Method, writes[i].Path, gap, github.WriteGap)
+					}
+				}
+			})
 			return fake, forge
 		},
 		rateLimit: func(f prFake, n, retryAfter int) { f.(*githubfake.Server).SecondaryRateLimit(n, retryAfter) },
@@ -828,5 +846,47 @@ func TestPullRequestObsoleteFormerPrefix(t *testing.T) {
 			t.Errorf("branch imagebump/web at %q, want kept at %s", h, old)
 		}
 		w.zeroWrites(map[string]string{"web": "1.5.0"})
+	})
+}
+
+// TestPullRequestReviewerRefused: a reviewer the forge will not take
+// (GitHub: not a collaborator; GitLab and Gitea: no such user) never fails
+// the pull request. It is opened, the refusal is named once in the
+// result's warnings and once in a comment on it, and the next pass writes
+// nothing: reviewers are asked only when a pull request is opened.
+func TestPullRequestReviewerRefused(t *testing.T) {
+	eachForge(t, func(t *testing.T, w *prWorld) {
+		if gh, ok := w.fake.(*githubfake.Server); ok {
+			gh.Collaborators("alice")
+		}
+		w.settings.Reviewers = []string{"alice", "ghost"}
+		versions := map[string]string{"web": "1.5.0", "api": "2.0.0", "db": "16.2"}
+		var created []pullrequest.Result
+		for _, r := range w.execute(w.decide(versions)) {
+			if r.Err != nil {
+				t.Errorf("group %s: %v; a reviewer must not fail the pull request", r.Group, r.Err)
+			}
+			if r.Action == pullrequest.ActionCreate {
+				created = append(created, r)
+			}
+		}
+		if len(created) != 1 {
+			t.Fatalf("%d pull requests opened, want web's", len(created))
+		}
+		r := created[0]
+		if len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "ghost") {
+			t.Errorf("warnings %q, want one naming ghost", r.Warnings)
+		}
+		pr := w.fake.PullRequest(r.Number)
+		var notes []string
+		for _, c := range pr.Comments {
+			if strings.Contains(c, "ghost") {
+				notes = append(notes, c)
+			}
+		}
+		if pr.State != "open" || len(notes) != 1 {
+			t.Errorf("pull request %s with comments %q; want it open and one comment naming ghost", pr.State, pr.Comments)
+		}
+		w.zeroWrites(versions)
 	})
 }

@@ -713,8 +713,7 @@ func TestRunServesMetricsAndReadiness(t *testing.T) {
 	w.fleet(nil)
 	addr := closedPort(t)
 	cfg := w.config("push", "")
-	src, _ := os.ReadFile(cfg)
-	os.WriteFile(cfg, bytes.Replace(src, []byte("listen: 127.0.0.1:0"), []byte("listen: "+addr), 1), 0o600)
+	withListen(t, cfg, addr)
 
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
@@ -727,16 +726,7 @@ func TestRunServesMetricsAndReadiness(t *testing.T) {
 	}
 	defer once.Do(func() { close(release) })
 
-	get := func(path string) (int, string) {
-		resp, err := http.Get("http://" + addr + path)
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		var b bytes.Buffer
-		b.ReadFrom(resp.Body)
-		return resp.StatusCode, b.String()
-	}
+	get := func(path string) (int, string) { return httpGet(addr, path) }
 	waitFor := func(path string, status int) string {
 		t.Helper()
 		for ctx.Err() == nil {

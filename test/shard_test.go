@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -224,16 +223,7 @@ func TestShardedDaemons(t *testing.T) {
 			}
 		})
 	}
-	get := func(addr, path string) (int, string) {
-		resp, err := http.Get("http://" + addr + path)
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		var b bytes.Buffer
-		b.ReadFrom(resp.Body)
-		return resp.StatusCode, b.String()
-	}
+	get := httpGet
 	for i, addr := range addrs {
 		for ctx.Err() == nil {
 			if code, _ := get(addr, "/readyz"); code == 200 {

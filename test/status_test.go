@@ -67,8 +67,7 @@ func TestRunStatusAndDashboard(t *testing.T) {
 
 	// The daemon's status.
 	addr := closedPort(t)
-	src, _ := os.ReadFile(cfg)
-	os.WriteFile(cfg, bytes.Replace(src, []byte("listen: 127.0.0.1:0"), []byte("listen: "+addr), 1), 0o600)
+	withListen(t, cfg, addr)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary(t), "run", "--config", cfg)

@@ -8,27 +8,36 @@ import (
 	"github.com/imagebump/imagebump/config"
 )
 
-// TestRunDryRunPushCommit runs `run --once --dry-run` in push mode against
-// the demo's registry and git server and checks that it prints the commit
-// it would push, per repository: the author, the message and the unified
-// diff of every file; and that the remote does not move.
-func TestRunDryRunPushCommit(t *testing.T) {
-	ctx := t.Context()
-	dir := t.TempDir()
-	host, _, stopRegistry, err := startDemoRegistry(ctx)
+// startDemoFleet starts the demo's registry and git server, stopped when the
+// test ends, and pushes the demo's fleet repository: dir holds the bare
+// repository and the checkout (dir/fleet), host is the registry's, url the
+// repository's.
+func startDemoFleet(t *testing.T) (dir, host, bare, url string) {
+	t.Helper()
+	dir = t.TempDir()
+	host, _, stopRegistry, err := startDemoRegistry(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(stopRegistry)
-	bare := filepath.Join(dir, "fleet.git")
+	bare = filepath.Join(dir, "fleet.git")
 	url, stopGit, err := startGitServer(bare)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(stopGit)
-	if err := createFleet(ctx, filepath.Join(dir, "fleet"), bare, url, host); err != nil {
+	if err := createFleet(t.Context(), filepath.Join(dir, "fleet"), bare, url, host); err != nil {
 		t.Fatal(err)
 	}
+	return dir, host, bare, url
+}
+
+// TestRunDryRunPushCommit runs `run --once --dry-run` in push mode against
+// the demo's registry and git server and checks that it prints the commit
+// it would push, per repository: the author, the message and the unified
+// diff of every file; and that the remote does not move.
+func TestRunDryRunPushCommit(t *testing.T) {
+	dir, host, bare, url := startDemoFleet(t)
 	before, err := pushedCommit(bare, "main")
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,8 +12,11 @@ import (
 
 // logSkips logs one line per skip of a pass, its reason in the skip
 // vocabulary (pullrequest.SkipReason), so run's logs show every skip the
-// status page and --dry-run show.
+// status page and --dry-run show; then one warning per pull request
+// warning (reviewers the forge did not take), which, like a skip, leaves
+// the pass's outcome as it is.
 func logSkips(log *slog.Logger, res bot.Result) {
+	defer logWarnings(log, res)
 	for _, s := range res.Skips {
 		attrs := []any{"repository", res.Repository, "reason", string(s.Reason), "policies", strings.Join(s.Policies, " ")}
 		if s.Branch != "" {
@@ -25,6 +29,15 @@ func logSkips(log *slog.Logger, res bot.Result) {
 			attrs = append(attrs, "file", s.File, "line", s.Line, "current", s.Current, "selected", s.Selected)
 		}
 		log.Info("skipped", append(attrs, "message", s.Message)...)
+	}
+}
+
+// logWarnings logs each pull request warning of a pass.
+func logWarnings(log *slog.Logger, res bot.Result) {
+	for _, pr := range res.PullRequests {
+		for _, w := range pr.Warnings {
+			log.Warn("pull request warning", "repository", res.Repository, "group", pr.Group, "branch", pr.Branch, "number", pr.Number, "message", bot.OneLine(errors.New(w)))
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -87,28 +88,43 @@ func TestSkipsShown(t *testing.T) {
 	}
 }
 
+// TestPullRequestWarningsLogged checks that a pass's pull request
+// warnings (reviewers the forge did not take) are logged by run, one
+// warning line each, naming the pull request.
+func TestPullRequestWarningsLogged(t *testing.T) {
+	created := pullrequest.Decision{Group: "web", Branch: "imagebump/web", Action: pullrequest.ActionCreate}
+	res := bot.Result{
+		Repository: "https://git.example/fleet.git", Mode: config.PullRequest,
+		PullRequests: []pullrequest.Result{{Decision: created, Number: 7, Warnings: []string{"pull request #7: reviewers not requested: `bob`: not a collaborator"}}},
+	}
+	var logs bytes.Buffer
+	logResult(slog.New(slog.NewJSONHandler(&logs, nil)), res)
+	var got []string
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var line struct {
+			Level, Msg, Message, Branch string
+			Number                      int
+		}
+		if err := json.Unmarshal([]byte(l), &line); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		if line.Msg == "pull request warning" {
+			got = append(got, fmt.Sprintf("%s %s #%d %s", line.Level, line.Branch, line.Number, line.Message))
+		}
+	}
+	want := []string{"WARN imagebump/web #7 pull request #7: reviewers not requested: `bob`: not a collaborator"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("warning log lines (-want +got):\n%s", diff)
+	}
+}
+
 // TestRunDryRunShowsDowngrade runs `run --once --dry-run` in push mode on
 // the demo's registry and git server, with one more manifest whose web
 // image is above what the policy selects: stdout shows the refused
 // downgrade with its reason, and the log has its "skipped" line.
 func TestRunDryRunShowsDowngrade(t *testing.T) {
-	ctx := t.Context()
-	dir := t.TempDir()
-	host, _, stopRegistry, err := startDemoRegistry(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stopRegistry)
-	bare := filepath.Join(dir, "fleet.git")
-	url, stopGit, err := startGitServer(bare)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stopGit)
+	dir, host, _, url := startDemoFleet(t)
 	checkout := filepath.Join(dir, "fleet")
-	if err := createFleet(ctx, checkout, bare, url, host); err != nil {
-		t.Fatal(err)
-	}
 	canary := "image: " + host + "/acme/web:1.9.0 # {\"$imagepolicy\": \"web\"}\n"
 	if err := os.WriteFile(filepath.Join(checkout, "apps", "canary.yaml"), []byte(canary), 0o644); err != nil {
 		t.Fatal(err)

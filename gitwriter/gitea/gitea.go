@@ -93,6 +93,12 @@ var wipRe = regexp.MustCompile(`(?i)^\s*(wip:|\[wip\])\s*`)
 // compares titles it rendered, which never carry one.
 func unwip(title string) string { return wipRe.ReplaceAllString(title, "") }
 
+// fromFork reports whether pr's head lies in another repository than its
+// base: a fork's branch names are their authors', never the bot's.
+func fromFork(pr *sdk.PullRequest) bool {
+	return pr.Head != nil && pr.Base != nil && pr.Head.RepoID != 0 && pr.Head.RepoID != pr.Base.RepoID
+}
+
 func convert(pr *sdk.PullRequest) pullrequest.PullRequest {
 	out := pullrequest.PullRequest{Number: int(pr.Index), Title: unwip(pr.Title), Body: pr.Body, URL: pr.HTMLURL}
 	switch {
@@ -141,7 +147,7 @@ func (c *Client) PullRequests(ctx context.Context, branch string) ([]pullrequest
 			// Pull requests from forks share head names with ours.
 			// Matched by label: a pull request whose branch a human
 			// deleted after closing it is still a declined one.
-			if pr.Head != nil && headBranch(pr.Head) == branch && (pr.Base == nil || pr.Head.RepoID == 0 || pr.Head.RepoID == pr.Base.RepoID) {
+			if pr.Head != nil && headBranch(pr.Head) == branch && !fromFork(pr) {
 				out = append(out, convert(pr))
 			}
 		}

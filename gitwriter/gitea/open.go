@@ -34,7 +34,7 @@ func (c *Client) OpenPullRequests(ctx context.Context) ([]pullrequest.PullReques
 			return 0, err
 		}
 		for _, pr := range prs {
-			if pr.Head != nil && (pr.Base == nil || pr.Head.RepoID == 0 || pr.Head.RepoID == pr.Base.RepoID) {
+			if pr.Head != nil && !fromFork(pr) {
 				out = append(out, convert(pr))
 			}
 		}

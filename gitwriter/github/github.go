@@ -61,8 +61,12 @@ func WithHTTPClient(c *http.Client) Option { return rest.WithHTTPClient(c) }
 func WithLogger(l *slog.Logger) Option { return rest.WithLogger(l) }
 
 // WithSleep replaces how the client waits between its own short retries
-// (default: a timer that ctx cancels).
+// and between its writes (default: a timer that ctx cancels).
 func WithSleep(sleep func(context.Context, time.Duration) error) Option { return rest.WithSleep(sleep) }
+
+// WithClock replaces what the client reads the time from to space its
+// writes WriteGap apart (default: time.Now).
+func WithClock(now func() time.Time) Option { return rest.WithClock(now) }
 
 // New returns a client for owner/repo. apiURL is empty for github.com, or a
 // GitHub Enterprise API root such as https://HOST/api/v3/. The token is sent
@@ -76,9 +80,10 @@ func New(apiURL, owner, repo, token string, opts ...Option) (*Client, error) {
 	}
 	o := rest.NewOptions(opts)
 	// Rate-limit answers are turned into errors under go-github, so its
-	// client-wide lock-out never blocks later requests (see limits).
+	// client-wide lock-out never blocks later requests (see limits);
+	// writes are spaced below that (see spacing).
 	hc := *o.HTTPClient
-	hc.Transport = limits{next: hc.Transport}
+	hc.Transport = limits{next: &spacing{next: hc.Transport, now: o.Now, sleep: o.Sleep}}
 	c := gh.NewClient(&hc).WithAuthToken(token)
 	if apiURL != "" {
 		if err := forge.CheckAPIURL(apiURL); err != nil {
@@ -352,8 +357,8 @@ func (c *Client) Label(ctx context.Context, number int, labels []string) error {
 // request's author. As GitHub fails the whole request when one reviewer
 // cannot be asked (not a collaborator, a team in the wrong form), a
 // refused request is made again one reviewer at a time, and those GitHub
-// still refuses are named in one comment on the pull request: a reviewer
-// never fails the pull request itself.
+// still refuses are returned in a *pullrequest.ReviewersError, which the
+// lifecycle reports without failing the pull request.
 func (c *Client) RequestReviews(ctx context.Context, number int, users, teams []string) error {
 	login, err := c.ownLogin(ctx)
 	if err != nil {
@@ -382,7 +387,7 @@ func (c *Client) RequestReviews(ctx context.Context, number int, users, teams []
 		switch {
 		case err == nil:
 		case refusedWith(err, "") && errors.As(err, &er):
-			refused = append(refused, fmt.Sprintf("- %s: %s", name, er.Message))
+			refused = append(refused, fmt.Sprintf("%s: %s", name, er.Message))
 		default:
 			return wrap(err, "requesting a review from %s on %s/%s#%d", name, c.owner, c.repo, number)
 		}
@@ -401,10 +406,7 @@ func (c *Client) RequestReviews(ctx context.Context, number int, users, teams []
 	if len(refused) == 0 {
 		return nil
 	}
-	c.log.WarnContext(ctx, "GitHub refused some reviewers", "repository", c.owner+"/"+c.repo, "number", number, "refused", strings.Join(refused, "; "))
-	note := "imagebump could not request a review from:\n\n" + strings.Join(refused, "\n") +
-		"\n\nCheck `pullRequests.reviewers` and `teamReviewers`: reviewers must be collaborators, teams are written as their slug."
-	return c.Comment(ctx, number, note)
+	return &pullrequest.ReviewersError{Refused: refused, Hint: "Check `pullRequests.reviewers` and `teamReviewers`: reviewers must be collaborators, teams are written as their slug."}
 }
 
 // ownLogin is the login of the token's user, read once. A token that

@@ -63,11 +63,28 @@ func fixture(t *testing.T) (*githubfake.Server, *Client, string) {
 	}
 	s := githubfake.New(t, repo, "acme", "fleet", "main")
 	s.RequireToken("tok")
-	c, err := New(s.URL, "acme", "fleet", "tok")
+	return s, newClient(t, s, nil), repo
+}
+
+// newClient is a client of the fake s on a clock of its own, which the
+// fake times writes by, so spaced writes cost no real time. The client's
+// waits (its retries and the spacing of its writes) are appended to slept
+// when it is not nil.
+func newClient(t *testing.T, s *githubfake.Server, slept *sleeps, opts ...Option) *Client {
+	t.Helper()
+	clock := githubfake.NewClock(time.Unix(1_700_000_000, 0))
+	s.UseClock(clock.Now)
+	sleep := func(ctx context.Context, d time.Duration) error {
+		if slept != nil {
+			*slept = append(*slept, d)
+		}
+		return clock.Sleep(ctx, d)
+	}
+	c, err := New(s.URL, "acme", "fleet", "tok", append([]Option{WithClock(clock.Now), WithSleep(sleep)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, c, repo
+	return c
 }
 
 func TestForge(t *testing.T) {
@@ -213,13 +230,8 @@ func TestPermissionRefusalIsNoRateLimit(t *testing.T) {
 	}
 }
 
-// sleeps records the waits of a client's own retries instead of sleeping.
+// sleeps records the waits of a client instead of sleeping.
 type sleeps []time.Duration
-
-func (s *sleeps) sleep(_ context.Context, d time.Duration) error {
-	*s = append(*s, d)
-	return nil
-}
 
 // TestCreateRetriedAfterPush checks that a creation refused with "No
 // commits between" right after the push is tried again, briefly.
@@ -238,11 +250,8 @@ func TestCreateRetriedAfterPush(t *testing.T) {
 			s, _, _ := fixture(t)
 			s.PushLag(tc.lag)
 			var slept sleeps
-			c, err := New(s.URL, "acme", "fleet", "tok", WithSleep(slept.sleep))
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = c.Create(context.Background(), pullrequest.NewPullRequest{Head: "imagebump/web", Base: "main", Title: "t", Body: "b"})
+			c := newClient(t, s, &slept)
+			_, err := c.Create(context.Background(), pullrequest.NewPullRequest{Head: "imagebump/web", Base: "main", Title: "t", Body: "b"})
 			if got := errString(err); !strings.Contains(got, tc.wantErr) || (tc.wantErr == "") != (err == nil) {
 				t.Errorf("Create = %v, want an error containing %q", err, tc.wantErr)
 			}
@@ -259,10 +268,7 @@ func TestDraftRefused(t *testing.T) {
 	s, _, _ := fixture(t)
 	s.PrivateFree()
 	var logs bytes.Buffer
-	c, err := New(s.URL, "acme", "fleet", "tok", WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newClient(t, s, nil, WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	created, err := c.Create(context.Background(), pullrequest.NewPullRequest{Head: "imagebump/web", Base: "main", Title: "t", Body: "b", Draft: true})
 	if err != nil {
 		t.Fatal(err)
@@ -277,8 +283,8 @@ func TestDraftRefused(t *testing.T) {
 
 // TestReviewers checks GitHub's reviewer rules: the token's own user is not
 // asked, and reviewers GitHub refuses (not a collaborator, a team written
-// ORG/TEAM) leave the others requested and are named in one comment,
-// without failing the pull request.
+// ORG/TEAM) leave the others requested and are returned, with GitHub's
+// reasons, in a *pullrequest.ReviewersError for the lifecycle to report.
 func TestReviewers(t *testing.T) {
 	ctx := context.Background()
 	s, c, _ := fixture(t)
@@ -287,8 +293,10 @@ func TestReviewers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.RequestReviews(ctx, created.Number, []string{"alice", "bob", githubfake.BotLogin}, []string{"platform", "acme/platform"}); err != nil {
-		t.Fatalf("RequestReviews = %v, want no error: a reviewer never fails the pull request", err)
+	err = c.RequestReviews(ctx, created.Number, []string{"alice", "bob", githubfake.BotLogin}, []string{"platform", "acme/platform"})
+	var refused *pullrequest.ReviewersError
+	if !errors.As(err, &refused) {
+		t.Fatalf("RequestReviews = %v, want a *pullrequest.ReviewersError: a reviewer never fails the pull request", err)
 	}
 	pr := s.PullRequest(created.Number)
 	if diff := cmp.Diff([]string{"alice"}, pr.Reviewers); diff != "" {
@@ -297,17 +305,20 @@ func TestReviewers(t *testing.T) {
 	if diff := cmp.Diff([]string{"platform"}, pr.TeamReviewers); diff != "" {
 		t.Errorf("team reviewers (-want +got):\n%s", diff)
 	}
-	if len(pr.Comments) != 1 || !strings.Contains(pr.Comments[0], "`bob`") || !strings.Contains(pr.Comments[0], "team `acme/platform`") || strings.Contains(pr.Comments[0], githubfake.BotLogin) {
-		t.Errorf("comments %q, want one naming bob and acme/platform only", pr.Comments)
+	if names := strings.Join(refused.Refused, "\n"); len(refused.Refused) != 2 || !strings.Contains(names, "`bob`: Reviews may only be requested from collaborators") || !strings.Contains(names, "team `acme/platform`") || strings.Contains(names, githubfake.BotLogin) {
+		t.Errorf("refused %q, want bob and acme/platform only, with GitHub's reasons", refused.Refused)
+	}
+	if len(pr.Comments) != 0 {
+		t.Errorf("comments %q: the client leaves commenting to the lifecycle", pr.Comments)
 	}
 
-	// All accepted: one request, no comment.
+	// All accepted: one request.
 	before := len(s.Writes())
 	if err := c.RequestReviews(ctx, created.Number, []string{"alice"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if w := s.Writes()[before:]; len(w) != 1 || len(s.PullRequest(created.Number).Comments) != 1 {
-		t.Errorf("writes %+v, want one review request and no new comment", w)
+	if w := s.Writes()[before:]; len(w) != 1 {
+		t.Errorf("writes %+v, want one review request", w)
 	}
 }
 
@@ -353,4 +364,82 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// TestWritesSpaced checks GitHub's best practice for content-creating
+// requests: each write reaches the fake at least WriteGap after the one
+// before, by the fake's clock, while reads and writes the caller already
+// spaced are not delayed.
+func TestWritesSpaced(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		// pause is the time passing between the calls, on the clock.
+		pause    time.Duration
+		reads    bool // reads only
+		wantWait bool
+	}{
+		{name: "writes back to back wait", wantWait: true},
+		{name: "writes already a gap apart do not wait", pause: WriteGap},
+		{name: "reads never wait", reads: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			repo := githubfake.InitRepo(t, "main", map[string]string{"app.yaml": "image: web:1\n"})
+			main := githubfake.Git(t, repo, "rev-parse", "main")
+			if _, err := githubfake.CommitFiles(repo, main, "imagebump/web", map[string]string{"app.yaml": "image: web:2\n"}, "bot@example.com", "bump"); err != nil {
+				t.Fatal(err)
+			}
+			s := githubfake.New(t, repo, "acme", "fleet", "main")
+			clock := githubfake.NewClock(time.Unix(1_700_000_000, 0))
+			s.UseClock(clock.Now)
+			var slept sleeps
+			c, err := New(s.URL, "acme", "fleet", "tok", WithClock(clock.Now), WithSleep(func(ctx context.Context, d time.Duration) error {
+				slept = append(slept, d)
+				return clock.Sleep(ctx, d)
+			}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pr, err := c.Create(ctx, pullrequest.NewPullRequest{Head: "imagebump/web", Base: "main", Title: "t", Body: "b"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			slept = nil
+			var calls []func() error
+			if tc.reads {
+				calls = []func() error{
+					func() error { _, err := c.PullRequests(ctx, "imagebump/web"); return err },
+					func() error { _, err := c.Comments(ctx, pr.Number); return err },
+					func() error { _, err := c.OpenPullRequests(ctx); return err },
+				}
+			} else {
+				calls = []func() error{
+					func() error { return c.Label(ctx, pr.Number, []string{"dependencies"}) },
+					func() error { return c.RequestReviews(ctx, pr.Number, []string{"alice"}, nil) },
+					func() error { _, err := c.PullRequests(ctx, "imagebump/web"); return err },
+					func() error { return c.Comment(ctx, pr.Number, "hello") },
+					func() error { return c.Edit(ctx, pr.Number, "t2", "b2") },
+					func() error { return c.Close(ctx, pr.Number, "b3") },
+				}
+			}
+			for _, call := range calls {
+				clock.Advance(tc.pause)
+				if err := call(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			writes := s.WriteTimes()
+			for i := 1; i < len(writes); i++ {
+				if gap := writes[i].At.Sub(writes[i-1].At); gap < WriteGap {
+					t.Errorf("%s %s came %s after %s %s, want at least %s", writes[i].Method, writes[i].Path, gap, writes[i-1].Method, writes[i-1].Path, WriteGap)
+				}
+			}
+			if len(writes) < 2 && !tc.reads {
+				t.Fatalf("the fake timed %d writes, want the whole sequence", len(writes))
+			}
+			if (len(slept) > 0) != tc.wantWait {
+				t.Errorf("the client waited %v; want waits: %v", slept, tc.wantWait)
+			}
+		})
+	}
 }

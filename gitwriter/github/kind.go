@@ -9,8 +9,11 @@ import (
 )
 
 // Kind is GitHub's entry in the forge table: github.com, whose API root
-// the client knows, or GitHub Enterprise at https://HOST/api/v3/.
-func Kind() forge.Kind {
+// the client knows, or GitHub Enterprise at https://HOST/api/v3/. opts
+// apply to every client it makes, after the pass's logger: tests give a
+// clock and sleep of their own (WithClock, WithSleep), so spaced writes
+// cost no real time.
+func Kind(opts ...Option) forge.Kind {
 	return forge.Kind{
 		Name:  "github",
 		Title: "GitHub",
@@ -19,7 +22,7 @@ func Kind() forge.Kind {
 			if err != nil {
 				return nil, fmt.Errorf("github: %w", err)
 			}
-			return New(apiURL, owner, name, token, WithLogger(log))
+			return New(apiURL, owner, name, token, append([]Option{WithLogger(log)}, opts...)...)
 		},
 		// GitHub checks the token alone; gitwriter's default user serves.
 		TokenUser:     "",

@@ -105,6 +105,21 @@ func undraft(title string) string {
 	return draftRe.ReplaceAllString(title, "")
 }
 
+// fromFork reports whether mr comes from a fork of the project into it:
+// GitLab's lists hold those, and their branch names are their authors',
+// never the bot's.
+func fromFork(mr *gl.BasicMergeRequest) bool {
+	return mr.SourceProjectID != 0 && mr.TargetProjectID != 0 && mr.SourceProjectID != mr.TargetProjectID
+}
+
+// convert is mr as the lifecycle reads it.
+func convert(mr *gl.BasicMergeRequest) pullrequest.PullRequest {
+	return pullrequest.PullRequest{
+		Number: int(mr.IID), State: state(mr.State), Head: mr.SourceBranch, HeadSHA: mr.SHA,
+		Title: undraft(mr.Title), Body: mr.Description, URL: mr.WebURL,
+	}
+}
+
 func state(s string) pullrequest.State {
 	switch s {
 	case "opened", "locked":
@@ -138,12 +153,8 @@ func (c *Client) PullRequests(ctx context.Context, branch string) ([]pullrequest
 			// ignored it from handing over other branches. The list holds
 			// merge requests from forks too, whose branch names are
 			// their authors' and never the bot's.
-			fork := mr.SourceProjectID != 0 && mr.TargetProjectID != 0 && mr.SourceProjectID != mr.TargetProjectID
-			if mr.SourceBranch == branch && !fork {
-				out = append(out, pullrequest.PullRequest{
-					Number: int(mr.IID), State: state(mr.State), Head: mr.SourceBranch, HeadSHA: mr.SHA,
-					Title: undraft(mr.Title), Body: mr.Description, URL: mr.WebURL,
-				})
+			if mr.SourceBranch == branch && !fromFork(mr) {
+				out = append(out, convert(mr))
 			}
 		}
 		return int(resp.NextPage), nil
@@ -272,7 +283,8 @@ func (c *Client) RequestReviews(ctx context.Context, number int, users, teams []
 		return wrap(err, "requesting reviews on %s!%d", c.project, number)
 	}
 	// GitLab Free keeps one reviewer and drops, silently, users who
-	// cannot read the merge request: those left out are named once.
+	// cannot read the merge request: those left out are reported to the
+	// lifecycle, which names them once.
 	var missing []string
 	for _, u := range users {
 		if !slices.ContainsFunc(updated.Reviewers, func(r *gl.BasicUser) bool { return strings.EqualFold(r.Username, u) }) {
@@ -282,9 +294,7 @@ func (c *Client) RequestReviews(ctx context.Context, number int, users, teams []
 	if len(missing) == 0 {
 		return nil
 	}
-	c.log.WarnContext(ctx, "GitLab did not keep some reviewers", "project", c.project, "number", number, "missing", strings.Join(missing, ", "))
-	return c.Comment(ctx, number, "GitLab did not keep these reviewers: "+strings.Join(missing, ", ")+
-		".\n\nGitLab Free allows one reviewer per merge request, and drops users who cannot read it.")
+	return &pullrequest.ReviewersError{Refused: missing, Hint: "GitLab did not keep these reviewers: GitLab Free allows one reviewer per merge request, and drops users who cannot read it."}
 }
 
 // userID looks a username up once per client.

@@ -263,7 +263,8 @@ func TestDraftKeptOnGitLab13(t *testing.T) {
 }
 
 // TestReviewersGitLabFree checks that reviewers GitLab silently dropped
-// (Free keeps one) are named in one comment, without an error.
+// (Free keeps one) are reported to the lifecycle in a
+// *pullrequest.ReviewersError.
 func TestReviewersGitLabFree(t *testing.T) {
 	s, c := fixture(t)
 	s.Free()
@@ -271,11 +272,13 @@ func TestReviewersGitLabFree(t *testing.T) {
 	if _, err := c.Create(ctx, pullrequest.NewPullRequest{Head: "imagebump/web", Base: "main", Title: "t", Body: "b"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.RequestReviews(ctx, 1, []string{"alice", "bob"}, nil); err != nil {
-		t.Fatalf("RequestReviews = %v, want no error: a reviewer never fails the merge request", err)
+	err := c.RequestReviews(ctx, 1, []string{"alice", "bob"}, nil)
+	var refused *pullrequest.ReviewersError
+	if !errors.As(err, &refused) {
+		t.Fatalf("RequestReviews = %v, want a *pullrequest.ReviewersError: a reviewer never fails the merge request", err)
 	}
 	pr := s.PullRequest(1)
-	if !cmp.Equal(pr.Reviewers, []string{"alice"}) || len(pr.Comments) != 1 || !strings.Contains(pr.Comments[0], "`bob`") || strings.Contains(pr.Comments[0], "`alice`") {
-		t.Errorf("reviewers %q, comments %q; want alice kept and one comment naming bob", pr.Reviewers, pr.Comments)
+	if !cmp.Equal(pr.Reviewers, []string{"alice"}) || !cmp.Equal(refused.Refused, []string{"`bob`"}) || len(pr.Comments) != 0 {
+		t.Errorf("reviewers %q, refused %q, comments %q; want alice kept, bob reported, no comment from the client", pr.Reviewers, refused.Refused, pr.Comments)
 	}
 }

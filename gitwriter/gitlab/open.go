@@ -31,13 +31,9 @@ func (c *Client) OpenPullRequests(ctx context.Context) ([]pullrequest.PullReques
 			return 0, err
 		}
 		for _, mr := range mrs {
-			if mr.SourceProjectID != 0 && mr.TargetProjectID != 0 && mr.SourceProjectID != mr.TargetProjectID {
-				continue
+			if !fromFork(mr) {
+				out = append(out, convert(mr))
 			}
-			out = append(out, pullrequest.PullRequest{
-				Number: int(mr.IID), State: state(mr.State), Head: mr.SourceBranch, HeadSHA: mr.SHA,
-				Title: undraft(mr.Title), Body: mr.Description, URL: mr.WebURL,
-			})
 		}
 		return int(resp.NextPage), nil
 	})

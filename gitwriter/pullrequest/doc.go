@@ -6,4 +6,8 @@
 //
 // It knows nothing of the bot's configuration, of git working copies or of a
 // particular forge; GitHub, GitLab and Gitea are implementations of Forge.
+//
+// Its context-aware sleep repeats gitwriter/forge/rest's on purpose: the
+// lifecycle imports only the standard library (test/depcheck_test.go), and
+// rest links net/http for the clients.
 package pullrequest

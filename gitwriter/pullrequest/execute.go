@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -152,6 +153,12 @@ type Result struct {
 	// Err says what failed, naming the group and branch. Writes done
 	// before the failure stay done; the next pass converges.
 	Err error
+	// Warnings say what went wrong without failing the pull request: the
+	// reviewers the forge refused, or a review request cut short (a rate
+	// limit beyond the pass's budget, a failed request). Reviewers are only
+	// asked when a pull request is opened, so each is reported once, here
+	// and in a comment on the pull request.
+	Warnings []string
 }
 
 // Execute carries out decisions through the forge and the git side, one
@@ -203,9 +210,12 @@ func execute(ctx context.Context, w *waiter, d Decision, forge Writer, branches 
 			}
 		}
 		if len(d.Open.Reviewers) > 0 || len(d.Open.TeamReviewers) > 0 {
-			return w.do(ctx, fmt.Sprintf("requesting reviews on pull request #%d", pr.Number), func() error {
+			err := w.do(ctx, fmt.Sprintf("requesting reviews on pull request #%d", pr.Number), func() error {
 				return forge.RequestReviews(ctx, pr.Number, d.Open.Reviewers, d.Open.TeamReviewers)
 			})
+			if err != nil {
+				reviewersNotAsked(ctx, w, forge, d, pr.Number, err, r)
+			}
 		}
 		return nil
 	case ActionUpdate, ActionUpdateText:
@@ -242,5 +252,29 @@ func execute(ctx context.Context, w *waiter, d Decision, forge Writer, branches 
 		return nil
 	default:
 		return fmt.Errorf("unknown action %q", d.Action)
+	}
+}
+
+// reviewersNotAsked reports a review request that the forge refused in
+// part or that was cut short, without failing the pull request: once in
+// r.Warnings and the log, and once in a comment on the pull request,
+// since reviewers are asked only when it is opened.
+func reviewersNotAsked(ctx context.Context, w *waiter, forge Writer, d Decision, number int, err error, r *Result) {
+	var note string
+	var re *ReviewersError
+	if errors.As(err, &re) {
+		note = "imagebump could not request a review from:\n\n- " + strings.Join(re.Refused, "\n- ")
+		if re.Hint != "" {
+			note += "\n\n" + re.Hint
+		}
+	} else {
+		note = fmt.Sprintf("imagebump could not request the reviews of `pullRequests.reviewers` and `teamReviewers`: %v\n\nThey are only asked when a pull request is opened; ask them here by hand.", err)
+	}
+	r.Warnings = append(r.Warnings, fmt.Sprintf("pull request #%d: reviewers not requested: %v", number, err))
+	w.log.WarnContext(ctx, "reviewers not requested", "group", d.Group, "branch", d.Branch, "number", number, "error", err)
+	if err := w.do(ctx, fmt.Sprintf("commenting on pull request #%d", number), func() error {
+		return forge.Comment(ctx, number, note)
+	}); err != nil {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("pull request #%d: saying so in a comment: %v", number, err))
 	}
 }

@@ -123,3 +123,88 @@ func TestObsoleteCloseSaysWhy(t *testing.T) {
 		t.Errorf("closed body %q: want a retired marker", d.Body)
 	}
 }
+
+// reviewForge opens pull request 1 and answers review requests with
+// reviewErrs in turn (nil after the last); it records comments.
+type reviewForge struct {
+	reviewErrs []error
+	commentErr error
+	reviews    int
+	comments   []string
+}
+
+func (f *reviewForge) Create(context.Context, NewPullRequest) (PullRequest, error) {
+	return PullRequest{Number: 1, State: StateOpen}, nil
+}
+func (f *reviewForge) Label(context.Context, int, []string) error { return nil }
+func (f *reviewForge) RequestReviews(context.Context, int, []string, []string) error {
+	f.reviews++
+	if f.reviews <= len(f.reviewErrs) {
+		return f.reviewErrs[f.reviews-1]
+	}
+	return nil
+}
+func (f *reviewForge) Edit(context.Context, int, string, string) error { return nil }
+func (f *reviewForge) Close(context.Context, int, string) error        { return nil }
+func (f *reviewForge) Comment(_ context.Context, _ int, body string) error {
+	if f.commentErr != nil {
+		return f.commentErr
+	}
+	f.comments = append(f.comments, body)
+	return nil
+}
+
+// TestExecuteReviewersNotAsked checks that a review request the forge
+// refused in part, or that was cut short, never fails the pull request:
+// it is reported once in Result.Warnings and once in a comment.
+func TestExecuteReviewersNotAsked(t *testing.T) {
+	refused := &ReviewersError{Refused: []string{"`bob`: not a collaborator"}, Hint: "check the reviewers"}
+	limited := &RateLimitError{RetryAfter: time.Hour, Err: errors.New("403 secondary rate limit")}
+	for _, tc := range []struct {
+		name         string
+		reviewErrs   []error
+		commentErr   error
+		wantN        int      // warnings
+		wantWarnings []string // what the warnings say together
+		wantComment  []string // the one comment contains these; nil: no comment
+	}{
+		{name: "all asked"},
+		{name: "some refused", reviewErrs: []error{refused}, wantN: 1, wantWarnings: []string{"#1: reviewers not requested", "`bob`: not a collaborator"}, wantComment: []string{"- `bob`: not a collaborator", "check the reviewers"}},
+		{name: "cut short by a rate limit beyond the budget", reviewErrs: []error{limited}, wantN: 1, wantWarnings: []string{"#1: reviewers not requested", "403 secondary rate limit"}, wantComment: []string{"could not request the reviews", "403 secondary rate limit"}},
+		{name: "failed", reviewErrs: []error{errors.New("502 bad gateway")}, wantN: 1, wantWarnings: []string{"502 bad gateway"}, wantComment: []string{"502 bad gateway"}},
+		{name: "the comment fails too", reviewErrs: []error{refused}, commentErr: errors.New("500"), wantN: 2, wantWarnings: []string{"`bob`", "saying so in a comment: 500"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &reviewForge{reviewErrs: tc.reviewErrs, commentErr: tc.commentErr}
+			d := Decision{Group: "web", Branch: "imagebump/web", Action: ActionCreate, Open: &NewPullRequest{Head: "imagebump/web", Title: "t", Reviewers: []string{"alice", "bob"}}}
+			res := Execute(context.Background(), []Decision{d}, f, &deletes{}, WithMaxWait(time.Minute), WithSleep(func(context.Context, time.Duration) error { return nil }))
+			if len(res) != 1 || res[0].Err != nil {
+				t.Fatalf("Execute = %+v, want the pull request opened without an error", res)
+			}
+			got := res[0].Warnings
+			if len(got) != tc.wantN {
+				t.Fatalf("warnings %q, want %d saying %q", got, tc.wantN, tc.wantWarnings)
+			}
+			all := strings.Join(got, "\n")
+			for _, w := range tc.wantWarnings {
+				if !strings.Contains(all, w) {
+					t.Errorf("warnings %q do not say %q", got, w)
+				}
+			}
+			if tc.wantComment == nil {
+				if len(f.comments) != 0 {
+					t.Errorf("comments %q, want none", f.comments)
+				}
+				return
+			}
+			if len(f.comments) != 1 {
+				t.Fatalf("comments %q, want one", f.comments)
+			}
+			for _, w := range tc.wantComment {
+				if !strings.Contains(f.comments[0], w) {
+					t.Errorf("comment %q does not say %q", f.comments[0], w)
+				}
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package pullrequest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -38,7 +39,9 @@ type Opener interface {
 	Create(ctx context.Context, pr NewPullRequest) (PullRequest, error)
 	// Label adds labels to a pull request.
 	Label(ctx context.Context, number int, labels []string) error
-	// RequestReviews asks users and teams for a review.
+	// RequestReviews asks users and teams for a review. Reviewers the
+	// forge refused or dropped while it set the others are reported in a
+	// *ReviewersError; Execute comments on the pull request with it.
 	RequestReviews(ctx context.Context, number int, users, teams []string) error
 }
 
@@ -92,3 +95,22 @@ func (e *RateLimitError) Error() string {
 
 // Unwrap returns the forge client's own error.
 func (e *RateLimitError) Unwrap() error { return e.Err }
+
+// ReviewersError is a forge's answer that some reviewers were not asked
+// while the others were: GitHub refuses a user who is not a collaborator
+// or a team written ORG/TEAM, GitLab Free keeps one reviewer. A reviewer
+// never fails the pull request: Execute names them in one comment on it
+// and in Result.Warnings.
+type ReviewersError struct {
+	// Refused names each reviewer not asked, with the forge's reason when
+	// it gave one ("`bob`: Reviews may only be requested from
+	// collaborators.").
+	Refused []string
+	// Hint says what to check, in the forge's terms.
+	Hint string
+}
+
+// Error names the reviewers not asked.
+func (e *ReviewersError) Error() string {
+	return "the forge did not take these reviewers: " + strings.Join(e.Refused, "; ")
+}

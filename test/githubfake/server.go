@@ -51,8 +51,9 @@ type Server struct {
 	mu            sync.Mutex
 	collaborators []string // nil: anyone may be asked for a review
 	privateFree   bool
-	pushLag       int
-	creates       map[string]int // "head@sha" → create requests seen
+	lag           forgefake.PushLag
+	now           func() time.Time
+	writeTimes    []TimedWrite
 
 	issues forgefake.Issues
 }
@@ -89,9 +90,7 @@ func (s *Server) PrivateFree() {
 // propagates (peter-evans/create-pull-request#1350 and Renovate's retry on
 // it).
 func (s *Server) PushLag(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.pushLag = n
+	s.lag.Set(n)
 }
 
 // RequireToken makes the fake answer 401 to requests that do not carry
@@ -113,7 +112,7 @@ func New(t testing.TB, gitDir, owner, repo, base string) *Server {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "Bad credentials"})
 	}
 	s.reset = time.Now().Add(time.Hour)
-	srv := httptest.NewServer(s.rateHeaders(s.Handler(auth, deny, s.serve)))
+	srv := httptest.NewServer(s.timeWrites(s.rateHeaders(s.Handler(auth, deny, s.serve))))
 	t.Cleanup(srv.Close)
 	s.URL = srv.URL + "/api/v3/"
 	return s
@@ -142,15 +141,7 @@ func (s *Server) rateHeaders(next http.Handler) http.Handler {
 // response header is not present… wait for at least one minute"), with
 // requests left in the primary window.
 func (s *Server) SecondaryRateLimit(n, retryAfter int) {
-	s.Limit(n, func(w http.ResponseWriter) {
-		if retryAfter >= 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
-		}
-		writeJSON(w, http.StatusForbidden, map[string]string{
-			"message":           "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
-			"documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
-		})
-	})
+	s.secondaryLimit(n, retryAfter, http.StatusForbidden)
 }
 
 // TooManyRequests answers the next n requests with 429, which GitHub's
@@ -158,11 +149,18 @@ func (s *Server) SecondaryRateLimit(n, retryAfter int) {
 // and sends in practice for secondary ones, with Retry-After: retryAfter
 // seconds (none when negative).
 func (s *Server) TooManyRequests(n, retryAfter int) {
+	s.secondaryLimit(n, retryAfter, http.StatusTooManyRequests)
+}
+
+// secondaryLimit answers the next n requests with GitHub's secondary
+// rate limit under status, with Retry-After: retryAfter seconds (none
+// when negative).
+func (s *Server) secondaryLimit(n, retryAfter, status int) {
 	s.Limit(n, func(w http.ResponseWriter) {
 		if retryAfter >= 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 		}
-		writeJSON(w, http.StatusTooManyRequests, map[string]string{
+		writeJSON(w, status, map[string]string{
 			"message":           "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
 			"documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
 		})
@@ -491,7 +489,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		invalidField(w, "base")
 		return
 	}
-	if s.Ancestor(head, base) || s.lagging(req.Head, head) {
+	if s.Ancestor(head, base) || s.lag.Lagging(req.Head, head) {
 		validation(w, fmt.Sprintf("No commits between %s and %s", req.Base, req.Head))
 		return
 	}
@@ -554,19 +552,4 @@ func (s *Server) edit(w http.ResponseWriter, r *http.Request, pr *PullRequest) {
 		pr.Body = *req.Body
 	}
 	writeJSON(w, http.StatusOK, s.render(pr))
-}
-
-// lagging reports whether a creation from head, at commit sha, falls in
-// the PushLag window: the first n creations from each new head commit.
-func (s *Server) lagging(head, sha string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.pushLag == 0 {
-		return false
-	}
-	if s.creates == nil {
-		s.creates = map[string]int{}
-	}
-	s.creates[head+"@"+sha]++
-	return s.creates[head+"@"+sha] <= s.pushLag
 }

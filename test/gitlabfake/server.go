@@ -37,8 +37,7 @@ type Server struct {
 	// The strict behaviours below are switched by their methods; routes
 	// read them under mu (routes also run under the Store's lock).
 	mu       sync.Mutex
-	pushLag  int
-	creates  map[string]int // "branch@sha" → creations seen
+	lag      forgefake.PushLag
 	free     bool
 	legacy13 bool
 	forks    []*forgefake.PullRequest
@@ -52,9 +51,7 @@ type Server struct {
 // just-pushed branch is processed (Renovate retries "source_branch does
 // not exist" for this reason).
 func (s *Server) PushLag(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.pushLag = n
+	s.lag.Set(n)
 }
 
 // Free makes the project one on GitLab Free, where a merge request has at
@@ -341,7 +338,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	head, ok := s.Ref(req.SourceBranch)
-	if ok && s.lagging(req.SourceBranch, head) {
+	if ok && s.lag.Lagging(req.SourceBranch, head) {
 		forgefake.WriteJSON(w, http.StatusBadRequest, map[string]any{"message": map[string][]string{"source_branch": {"does not exist"}}})
 		return
 	}
@@ -394,21 +391,6 @@ func (s *Server) setReviewers(w http.ResponseWriter, pr *forgefake.PullRequest, 
 		pr.Reviewers = names
 	}
 	return true
-}
-
-// lagging reports whether a creation from branch, at commit sha, falls in
-// the PushLag window.
-func (s *Server) lagging(branch, sha string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.pushLag == 0 {
-		return false
-	}
-	if s.creates == nil {
-		s.creates = map[string]int{}
-	}
-	s.creates[branch+"@"+sha]++
-	return s.creates[branch+"@"+sha] <= s.pushLag
 }
 
 func (s *Server) update(w http.ResponseWriter, r *http.Request, pr *forgefake.PullRequest) {

@@ -30,8 +30,11 @@ type Options struct {
 	// Logger receives what a client decides on its own (a draft the
 	// forge refused, a reviewer dropped).
 	Logger *slog.Logger
-	// Sleep waits between a client's own short retries.
+	// Sleep waits between a client's own short retries, and where a
+	// client spaces its requests.
 	Sleep func(context.Context, time.Duration) error
+	// Now is the time a client spaces its requests by.
+	Now func() time.Time
 }
 
 // WithHTTPClient sets the HTTP client requests go through (default: Go's
@@ -54,9 +57,14 @@ func WithSleep(sleep func(context.Context, time.Duration) error) Option {
 	return func(o *Options) { o.Sleep = sleep }
 }
 
+// WithClock replaces what a client reads the time from where it spaces its
+// requests (default: time.Now); with WithSleep, tests run on a clock of
+// their own.
+func WithClock(now func() time.Time) Option { return func(o *Options) { o.Now = now } }
+
 // NewOptions applies opts over the defaults.
 func NewOptions(opts []Option) Options {
-	o := Options{HTTPClient: &http.Client{Timeout: DefaultTimeout}, Logger: slog.New(slog.DiscardHandler), Sleep: Sleep}
+	o := Options{HTTPClient: &http.Client{Timeout: DefaultTimeout}, Logger: slog.New(slog.DiscardHandler), Sleep: Sleep, Now: time.Now}
 	for _, opt := range opts {
 		opt(&o)
 	}

@@ -73,8 +73,12 @@ func TestSleepEndsWithContext(t *testing.T) {
 }
 
 func TestNewOptions(t *testing.T) {
-	if o := NewOptions(nil); o.HTTPClient == nil || o.HTTPClient.Timeout != DefaultTimeout {
+	if o := NewOptions(nil); o.HTTPClient == nil || o.HTTPClient.Timeout != DefaultTimeout || o.Now == nil || o.Sleep == nil {
 		t.Errorf("default options %+v", o)
+	}
+	at := time.Unix(1_700_000_000, 0)
+	if o := NewOptions([]Option{WithClock(func() time.Time { return at })}); !o.Now().Equal(at) {
+		t.Error("WithClock not applied")
 	}
 	c := &http.Client{}
 	if o := NewOptions([]Option{WithHTTPClient(c)}); o.HTTPClient != c {
