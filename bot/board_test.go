@@ -23,6 +23,7 @@ import (
 	"github.com/imagebump/imagebump/gitwriter/pullrequest"
 	"github.com/imagebump/imagebump/patcher"
 	"github.com/imagebump/imagebump/policy"
+	"github.com/imagebump/imagebump/test/gitserver"
 )
 
 func TestCurrentValues(t *testing.T) {
@@ -364,12 +365,139 @@ func (m *memIssues) OpenIssues(context.Context) ([]forge.Issue, error) { return 
 
 func (m *memIssues) CreateIssue(_ context.Context, title, body string) (forge.Issue, error) {
 	m.writes = append(m.writes, "create")
-	return forge.Issue{Number: 99, Title: title, Body: body}, nil
+	i := forge.Issue{Number: 99, Title: title, Body: body}
+	m.open = append(m.open, i)
+	return i, nil
 }
 
-func (m *memIssues) EditIssue(_ context.Context, n int, _, _ string, close bool) error {
+func (m *memIssues) EditIssue(_ context.Context, n int, title, body string, close bool) error {
 	m.writes = append(m.writes, fmt.Sprintf("edit #%d close=%v", n, close))
+	m.open = slices.DeleteFunc(m.open, func(i forge.Issue) bool { return i.Number == n })
+	if !close {
+		m.open = append(m.open, forge.Issue{Number: n, Title: title, Body: body})
+	}
 	return nil
+}
+
+// dashForge is a pull request forge with issues.
+type dashForge struct {
+	*memForge
+	*memIssues
+}
+
+// TestStatusOfPasses runs pull request passes on git http-backend with
+// the dashboard on, and reads each pass's status as the board shows it:
+// a refused downgrade, a group's open pull request, then the group held
+// because one of its policies' registry failed, each of its policies
+// showing the kept pull request. The dashboard issue holds exactly the
+// board's text for the pass (refused downgrades included, which the pass
+// adds to its skips after writing the dashboard), and an unchanged status
+// writes nothing to it.
+func TestStatusOfPasses(t *testing.T) {
+	s := gitserver.Start(t)
+	s.NewRepo(t, "fleet", map[string]string{
+		".imagebump.yaml": `dashboard:
+  enabled: true
+pullRequests:
+  grouping: group
+policies:
+  - name: web
+    image: ghcr.io/acme/web
+    semver: ^1
+    group: backend
+  - name: api
+    image: ghcr.io/acme/api
+    semver: ^1
+    group: backend
+  - name: old
+    image: ghcr.io/acme/web
+    semver: ^1
+`,
+		"web.yaml": "image: ghcr.io/acme/web:1.4.2 # {\"$imagepolicy\": \"web\"}\n",
+		"api.yaml": "image: ghcr.io/acme/api:1.0.0 # {\"$imagepolicy\": \"api\"}\n",
+		"old.yaml": "image: ghcr.io/acme/web:1.9.9 # {\"$imagepolicy\": \"old\"}\n",
+	})
+	token := writeTemp(t, s.Token)
+	repo := config.Repository{URL: s.RepoURL("fleet"), Branch: "main", Mode: config.PullRequest}
+	workDir := t.TempDir()
+	issues := &memIssues{}
+	f := dashForge{&memForge{heads: func(b string) string { return s.Ref(t, "fleet", "refs/heads/"+b) }}, issues}
+	r := &Runner{
+		Config: &config.Bot{Repositories: []config.Repository{repo}},
+		Open: func(config.Repository) (WorkingCopy, error) {
+			return gitwriter.New(gitwriter.Options{
+				URL: repo.URL, Branch: "main", WorkDir: workDir,
+				Auth:   gitwriter.Auth{TokenFile: token},
+				Author: gitwriter.Signature{Name: "imagebump", Email: "bot@example.com"},
+			})
+		},
+		Forge: func(config.Repository) (pullrequest.Forge, error) { return f, nil },
+	}
+	reg := newFake()
+	reg.tags["ghcr.io/acme/api"] = []string{"1.0.0", "1.1.0"}
+
+	type row struct {
+		State State
+		Skip  pullrequest.SkipReason
+		PR    int
+	}
+	pass := func(what string, want map[string]row, wantWrites []string) {
+		t.Helper()
+		before := len(issues.writes)
+		res := r.pass(context.Background(), dedupe(reg), repo)
+		if res.Err != nil {
+			t.Fatalf("%s: %v", what, res.Err)
+		}
+		st := Summarize(res)
+		got := map[string]row{}
+		for _, p := range st.Policies {
+			got[p.Name] = row{State: p.State, Skip: p.Skip}
+			if p.PullRequest != nil {
+				got[p.Name] = row{p.State, p.Skip, p.PullRequest.Number}
+			}
+			if (p.Skip != "" || p.State == StateFailing) && p.Reason+p.Error == "" {
+				t.Errorf("%s: %s is %s %s and says nothing", what, p.Name, p.State, p.Skip)
+			}
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s: states (-want +got):\n%s", what, diff)
+		}
+		writes := issues.writes[before:]
+		if len(writes) == 0 {
+			writes = nil
+		}
+		if diff := cmp.Diff(wantWrites, writes); diff != "" {
+			t.Errorf("%s: dashboard writes (-want +got):\n%s", what, diff)
+		}
+		if len(issues.open) != 1 {
+			t.Fatalf("%s: open issues %+v; want the dashboard", what, issues.open)
+		}
+		if diff := cmp.Diff(DashboardText(st, config.DefaultDashboardTitle), issues.open[0].Body); diff != "" {
+			t.Errorf("%s: the dashboard issue is not the board's text (-board +issue):\n%s", what, diff)
+		}
+	}
+
+	downgrade := row{State: StateSkipped, Skip: pullrequest.SkipDowngrade}
+	pass("first pass", map[string]row{
+		"web": {State: StatePROpen, PR: 1}, "api": {State: StatePROpen, PR: 1}, "old": downgrade,
+	}, []string{"create"})
+	pass("nothing changed", map[string]row{
+		"web": {State: StatePROpen, PR: 1}, "api": {State: StatePROpen, PR: 1}, "old": downgrade,
+	}, nil)
+	reg.fail["ghcr.io/acme/api"] = errors.New("503 Service Unavailable")
+	pass("api's registry fails", map[string]row{
+		"web": {State: StateSkipped, Skip: pullrequest.SkipRegistryFailed, PR: 1},
+		"api": {State: StateFailing, Skip: pullrequest.SkipRegistryFailed, PR: 1},
+		"old": downgrade,
+	}, []string{"edit #99 close=false"})
+	pass("still failing: nothing changed", map[string]row{
+		"web": {State: StateSkipped, Skip: pullrequest.SkipRegistryFailed, PR: 1},
+		"api": {State: StateFailing, Skip: pullrequest.SkipRegistryFailed, PR: 1},
+		"old": downgrade,
+	}, nil)
+	if got := issues.open[0].Body; !strings.Contains(got, "| `web` |") || !strings.Contains(got, "skipped #1: **registry failed, pull request kept**") {
+		t.Errorf("the dashboard does not show web held with its pull request:\n%s", got)
+	}
 }
 
 func TestSyncDashboardRules(t *testing.T) {
