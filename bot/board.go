@@ -108,8 +108,9 @@ type PolicyStatus struct {
 	Digest   string  `json:"digest,omitempty"`
 	State    State   `json:"state"`
 	// Skip is the reason of a skipped or deferred policy in the skip
-	// vocabulary ("refused-downgrade", "registry-failed", …); a failing
-	// policy whose group is held for it has "registry-failed" too.
+	// vocabulary ("refused-downgrade", "registry-failed", …), its stable
+	// identifier; a failing policy whose group is held for it and keeps
+	// an open pull request has "registry-failed" too.
 	Skip pullrequest.SkipReason `json:"skip,omitempty"`
 	// Reason says in words why a policy is skipped, deferred or pending;
 	// Error why it is failing.
@@ -304,7 +305,7 @@ func policyState(res Result, r Resolution) outcome {
 		// A group held because this policy did not resolve keeps its pull
 		// request: the failing policy shows it with the error.
 		o := outcome{state: StateFailing, err: r.Err.Error()}
-		if group != nil && group.Reason == pullrequest.SkipRegistryFailed {
+		if group != nil && group.Reason == pullrequest.SkipRegistryFailed && group.Number > 0 {
 			o.skip, o.reason, o.pr = group.Reason, group.Message, pr
 		}
 		return o

@@ -199,6 +199,9 @@ func TestPolicyState(t *testing.T) {
 		{name: "registry failed: the failing policy of the held group", members: backend, policy: "api",
 			res:  Result{Mode: config.PullRequest, Plan: change, Policies: []Resolution{apiFailed, resolved}, PullRequests: held},
 			want: stateRow{State: StateFailing, Skip: pullrequest.SkipRegistryFailed, Reason: heldWords, Err: "listing tags of ghcr.io/acme/api: 503 Service Unavailable", PR: link7}},
+		{name: "registry failed: the failing policy of a held group without a pull request", members: backend, policy: "api",
+			res:  Result{Mode: config.PullRequest, Plan: &patcher.Plan{}, Policies: []Resolution{apiFailed, resolved}, PullRequests: heldResults(plan)},
+			want: stateRow{State: StateFailing, Err: "listing tags of ghcr.io/acme/api: 503 Service Unavailable"}},
 		{name: "registry failed: a held group without a pull request", members: backend,
 			res:  Result{Mode: config.PullRequest, Plan: &patcher.Plan{}, Policies: []Resolution{apiFailed, resolved}, PullRequests: heldResults(plan)},
 			want: stateRow{State: StateSkipped, Skip: pullrequest.SkipRegistryFailed, Reason: "policy api did not resolve (its registry failed); the group's pull request, if any, is left exactly as it is"}},
@@ -329,6 +332,32 @@ func TestStatusAPI(t *testing.T) {
 	}
 	if len(got.Events) != MaxEvents || got.Events[0].Result != fmt.Sprint(MaxEvents+1) {
 		t.Errorf("events: %d, newest %+v; want %d, newest %d", len(got.Events), got.Events[0], MaxEvents, MaxEvents+1)
+	}
+}
+
+// TestStatusAPISkip reads a refused downgrade from the JSON as a client
+// would: the vocabulary's identifier under "skip", the words under
+// "reason".
+func TestStatusAPISkip(t *testing.T) {
+	web := statusPolicy(t, "web", "ghcr.io/acme/web")
+	b := NewBoard(nil)
+	b.Record(reported(Result{Repository: "https://git.example.com/a.git", Mode: config.Push, Policies: []Resolution{{Policy: web, Tag: "1.5.0"}},
+		Plan: &patcher.Plan{Skipped: []patcher.Skipped{{File: "web.yaml", Line: 2, Policy: "web", Current: "2.0.0", Selected: "1.5.0", Reason: patcher.ReasonDowngrade}}}}, nil), time.Time{})
+	rec := httptest.NewRecorder()
+	b.API().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/status", nil))
+	var got struct {
+		Repositories []struct {
+			Policies []map[string]any `json:"policies"`
+		} `json:"repositories"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	p := got.Repositories[0].Policies[0]
+	want := map[string]any{"state": "skipped", "skip": "refused-downgrade",
+		"reason": "web.yaml:2: policy web selected 1.5.0, which it orders below 2.0.0 in the file; never downgraded"}
+	if diff := cmp.Diff(want, map[string]any{"state": p["state"], "skip": p["skip"], "reason": p["reason"]}); diff != "" {
+		t.Errorf("policy in the JSON (-want +got):\n%s", diff)
 	}
 }
 
