@@ -346,7 +346,8 @@ func policyState(res Result, r Resolution) outcome {
 }
 
 // skipsOf returns the first refused downgrade among skips that concerns
-// the policy name, and the first skip of a pull request group it is in.
+// the policy name, and the skip of a pull request group it is in: the one
+// holding its group because a registry failed, else the first.
 func skipsOf(skips []Skip, name string) (downgrade, group *Skip) {
 	for i := range skips {
 		s := &skips[i]
@@ -354,20 +355,36 @@ func skipsOf(skips []Skip, name string) (downgrade, group *Skip) {
 			continue
 		}
 		switch {
-		case s.Reason == pullrequest.SkipDowngrade && downgrade == nil:
-			downgrade = s
-		case s.Branch != "" && group == nil:
+		case s.Reason == pullrequest.SkipDowngrade:
+			if downgrade == nil {
+				downgrade = s
+			}
+		case s.Branch != "" && (group == nil || (s.Reason == pullrequest.SkipRegistryFailed && group.Reason != pullrequest.SkipRegistryFailed)):
 			group = s
 		}
 	}
 	return downgrade, group
 }
 
-// prOf is the pull request result of the group a policy is in: the
-// decision whose versions name it or, for a group whose decision names no
-// versions (held because a registry failed), the one on the branch of the
-// group's skip.
+// prOf is the pull request result of the group a policy is in. A group
+// held because a registry failed names no versions: its result is the one
+// on the branch of its skip, whose policies are the group's as the pass
+// formed it. Any other is the decision whose versions name the policy,
+// else the one on the branch of its group's skip.
 func prOf(res Result, name string, group *Skip) *pullrequest.Result {
+	onBranch := func() *pullrequest.Result {
+		for i := range res.PullRequests {
+			if res.PullRequests[i].Branch == group.Branch {
+				return &res.PullRequests[i]
+			}
+		}
+		return nil
+	}
+	if group != nil && group.Reason == pullrequest.SkipRegistryFailed {
+		if pr := onBranch(); pr != nil {
+			return pr
+		}
+	}
 	for i := range res.PullRequests {
 		if slices.ContainsFunc(res.PullRequests[i].Versions, func(v pullrequest.Version) bool { return v.Policy == name }) {
 			return &res.PullRequests[i]
@@ -376,12 +393,7 @@ func prOf(res Result, name string, group *Skip) *pullrequest.Result {
 	if group == nil {
 		return nil
 	}
-	for i := range res.PullRequests {
-		if res.PullRequests[i].Branch == group.Branch {
-			return &res.PullRequests[i]
-		}
-	}
-	return nil
+	return onBranch()
 }
 
 // userInfo matches the user information of a URL in text.
