@@ -107,14 +107,28 @@ type PolicyStatus struct {
 	Selected string  `json:"selected,omitempty"`
 	Digest   string  `json:"digest,omitempty"`
 	State    State   `json:"state"`
-	// Reason says why a policy is skipped, deferred or pending; Error why
-	// it is failing.
+	// Skip is the reason of a skipped or deferred policy in the skip
+	// vocabulary ("refused-downgrade", "registry-failed", …), its stable
+	// identifier; a failing policy whose group is held for it and keeps
+	// an open pull request has "registry-failed" too.
+	Skip pullrequest.SkipReason `json:"skip,omitempty"`
+	// Reason says in words why a policy is skipped, deferred or pending;
+	// Error why it is failing.
 	Reason string `json:"reason,omitempty"`
 	Error  string `json:"error,omitempty"`
 	// PullRequest is the pull request of the policy's group, if any.
 	PullRequest *PullRequestLink `json:"pullRequest,omitempty"`
 	// Commit is the commit push mode pushed.
 	Commit string `json:"commit,omitempty"`
+}
+
+// SkipText is Skip in words, for people ("refused downgrade"); "" when
+// the policy was not skipped.
+func (p PolicyStatus) SkipText() string {
+	if p.Skip == "" {
+		return ""
+	}
+	return p.Skip.Text()
 }
 
 // PullRequestLink is a pull request by number and address.
@@ -235,118 +249,152 @@ func policyStatus(res Result, r Resolution) PolicyStatus {
 			ps.Current = append(ps.Current, v)
 		}
 	}
-	ps.State, ps.Reason, ps.Error = policyState(res, r)
-	ps.Reason, ps.Error = Scrub(ps.Reason), Scrub(ps.Error)
-	if pr := prOf(res, name); pr != nil && pr.Number > 0 && ps.State != StateUpToDate {
+	o := policyState(res, r)
+	ps.State, ps.Skip, ps.Reason, ps.Error = o.state, o.skip, Scrub(o.reason), Scrub(o.err)
+	if pr := o.pr; pr != nil && pr.Number > 0 {
 		ps.PullRequest = &PullRequestLink{Number: pr.Number, URL: safeURL(pr.URL)}
 	}
-	if ps.State == StatePushed && res.Pushed != nil {
+	if ps.State == StatePushed {
 		ps.Commit = res.Pushed.Commit
 	}
 	return ps
 }
 
+// outcome is what became of one policy in a pass: its state, the skip
+// reason and the words for it or the error, and the pull request shown
+// with it.
+type outcome struct {
+	state  State
+	skip   pullrequest.SkipReason
+	reason string
+	err    string
+	pr     *pullrequest.Result
+}
+
 // policyState is the one place that maps a pass's outcome for a policy to
-// a State with its reason or error: resolution errors, refused
-// downgrades, push mode's commit, and in pull request mode the lifecycle's
-// decision (Action and Reason) for the policy's group. New skip reasons of
-// the lifecycle extend the switch on the action.
-func policyState(res Result, r Resolution) (state State, reason, errText string) {
+// a State. It reads data only, never the words of a reason: the
+// resolution's error, the pass's skips (Result.Skips, in the vocabulary
+// of pullrequest.SkipReason), push mode's commit, and in pull request mode
+// the decision for the policy's group (Action, Skip, the State of the pull
+// request it names) and what carrying it out did.
+func policyState(res Result, r Resolution) outcome {
 	name := r.Policy.Name()
-	if r.Err != nil {
-		return StateFailing, "", r.Err.Error()
-	}
+	downgrade, group := skipsOf(res.Skips, name)
 	changes := res.Plan != nil && slices.ContainsFunc(res.Plan.Changes, func(c patcher.Change) bool { return c.Policy == name })
-	downgrade := ""
-	if res.Plan != nil {
-		if i := slices.IndexFunc(res.Plan.Skipped, func(s patcher.Skipped) bool { return s.Policy == name }); i >= 0 {
-			s := res.Plan.Skipped[i]
-			downgrade = s.Reason + ": " + s.File + " holds " + s.Current + ", the policy selected " + s.Selected
-		}
-	}
 	if res.Mode == config.Push {
 		switch {
-		case !changes && downgrade != "":
-			return StateSkipped, downgrade, ""
+		case r.Err != nil:
+			return outcome{state: StateFailing, err: r.Err.Error()}
+		case !changes && downgrade != nil:
+			return outcome{state: StateSkipped, skip: downgrade.Reason, reason: downgrade.Message}
 		case !changes:
-			return StateUpToDate, "", ""
+			return outcome{state: StateUpToDate}
 		case res.Err != nil:
-			return StateFailing, "", res.Err.Error()
+			return outcome{state: StateFailing, err: res.Err.Error()}
 		case res.Pushed != nil && res.Pushed.Commit != "" && res.Commit != nil &&
 			slices.ContainsFunc(res.Commit.Changes, func(c gitwriter.Change) bool { return c.Policy == name }):
-			return StatePushed, "", ""
+			return outcome{state: StatePushed}
 		case res.DryRun:
-			return StatePending, "dry run: would commit and push", ""
+			return outcome{state: StatePending, reason: "dry run: would commit and push"}
 		}
-		return StateUpToDate, "", ""
+		return outcome{state: StateUpToDate}
 	}
-	pr := prOf(res, name)
-	if pr == nil {
-		switch {
-		case res.Err != nil && changes:
-			return StateFailing, "", res.Err.Error()
-		case downgrade != "":
-			return StateSkipped, downgrade, ""
-		case changes:
-			return StatePending, "no pull request decision for its group", ""
+
+	pr := prOf(res, name, group)
+	if r.Err != nil {
+		// A group held because this policy did not resolve keeps its pull
+		// request: the failing policy shows it with the error.
+		o := outcome{state: StateFailing, err: r.Err.Error()}
+		if group != nil && group.Reason == pullrequest.SkipRegistryFailed && group.Number > 0 {
+			o.skip, o.reason, o.pr = group.Reason, group.Message, pr
 		}
-		return StateUpToDate, "", ""
+		return o
 	}
-	if pr.Err != nil {
-		return StateFailing, "", pr.Err.Error()
+	switch {
+	case pr != nil && pr.Err != nil:
+		return outcome{state: StateFailing, err: pr.Err.Error(), pr: pr}
+	case pr != nil && pr.Action == pullrequest.ActionDefer:
+		return outcome{state: StateDeferred, skip: pr.Skip, reason: pr.Reason, pr: pr}
+	case pr != nil && pr.Skip != "":
+		return outcome{state: StateSkipped, skip: pr.Skip, reason: pr.Reason, pr: pr}
+	case !changes && downgrade != nil:
+		return outcome{state: StateSkipped, skip: downgrade.Reason, reason: downgrade.Message}
+	case !changes:
+		return outcome{state: StateUpToDate}
+	case pr == nil && res.Err != nil:
+		return outcome{state: StateFailing, err: res.Err.Error()}
+	case pr == nil:
+		return outcome{state: StatePending, reason: "no pull request decision for its group"}
 	}
-	d := pr.Decision
-	switch d.Action {
-	case pullrequest.ActionClose:
-		return StateUpToDate, "", ""
-	case pullrequest.ActionDefer:
-		return StateDeferred, d.Reason, ""
+	switch pr.Action {
 	case pullrequest.ActionCreate, pullrequest.ActionUpdate, pullrequest.ActionUpdateBranch, pullrequest.ActionUpdateText:
 		if res.DryRun {
-			return StatePending, "dry run: would " + string(d.Action), ""
+			return outcome{state: StatePending, reason: "dry run: would " + string(pr.Action), pr: pr}
 		}
-		return StatePROpen, "", ""
-	case pullrequest.ActionCommentForeign:
-		return StateSkipped, d.Reason, ""
+		return outcome{state: StatePROpen, pr: pr}
 	case pullrequest.ActionSkip:
+		if pr.State == pullrequest.StateOpen {
+			// The open pull request already carries the change.
+			return outcome{state: StatePROpen, pr: pr}
+		}
+	case pullrequest.ActionClose, pullrequest.ActionDeleteBranch:
+		return outcome{state: StateUpToDate}
+	}
+	// Planned and not written for a reason outside the vocabulary (a
+	// merged pull request the base does not show yet).
+	return outcome{state: StatePending, reason: pr.Reason, pr: pr}
+}
+
+// skipsOf returns the first refused downgrade among skips that concerns
+// the policy name, and the skip of a pull request group it is in: the one
+// holding its group because a registry failed, else the first.
+func skipsOf(skips []Skip, name string) (downgrade, group *Skip) {
+	for i := range skips {
+		s := &skips[i]
+		if !slices.Contains(s.Policies, name) {
+			continue
+		}
 		switch {
-		case !changes && downgrade != "":
-			return StateSkipped, downgrade, ""
-		case !changes:
-			return StateUpToDate, "", ""
-		case d.Number > 0 && pr.open():
-			return StatePROpen, "", ""
+		case s.Reason == pullrequest.SkipDowngrade:
+			if downgrade == nil {
+				downgrade = s
+			}
+		case s.Branch != "" && (group == nil || (s.Reason == pullrequest.SkipRegistryFailed && group.Reason != pullrequest.SkipRegistryFailed)):
+			group = s
 		}
-		return StateSkipped, d.Reason, ""
 	}
-	return StateSkipped, d.Reason, ""
+	return downgrade, group
 }
 
-// prOf is the pull request result of the group a policy is in: the
-// decision whose versions name it.
-func prOf(res Result, name string) *prResult {
+// prOf is the pull request result of the group a policy is in. A group
+// held because a registry failed names no versions: its result is the one
+// on the branch of its skip, whose policies are the group's as the pass
+// formed it. Any other is the decision whose versions name the policy,
+// else the one on the branch of its group's skip.
+func prOf(res Result, name string, group *Skip) *pullrequest.Result {
+	onBranch := func() *pullrequest.Result {
+		for i := range res.PullRequests {
+			if res.PullRequests[i].Branch == group.Branch {
+				return &res.PullRequests[i]
+			}
+		}
+		return nil
+	}
+	if group != nil && group.Reason == pullrequest.SkipRegistryFailed {
+		if pr := onBranch(); pr != nil {
+			return pr
+		}
+	}
 	for i := range res.PullRequests {
-		pr := &res.PullRequests[i]
-		if slices.ContainsFunc(pr.Versions, func(v pullrequest.Version) bool { return v.Policy == name }) {
-			return (*prResult)(pr)
+		if slices.ContainsFunc(res.PullRequests[i].Versions, func(v pullrequest.Version) bool { return v.Policy == name }) {
+			return &res.PullRequests[i]
 		}
 	}
-	return nil
+	if group == nil {
+		return nil
+	}
+	return onBranch()
 }
-
-// prResult is a pull request result with the status's reading of it.
-type prResult pullrequest.Result
-
-// open reports whether a skip left an open pull request alone: the
-// lifecycle names the pull request it acted on, and only skips of an open
-// one say it already carries the change or waits.
-func (pr *prResult) open() bool {
-	return pr.Action == pullrequest.ActionSkip && openSkip.MatchString(pr.Reason)
-}
-
-// openSkip matches the reasons of skips that leave an open pull request
-// as it is (pullrequest.decide's words).
-var openSkip = regexp.MustCompile(`^pull request already carries exactly the wanted change`)
 
 // userInfo matches the user information of a URL in text.
 var userInfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@`)

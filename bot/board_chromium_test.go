@@ -64,7 +64,7 @@ func chromium(t *testing.T, bin, url string, args ...string) (string, []string) 
 		"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
 		"--disable-background-networking", "--disable-sync", "--disable-component-update",
 		"--enable-logging=stderr", "--v=0", "--user-data-dir=" + t.TempDir(),
-		"--window-size=1280,1100", "--hide-scrollbars",
+		"--window-size=1280,1400", "--hide-scrollbars",
 	}, args...)
 	cmd := exec.CommandContext(ctx, bin, append(all, url)...)
 	cmd.Dir = t.TempDir()
@@ -86,7 +86,13 @@ func demoBoard(t *testing.T) *Board {
 	t.Helper()
 	web, api, db, cache := statusPolicy(t, "web", "ghcr.io/acme/web"), statusPolicy(t, "api", "ghcr.io/acme/api"),
 		statusPolicy(t, "db", "ghcr.io/acme/db"), statusPolicy(t, "cache", "docker.io/library/redis")
+	legacy := statusPolicy(t, "legacy", "ghcr.io/acme/legacy")
 	started := time.Date(2026, 12, 7, 3, 40, 0, 0, time.UTC)
+	// api and cache form the group backend, held because api's registry
+	// failed; its open pull request #38 is kept.
+	backend := prPlan{Held: map[string]string{"imagebump/backend": "backend"}, Failed: map[string][]string{"imagebump/backend": {"api"}}}
+	held := heldResults(backend)
+	keptPullRequests(held, []pullrequest.PullRequest{{Number: 38, State: pullrequest.StateOpen, Head: "imagebump/backend", URL: "https://github.com/acme/fleet/pull/38"}}, backend)
 	prRepo := Result{
 		Repository: "https://github.com/acme/fleet.git", Mode: config.PullRequest,
 		Started: started, Duration: 2345 * time.Millisecond,
@@ -94,12 +100,14 @@ func demoBoard(t *testing.T) *Board {
 			{Policy: api, Err: errors.New(`policy "api" (.imagebump.yaml:6): listing tags of ghcr.io/acme/api: GET https://ghcr.io/v2/acme/api/tags/list: 503 Service Unavailable`)},
 			{Policy: cache, Tag: "7.4.1"},
 			{Policy: db, Tag: "16.4"},
+			{Policy: legacy, Tag: "2.9.4"},
 			{Policy: web, Tag: "1.5.0"},
 		},
 		Current: []Value{
 			{File: "apps/api/deployment.yaml", Line: 12, Policy: "api", Field: "ref", Value: "ghcr.io/acme/api:2.0.0"},
 			{File: "charts/cache/values.yaml", Line: 4, Policy: "cache", Field: "tag", Value: "7.4.1"},
 			{File: "infra/db.yaml", Line: 9, Policy: "db", Field: "ref", Value: "ghcr.io/acme/db:16.2"},
+			{File: "apps/legacy/deployment.yaml", Line: 14, Policy: "legacy", Field: "ref", Value: "ghcr.io/acme/legacy:3.1.0"},
 			{File: "apps/web/deployment.yaml", Line: 21, Policy: "web", Field: "ref", Value: "ghcr.io/acme/web:1.4.2"},
 			{File: "clusters/prod/web.yaml", Line: 7, Policy: "web", Field: "tag", Value: "1.4.2"},
 		},
@@ -108,17 +116,19 @@ func demoBoard(t *testing.T) *Board {
 				{File: "infra/db.yaml", Line: 9, Policy: "db"},
 				{File: "apps/web/deployment.yaml", Line: 21, Policy: "web"},
 			},
-			Problems: nil,
+			Skipped: []patcher.Skipped{{File: "apps/legacy/deployment.yaml", Line: 14, Policy: "legacy", Current: "3.1.0", Selected: "2.9.4", Reason: patcher.ReasonDowngrade}},
 		},
 		PullRequests: []pullrequest.Result{
 			{Decision: pullrequest.Decision{Group: "web", Branch: "imagebump/web", Action: pullrequest.ActionCreate,
 				Versions: []pullrequest.Version{{Policy: "web", Image: "ghcr.io/acme/web", From: "1.4.2", To: "1.5.0"}}},
 				Number: 42, URL: "https://github.com/acme/fleet/pull/42"},
-			{Decision: pullrequest.Decision{Group: "db", Branch: "imagebump/db", Action: pullrequest.ActionDefer,
-				Reason:   "maxOpen 1 reached: 1 pull requests of imagebump are open",
+			{Decision: pullrequest.Decision{Group: "db", Branch: "imagebump/db", Action: pullrequest.ActionDefer, Skip: pullrequest.SkipMaxOpen,
+				Reason:   "maxOpen 2 reached: 2 pull requests of imagebump are open",
 				Versions: []pullrequest.Version{{Policy: "db", Image: "ghcr.io/acme/db", From: "16.2", To: "16.4"}}}},
+			held[0],
 		},
 	}
+	prRepo = reported(prRepo, map[string][]string{"imagebump/backend": {"api", "cache"}})
 	pushRepo := Result{
 		Repository: "https://git.example.com/acme/edge.git", Mode: config.Push,
 		Started: started.Add(time.Second), Duration: 812 * time.Millisecond,
@@ -156,7 +166,11 @@ func TestStatusPageInChromium(t *testing.T) {
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`<code>api</code>[\s\S]*?<span class="state failing">failing</span>[\s\S]*?503 Service Unavailable`),
 		regexp.MustCompile(`<code>web</code>[\s\S]*?<span class="state pr-open">pr-open</span>\s*<a href="https://github.com/acme/fleet/pull/42">#42</a>`),
-		regexp.MustCompile(`<span class="state deferred">deferred</span>[\s\S]*?maxOpen 1 reached`),
+		regexp.MustCompile(`<span class="state deferred">deferred</span>[\s\S]*?<span class="skip">deferred by maxOpen</span>[\s\S]*?maxOpen 2 reached`),
+		// Both policies of the held group name the kept pull request.
+		regexp.MustCompile(`<code>api</code>[\s\S]*?<span class="state failing">failing</span>\s*<a href="https://github.com/acme/fleet/pull/38">#38</a>[\s\S]*?<span class="skip">registry failed, pull request kept</span>[\s\S]*?503 Service Unavailable`),
+		regexp.MustCompile(`<code>cache</code>[\s\S]*?<span class="state skipped">skipped</span>\s*<a href="https://github.com/acme/fleet/pull/38">#38</a>\s*<br><span class="skip">registry failed, pull request kept</span>`),
+		regexp.MustCompile(`<code>legacy</code>[\s\S]*?<span class="state skipped">skipped</span>\s*<br><span class="skip">refused downgrade</span>\s*<br>apps/legacy/deployment.yaml:14: policy legacy selected 2.9.4`),
 		regexp.MustCompile(`<span class="state pushed">pushed</span>\s*<code>3f2a9c1d0b8e</code>`),
 		regexp.MustCompile(`<code>ghcr.io/acme/web:1.4.2</code> <span class="loc">apps/web/deployment.yaml:21</span>`),
 		regexp.MustCompile(`No pass has finished yet`),

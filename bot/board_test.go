@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/imagebump/imagebump/gitwriter/pullrequest"
 	"github.com/imagebump/imagebump/patcher"
 	"github.com/imagebump/imagebump/policy"
+	"github.com/imagebump/imagebump/test/gitserver"
 )
 
 func TestCurrentValues(t *testing.T) {
@@ -72,73 +74,183 @@ func statusPolicy(t *testing.T, name, image string) *config.Policy {
 	return atRoot(p)
 }
 
+// reported is res with its Skips as a pass reports them: its refused
+// downgrades and the skips among its pull request decisions (members: the
+// policies of each group, by branch, as planGroups gives them).
+func reported(res Result, members map[string][]string) Result {
+	res.Skips = append(downgradeSkips(res.Plan), pullRequestSkips(res.PullRequests, members)...)
+	return res
+}
+
+// reworded is res with every text a reason or skip carries replaced by
+// other words: the state must not depend on them.
+func reworded(res Result) Result {
+	res.PullRequests = slices.Clone(res.PullRequests)
+	for i := range res.PullRequests {
+		if res.PullRequests[i].Reason != "" {
+			res.PullRequests[i].Reason = fmt.Sprintf("reworded decision %d", i)
+		}
+	}
+	res.Skips = slices.Clone(res.Skips)
+	for i := range res.Skips {
+		res.Skips[i].Message = fmt.Sprintf("reworded skip %d", i)
+	}
+	if res.Plan != nil {
+		plan := *res.Plan
+		plan.Skipped = slices.Clone(plan.Skipped)
+		for i := range plan.Skipped {
+			plan.Skipped[i].Reason = "reworded"
+		}
+		res.Plan = &plan
+	}
+	return res
+}
+
+// stateRow is what the status says of one policy.
+type stateRow struct {
+	State       State
+	Skip        pullrequest.SkipReason
+	Reason, Err string
+	PR          *PullRequestLink
+	Commit      string
+}
+
+// TestPolicyState maps every outcome of a pass to the policy's state, in
+// both modes: each state of the status and each reason of the skip
+// vocabulary, from the pass's data (the decisions, their Skip, the pull
+// request state they name, Result.Skips). Every row is run a second time
+// with each reason's words replaced: only the words shown may change, so
+// no state comes from reading them.
 func TestPolicyState(t *testing.T) {
-	web := statusPolicy(t, "web", "ghcr.io/acme/web")
+	web, api := statusPolicy(t, "web", "ghcr.io/acme/web"), statusPolicy(t, "api", "ghcr.io/acme/api")
 	resolved := Resolution{Policy: web, Tag: "1.5.0"}
+	apiFailed := Resolution{Policy: api, Err: errors.New("listing tags of ghcr.io/acme/api: 503 Service Unavailable")}
 	change := &patcher.Plan{Changes: []patcher.Change{{File: "web.yaml", Line: 2, Policy: "web", Field: patcher.FieldRef, Old: "ghcr.io/acme/web:1.4.2", New: "ghcr.io/acme/web:1.5.0"}}}
 	downgrade := &patcher.Plan{Skipped: []patcher.Skipped{{File: "web.yaml", Line: 2, Policy: "web", Current: "2.0.0", Selected: "1.5.0", Reason: patcher.ReasonDowngrade}}}
-	decision := func(a pullrequest.Action, number int, reason string) pullrequest.Decision {
-		return pullrequest.Decision{Group: "web", Branch: "imagebump/web", Action: a, Number: number, Reason: reason,
+	const downgradeWords = "web.yaml:2: policy web selected 1.5.0, which it orders below 2.0.0 in the file; never downgraded"
+	decision := func(a pullrequest.Action, skip pullrequest.SkipReason, number int, state pullrequest.State, reason string) pullrequest.Decision {
+		return pullrequest.Decision{Group: "web", Branch: "imagebump/web", Action: a, Skip: skip, Number: number, State: state, Reason: reason,
 			Versions: []pullrequest.Version{{Policy: "web", Image: "ghcr.io/acme/web", From: "1.4.2", To: "1.5.0"}}}
 	}
 	pr := func(d pullrequest.Decision, url string, err error) []pullrequest.Result {
 		return []pullrequest.Result{{Decision: d, Number: d.Number, URL: url, Err: err}}
 	}
+	const pr7 = "https://github.com/acme/fleet/pull/7"
+	link7 := &PullRequestLink{Number: 7, URL: pr7}
 	commit := &gitwriter.ChangeSet{Changes: []gitwriter.Change{{File: "web.yaml", Policy: "web"}}}
-	type want struct {
-		State       State
-		Reason, Err string
-		PR          *PullRequestLink
-		Commit      string
-	}
+
+	// A group of web and api held because api's registry failed: its open
+	// pull request #7 is kept, as the pass reports it.
+	plan := prPlan{Held: map[string]string{"imagebump/backend": "backend"}, Failed: map[string][]string{"imagebump/backend": {"api"}}}
+	held := heldResults(plan)
+	keptPullRequests(held, []pullrequest.PullRequest{{Number: 7, State: pullrequest.StateOpen, Head: "imagebump/backend", URL: pr7}}, plan)
+	const heldWords = "policy api did not resolve (its registry failed); its pull request #7 is left exactly as it is"
+	backend := map[string][]string{"imagebump/backend": {"api", "web"}}
+
 	tests := []struct {
-		name string
-		res  Result
-		want want
+		name    string
+		res     Result
+		members map[string][]string
+		policy  string // "" means web
+		want    stateRow
 	}{
-		{"resolution failed", Result{Mode: config.PullRequest, Policies: []Resolution{{Policy: web, Err: errors.New("listing tags of ghcr.io/acme/web: 503")}}},
-			want{State: StateFailing, Err: "listing tags of ghcr.io/acme/web: 503"}},
-		{"no change", Result{Mode: config.PullRequest, Plan: &patcher.Plan{}, Policies: []Resolution{resolved}},
-			want{State: StateUpToDate}},
-		{"downgrade refused", Result{Mode: config.Push, Plan: downgrade, Policies: []Resolution{resolved}},
-			want{State: StateSkipped, Reason: "would downgrade: web.yaml holds 2.0.0, the policy selected 1.5.0"}},
-		{"pushed", Result{Mode: config.Push, Plan: change, Commit: commit, Pushed: &gitwriter.PushResult{Commit: "0123456789abcdef", Branch: "main"}, Policies: []Resolution{resolved}},
-			want{State: StatePushed, Commit: "0123456789abcdef"}},
-		{"push failed", Result{Mode: config.Push, Plan: change, Commit: commit, Err: errors.New("pushing: rejected"), Policies: []Resolution{resolved}},
-			want{State: StateFailing, Err: "pushing: rejected"}},
-		{"push dry run", Result{Mode: config.Push, DryRun: true, Plan: change, Commit: commit, Policies: []Resolution{resolved}},
-			want{State: StatePending, Reason: "dry run: would commit and push"}},
-		{"pull request opened", Result{Mode: config.PullRequest, Plan: change, Policies: []Resolution{resolved},
-			PullRequests: pr(decision(pullrequest.ActionCreate, 7, "no pull request"), "https://github.com/acme/fleet/pull/7", nil)},
-			want{State: StatePROpen, PR: &PullRequestLink{Number: 7, URL: "https://github.com/acme/fleet/pull/7"}}},
-		{"pull request current", Result{Mode: config.PullRequest, Plan: change, Policies: []Resolution{resolved},
-			PullRequests: pr(decision(pullrequest.ActionSkip, 7, "pull request already carries exactly the wanted change"), "https://github.com/acme/fleet/pull/7", nil)},
-			want{State: StatePROpen, PR: &PullRequestLink{Number: 7, URL: "https://github.com/acme/fleet/pull/7"}}},
-		{"deferred", Result{Mode: config.PullRequest, Plan: change, Policies: []Resolution{resolved},
-			PullRequests: pr(decision(pullrequest.ActionDefer, 0, "maxOpen 1 reached: 1 pull requests of imagebump are open"), "", nil)},
-			want{State: StateDeferred, Reason: "maxOpen 1 reached: 1 pull requests of imagebump are open"}},
-		{"closed by a human", Result{Mode: config.PullRequest, Plan: change, Policies: []Resolution{resolved},
-			PullRequests: pr(decision(pullrequest.ActionSkip, 5, "pull request #5 with these versions was closed by a human"), "https://github.com/acme/fleet/pull/5", nil)},
-			want{State: StateSkipped, Reason: "pull request #5 with these versions was closed by a human", PR: &PullRequestLink{Number: 5, URL: "https://github.com/acme/fleet/pull/5"}}},
-		{"foreign commits", Result{Mode: config.PullRequest, Plan: change, Policies: []Resolution{resolved},
-			PullRequests: pr(decision(pullrequest.ActionCommentForeign, 7, "branch has commits imagebump did not make; they are never overwritten"), "", nil)},
-			want{State: StateSkipped, Reason: "branch has commits imagebump did not make; they are never overwritten", PR: &PullRequestLink{Number: 7}}},
-		{"action failed", Result{Mode: config.PullRequest, Plan: change, Policies: []Resolution{resolved},
-			PullRequests: pr(decision(pullrequest.ActionCreate, 0, ""), "", errors.New("opening the pull request: 422"))},
-			want{State: StateFailing, Err: "opening the pull request: 422"}},
-		{"closed: base has it", Result{Mode: config.PullRequest, Plan: &patcher.Plan{}, Policies: []Resolution{resolved},
-			PullRequests: pr(decision(pullrequest.ActionClose, 7, "the base branch already has the proposed values"), "", nil)},
-			want{State: StateUpToDate}},
-		{"pull request dry run", Result{Mode: config.PullRequest, DryRun: true, Plan: change, Policies: []Resolution{resolved},
-			PullRequests: pr(decision(pullrequest.ActionCreate, 0, ""), "", nil)},
-			want{State: StatePending, Reason: "dry run: would create"}},
+		{name: "resolution failed", res: Result{Mode: config.PullRequest, Policies: []Resolution{{Policy: web, Err: errors.New("listing tags of ghcr.io/acme/web: 503")}}},
+			want: stateRow{State: StateFailing, Err: "listing tags of ghcr.io/acme/web: 503"}},
+		{name: "no change", res: Result{Mode: config.PullRequest, Plan: &patcher.Plan{}, Policies: []Resolution{resolved}},
+			want: stateRow{State: StateUpToDate}},
+		{name: "push: downgrade refused", res: Result{Mode: config.Push, Plan: downgrade, Policies: []Resolution{resolved}},
+			want: stateRow{State: StateSkipped, Skip: pullrequest.SkipDowngrade, Reason: downgradeWords}},
+		{name: "pull request mode: downgrade refused", res: Result{Mode: config.PullRequest, Plan: downgrade, Policies: []Resolution{resolved},
+			PullRequests: []pullrequest.Result{{Decision: pullrequest.Decision{Group: "web", Branch: "imagebump/web", Action: pullrequest.ActionSkip, Reason: "the base branch already has the values; no pull request is open"}}}},
+			want: stateRow{State: StateSkipped, Skip: pullrequest.SkipDowngrade, Reason: downgradeWords}},
+		{name: "pushed", res: Result{Mode: config.Push, Plan: change, Commit: commit, Pushed: &gitwriter.PushResult{Commit: "0123456789abcdef", Branch: "main"}, Policies: []Resolution{resolved}},
+			want: stateRow{State: StatePushed, Commit: "0123456789abcdef"}},
+		{name: "push failed", res: Result{Mode: config.Push, Plan: change, Commit: commit, Err: errors.New("pushing: rejected"), Policies: []Resolution{resolved}},
+			want: stateRow{State: StateFailing, Err: "pushing: rejected"}},
+		{name: "push dry run", res: Result{Mode: config.Push, DryRun: true, Plan: change, Commit: commit, Policies: []Resolution{resolved}},
+			want: stateRow{State: StatePending, Reason: "dry run: would commit and push"}},
+		{name: "pull request opened", res: Result{Mode: config.PullRequest, Plan: change, Policies: []Resolution{resolved},
+			PullRequests: pr(decision(pullrequest.ActionCreate, "", 7, pullrequest.StateOpen, "no open pull request proposes ghcr.io/acme/web 1.5.0"), pr7, nil)},
+			want: stateRow{State: StatePROpen, PR: link7}},
+		{name: "open pull request already carries the change", res: Result{Mode: config.PullRequest, Plan: change, Policies: []Resolution{resolved},
+			PullRequests: pr(decision(pullrequest.ActionSkip, "", 7, pullrequest.StateOpen, "pull request already carries exactly the wanted change"), pr7, nil)},
+			want: stateRow{State: StatePROpen, PR: link7}},
+		{name: "merged pull request the base does not show yet", res: Result{Mode: config.PullRequest, Plan: change, Policies: []Resolution{resolved},
+			PullRequests: pr(decision(pullrequest.ActionSkip, "", 7, pullrequest.StateMerged, "pull request #7 with these versions was merged; waiting for the base branch to show it"), pr7, nil)},
+			want: stateRow{State: StatePending, Reason: "pull request #7 with these versions was merged; waiting for the base branch to show it", PR: link7}},
+		{name: "deferred by maxOpen", res: Result{Mode: config.PullRequest, Plan: change, Policies: []Resolution{resolved},
+			PullRequests: pr(decision(pullrequest.ActionDefer, pullrequest.SkipMaxOpen, 0, "", "maxOpen 1 reached: 1 pull requests of imagebump are open"), "", nil)},
+			want: stateRow{State: StateDeferred, Skip: pullrequest.SkipMaxOpen, Reason: "maxOpen 1 reached: 1 pull requests of imagebump are open"}},
+		{name: "closed by a human", res: Result{Mode: config.PullRequest, Plan: change, Policies: []Resolution{resolved},
+			PullRequests: pr(decision(pullrequest.ActionSkip, pullrequest.SkipDeclined, 5, pullrequest.StateClosed, "pull request #5 proposing these versions was closed without merging; they are not proposed again"), "https://github.com/acme/fleet/pull/5", nil)},
+			want: stateRow{State: StateSkipped, Skip: pullrequest.SkipDeclined, Reason: "pull request #5 proposing these versions was closed without merging; they are not proposed again", PR: &PullRequestLink{Number: 5, URL: "https://github.com/acme/fleet/pull/5"}}},
+		{name: "foreign commits: commenting", res: Result{Mode: config.PullRequest, Plan: change, Policies: []Resolution{resolved},
+			PullRequests: pr(decision(pullrequest.ActionCommentForeign, pullrequest.SkipForeignCommits, 7, pullrequest.StateOpen, "branch has commits imagebump did not make; they are never overwritten"), pr7, nil)},
+			want: stateRow{State: StateSkipped, Skip: pullrequest.SkipForeignCommits, Reason: "branch has commits imagebump did not make; they are never overwritten", PR: link7}},
+		{name: "foreign commits: already commented", res: Result{Mode: config.PullRequest, Plan: change, Policies: []Resolution{resolved},
+			PullRequests: pr(decision(pullrequest.ActionSkip, pullrequest.SkipForeignCommits, 7, pullrequest.StateOpen, "branch has commits imagebump did not make; already commented, waiting until they are gone"), pr7, nil)},
+			want: stateRow{State: StateSkipped, Skip: pullrequest.SkipForeignCommits, Reason: "branch has commits imagebump did not make; already commented, waiting until they are gone", PR: link7}},
+		{name: "foreign pull request on the branch", res: Result{Mode: config.PullRequest, Plan: change, Policies: []Resolution{resolved},
+			PullRequests: pr(decision(pullrequest.ActionSkip, pullrequest.SkipForeignPullRequest, 9, pullrequest.StateOpen, "open pull request #9 on branch imagebump/web was not opened by imagebump"), "https://github.com/acme/fleet/pull/9", nil)},
+			want: stateRow{State: StateSkipped, Skip: pullrequest.SkipForeignPullRequest, Reason: "open pull request #9 on branch imagebump/web was not opened by imagebump", PR: &PullRequestLink{Number: 9, URL: "https://github.com/acme/fleet/pull/9"}}},
+		{name: "registry failed: another policy of the held group", members: backend,
+			res:  Result{Mode: config.PullRequest, Plan: change, Policies: []Resolution{apiFailed, resolved}, PullRequests: held},
+			want: stateRow{State: StateSkipped, Skip: pullrequest.SkipRegistryFailed, Reason: heldWords, PR: link7}},
+		{name: "registry failed: the failing policy of the held group", members: backend, policy: "api",
+			res:  Result{Mode: config.PullRequest, Plan: change, Policies: []Resolution{apiFailed, resolved}, PullRequests: held},
+			want: stateRow{State: StateFailing, Skip: pullrequest.SkipRegistryFailed, Reason: heldWords, Err: "listing tags of ghcr.io/acme/api: 503 Service Unavailable", PR: link7}},
+		{name: "registry failed: the group's former pull request is closed as obsolete", members: backend,
+			res: Result{Mode: config.PullRequest, Plan: change, Policies: []Resolution{apiFailed, resolved},
+				PullRequests: append(pr(decision(pullrequest.ActionClose, "", 3, pullrequest.StateOpen, "the grouping changed"), "https://github.com/acme/fleet/pull/3", nil), held...)},
+			want: stateRow{State: StateSkipped, Skip: pullrequest.SkipRegistryFailed, Reason: heldWords, PR: link7}},
+		{name: "registry failed: the failing policy of a held group without a pull request", members: backend, policy: "api",
+			res:  Result{Mode: config.PullRequest, Plan: &patcher.Plan{}, Policies: []Resolution{apiFailed, resolved}, PullRequests: heldResults(plan)},
+			want: stateRow{State: StateFailing, Err: "listing tags of ghcr.io/acme/api: 503 Service Unavailable"}},
+		{name: "registry failed: a held group without a pull request", members: backend,
+			res:  Result{Mode: config.PullRequest, Plan: &patcher.Plan{}, Policies: []Resolution{apiFailed, resolved}, PullRequests: heldResults(plan)},
+			want: stateRow{State: StateSkipped, Skip: pullrequest.SkipRegistryFailed, Reason: "policy api did not resolve (its registry failed); the group's pull request, if any, is left exactly as it is"}},
+		{name: "pull request action failed", res: Result{Mode: config.PullRequest, Plan: change, Policies: []Resolution{resolved},
+			PullRequests: pr(decision(pullrequest.ActionCreate, "", 0, "", "no open pull request proposes ghcr.io/acme/web 1.5.0"), "", errors.New("opening the pull request: 422"))},
+			want: stateRow{State: StateFailing, Err: "opening the pull request: 422"}},
+		{name: "reading the group's pull requests failed", res: Result{Mode: config.PullRequest, Plan: change, Policies: []Resolution{resolved},
+			PullRequests: pr(decision(pullrequest.ActionSkip, "", 0, "", "reading its pull requests failed"), "", errors.New("listing pull requests: 502"))},
+			want: stateRow{State: StateFailing, Err: "listing pull requests: 502"}},
+		{name: "closed: the base has it", res: Result{Mode: config.PullRequest, Plan: &patcher.Plan{}, Policies: []Resolution{resolved},
+			PullRequests: pr(decision(pullrequest.ActionClose, "", 7, pullrequest.StateOpen, "the base branch already has the proposed values"), pr7, nil)},
+			want: stateRow{State: StateUpToDate}},
+		{name: "pull request dry run", res: Result{Mode: config.PullRequest, DryRun: true, Plan: change, Policies: []Resolution{resolved},
+			PullRequests: pr(decision(pullrequest.ActionCreate, "", 0, "", "no open pull request proposes ghcr.io/acme/web 1.5.0"), "", nil)},
+			want: stateRow{State: StatePending, Reason: "dry run: would create"}},
+	}
+	row := func(res Result, name string) stateRow {
+		t.Helper()
+		st := Summarize(res)
+		i := slices.IndexFunc(st.Policies, func(p PolicyStatus) bool { return p.Name == name })
+		if i < 0 {
+			t.Fatalf("no policy %s in %+v", name, st.Policies)
+		}
+		ps := st.Policies[i]
+		return stateRow{State: ps.State, Skip: ps.Skip, Reason: ps.Reason, Err: ps.Error, PR: ps.PullRequest, Commit: ps.Commit}
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ps := Summarize(tc.res).Policies[0]
-			got := want{State: ps.State, Reason: ps.Reason, Err: ps.Error, PR: ps.PullRequest, Commit: ps.Commit}
-			if diff := cmp.Diff(tc.want, got); diff != "" {
+			name := tc.policy
+			if name == "" {
+				name = "web"
+			}
+			res := reported(tc.res, tc.members)
+			if diff := cmp.Diff(tc.want, row(res, name)); diff != "" {
 				t.Errorf("state (-want +got):\n%s", diff)
+			}
+			// The same pass in other words.
+			got := row(reworded(res), name)
+			if (got.Reason == "") != (tc.want.Reason == "") {
+				t.Errorf("reworded: reason %q; want one exactly when the original has one (%q)", got.Reason, tc.want.Reason)
+			}
+			want := tc.want
+			want.Reason = got.Reason
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("with the reasons reworded, the state changed (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -227,6 +339,32 @@ func TestStatusAPI(t *testing.T) {
 	}
 }
 
+// TestStatusAPISkip reads a refused downgrade from the JSON as a client
+// would: the vocabulary's identifier under "skip", the words under
+// "reason".
+func TestStatusAPISkip(t *testing.T) {
+	web := statusPolicy(t, "web", "ghcr.io/acme/web")
+	b := NewBoard(nil)
+	b.Record(reported(Result{Repository: "https://git.example.com/a.git", Mode: config.Push, Policies: []Resolution{{Policy: web, Tag: "1.5.0"}},
+		Plan: &patcher.Plan{Skipped: []patcher.Skipped{{File: "web.yaml", Line: 2, Policy: "web", Current: "2.0.0", Selected: "1.5.0", Reason: patcher.ReasonDowngrade}}}}, nil), time.Time{})
+	rec := httptest.NewRecorder()
+	b.API().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/status", nil))
+	var got struct {
+		Repositories []struct {
+			Policies []map[string]any `json:"policies"`
+		} `json:"repositories"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	p := got.Repositories[0].Policies[0]
+	want := map[string]any{"state": "skipped", "skip": "refused-downgrade",
+		"reason": "web.yaml:2: policy web selected 1.5.0, which it orders below 2.0.0 in the file; never downgraded"}
+	if diff := cmp.Diff(want, map[string]any{"state": p["state"], "skip": p["skip"], "reason": p["reason"]}); diff != "" {
+		t.Errorf("policy in the JSON (-want +got):\n%s", diff)
+	}
+}
+
 func TestDashboardTextCut(t *testing.T) {
 	st := RepositoryStatus{URL: "https://git.example.com/a.git"}
 	for i := range 2000 {
@@ -260,12 +398,139 @@ func (m *memIssues) OpenIssues(context.Context) ([]forge.Issue, error) { return 
 
 func (m *memIssues) CreateIssue(_ context.Context, title, body string) (forge.Issue, error) {
 	m.writes = append(m.writes, "create")
-	return forge.Issue{Number: 99, Title: title, Body: body}, nil
+	i := forge.Issue{Number: 99, Title: title, Body: body}
+	m.open = append(m.open, i)
+	return i, nil
 }
 
-func (m *memIssues) EditIssue(_ context.Context, n int, _, _ string, close bool) error {
+func (m *memIssues) EditIssue(_ context.Context, n int, title, body string, close bool) error {
 	m.writes = append(m.writes, fmt.Sprintf("edit #%d close=%v", n, close))
+	m.open = slices.DeleteFunc(m.open, func(i forge.Issue) bool { return i.Number == n })
+	if !close {
+		m.open = append(m.open, forge.Issue{Number: n, Title: title, Body: body})
+	}
 	return nil
+}
+
+// dashForge is a pull request forge with issues.
+type dashForge struct {
+	*memForge
+	*memIssues
+}
+
+// TestStatusOfPasses runs pull request passes on git http-backend with
+// the dashboard on, and reads each pass's status as the board shows it:
+// a refused downgrade, a group's open pull request, then the group held
+// because one of its policies' registry failed, each of its policies
+// showing the kept pull request. The dashboard issue holds exactly the
+// board's text for the pass (refused downgrades included, which the pass
+// adds to its skips after writing the dashboard), and an unchanged status
+// writes nothing to it.
+func TestStatusOfPasses(t *testing.T) {
+	s := gitserver.Start(t)
+	s.NewRepo(t, "fleet", map[string]string{
+		".imagebump.yaml": `dashboard:
+  enabled: true
+pullRequests:
+  grouping: group
+policies:
+  - name: web
+    image: ghcr.io/acme/web
+    semver: ^1
+    group: backend
+  - name: api
+    image: ghcr.io/acme/api
+    semver: ^1
+    group: backend
+  - name: old
+    image: ghcr.io/acme/web
+    semver: ^1
+`,
+		"web.yaml": "image: ghcr.io/acme/web:1.4.2 # {\"$imagepolicy\": \"web\"}\n",
+		"api.yaml": "image: ghcr.io/acme/api:1.0.0 # {\"$imagepolicy\": \"api\"}\n",
+		"old.yaml": "image: ghcr.io/acme/web:1.9.9 # {\"$imagepolicy\": \"old\"}\n",
+	})
+	token := writeTemp(t, s.Token)
+	repo := config.Repository{URL: s.RepoURL("fleet"), Branch: "main", Mode: config.PullRequest}
+	workDir := t.TempDir()
+	issues := &memIssues{}
+	f := dashForge{&memForge{heads: func(b string) string { return s.Ref(t, "fleet", "refs/heads/"+b) }}, issues}
+	r := &Runner{
+		Config: &config.Bot{Repositories: []config.Repository{repo}},
+		Open: func(config.Repository) (WorkingCopy, error) {
+			return gitwriter.New(gitwriter.Options{
+				URL: repo.URL, Branch: "main", WorkDir: workDir,
+				Auth:   gitwriter.Auth{TokenFile: token},
+				Author: gitwriter.Signature{Name: "imagebump", Email: "bot@example.com"},
+			})
+		},
+		Forge: func(config.Repository) (pullrequest.Forge, error) { return f, nil },
+	}
+	reg := newFake()
+	reg.tags["ghcr.io/acme/api"] = []string{"1.0.0", "1.1.0"}
+
+	type row struct {
+		State State
+		Skip  pullrequest.SkipReason
+		PR    int
+	}
+	pass := func(what string, want map[string]row, wantWrites []string) {
+		t.Helper()
+		before := len(issues.writes)
+		res := r.pass(context.Background(), dedupe(reg), repo)
+		if res.Err != nil {
+			t.Fatalf("%s: %v", what, res.Err)
+		}
+		st := Summarize(res)
+		got := map[string]row{}
+		for _, p := range st.Policies {
+			got[p.Name] = row{State: p.State, Skip: p.Skip}
+			if p.PullRequest != nil {
+				got[p.Name] = row{p.State, p.Skip, p.PullRequest.Number}
+			}
+			if (p.Skip != "" || p.State == StateFailing) && p.Reason+p.Error == "" {
+				t.Errorf("%s: %s is %s %s and says nothing", what, p.Name, p.State, p.Skip)
+			}
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s: states (-want +got):\n%s", what, diff)
+		}
+		writes := issues.writes[before:]
+		if len(writes) == 0 {
+			writes = nil
+		}
+		if diff := cmp.Diff(wantWrites, writes); diff != "" {
+			t.Errorf("%s: dashboard writes (-want +got):\n%s", what, diff)
+		}
+		if len(issues.open) != 1 {
+			t.Fatalf("%s: open issues %+v; want the dashboard", what, issues.open)
+		}
+		if diff := cmp.Diff(DashboardText(st, config.DefaultDashboardTitle), issues.open[0].Body); diff != "" {
+			t.Errorf("%s: the dashboard issue is not the board's text (-board +issue):\n%s", what, diff)
+		}
+	}
+
+	downgrade := row{State: StateSkipped, Skip: pullrequest.SkipDowngrade}
+	pass("first pass", map[string]row{
+		"web": {State: StatePROpen, PR: 1}, "api": {State: StatePROpen, PR: 1}, "old": downgrade,
+	}, []string{"create"})
+	pass("nothing changed", map[string]row{
+		"web": {State: StatePROpen, PR: 1}, "api": {State: StatePROpen, PR: 1}, "old": downgrade,
+	}, nil)
+	reg.fail["ghcr.io/acme/api"] = errors.New("503 Service Unavailable")
+	pass("api's registry fails", map[string]row{
+		"web": {State: StateSkipped, Skip: pullrequest.SkipRegistryFailed, PR: 1},
+		"api": {State: StateFailing, Skip: pullrequest.SkipRegistryFailed, PR: 1},
+		"old": downgrade,
+	}, []string{"edit #99 close=false"})
+	pass("still failing: nothing changed", map[string]row{
+		"web": {State: StateSkipped, Skip: pullrequest.SkipRegistryFailed, PR: 1},
+		"api": {State: StateFailing, Skip: pullrequest.SkipRegistryFailed, PR: 1},
+		"old": downgrade,
+	}, nil)
+	if got := issues.open[0].Body; !strings.Contains(got, "| `web` |") || !strings.Contains(got, "skipped #1: **registry failed, pull request kept**") {
+		t.Errorf("the dashboard does not show web held with its pull request:\n%s", got)
+	}
 }
 
 func TestSyncDashboardRules(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/imagebump/imagebump/config"
@@ -78,7 +79,7 @@ func (r *Runner) dashboard(ctx context.Context, repo config.Repository, d config
 	}
 	var body string
 	if d.Enabled {
-		body = DashboardText(Summarize(*res), d.Title)
+		body = DashboardText(Summarize(withFieldSkips(*res)), d.Title)
 	}
 	out, err := SyncDashboard(ctx, is, d.Enabled, d.Title, body, r.DryRun)
 	if err != nil && !d.Enabled && out.Action == DashboardNone {
@@ -96,6 +97,16 @@ func (r *Runner) dashboard(ctx context.Context, repo config.Repository, d config
 	if d.Enabled || out.Action != DashboardNone || out.Error != "" {
 		res.Dashboard = &out
 	}
+}
+
+// withFieldSkips is res with its refused downgrades among its Skips, as
+// the pass reports it: Runner.pass adds them as it returns, after the
+// dashboard is written.
+func withFieldSkips(res Result) Result {
+	if !slices.ContainsFunc(res.Skips, func(s Skip) bool { return s.Reason == pullrequest.SkipDowngrade }) {
+		res.Skips = append(downgradeSkips(res.Plan), res.Skips...)
+	}
+	return res
 }
 
 // SyncDashboard brings the dashboard issue in line: found by
@@ -200,6 +211,9 @@ func DashboardText(st RepositoryStatus, title string) string {
 			}
 			if p.Commit != "" {
 				state += " " + code(p.Commit)
+			}
+			if w := p.SkipText(); w != "" {
+				state += ": **" + cell(w) + "**"
 			}
 			if p.Reason != "" {
 				state += ": " + cell(p.Reason)

@@ -103,7 +103,12 @@ func (r *Runner) pullRequests(ctx context.Context, reg sourcer, wc prWorkingCopy
 	var failures []pullrequest.Result
 	groups = slices.DeleteFunc(groups, func(g pullrequest.Group) bool {
 		if err := failed[g.Branch]; err != nil {
-			failures = append(failures, pullrequest.Result{Decision: pullrequest.Decision{Group: g.Name, Branch: g.Branch, Action: pullrequest.ActionSkip, Reason: "reading its pull requests failed"}, Err: err})
+			// Its versions name the group's policies, for the status.
+			var vs []pullrequest.Version
+			for _, c := range g.Changes {
+				vs = append(vs, pullrequest.Version{Policy: c.Policy, Image: c.Image, From: c.From, To: c.To})
+			}
+			failures = append(failures, pullrequest.Result{Decision: pullrequest.Decision{Group: g.Name, Branch: g.Branch, Action: pullrequest.ActionSkip, Reason: "reading its pull requests failed", Versions: vs}, Err: err})
 			return true
 		}
 		return false

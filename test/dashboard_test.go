@@ -13,6 +13,7 @@ import (
 	"github.com/imagebump/imagebump/gitwriter/gitea"
 	"github.com/imagebump/imagebump/gitwriter/github"
 	"github.com/imagebump/imagebump/gitwriter/gitlab"
+	"github.com/imagebump/imagebump/gitwriter/pullrequest"
 	"github.com/imagebump/imagebump/test/forgefake"
 	"github.com/imagebump/imagebump/test/githubfake"
 )
@@ -55,8 +56,7 @@ func TestDashboardZeroChurn(t *testing.T) {
 				gh.HumanOpen("feature", "Quote the dashboard", "It says "+bot.DashboardMarker)
 			}
 			const title = "imagebump dashboard"
-			first := "| Policy | State |\n|---|---|\n| `web` | up-to-date |\n\n" + bot.DashboardMarker + "\n"
-			second := "| Policy | State |\n|---|---|\n| `web` | pr-open #3 |\n\n" + bot.DashboardMarker + "\n"
+			first, second := dashboardTexts()
 			steps := []struct {
 				name       string
 				enabled    bool
@@ -112,6 +112,40 @@ func TestDashboardZeroChurn(t *testing.T) {
 			}
 		})
 	}
+}
+
+// dashboardTexts are two dashboard texts as the board writes them: every
+// policy up to date, then one policy in each state and skip reason, with
+// links, commits, errors and problems, so each forge must give back the
+// markdown the bot wrote for the text to count as unchanged.
+func dashboardTexts() (first, second string) {
+	web := func(state bot.State) bot.PolicyStatus {
+		return bot.PolicyStatus{Name: "web", Image: "ghcr.io/acme/web", Selected: "1.5.0", State: state,
+			Current: []bot.Value{{File: "apps/web.yaml", Line: 3, Policy: "web", Field: "ref", Value: "ghcr.io/acme/web:1.4.2"}}}
+	}
+	st := bot.RepositoryStatus{URL: "https://git.example.com/acme/fleet.git", Policies: []bot.PolicyStatus{web(bot.StateUpToDate)}}
+	first = bot.DashboardText(st, "imagebump dashboard")
+
+	link := &bot.PullRequestLink{Number: 3, URL: "https://git.example.com/acme/fleet/pull/3"}
+	st.Policies = nil
+	add := func(name string, state bot.State, skip pullrequest.SkipReason, reason, err string, pr *bot.PullRequestLink, commit string) {
+		p := web(state)
+		p.Name, p.Skip, p.Reason, p.Error, p.PullRequest, p.Commit = name, skip, reason, err, pr, commit
+		st.Policies = append(st.Policies, p)
+	}
+	add("open", bot.StatePROpen, "", "", "", link, "")
+	add("pushed", bot.StatePushed, "", "", "", nil, "0123456789abcdef0123")
+	add("pending", bot.StatePending, "", "dry run: would create", "", nil, "")
+	add("deferred", bot.StateDeferred, pullrequest.SkipMaxOpen, "maxOpen 1 reached: 1 pull requests of imagebump are open", "", nil, "")
+	add("downgrade", bot.StateSkipped, pullrequest.SkipDowngrade, "apps/web.yaml:3: policy downgrade selected 1.5.0, which it orders below 2.0.0 in the file; never downgraded", "", nil, "")
+	add("declined", bot.StateSkipped, pullrequest.SkipDeclined, "pull request #2 proposing these versions was closed without merging", "", &bot.PullRequestLink{Number: 2, URL: "https://git.example.com/acme/fleet/pull/2"}, "")
+	add("foreign", bot.StateSkipped, pullrequest.SkipForeignCommits, "branch has commits imagebump did not make; they are never overwritten", "", link, "")
+	add("foreign-pr", bot.StateSkipped, pullrequest.SkipForeignPullRequest, "open pull request #4 on branch imagebump/web was not opened by imagebump", "", &bot.PullRequestLink{Number: 4}, "")
+	add("held", bot.StateSkipped, pullrequest.SkipRegistryFailed, "policy api did not resolve (its registry failed); its pull request #3 is left exactly as it is", "", link, "")
+	add("api", bot.StateFailing, pullrequest.SkipRegistryFailed, "policy api did not resolve (its registry failed); its pull request #3 is left exactly as it is", "listing tags of ghcr.io/acme/api: 503 Service Unavailable <html>", link, "")
+	st.Problems = []bot.ProblemStatus{{File: "apps/broken.yaml", Line: 2, Message: "marker on a mapping | not applied"}}
+	second = bot.DashboardText(st, "imagebump dashboard")
+	return first, second
 }
 
 // TestDashboardDryRun says what it would do and writes nothing.

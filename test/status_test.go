@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/imagebump/imagebump/bot"
+	"github.com/imagebump/imagebump/gitwriter/pullrequest"
 	"github.com/imagebump/imagebump/test/githubfake"
 )
 
@@ -27,8 +28,11 @@ func TestRunStatusAndDashboard(t *testing.T) {
 		".imagebump.yaml": "policies:\n" +
 			"  - name: web\n    image: " + w.reg.Repo("acme/web") + "\n    semver: ^1\n" +
 			"  - name: api\n    image: " + w.reg.Repo("acme/missing") + "\n    semver: ^2\n" +
+			"  - name: old\n    image: " + w.reg.Repo("acme/web") + "\n    semver: ^1\n" +
 			"dashboard:\n  enabled: true\n  title: Fleet dashboard\n",
 		"apps/api/deployment.yaml": "image: " + w.reg.Repo("acme/missing") + ":2.0.0 # {\"$imagepolicy\": \"api\"}\n",
+		// 1.9.0 is above what the registry has: a refused downgrade.
+		"apps/old/deployment.yaml": "image: " + w.reg.Repo("acme/web") + ":1.9.0 # {\"$imagepolicy\": \"old\"}\n",
 	})
 	w.github = githubfake.New(t, w.git.Dir(runRepo), "acme", "fleet", "main")
 	w.github.RequireToken(runToken)
@@ -50,6 +54,7 @@ func TestRunStatusAndDashboard(t *testing.T) {
 		"| `api` | `" + w.reg.Repo("acme/missing") + "` | `" + w.reg.Repo("acme/missing") + ":2.0.0` (apps/api/deployment.yaml:1) | none | failing: ",
 		"| `web` | `" + w.reg.Repo("acme/web") + "` | `" + w.reg.Repo("acme/web") + ":1.4.2` (apps/web/deployment.yaml:",
 		"| `1.5.0` | pr-open [#1](http",
+		"| `old` | `" + w.reg.Repo("acme/web") + "` | `" + w.reg.Repo("acme/web") + ":1.9.0` (apps/old/deployment.yaml:1) | `1.5.0` | skipped: **refused downgrade**: apps/old/deployment.yaml:1: ",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the dashboard lacks %q:\n%s", want, body)
@@ -120,6 +125,12 @@ func TestRunStatusAndDashboard(t *testing.T) {
 	if web := states["web"]; web.State != bot.StatePROpen || web.Selected != "1.5.0" || web.PullRequest == nil ||
 		web.PullRequest.Number != 1 || web.PullRequest.URL == "" {
 		t.Errorf("web: %+v; want pr-open #1 with its link, 1.5.0 selected", web)
+	}
+	if old := states["old"]; old.State != bot.StateSkipped || old.Skip != pullrequest.SkipDowngrade || !strings.Contains(old.Reason, "1.9.0") {
+		t.Errorf("old: %+v; want skipped, refused-downgrade, its reason naming 1.9.0", old)
+	}
+	if !strings.Contains(raw, `"skip": "refused-downgrade"`) {
+		t.Errorf("the status JSON does not carry the skip's identifier:\n%s", raw)
 	}
 	if d := repo.Dashboard; d == nil || d.Action != bot.DashboardUnchanged || d.Number != issues[0].Number {
 		t.Errorf("dashboard: %+v; want issue #%d unchanged", d, issues[0].Number)

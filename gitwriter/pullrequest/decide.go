@@ -66,6 +66,10 @@ type Decision struct {
 	Versions []Version
 	// Number is the pull request acted on or found; 0 when there is none.
 	Number int
+	// State is that pull request's state as Decide read it ("" when Number
+	// is 0): a skip naming an open one leaves it carrying the change, one
+	// naming a merged one waits for the base to show it.
+	State State
 	// Linked is a pull request a human closed unmerged that the new one
 	// supersedes; 0 when none.
 	Linked int
@@ -182,14 +186,14 @@ func decide(g Group, prs []botPR, foreignOpen []int, br Branch, s Settings) Deci
 
 	if len(openPRs) == 0 && len(foreignOpen) > 0 {
 		d.Action, d.Skip = ActionSkip, SkipForeignPullRequest
-		d.Number = foreignOpen[0]
+		d.Number, d.State = foreignOpen[0], StateOpen
 		d.Reason = fmt.Sprintf("open pull request #%d on branch %s was not opened by imagebump (no marker in its body); a second one is never opened", foreignOpen[0], g.Branch)
 		return d
 	}
 
 	if len(openPRs) > 0 {
 		pr := openPRs[0]
-		d.Number = pr.Number
+		d.Number, d.State = pr.Number, StateOpen
 		for _, dup := range openPRs[1:] {
 			d.Duplicates = append(d.Duplicates, dup.Number)
 		}
@@ -250,7 +254,7 @@ func decide(g Group, prs []botPR, foreignOpen []int, br Branch, s Settings) Deci
 	if len(g.Files) == 0 {
 		if i := slices.IndexFunc(prs, func(pr botPR) bool { return pr.State == StateMerged && pr.HeadSHA == br.Head }); i >= 0 && br.Exists && !foreign {
 			d.Action = ActionDeleteBranch
-			d.Number = prs[i].Number
+			d.Number, d.State = prs[i].Number, StateMerged
 			d.Reason = fmt.Sprintf("pull request #%d was merged and branch %s is left behind", prs[i].Number, g.Branch)
 			return d
 		}
@@ -265,12 +269,12 @@ func decide(g Group, prs []botPR, foreignOpen []int, br Branch, s Settings) Deci
 		switch {
 		case pr.State == StateMerged:
 			d.Action = ActionSkip
-			d.Number = pr.Number
+			d.Number, d.State = pr.Number, StateMerged
 			d.Reason = fmt.Sprintf("pull request #%d with these versions was merged; waiting for the base branch to show it", pr.Number)
 			return d
 		case pr.State == StateClosed && !pr.marker.Retired:
 			d.Action, d.Skip = ActionSkip, SkipDeclined
-			d.Number = pr.Number
+			d.Number, d.State = pr.Number, StateClosed
 			d.Reason = fmt.Sprintf("pull request #%d proposing these versions was closed without merging; they are not proposed again", pr.Number)
 			return d
 		}
@@ -311,7 +315,7 @@ func obsolete(g Group, prs, openPRs []botPR, foreignOpen []int, foreign bool, br
 			}
 		case len(foreignOpen) > 0:
 			d.Action, d.Skip = ActionSkip, SkipForeignPullRequest
-			d.Number = foreignOpen[0]
+			d.Number, d.State = foreignOpen[0], StateOpen
 			d.Reason = fmt.Sprintf("%s; open pull request #%d on branch %s was not opened by imagebump, so the branch is left alone", g.Obsolete, foreignOpen[0], g.Branch)
 		case foreign || len(br.Commits) == 0:
 			d.Action = ActionSkip
@@ -323,13 +327,13 @@ func obsolete(g Group, prs, openPRs []botPR, foreignOpen []int, foreign bool, br
 			d.Action = ActionDeleteBranch
 			d.Reason = g.Obsolete + "; no pull request is open on its branch"
 			if i := slices.IndexFunc(prs, func(pr botPR) bool { return pr.HeadSHA == br.Head }); i >= 0 {
-				d.Number = prs[i].Number
+				d.Number, d.State = prs[i].Number, prs[i].State
 			}
 		}
 		return d
 	}
 	pr := openPRs[0]
-	d.Number = pr.Number
+	d.Number, d.State = pr.Number, StateOpen
 	for _, dup := range openPRs[1:] {
 		d.Duplicates = append(d.Duplicates, dup.Number)
 	}

@@ -1,6 +1,7 @@
 package pullrequest
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -453,6 +454,14 @@ func TestDecide(t *testing.T) {
 				}
 				if (d.Action == ActionCreate) != (d.Open != nil) {
 					t.Errorf("%s: %s with Open = %v", d.Group, d.Action, d.Open)
+				}
+				// State is the state of the pull request Number names.
+				var want State
+				if i := slices.IndexFunc(tc.prs, func(pr PullRequest) bool { return pr.Number == d.Number }); d.Number > 0 && i >= 0 {
+					want = tc.prs[i].State
+				}
+				if d.State != want {
+					t.Errorf("%s: %s names #%d in state %q; the forge has it %q", d.Group, d.Action, d.Number, d.State, want)
 				}
 			}
 		})
