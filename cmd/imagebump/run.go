@@ -258,6 +258,11 @@ func serve(ctx context.Context, b *config.Bot, runner *bot.Runner, log *slog.Log
 	m := newMetrics(shardRegisterer(reg, runner.Shard), runner.Registry, names, slices.Sorted(maps.Keys(b.Webhooks.SecretFiles)))
 	registerRuntime(reg)
 	interest := bot.NewInterest(b.Repositories)
+	// The daemon remembers each repository's last pass: an unchanged one
+	// is not planned again (bot.Memo).
+	if runner.Memo == nil {
+		runner.Memo = &bot.Memo{}
+	}
 	var ready atomic.Bool
 	board := bot.NewBoard(names)
 	var firstRound atomic.Int32
@@ -286,7 +291,7 @@ func serve(ctx context.Context, b *config.Bot, runner *bot.Runner, log *slog.Log
 			}
 		},
 	}
-	hooks := webhookHandler(b.Webhooks, s, interest, m, board, log)
+	hooks := webhookHandler(b.Webhooks, s, interest, runner.Memo, m, board, log)
 
 	// The endpoints of listen, one line each.
 	mux := http.NewServeMux()
@@ -320,8 +325,11 @@ func serve(ctx context.Context, b *config.Bot, runner *bot.Runner, log *slog.Log
 
 // webhookHandler serves the webhook sources of w: an accepted event asks
 // s for a pass of each repository it concerns; every request is counted.
-// The status page lists the event with what it did.
-func webhookHandler(w config.Webhooks, s *bot.Scheduler, interest *bot.Interest, m *metrics, board *bot.Board, log *slog.Logger) *webhook.Handler {
+// The status page lists the event with what it did. A git event makes the
+// repositories it names forget their last pass (memo), so that their
+// next pass observes what changed on the forge even if the tip did not
+// move.
+func webhookHandler(w config.Webhooks, s *bot.Scheduler, interest *bot.Interest, memo *bot.Memo, m *metrics, board *bot.Board, log *slog.Logger) *webhook.Handler {
 	return &webhook.Handler{
 		MaxBody: w.MaxBodyBytes,
 		Secret: func(src webhook.Source) ([]byte, bool, error) {
@@ -337,6 +345,9 @@ func webhookHandler(w config.Webhooks, s *bot.Scheduler, interest *bot.Interest,
 			return bytes.TrimSpace(b), true, nil
 		},
 		Deliver: func(ev webhook.Event) {
+			for _, u := range ev.Repositories {
+				memo.Forget(u)
+			}
 			targets := interest.Match(ev)
 			var triggered []string
 			for _, i := range targets {
@@ -462,6 +473,9 @@ func isTerminal(w io.Writer) bool {
 // logResult logs one line per pass.
 func logResult(log *slog.Logger, res bot.Result) {
 	attrs := []any{"repository", res.Repository, "mode", string(res.Mode), "duration", res.Duration.Round(time.Millisecond).String()}
+	if res.Unchanged {
+		attrs = append(attrs, "unchanged", true)
+	}
 	if res.Plan != nil {
 		attrs = append(attrs, "changes", len(res.Plan.Changes), "problems", len(res.Plan.Problems))
 	}
