@@ -43,6 +43,12 @@ type runConfig struct {
 	// not given, then taken from the environment (shard).
 	shards     int
 	shardIndex int
+	// peerURL and forwardSecretFile are --peer-url and
+	// --forward-secret-file (defaults from the environment): where a
+	// replica of a sharded daemon forwards the webhook events of other
+	// shards' repositories, and the secret that signs them.
+	peerURL           string
+	forwardSecretFile string
 	// getenv reads the environment; nil means os.Getenv.
 	getenv func(string) string
 }
@@ -79,6 +85,8 @@ invalid bot config, or a repository whose policy files are invalid.`,
 	f.BoolVar(&cfg.once, "once", false, "run one pass over every repository and exit")
 	f.BoolVar(&cfg.dryRun, "dry-run", false, "sync and plan, but write nothing to git or the forge")
 	f.IntVar(&cfg.shards, "shards", 0, "split the repositories into `N` shards by a hash of their URL and run only one (default $"+envShards+", else 1)")
+	f.StringVar(&cfg.peerURL, "peer-url", "", "sharded daemon: the `URL` of shard {index}'s replica, where webhook events for its repositories are forwarded, or a comma-separated list of one URL per shard (default $"+envPeerURL+", else "+defaultPeerURL+", {port} the listen port)")
+	f.StringVar(&cfg.forwardSecretFile, "forward-secret-file", "", "sharded daemon: the `FILE` holding the secret that signs events forwarded between replicas; forwarding is off without it (default $"+envForwardSecretFile+")")
 	f.IntVar(&cfg.shardIndex, "shard-index", -1, "the shard to run, 0 to N-1 (default $"+bot.EnvJobCompletionIndex+", else $"+bot.EnvPodIndex+", else the ordinal ending $"+bot.EnvPodName+")")
 	return cmd
 }
@@ -95,6 +103,15 @@ func runBot(ctx context.Context, stdout, stderr io.Writer, cfg runConfig) error 
 	shard, err := cfg.shard()
 	if err != nil {
 		return err
+	}
+	fwd := cfg.forwarding(b, shard)
+	if fwd != nil {
+		if _, err := fwd.peer(0); err != nil {
+			return usageError("%v", err)
+		}
+	}
+	if fwd == nil && shard.Sharded() && !cfg.once && len(b.Webhooks.SecretFiles) > 0 {
+		log.Warn("webhook events for other shards' repositories are not forwarded: no --forward-secret-file or $" + envForwardSecretFile)
 	}
 	if shard.Sharded() {
 		all := len(b.Repositories)
@@ -115,7 +132,7 @@ func runBot(ctx context.Context, stdout, stderr io.Writer, cfg runConfig) error 
 	if cfg.once {
 		return once(ctx, stdout, b, runner, cfg.dryRun, log)
 	}
-	return serve(ctx, b, runner, log)
+	return serve(ctx, b, runner, fwd, log)
 }
 
 // once runs one pass over every repository and, when the config names a
@@ -252,7 +269,7 @@ func runExit(results []bot.Result) error {
 // serve runs passes on the schedule, and those webhook events ask for,
 // until ctx is cancelled, with the metrics, health and webhook endpoints
 // on b.Listen.
-func serve(ctx context.Context, b *config.Bot, runner *bot.Runner, log *slog.Logger) error {
+func serve(ctx context.Context, b *config.Bot, runner *bot.Runner, fwd *forwarding, log *slog.Logger) error {
 	names := repositoryNames(b)
 	reg := prometheus.NewRegistry()
 	m := newMetrics(shardRegisterer(reg, runner.Shard), runner.Registry, names, slices.Sorted(maps.Keys(b.Webhooks.SecretFiles)))
@@ -291,10 +308,29 @@ func serve(ctx context.Context, b *config.Bot, runner *bot.Runner, log *slog.Log
 			}
 		},
 	}
+	mux := http.NewServeMux()
 	hooks := webhookHandler(b.Webhooks, s, interest, runner.Memo, m, board, log)
+	local := hooks.Deliver
+	if fwd != nil {
+		// An event from a sender may concern other shards' repositories:
+		// it is forwarded to them once; a forwarded one is only handled here.
+		hooks.Deliver = func(ev webhook.Event) {
+			local(ev)
+			fwd.forward(ctx, ev, log)
+		}
+		forwarded := &webhook.ForwardHandler{
+			Secret:  fwd.secret,
+			MaxBody: b.Webhooks.MaxBodyBytes,
+			Deliver: func(ev webhook.Event, from string) {
+				log.Info("forwarded webhook event", "from", "shard "+from, "source", string(ev.Source), "event", ev.Kind)
+				local(ev)
+			},
+			Count: func(result string) { m.webhooks.WithLabelValues("forwarded", result).Inc() },
+		}
+		forwarded.Register(mux)
+	}
 
 	// The endpoints of listen, one line each.
-	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metricsHandler(reg))
 	mux.HandleFunc("GET /healthz", healthz(s))
 	mux.HandleFunc("GET /readyz", readyz(&ready))
