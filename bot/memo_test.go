@@ -29,7 +29,9 @@ func TestMemo(t *testing.T) {
 		want   bool
 	}{
 		{name: "nothing changed", want: true},
-		{name: "the tip moved", change: func(string, *fakeRegistry, *Memo, *time.Time) string { return "2222222222222222222222222222222222222222" }},
+		{name: "the tip moved", change: func(string, *fakeRegistry, *Memo, *time.Time) string {
+			return "2222222222222222222222222222222222222222"
+		}},
 		{name: "a policy file changed under the same tip", change: func(root string, _ *fakeRegistry, _ *Memo, _ *time.Time) string {
 			if err := os.WriteFile(filepath.Join(root, ".imagebump.yaml"), []byte(policies+"# edited\n"), 0o644); err != nil {
 				t.Fatal(err)
