@@ -47,7 +47,7 @@ func TestForwardedWebhooks(t *testing.T) {
 	if len(byShard) < shards {
 		t.Fatalf("no repository for every shard among %d", len(urls))
 	}
-	cfg := w.config("push", webhookConfig(t, w, "10ms", "github"), urls...)
+	cfg := w.config("push", webhookConfig(t, w, "10ms", "github", "distribution"), urls...)
 	src, err := os.ReadFile(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -166,5 +166,38 @@ func TestForwardedWebhooks(t *testing.T) {
 	}
 	if got := passes(0, byShard[0]); got != 1 {
 		t.Errorf("shard 0 passed %s %v times, want 1 (the forwarded copy must not reach it)", byShard[0], got)
+	}
+
+	// A registry notification reaching shard 2 goes to every other shard,
+	// since only an owner knows which images its repositories use. Each
+	// shard passes its repositories, which find nothing changed: the
+	// triggered passes follow the incremental rule and do not plan.
+	notification, err := json.Marshal(map[string]any{"events": []map[string]any{{
+		"action":  "push",
+		"target":  map[string]string{"repository": "acme/web", "tag": "1.4.2"},
+		"request": map[string]string{"host": w.reg.Host},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = http.Header{"Authorization": {"Bearer " + hookSecret}, "Content-Type": {"application/json"}}
+	before := make([]float64, shards)
+	for i := range shards {
+		before[i] = passes(i, byShard[i])
+	}
+	if code := ds[2].post("/webhooks/distribution", h, notification); code != http.StatusAccepted {
+		t.Fatalf("registry notification to shard 2: %d", code)
+	}
+	for i := range shards {
+		ds[i].until(fmt.Sprintf("shard %d's pass after the registry notification", i), func() bool { return passes(i, byShard[i]) > before[i] })
+		if !strings.Contains(ds[i].stderr.String(), `"unchanged":true`) {
+			t.Errorf("shard %d: no pass after the notification was unchanged", i)
+		}
+	}
+	if got := forwarded(0, webhook.Accepted); got != 1 {
+		t.Errorf("shard 0 accepted %v forwarded events after the registry notification, want 1", got)
+	}
+	if got := forwarded(1, webhook.Accepted); got != 2 {
+		t.Errorf("shard 1 accepted %v forwarded events in all, want 2", got)
 	}
 }
