@@ -44,7 +44,9 @@ func envInt(b *testing.B, name string, def int) int {
 // registry requests (and tag listings among them) and git requests.
 // Then the daemon's ticks, in one process per shard (cmd/fleettick): CPU
 // per repository of a tick without memory of the last pass and of one
-// with it (bot.Memo: every repository unchanged, none planned).
+// with it (bot.Memo: every repository unchanged, none planned);
+// FLEET_CPUPROFILE=DIR writes a CPU profile of each process's ticks with
+// memory there.
 //
 //	FLEET_REPOS=1000 go test -run '^$' -bench '^BenchmarkFleet$' -benchtime 3x -timeout 60m ./test/bench/
 func BenchmarkFleet(b *testing.B) {
@@ -173,7 +175,11 @@ func BenchmarkFleet(b *testing.B) {
 				unchanged := 0
 				for i := range shards {
 					wg.Go(func() {
-						cmd := exec.Command(tickBin, "-config", cfg, "-ticks", "2", "-shards", strconv.Itoa(shards), "-shard-index", strconv.Itoa(i))
+						args := []string{"-config", cfg, "-ticks", "2", "-shards", strconv.Itoa(shards), "-shard-index", strconv.Itoa(i)}
+						if d := os.Getenv("FLEET_CPUPROFILE"); d != "" {
+							args = append(args, "-cpuprofile", filepath.Join(d, fmt.Sprintf("%s-%d.pprof", name, i)))
+						}
+						cmd := exec.Command(tickBin, args...)
 						var stdout, stderr bytes.Buffer
 						cmd.Stdout, cmd.Stderr = &stdout, &stderr
 						cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+dir)

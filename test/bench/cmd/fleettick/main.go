@@ -4,7 +4,7 @@
 // its memory of the last pass (bot.Memo). It is a benchmark driver, not
 // part of imagebump.
 //
-//	fleettick -config F [-ticks 2] [-shards N -shard-index I]
+//	fleettick -config F [-ticks 2] [-shards N -shard-index I] [-cpuprofile FILE]
 //
 // The first tick has no memory (what run --once does, without process
 // start-up); the later ones have it. It prints one line per tick:
@@ -12,6 +12,7 @@
 //	tick=0 repos=1000 unchanged=0 failed=0 cpu_ns=123
 //
 // cpu_ns is the process's user+system time during the tick (getrusage).
+// -cpuprofile writes a CPU profile of the ticks after the first.
 package main
 
 import (
@@ -19,6 +20,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/imagebump/imagebump/bot"
@@ -32,8 +34,9 @@ func main() {
 	ticks := flag.Int("ticks", 2, "ticks to run")
 	shards := flag.Int("shards", 1, "shard count")
 	index := flag.Int("shard-index", 0, "shard index")
+	profile := flag.String("cpuprofile", "", "write a CPU profile of the ticks after the first to `FILE`")
 	flag.Parse()
-	if err := run(*cfgPath, *ticks, bot.Shard{Index: *index, Count: *shards}); err != nil {
+	if err := run(*cfgPath, *ticks, bot.Shard{Index: *index, Count: *shards}, *profile); err != nil {
 		fmt.Fprintln(os.Stderr, "fleettick:", err)
 		os.Exit(1)
 	}
@@ -47,7 +50,7 @@ func cpu() int64 {
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
-func run(path string, ticks int, shard bot.Shard) error {
+func run(path string, ticks int, shard bot.Shard, profile string) error {
 	b, err := config.LoadBot(path, forges.All())
 	if err != nil {
 		return err
@@ -63,6 +66,17 @@ func run(path string, ticks int, shard bot.Shard) error {
 	r := &bot.Runner{Config: b, Registry: client, Shard: shard, Memo: &bot.Memo{}}
 	ctx := context.Background()
 	for t := range ticks {
+		if t == 1 && profile != "" {
+			f, err := os.Create(profile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+			defer pprof.StopCPUProfile()
+		}
 		before := cpu()
 		results := r.Once(ctx)
 		spent := cpu() - before
