@@ -82,6 +82,10 @@ type Runner struct {
 	// Config.Repositories should hold only the repositories it owns
 	// (Shard.Filter); the zero value owns all.
 	Shard Shard
+	// Memo, when set, remembers each repository's last successful pass
+	// so that a pass finding nothing changed does not plan again (see
+	// Memo); nil plans every pass, as run --once does.
+	Memo *Memo
 }
 
 // Result is what one pass over one repository did. Logs, metrics and the
@@ -131,6 +135,12 @@ type Result struct {
 	// declined by a human, foreign commits, a failed registry, a foreign
 	// pull request on the branch).
 	Skips []Skip
+	// Unchanged is set when the pass did not plan: the remote tip, the
+	// policy files and every selected tag and digest were as the
+	// repository's last successful pass left them (Runner.Memo). Plan,
+	// Current and Skips are then that pass's (Plan without file contents),
+	// Policies are resolved anew, and nothing was written.
+	Unchanged bool
 	// Err is what stopped the pass: a sync, policy file or push failure.
 	Err error
 	// Shard is the shard of the runner that made the pass (Runner.Shard).
@@ -231,6 +241,14 @@ func (r *Runner) pass(ctx context.Context, reg passRegistry, repo config.Reposit
 		return res
 	}
 	log.Debug("working copy synced", "branch", synced.Branch, "head", synced.Head, "cloned", synced.Cloned, "reason", config.RedactURLs(synced.Reason), "fetched", synced.Fetched)
+	if r.Memo != nil {
+		if r.Memo.unchanged(ctx, &r.Resolver, reg, repo, wc.Dir(), synced.Head, &res) {
+			log.Debug("unchanged since the last pass: not planned", "head", synced.Head)
+			return res
+		}
+		// Whatever this pass does, the memory of the last one is stale.
+		r.Memo.drop(repo)
+	}
 	// 2–5. Load, scan, resolve, plan.
 	st, err := r.plan(ctx, reg, wc.Dir(), repo, &res)
 	if err != nil {
@@ -266,6 +284,9 @@ func (r *Runner) pass(ctx context.Context, reg passRegistry, repo config.Reposit
 	}
 	// 7. The dashboard issue shows what the pass did.
 	r.dashboard(ctx, repo, st.PolicyFiles.Dashboard, &res, log)
+	if r.Memo != nil && res.Err == nil && ctx.Err() == nil {
+		r.Memo.remember(repo, wc.Dir(), synced.Head, st, &res)
+	}
 	return res
 }
 

@@ -43,6 +43,12 @@ type runConfig struct {
 	// not given, then taken from the environment (shard).
 	shards     int
 	shardIndex int
+	// peerURL and forwardSecretFile are --peer-url and
+	// --forward-secret-file (defaults from the environment): where a
+	// replica of a sharded daemon forwards the webhook events of other
+	// shards' repositories, and the secret that signs them.
+	peerURL           string
+	forwardSecretFile string
 	// getenv reads the environment; nil means os.Getenv.
 	getenv func(string) string
 }
@@ -79,6 +85,8 @@ invalid bot config, or a repository whose policy files are invalid.`,
 	f.BoolVar(&cfg.once, "once", false, "run one pass over every repository and exit")
 	f.BoolVar(&cfg.dryRun, "dry-run", false, "sync and plan, but write nothing to git or the forge")
 	f.IntVar(&cfg.shards, "shards", 0, "split the repositories into `N` shards by a hash of their URL and run only one (default $"+envShards+", else 1)")
+	f.StringVar(&cfg.peerURL, "peer-url", "", "sharded daemon: the `URL` of shard {index}'s replica, where webhook events for its repositories are forwarded, or a comma-separated list of one URL per shard (default $"+envPeerURL+", else "+defaultPeerURL+", {port} the listen port)")
+	f.StringVar(&cfg.forwardSecretFile, "forward-secret-file", "", "sharded daemon: the `FILE` holding the secret that signs events forwarded between replicas; forwarding is off without it (default $"+envForwardSecretFile+")")
 	f.IntVar(&cfg.shardIndex, "shard-index", -1, "the shard to run, 0 to N-1 (default $"+bot.EnvJobCompletionIndex+", else $"+bot.EnvPodIndex+", else the ordinal ending $"+bot.EnvPodName+")")
 	return cmd
 }
@@ -95,6 +103,15 @@ func runBot(ctx context.Context, stdout, stderr io.Writer, cfg runConfig) error 
 	shard, err := cfg.shard()
 	if err != nil {
 		return err
+	}
+	fwd := cfg.forwarding(b, shard)
+	if fwd != nil {
+		if _, err := fwd.peer(0); err != nil {
+			return usageError("%v", err)
+		}
+	}
+	if fwd == nil && shard.Sharded() && !cfg.once && len(b.Webhooks.SecretFiles) > 0 {
+		log.Warn("webhook events for other shards' repositories are not forwarded: no --forward-secret-file or $" + envForwardSecretFile)
 	}
 	if shard.Sharded() {
 		all := len(b.Repositories)
@@ -115,7 +132,7 @@ func runBot(ctx context.Context, stdout, stderr io.Writer, cfg runConfig) error 
 	if cfg.once {
 		return once(ctx, stdout, b, runner, cfg.dryRun, log)
 	}
-	return serve(ctx, b, runner, log)
+	return serve(ctx, b, runner, fwd, log)
 }
 
 // once runs one pass over every repository and, when the config names a
@@ -252,12 +269,17 @@ func runExit(results []bot.Result) error {
 // serve runs passes on the schedule, and those webhook events ask for,
 // until ctx is cancelled, with the metrics, health and webhook endpoints
 // on b.Listen.
-func serve(ctx context.Context, b *config.Bot, runner *bot.Runner, log *slog.Logger) error {
+func serve(ctx context.Context, b *config.Bot, runner *bot.Runner, fwd *forwarding, log *slog.Logger) error {
 	names := repositoryNames(b)
 	reg := prometheus.NewRegistry()
 	m := newMetrics(shardRegisterer(reg, runner.Shard), runner.Registry, names, slices.Sorted(maps.Keys(b.Webhooks.SecretFiles)))
 	registerRuntime(reg)
 	interest := bot.NewInterest(b.Repositories)
+	// The daemon remembers each repository's last pass: an unchanged one
+	// is not planned again (bot.Memo).
+	if runner.Memo == nil {
+		runner.Memo = &bot.Memo{}
+	}
 	var ready atomic.Bool
 	board := bot.NewBoard(names)
 	var firstRound atomic.Int32
@@ -286,10 +308,29 @@ func serve(ctx context.Context, b *config.Bot, runner *bot.Runner, log *slog.Log
 			}
 		},
 	}
-	hooks := webhookHandler(b.Webhooks, s, interest, m, board, log)
+	mux := http.NewServeMux()
+	hooks := webhookHandler(b.Webhooks, s, interest, runner.Memo, m, board, log)
+	local := hooks.Deliver
+	if fwd != nil {
+		// An event from a sender may concern other shards' repositories:
+		// it is forwarded to them once; a forwarded one is only handled here.
+		hooks.Deliver = func(ev webhook.Event) {
+			local(ev)
+			fwd.forward(ctx, ev, log)
+		}
+		forwarded := &webhook.ForwardHandler{
+			Secret:  fwd.secret,
+			MaxBody: b.Webhooks.MaxBodyBytes,
+			Deliver: func(ev webhook.Event, from string) {
+				log.Info("forwarded webhook event", "from", "shard "+from, "source", string(ev.Source), "event", ev.Kind)
+				local(ev)
+			},
+			Count: func(result string) { m.webhooks.WithLabelValues("forwarded", result).Inc() },
+		}
+		forwarded.Register(mux)
+	}
 
 	// The endpoints of listen, one line each.
-	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metricsHandler(reg))
 	mux.HandleFunc("GET /healthz", healthz(s))
 	mux.HandleFunc("GET /readyz", readyz(&ready))
@@ -320,8 +361,11 @@ func serve(ctx context.Context, b *config.Bot, runner *bot.Runner, log *slog.Log
 
 // webhookHandler serves the webhook sources of w: an accepted event asks
 // s for a pass of each repository it concerns; every request is counted.
-// The status page lists the event with what it did.
-func webhookHandler(w config.Webhooks, s *bot.Scheduler, interest *bot.Interest, m *metrics, board *bot.Board, log *slog.Logger) *webhook.Handler {
+// The status page lists the event with what it did. A git event makes the
+// repositories it names forget their last pass (memo), so that their
+// next pass observes what changed on the forge even if the tip did not
+// move.
+func webhookHandler(w config.Webhooks, s *bot.Scheduler, interest *bot.Interest, memo *bot.Memo, m *metrics, board *bot.Board, log *slog.Logger) *webhook.Handler {
 	return &webhook.Handler{
 		MaxBody: w.MaxBodyBytes,
 		Secret: func(src webhook.Source) ([]byte, bool, error) {
@@ -337,6 +381,9 @@ func webhookHandler(w config.Webhooks, s *bot.Scheduler, interest *bot.Interest,
 			return bytes.TrimSpace(b), true, nil
 		},
 		Deliver: func(ev webhook.Event) {
+			for _, u := range ev.Repositories {
+				memo.Forget(u)
+			}
 			targets := interest.Match(ev)
 			var triggered []string
 			for _, i := range targets {
@@ -462,6 +509,9 @@ func isTerminal(w io.Writer) bool {
 // logResult logs one line per pass.
 func logResult(log *slog.Logger, res bot.Result) {
 	attrs := []any{"repository", res.Repository, "mode", string(res.Mode), "duration", res.Duration.Round(time.Millisecond).String()}
+	if res.Unchanged {
+		attrs = append(attrs, "unchanged", true)
+	}
 	if res.Plan != nil {
 		attrs = append(attrs, "changes", len(res.Plan.Changes), "problems", len(res.Plan.Problems))
 	}

@@ -42,6 +42,11 @@ func envInt(b *testing.B, name string, def int) int {
 // tick: CPU time of all processes (user+sys, steadier than wall on a
 // loaded machine), CPU per repository, the largest peak RSS of a process,
 // registry requests (and tag listings among them) and git requests.
+// Then the daemon's ticks, in one process per shard (cmd/fleettick): CPU
+// per repository of a tick without memory of the last pass and of one
+// with it (bot.Memo: every repository unchanged, none planned);
+// FLEET_CPUPROFILE=DIR writes a CPU profile of each process's ticks with
+// memory there.
 //
 //	FLEET_REPOS=1000 go test -run '^$' -bench '^BenchmarkFleet$' -benchtime 3x -timeout 60m ./test/bench/
 func BenchmarkFleet(b *testing.B) {
@@ -146,6 +151,79 @@ func BenchmarkFleet(b *testing.B) {
 			b.ReportMetric(float64(regRequests.Load())/n, "registry-req/tick")
 			b.ReportMetric(float64(tagLists.Load())/n, "tag-lists/tick")
 			b.ReportMetric(float64(git.Traffic().Requests)/n, "git-req/tick")
+		})
+	}
+	// The daemon's ticks: fleettick runs two ticks per process, the first
+	// without memory of a pass (run --once's work, without process
+	// start-up), the second with bot.Memo, where every repository is
+	// unchanged and is not planned.
+	tickBin := filepath.Join(b.TempDir(), "fleettick")
+	if out, err := exec.Command("go", "build", "-o", tickBin, "./cmd/fleettick").CombinedOutput(); err != nil {
+		b.Fatalf("go build fleettick: %v\n%s", err, out)
+	}
+	for _, shards := range []int{1, 4} {
+		name := "daemon-1-process"
+		if shards > 1 {
+			name = fmt.Sprintf("daemon-%d-shards", shards)
+		}
+		b.Run(name, func(b *testing.B) {
+			var cold, warm time.Duration
+			var rss int64
+			for b.Loop() {
+				var mu sync.Mutex
+				var wg sync.WaitGroup
+				unchanged := 0
+				for i := range shards {
+					wg.Go(func() {
+						args := []string{"-config", cfg, "-ticks", "2", "-shards", strconv.Itoa(shards), "-shard-index", strconv.Itoa(i)}
+						if d := os.Getenv("FLEET_CPUPROFILE"); d != "" {
+							args = append(args, "-cpuprofile", filepath.Join(d, fmt.Sprintf("%s-%d.pprof", name, i)))
+						}
+						cmd := exec.Command(tickBin, args...)
+						var stdout, stderr bytes.Buffer
+						cmd.Stdout, cmd.Stderr = &stdout, &stderr
+						cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+dir)
+						if err := cmd.Run(); err != nil {
+							b.Errorf("fleettick: %v\n%s", err, stderr.String())
+							return
+						}
+						mu.Lock()
+						defer mu.Unlock()
+						for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+							var t, n, u, f int
+							var ns int64
+							if _, err := fmt.Sscanf(line, "tick=%d repos=%d unchanged=%d failed=%d cpu_ns=%d", &t, &n, &u, &f, &ns); err != nil {
+								b.Errorf("fleettick printed %q: %v", line, err)
+								return
+							}
+							if f > 0 {
+								b.Errorf("fleettick shard %d tick %d: %d passes failed\n%s", i, t, f, stderr.String())
+							}
+							if t == 0 {
+								cold += time.Duration(ns)
+							} else {
+								warm += time.Duration(ns)
+								unchanged += u
+							}
+						}
+						rss = max(rss, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss)
+					})
+				}
+				wg.Wait()
+				if unchanged != repos {
+					b.Errorf("%d of %d repositories unchanged on the second tick, want all", unchanged, repos)
+				}
+				if b.Failed() {
+					b.FailNow()
+				}
+			}
+			b.StopTimer()
+			n := float64(b.N)
+			b.ReportMetric(float64(repos), "repos")
+			b.ReportMetric(cold.Seconds()*1000/n/float64(repos), "cpu-ms/repo-no-memo")
+			b.ReportMetric(warm.Seconds()*1000/n/float64(repos), "cpu-ms/repo-unchanged")
+			b.ReportMetric(warm.Seconds()/n, "cpu-s/unchanged-tick")
+			b.ReportMetric(float64(rss)/1024, "peak-RSS-MiB")
 		})
 	}
 }
