@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -61,6 +62,9 @@ func TestShardChecksCatch(t *testing.T) {
 		{"cronjob not once", checkShardedCronJob, edit{"cronjob/cronjob.yaml", "args: [run, --once,", "args: [run,"}, "--once"},
 		{"statefulset shard count differs", checkStatefulSet, edit{"statefulset/statefulset.yaml", "  replicas: 3", "  replicas: 4"}, "IMAGEBUMP_SHARDS"},
 		{"statefulset service not headless", checkStatefulSet, edit{"statefulset/service.yaml", "  clusterIP: None\n", ""}, "headless"},
+		{"statefulset forwards nothing", checkStatefulSet, edit{"statefulset/statefulset.yaml", "            - name: IMAGEBUMP_FORWARD_SECRET_FILE\n              value: /var/run/secrets/imagebump/forward/secret\n", ""}, "never forwarded"},
+		{"statefulset forwarding secret elsewhere", checkStatefulSet, edit{"statefulset/statefulset.yaml", "value: /var/run/secrets/imagebump/forward/secret", "value: /var/run/secrets/imagebump/git/token"}, "no key of Secret imagebump-forward"},
+		{"statefulset forwarding secret required", checkStatefulSet, edit{"statefulset/statefulset.yaml", "optional: true            # no forwarding without it", "optional: false"}, "read-only and optional"},
 		{"statefulset governed by another service", checkStatefulSet, edit{"statefulset/statefulset.yaml", "serviceName: imagebump-shards", "serviceName: imagebump"}, "serviceName"},
 		{"statefulset pod-index label not passed", checkStatefulSet, edit{"statefulset/statefulset.yaml", "metadata.labels['apps.kubernetes.io/pod-index']", "metadata.labels['app.kubernetes.io/name']"}, "POD_INDEX"},
 		{"statefulset pod name not passed", checkStatefulSet, edit{"statefulset/statefulset.yaml", "fieldPath: metadata.name", "fieldPath: metadata.namespace"}, "POD_NAME"},
@@ -286,13 +290,47 @@ func checkStatefulSet(t *testing.T, dir string) []string {
 		p.addf("the base holds %d Deployments, want 1", len(base.kinds["Deployment"]))
 		return p
 	}
+	// The forwarding secret: IMAGEBUMP_FORWARD_SECRET_FILE names a file
+	// of the optional Secret volume "forward", mounted read-only.
+	ctr := &pod.Spec.Containers[0]
+	file := ""
+	for _, e := range ctr.Env {
+		if e.Name == "IMAGEBUMP_FORWARD_SECRET_FILE" {
+			file = e.Value
+		}
+	}
+	mi := slices.IndexFunc(ctr.VolumeMounts, func(m volumeMount) bool { return m.Name == forwardVolume })
+	vi := slices.IndexFunc(pod.Spec.Volumes, func(v volume) bool { return v.Name == forwardVolume })
+	switch {
+	case file == "":
+		p.addf("%s: IMAGEBUMP_FORWARD_SECRET_FILE is not set: webhook events are never forwarded to their shard", statefulSetDir)
+	case mi < 0 || vi < 0 || pod.Spec.Volumes[vi].Secret == nil:
+		p.addf("%s: no Secret volume %q mounted for the forwarding secret", statefulSetDir, forwardVolume)
+	default:
+		m, v := ctr.VolumeMounts[mi], pod.Spec.Volumes[vi].Secret
+		if !m.ReadOnly || v.Optional == nil || !*v.Optional {
+			p.addf("%s: the forwarding Secret must be mounted read-only and optional", statefulSetDir)
+		}
+		if !slices.ContainsFunc(v.Items, func(k keyToPath) bool { return path.Join(m.MountPath, k.Path) == file }) {
+			p.addf("%s: IMAGEBUMP_FORWARD_SECRET_FILE %s is no key of Secret %s", statefulSetDir, file, v.SecretName)
+		}
+	}
+	if mi >= 0 {
+		ctr.VolumeMounts = slices.Delete(ctr.VolumeMounts, mi, mi+1)
+	}
+	if vi >= 0 {
+		pod.Spec.Volumes = slices.Delete(pod.Spec.Volumes, vi, vi+1)
+	}
 	want := decodeAs[deployment](t, base.kinds["Deployment"][0]).Spec.Template
-	pod.Spec.Containers[0].Env = withoutShardEnv(pod.Spec.Containers[0].Env)
+	ctr.Env = withoutShardEnv(ctr.Env)
 	if diff := cmp.Diff(want, pod); diff != "" {
-		p.addf("%s: the pod differs from the Deployment's beyond its env (-deployment +statefulset):\n%s", statefulSetDir, diff)
+		p.addf("%s: the pod differs from the Deployment's beyond its env and forwarding secret (-deployment +statefulset):\n%s", statefulSetDir, diff)
 	}
 	return p
 }
+
+// forwardVolume is the StatefulSet's volume of the forwarding secret.
+const forwardVolume = "forward"
 
 // withoutShardEnv is env less the variables that say a pod's shard, so
 // that a sharded pod compares equal to the plain one it extends.
@@ -300,7 +338,7 @@ func withoutShardEnv(env []envVar) []envVar {
 	var out []envVar
 	for _, e := range env {
 		switch e.Name {
-		case "IMAGEBUMP_SHARDS", bot.EnvJobCompletionIndex, bot.EnvPodIndex, bot.EnvPodName:
+		case "IMAGEBUMP_SHARDS", "IMAGEBUMP_FORWARD_SECRET_FILE", bot.EnvJobCompletionIndex, bot.EnvPodIndex, bot.EnvPodName:
 		default:
 			out = append(out, e)
 		}
