@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -66,6 +67,12 @@ func TestMakePackages(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := exec.Command("make", "-s", "--no-print-directory", "packages", "TEST_PACKAGES="+tc.packages)
 			cmd.Dir = dir
+			// Run under make test, the outer make's variables would make
+			// this one a sub-make (make[1]: …) with the outer flags.
+			cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
+				name, _, _ := strings.Cut(kv, "=")
+				return name == "MAKEFLAGS" || name == "MFLAGS" || name == "MAKELEVEL" || name == "MAKEOVERRIDES"
+			})
 			if os.Geteuid() == 0 {
 				cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: unprivileged.Nobody, Gid: unprivileged.Nobody, Groups: []uint32{}}}
 			}
