@@ -51,19 +51,17 @@ const (
 // dashboard is the last step of a pass: with the dashboard on, the
 // repository's dashboard issue is opened, or edited when its text
 // differs (nothing is written when it is equal); with it off, an open one
-// is closed. A repository without a forge has no dashboard.
-func (r *Runner) dashboard(ctx context.Context, repo config.Repository, d config.Dashboard, res *Result, log *slog.Logger) {
+// is closed. A repository without a forge has no dashboard. pf is the
+// pass's forge client, the one its pull requests were written with, so
+// the client's write spacing holds across both.
+func (r *Runner) dashboard(ctx context.Context, repo config.Repository, d config.Dashboard, res *Result, log *slog.Logger, pf *passForge) {
 	if repo.Forge.New == nil && r.Forge == nil {
 		if d.Enabled {
 			res.Dashboard = &DashboardResult{Action: DashboardNone, Error: "dashboard: the repository names no forge to hold the issue"}
 		}
 		return
 	}
-	open := r.Forge
-	if open == nil {
-		open = func(repo config.Repository) (pullrequest.Forge, error) { return OpenForge(repo, log) }
-	}
-	f, err := open(repo)
+	f, err := pf.get()
 	if err != nil {
 		if d.Enabled {
 			res.Dashboard = &DashboardResult{Action: DashboardNone, Error: fmt.Sprintf("dashboard: %v", err)}

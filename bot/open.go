@@ -51,6 +51,40 @@ func OpenForge(repo config.Repository, log *slog.Logger) (pullrequest.Forge, err
 	return k.New(repo.APIURL, repo.Owner+"/"+repo.Name, strings.TrimSpace(string(b)), log)
 }
 
+// passForge opens a repository's forge client at most once in a pass, for
+// the pull requests and the dashboard alike. A client spaces its own
+// writes (GitHub asks for a second between them), which holds only within
+// one client: a pass that opened a second one for the dashboard could
+// write to the forge twice within a second. The client is opened when
+// first needed, so a pass that needs none opens none.
+type passForge struct {
+	open   func() (pullrequest.Forge, error)
+	opened bool
+	forge  pullrequest.Forge
+	err    error
+}
+
+// passForge is the forge of repo for one pass: Runner.Forge, else
+// OpenForge with the pass's logger.
+func (r *Runner) passForge(repo config.Repository, log *slog.Logger) *passForge {
+	open := r.Forge
+	if open == nil {
+		open = func(repo config.Repository) (pullrequest.Forge, error) { return OpenForge(repo, log) }
+	}
+	return &passForge{open: func() (pullrequest.Forge, error) { return open(repo) }}
+}
+
+// get opens the client on the first call and returns that client, or
+// that error, on every call. A pass's steps run one after the other: it
+// is not safe for concurrent use.
+func (p *passForge) get() (pullrequest.Forge, error) {
+	if !p.opened {
+		p.forge, p.err = p.open()
+		p.opened = true
+	}
+	return p.forge, p.err
+}
+
 // checkForge validates a repository's policy files against its forge
 // kind's capabilities (config.CheckForge), run as soon as they are loaded,
 // before any registry is asked: a setting the forge cannot honour is an

@@ -48,7 +48,7 @@ type prWorkingCopy interface {
 // per group, built from the base branch, decided by the pure lifecycle
 // (pullrequest.Decide) and carried out unless this is a dry run. The
 // groups come from planGroups; this method does the I/O around it.
-func (r *Runner) pullRequests(ctx context.Context, reg sourcer, wc prWorkingCopy, repo config.Repository, st *Outcome, res *Result, log *slog.Logger) {
+func (r *Runner) pullRequests(ctx context.Context, reg sourcer, wc prWorkingCopy, repo config.Repository, st *Outcome, res *Result, log *slog.Logger, pf *passForge) {
 	if err := basesOutside(repo, st.PolicyFiles.PullRequests.BranchPrefix); err != nil {
 		res.Err = fmt.Errorf("pull requests: %w", err)
 		return
@@ -67,11 +67,7 @@ func (r *Runner) pullRequests(ctx context.Context, reg sourcer, wc prWorkingCopy
 		res.Err = fmt.Errorf("pull requests: %w", err)
 		return
 	}
-	open := r.Forge
-	if open == nil {
-		open = func(repo config.Repository) (pullrequest.Forge, error) { return OpenForge(repo, log) }
-	}
-	forge, err := open(repo)
+	forge, err := pf.get()
 	if err != nil {
 		res.Err = fmt.Errorf("pull requests: %w", err)
 		return

@@ -276,14 +276,15 @@ func (r *Runner) pass(ctx context.Context, reg passRegistry, repo config.Reposit
 		}
 	}
 	log.Debug("planned", "policyFiles", len(st.PolicyFiles.Files), "policies", len(st.Policies), "files", len(st.Patch.Files), "changes", len(st.Patch.Changes), "problems", len(st.Patch.Problems), "skipped", len(st.Patch.Skipped))
-	// 6. Write.
+	// 6. Write. One forge client serves the pass (see passForge).
+	pf := r.passForge(repo, log)
 	if repo.Mode == config.Push {
 		r.push(ctx, reg, wc, repo, st, &res, log)
 	} else {
-		r.pullRequests(ctx, reg, wc, repo, st, &res, log)
+		r.pullRequests(ctx, reg, wc, repo, st, &res, log, pf)
 	}
 	// 7. The dashboard issue shows what the pass did.
-	r.dashboard(ctx, repo, st.PolicyFiles.Dashboard, &res, log)
+	r.dashboard(ctx, repo, st.PolicyFiles.Dashboard, &res, log, pf)
 	if r.Memo != nil && res.Err == nil && ctx.Err() == nil {
 		r.Memo.remember(repo, wc.Dir(), synced.Head, st, &res)
 	}

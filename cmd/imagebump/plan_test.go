@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/imagebump/imagebump/gitwriter/pullrequest"
 	"github.com/imagebump/imagebump/patcher"
 	"github.com/imagebump/imagebump/problem"
 	"github.com/imagebump/imagebump/test/filetree"
@@ -83,7 +84,7 @@ func TestPlanAndApply(t *testing.T) {
 		Skipped:  []planSkipped{{File: "apps/values.yaml", Line: 5, Policy: "web", Current: "9.0.0", Selected: "1.10.0", Reason: "would downgrade"}},
 		Warnings: []patcher.Warning{},
 		// web changes two fields and refuses a downgrade of a third: changed.
-		Summary: planSummary{Defined: 3, Used: 3, Resolved: 2, Changed: 2, SkippedReasons: map[string]int{}, Failing: 1},
+		Summary: planSummary{Defined: 3, Used: 3, Resolved: 2, Changed: 2, SkippedReasons: map[pullrequest.SkipReason]int{}, Failing: 1},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("plan -o json (-want +got):\n%s", diff)
@@ -193,19 +194,19 @@ func TestPlanSummary(t *testing.T) {
 		{"every state", map[string]string{
 			".imagebump.yaml": pol("a", "b", "c", "d", "e"),
 			"m.yaml":          marker("a", "1.0.0") + marker("b", "2.0.0") + marker("c", "4.0.0") + marker("d", "1.0.0"),
-		}, planSummary{Defined: 5, Used: 4, Resolved: 3, Changed: 1, UpToDate: 1, Skipped: 1, SkippedReasons: map[string]int{"would downgrade": 1}, Failing: 1},
-			"Summary: 4 policies used by markers (5 defined); 3 resolved: 1 changed, 1 up to date, 1 skipped (would downgrade: 1); 1 failing."},
+		}, planSummary{Defined: 5, Used: 4, Resolved: 3, Changed: 1, UpToDate: 1, Skipped: 1, SkippedReasons: map[pullrequest.SkipReason]int{pullrequest.SkipDowngrade: 1}, Failing: 1},
+			"Summary: 4 policies used by markers (5 defined); 3 resolved: 1 changed, 1 up to date, 1 skipped (refused downgrade: 1); 1 failing."},
 		{"up to date", map[string]string{
 			".imagebump.yaml": pol("b"),
 			"m.yaml":          marker("b", "2.0.0"),
-		}, planSummary{Defined: 1, Used: 1, Resolved: 1, UpToDate: 1, SkippedReasons: map[string]int{}},
+		}, planSummary{Defined: 1, Used: 1, Resolved: 1, UpToDate: 1, SkippedReasons: map[pullrequest.SkipReason]int{}},
 			"Summary: 1 policy used by markers (1 defined); 1 resolved: 1 up to date."},
 		{"no marker", map[string]string{
 			".imagebump.yaml": pol("a", "b"),
 			"m.yaml":          "image: x\n",
-		}, planSummary{Defined: 2, SkippedReasons: map[string]int{}},
+		}, planSummary{Defined: 2, SkippedReasons: map[pullrequest.SkipReason]int{}},
 			"Summary: no marker uses any of the 2 policies defined."},
-		{"no policy file", map[string]string{"m.yaml": "image: x\n"}, planSummary{SkippedReasons: map[string]int{}},
+		{"no policy file", map[string]string{"m.yaml": "image: x\n"}, planSummary{SkippedReasons: map[pullrequest.SkipReason]int{}},
 			"Summary: no policy is defined (no policy file, or only empty ones)."},
 	}
 	for _, tc := range tests {
@@ -245,7 +246,7 @@ func TestPlanJSONInvalidPolicyFile(t *testing.T) {
 			{File: ".imagebump.yaml", Line: 2, Message: `policy "web": semver: a policy needs exactly one of semver, alphabetical, numerical, track; it has none`},
 			{File: ".imagebump.yaml", Line: 4, Message: `unknown field "semvar"`},
 		},
-		Summary: planSummary{SkippedReasons: map[string]int{}}}
+		Summary: planSummary{SkippedReasons: map[pullrequest.SkipReason]int{}}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("plan -o json (-want +got):\n%s", diff)
 	}

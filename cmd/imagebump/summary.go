@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/imagebump/imagebump/bot"
+	"github.com/imagebump/imagebump/gitwriter/pullrequest"
+	"github.com/imagebump/imagebump/patcher"
 )
 
 // planSummary counts what a plan did with each policy, so that "No
@@ -25,15 +27,18 @@ type planSummary struct {
 	// UpToDate have every field at the selected value already.
 	UpToDate int `json:"upToDate"`
 	// Skipped change nothing and leave at least one field as it is (a
-	// refused downgrade); SkippedReasons counts them by reason.
-	Skipped        int            `json:"skipped"`
-	SkippedReasons map[string]int `json:"skippedReasons"`
+	// refused downgrade); SkippedReasons counts them by reason, keyed by
+	// the skip vocabulary's stable identifiers ("refused-downgrade"), the
+	// ones run's logs and the status carry, never by words that may be
+	// reworded.
+	Skipped        int                            `json:"skipped"`
+	SkippedReasons map[pullrequest.SkipReason]int `json:"skippedReasons"`
 	// Failing could not be resolved (a registry, no matching tag).
 	Failing int `json:"failing"`
 }
 
 func newPlanSummary(o *bot.Outcome) planSummary {
-	s := planSummary{SkippedReasons: map[string]int{}}
+	s := planSummary{SkippedReasons: map[pullrequest.SkipReason]int{}}
 	if o.PolicyFiles != nil {
 		s.Defined = len(o.PolicyFiles.Policies)
 	}
@@ -41,10 +46,10 @@ func newPlanSummary(o *bot.Outcome) planSummary {
 	for _, c := range o.Patch.Changes {
 		changed[c.Policy] = true
 	}
-	skipped := map[string][]string{} // policy → reasons
+	skipped := map[string][]pullrequest.SkipReason{} // policy → reasons
 	for _, sk := range o.Patch.Skipped {
-		if !slices.Contains(skipped[sk.Policy], sk.Reason) {
-			skipped[sk.Policy] = append(skipped[sk.Policy], sk.Reason)
+		if r := skipReason(sk.Reason); !slices.Contains(skipped[sk.Policy], r) {
+			skipped[sk.Policy] = append(skipped[sk.Policy], r)
 		}
 	}
 	s.Used = len(o.Policies)
@@ -69,6 +74,17 @@ func newPlanSummary(o *bot.Outcome) planSummary {
 	return s
 }
 
+// skipReason is the skip vocabulary's identifier for a reason patcher
+// gives in words. A reason patcher may add later without one here gets
+// its words made into an identifier ("would downgrade" →
+// "would-downgrade"), so the JSON keys stay free of spaces.
+func skipReason(patcherReason string) pullrequest.SkipReason {
+	if patcherReason == patcher.ReasonDowngrade {
+		return pullrequest.SkipDowngrade
+	}
+	return pullrequest.SkipReason(strings.ReplaceAll(patcherReason, " ", "-"))
+}
+
 // printSummary writes the summary line that ends plan's text report.
 func printSummary(out io.Writer, s planSummary) {
 	fmt.Fprintln(out)
@@ -90,7 +106,7 @@ func printSummary(out io.Writer, s planSummary) {
 	if s.Skipped > 0 {
 		var reasons []string
 		for _, r := range slices.Sorted(maps.Keys(s.SkippedReasons)) {
-			reasons = append(reasons, fmt.Sprintf("%s: %d", r, s.SkippedReasons[r]))
+			reasons = append(reasons, fmt.Sprintf("%s: %d", r.Text(), s.SkippedReasons[r]))
 		}
 		parts = append(parts, fmt.Sprintf("%d skipped (%s)", s.Skipped, strings.Join(reasons, ", ")))
 	}

@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	gh "github.com/google/go-github/v60/github"
 
@@ -322,29 +321,10 @@ func refusedWith(err error, text string) bool {
 	return false
 }
 
-// cutNote ends a body cut to MaxBody.
-const cutNote = "\n\n… (imagebump cut this description: GitHub takes at most 65,536 characters; the branch holds every change)\n\n"
-
 // capBody cuts a body longer than MaxBody characters to fit, keeping its
 // end from the hidden marker on (which the bot reads back) and saying
 // that it was cut.
-func capBody(body string) string {
-	if utf8.RuneCountInString(body) <= MaxBody {
-		return body
-	}
-	tail := ""
-	if i := strings.LastIndex(body, "<!--"); i >= 0 && utf8.RuneCountInString(body[i:]) < MaxBody/2 {
-		tail = body[i:]
-	}
-	keep := MaxBody - utf8.RuneCountInString(cutNote) - utf8.RuneCountInString(tail)
-	head := []rune(body[:len(body)-len(tail)])
-	head = head[:min(len(head), keep)]
-	// Cut at a line's end, so the table loses whole rows.
-	if i := strings.LastIndex(string(head), "\n"); i > 0 {
-		return string(head)[:i] + cutNote + tail
-	}
-	return string(head) + cutNote + tail
-}
+func capBody(body string) string { return forge.CapBody(body, MaxBody, "GitHub") }
 
 // Label adds labels to a pull request.
 func (c *Client) Label(ctx context.Context, number int, labels []string) error {

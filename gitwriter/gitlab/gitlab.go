@@ -19,8 +19,21 @@ import (
 )
 
 // DefaultRateLimitWait is how long to wait on a 429 that names neither
-// Retry-After nor RateLimit-Reset: GitLab's limits are per minute.
+// Retry-After nor RateLimit-Reset: GitLab's limits are counted per
+// minute ("requests per period", with a period of 60 seconds by default:
+// docs.gitlab.com/administration/settings/user_and_ip_rate_limits/), so a
+// minute always reaches a fresh window.
 const DefaultRateLimitWait = time.Minute
+
+// MaxDescription is the longest merge request description GitLab takes,
+// in characters ("Limited to 1,048,576 characters", GitLab's merge
+// requests API documentation); a longer one is cut to it, keeping the
+// hidden marker.
+const MaxDescription = 1048576
+
+// capDescription cuts a description above MaxDescription to fit, keeping
+// the hidden marker and saying that it was cut.
+func capDescription(body string) string { return forge.CapBody(body, MaxDescription, "GitLab") }
 
 // DraftPrefix is what GitLab reads as "this merge request is a draft" in a
 // title; its create API has no draft field.
@@ -32,6 +45,7 @@ type Client struct {
 	project string
 	log     *slog.Logger
 	sleep   func(context.Context, time.Duration) error
+	now     func() time.Time
 	// users caches username → user ID for the client's life: one pass.
 	users map[string]int64
 }
@@ -78,20 +92,27 @@ func New(apiURL, path, token string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gitlab: %w", err)
 	}
-	return &Client{gl: c, project: path, users: map[string]int64{}, log: o.Logger, sleep: o.Sleep}, nil
+	return &Client{gl: c, project: path, users: map[string]int64{}, log: o.Logger, sleep: o.Sleep, now: o.Now}, nil
 }
 
+// WithClock replaces what the client reads the time from to compute a
+// rate limit's wait from RateLimit-Reset (default: time.Now).
+func WithClock(now func() time.Time) Option { return rest.WithClock(now) }
+
 // wrap says what was being done and turns GitLab's 429 into
-// pullrequest.RateLimitError so the lifecycle waits it out.
-func wrap(err error, format string, args ...any) error {
+// pullrequest.RateLimitError so the lifecycle waits it out within the
+// pass's budget.
+func (c *Client) wrap(err error, format string, args ...any) error {
 	if err == nil {
 		return nil
 	}
 	err = fmt.Errorf(format+": %w", append(args, err)...)
 	var er *gl.ErrorResponse
 	if errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == http.StatusTooManyRequests {
-		// Retry-After, else RateLimit-Reset, else DefaultRateLimitWait.
-		return &pullrequest.RateLimitError{RetryAfter: rest.RetryAfter(er.Response.Header, time.Now(), DefaultRateLimitWait), Err: err}
+		// Retry-After, else RateLimit-Reset (a 429 means the window is
+		// spent, whatever RateLimit-Remaining says), else
+		// DefaultRateLimitWait.
+		return &pullrequest.RateLimitError{RetryAfter: rest.RetryAfterRefused(er.Response.Header, c.now(), DefaultRateLimitWait), Err: err}
 	}
 	return err
 }
@@ -160,7 +181,7 @@ func (c *Client) PullRequests(ctx context.Context, branch string) ([]pullrequest
 		return int(resp.NextPage), nil
 	})
 	if err != nil {
-		return nil, wrap(err, "listing merge requests of %s from %s", c.project, branch)
+		return nil, c.wrap(err, "listing merge requests of %s from %s", c.project, branch)
 	}
 	return out, nil
 }
@@ -184,7 +205,7 @@ func (c *Client) Comments(ctx context.Context, number int) ([]string, error) {
 		return int(resp.NextPage), nil
 	})
 	if err != nil {
-		return nil, wrap(err, "listing notes of %s!%d", c.project, number)
+		return nil, c.wrap(err, "listing notes of %s!%d", c.project, number)
 	}
 	return out, nil
 }
@@ -196,11 +217,11 @@ func (c *Client) Create(ctx context.Context, pr pullrequest.NewPullRequest) (pul
 	if base == "" {
 		p, _, err := c.gl.Projects.GetProject(c.project, nil, c.ctx(ctx))
 		if err != nil {
-			return pullrequest.PullRequest{}, wrap(err, "reading the default branch of %s", c.project)
+			return pullrequest.PullRequest{}, c.wrap(err, "reading the default branch of %s", c.project)
 		}
 		base = p.DefaultBranch
 	}
-	title := pr.Title
+	title, body := pr.Title, capDescription(pr.Body)
 	if pr.Draft {
 		title = DraftPrefix + title
 	}
@@ -208,13 +229,13 @@ func (c *Client) Create(ctx context.Context, pr pullrequest.NewPullRequest) (pul
 	for retry := 0; ; retry++ {
 		var err error
 		mr, _, err = c.gl.MergeRequests.CreateMergeRequest(c.project, &gl.CreateMergeRequestOptions{
-			Title: &title, Description: &pr.Body, SourceBranch: &pr.Head, TargetBranch: &base,
+			Title: &title, Description: &body, SourceBranch: &pr.Head, TargetBranch: &base,
 		}, c.ctx(ctx))
 		if err == nil {
 			break
 		}
 		if retry >= createRetries || !sourceMissing(err) {
-			return pullrequest.PullRequest{}, wrap(err, "opening a merge request on %s from %s", c.project, pr.Head)
+			return pullrequest.PullRequest{}, c.wrap(err, "opening a merge request on %s from %s", c.project, pr.Head)
 		}
 		// The branch was pushed just now; GitLab sees it shortly.
 		if err := c.sleep(ctx, time.Second<<retry); err != nil {
@@ -248,7 +269,7 @@ func sourceMissing(err error) bool {
 func (c *Client) Label(ctx context.Context, number int, labels []string) error {
 	add := gl.LabelOptions(labels)
 	_, _, err := c.gl.MergeRequests.UpdateMergeRequest(c.project, int64(number), &gl.UpdateMergeRequestOptions{AddLabels: &add}, c.ctx(ctx))
-	return wrap(err, "labelling %s!%d", c.project, number)
+	return c.wrap(err, "labelling %s!%d", c.project, number)
 }
 
 // RequestReviews adds users, by username, to a merge request's reviewers.
@@ -263,7 +284,7 @@ func (c *Client) RequestReviews(ctx context.Context, number int, users, teams []
 	}
 	mr, _, err := c.gl.MergeRequests.GetMergeRequest(c.project, int64(number), nil, c.ctx(ctx))
 	if err != nil {
-		return wrap(err, "reading the reviewers of %s!%d", c.project, number)
+		return c.wrap(err, "reading the reviewers of %s!%d", c.project, number)
 	}
 	var ids []int64
 	for _, r := range mr.Reviewers {
@@ -280,7 +301,7 @@ func (c *Client) RequestReviews(ctx context.Context, number int, users, teams []
 	}
 	updated, _, err := c.gl.MergeRequests.UpdateMergeRequest(c.project, int64(number), &gl.UpdateMergeRequestOptions{ReviewerIDs: &ids}, c.ctx(ctx))
 	if err != nil {
-		return wrap(err, "requesting reviews on %s!%d", c.project, number)
+		return c.wrap(err, "requesting reviews on %s!%d", c.project, number)
 	}
 	// GitLab Free keeps one reviewer and drops, silently, users who
 	// cannot read the merge request: those left out are reported to the
@@ -304,7 +325,7 @@ func (c *Client) userID(ctx context.Context, username string) (int64, error) {
 	}
 	us, _, err := c.gl.Users.ListUsers(&gl.ListUsersOptions{Username: &username}, c.ctx(ctx))
 	if err != nil {
-		return 0, wrap(err, "looking up GitLab user %s", username)
+		return 0, c.wrap(err, "looking up GitLab user %s", username)
 	}
 	for _, u := range us {
 		if strings.EqualFold(u.Username, username) {
@@ -316,11 +337,14 @@ func (c *Client) userID(ctx context.Context, username string) (int64, error) {
 }
 
 // Edit replaces a merge request's title and description. A draft keeps its
-// draft prefix: the lifecycle's titles never carry one.
+// draft prefix: the lifecycle's titles never carry one. A description cut
+// to MaxDescription reads back unlike the one the lifecycle rendered; it
+// is only written when the merge request does not carry it already, so
+// an oversized description causes no write on every pass.
 func (c *Client) Edit(ctx context.Context, number int, title, body string) error {
 	mr, _, err := c.gl.MergeRequests.GetMergeRequest(c.project, int64(number), nil, c.ctx(ctx))
 	if err != nil {
-		return wrap(err, "reading %s!%d", c.project, number)
+		return c.wrap(err, "reading %s!%d", c.project, number)
 	}
 	// The prefix the title carries, which is all GitLab 13.x shows of a
 	// draft (it has no draft field), else DraftPrefix for a draft.
@@ -329,19 +353,26 @@ func (c *Client) Edit(ctx context.Context, number int, title, body string) error
 	} else if mr.Draft {
 		title = DraftPrefix + title
 	}
+	if capped := capDescription(body); capped != body {
+		body = capped
+		if mr.Title == title && strings.ReplaceAll(mr.Description, "\r\n", "\n") == body {
+			return nil
+		}
+	}
 	_, _, err = c.gl.MergeRequests.UpdateMergeRequest(c.project, int64(number), &gl.UpdateMergeRequestOptions{Title: &title, Description: &body}, c.ctx(ctx))
-	return wrap(err, "editing %s!%d", c.project, number)
+	return c.wrap(err, "editing %s!%d", c.project, number)
 }
 
 // Close closes a merge request unmerged and replaces its description, in
 // one call.
 func (c *Client) Close(ctx context.Context, number int, body string) error {
+	body = capDescription(body)
 	_, _, err := c.gl.MergeRequests.UpdateMergeRequest(c.project, int64(number), &gl.UpdateMergeRequestOptions{StateEvent: gl.Ptr("close"), Description: &body}, c.ctx(ctx))
-	return wrap(err, "closing %s!%d", c.project, number)
+	return c.wrap(err, "closing %s!%d", c.project, number)
 }
 
 // Comment adds a note to a merge request.
 func (c *Client) Comment(ctx context.Context, number int, body string) error {
 	_, _, err := c.gl.Notes.CreateMergeRequestNote(c.project, int64(number), &gl.CreateMergeRequestNoteOptions{Body: &body}, c.ctx(ctx))
-	return wrap(err, "commenting on %s!%d", c.project, number)
+	return c.wrap(err, "commenting on %s!%d", c.project, number)
 }

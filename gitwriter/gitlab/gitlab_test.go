@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -280,5 +281,96 @@ func TestReviewersGitLabFree(t *testing.T) {
 	pr := s.PullRequest(1)
 	if !cmp.Equal(pr.Reviewers, []string{"alice"}) || !cmp.Equal(refused.Refused, []string{"`bob`"}) || len(pr.Comments) != 0 {
 		t.Errorf("reviewers %q, refused %q, comments %q; want alice kept, bob reported, no comment from the client", pr.Reviewers, refused.Refused, pr.Comments)
+	}
+}
+
+// TestRateLimitWaits checks the wait a GitLab 429 asks for: Retry-After,
+// else RateLimit-Reset read on the client's clock, else
+// DefaultRateLimitWait; and that Observe waits it out within the pass's
+// budget, or fails the group when the budget is shorter.
+func TestRateLimitWaits(t *testing.T) {
+	now := time.Date(2026, 1, 1, 10, 0, 15, 0, time.UTC)
+	for _, tc := range []struct {
+		name  string
+		limit func(s *gitlabfake.Server)
+		want  func(s *gitlabfake.Server) time.Duration
+	}{
+		{"Retry-After", func(s *gitlabfake.Server) { s.RateLimit(1, 7) }, func(*gitlabfake.Server) time.Duration { return 7 * time.Second }},
+		{"no Retry-After: the reset", func(s *gitlabfake.Server) { s.RateLimit(1, -1) }, func(s *gitlabfake.Server) time.Duration { return s.Reset().Sub(now) + time.Second }},
+		{"no header at all: the default", func(s *gitlabfake.Server) { s.RateLimitBare(1) }, func(*gitlabfake.Server) time.Duration { return DefaultRateLimitWait }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := fixture(t)
+			s.UseClock(func() time.Time { return now })
+			c, err := New(s.URL, "group/sub/fleet", "tok", WithClock(func() time.Time { return now }))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tc.want(s)
+			tc.limit(s)
+			_, err = c.PullRequests(context.Background(), "imagebump/web")
+			var rl *pullrequest.RateLimitError
+			if !errors.As(err, &rl) || rl.RetryAfter != want {
+				t.Fatalf("err = %v, want a RateLimitError of %s", err, want)
+			}
+
+			// Within the budget the lifecycle waits and goes on.
+			tc.limit(s)
+			var slept []time.Duration
+			sleep := func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }
+			groups := []pullrequest.Group{{Name: "web", Branch: "imagebump/web"}}
+			_, failed := pullrequest.Observe(context.Background(), c, groups, nil, pullrequest.WithSleep(sleep), pullrequest.WithMaxWait(want))
+			if len(failed) != 0 || !cmp.Equal(slept, []time.Duration{want}) {
+				t.Errorf("within a budget of %s: failed %v, slept %v, want one wait of %s", want, failed, slept, want)
+			}
+			// Beyond it the group fails without waiting.
+			tc.limit(s)
+			slept = nil
+			_, failed = pullrequest.Observe(context.Background(), c, groups, nil, pullrequest.WithSleep(sleep), pullrequest.WithMaxWait(want-time.Second))
+			if len(failed) != 1 || len(slept) != 0 {
+				t.Errorf("beyond the budget: failed %v, slept %v, want the group failed and no wait", failed, slept)
+			}
+		})
+	}
+}
+
+// TestDescriptionCapped checks that a description above GitLab's limit is
+// cut to fit on create, edit and close, keeping the hidden marker, and
+// that editing with the same oversized description writes nothing.
+func TestDescriptionCapped(t *testing.T) {
+	ctx := context.Background()
+	s, c := fixture(t)
+	marker := pullrequest.Marker{Group: "all", Versions: []pullrequest.Version{{Policy: "web", Image: "web", From: "1", To: "2"}}}.String()
+	row := "| `web` | `1` | `2` | `app.yaml` | `web` |\n"
+	body := "imagebump updates the images of group `all`.\n\n" + strings.Repeat(row, gitlabfake.MaxDescription/len(row)+10) + "\n" + marker + "\n"
+	created, err := c.Create(ctx, pullrequest.NewPullRequest{Head: "imagebump/web", Base: "main", Title: "t", Body: body})
+	if err != nil {
+		t.Fatalf("Create with a %d-character description: %v", len(body), err)
+	}
+	got := s.PullRequest(created.Number).Body
+	if n := utf8.RuneCountInString(got); n > gitlabfake.MaxDescription {
+		t.Errorf("description of %d characters, want at most %d", n, gitlabfake.MaxDescription)
+	}
+	if m, ok := pullrequest.ParseMarker(got); !ok || m.Group != "all" {
+		t.Errorf("marker lost from the cut description: %v", ok)
+	}
+	if !strings.Contains(got, "imagebump cut this description: GitLab takes at most 1,048,576 characters") {
+		t.Error("the cut description does not say it was cut")
+	}
+	before := len(s.Writes())
+	if err := c.Edit(ctx, created.Number, "t", body); err != nil {
+		t.Fatal(err)
+	}
+	if w := s.Writes()[before:]; len(w) != 0 {
+		t.Errorf("editing with the same oversized description wrote %+v", w)
+	}
+	if err := c.Edit(ctx, created.Number, "new title", body+"x"); err != nil {
+		t.Fatal(err)
+	}
+	if pr := s.PullRequest(created.Number); pr.Title != "new title" || utf8.RuneCountInString(pr.Body) > gitlabfake.MaxDescription {
+		t.Errorf("after an edit: title %q, %d characters", pr.Title, utf8.RuneCountInString(pr.Body))
+	}
+	if err := c.Close(ctx, created.Number, body); err != nil {
+		t.Fatalf("Close with an oversized description: %v", err)
 	}
 }

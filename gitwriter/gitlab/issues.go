@@ -25,7 +25,7 @@ func (c *Client) OpenIssues(ctx context.Context) ([]forge.Issue, error) {
 		return int(resp.NextPage), nil
 	})
 	if err != nil {
-		return nil, wrap(err, "listing open issues of %s", c.project)
+		return nil, c.wrap(err, "listing open issues of %s", c.project)
 	}
 	return out, nil
 }
@@ -34,7 +34,7 @@ func (c *Client) OpenIssues(ctx context.Context) ([]forge.Issue, error) {
 func (c *Client) CreateIssue(ctx context.Context, title, body string) (forge.Issue, error) {
 	i, _, err := c.gl.Issues.CreateIssue(c.project, &gl.CreateIssueOptions{Title: &title, Description: &body}, c.ctx(ctx))
 	if err != nil {
-		return forge.Issue{}, wrap(err, "opening an issue on %s", c.project)
+		return forge.Issue{}, c.wrap(err, "opening an issue on %s", c.project)
 	}
 	return issue(i), nil
 }
@@ -47,7 +47,7 @@ func (c *Client) EditIssue(ctx context.Context, number int, title, body string, 
 		opts.StateEvent = gl.Ptr("close")
 	}
 	_, _, err := c.gl.Issues.UpdateIssue(c.project, int64(number), opts, c.ctx(ctx))
-	return wrap(err, "editing issue #%d of %s", number, c.project)
+	return c.wrap(err, "editing issue #%d of %s", number, c.project)
 }
 
 func issue(i *gl.Issue) forge.Issue {

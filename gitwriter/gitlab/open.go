@@ -38,7 +38,7 @@ func (c *Client) OpenPullRequests(ctx context.Context) ([]pullrequest.PullReques
 		return int(resp.NextPage), nil
 	})
 	if err != nil {
-		return nil, wrap(err, "listing the open merge requests of %s", c.project)
+		return nil, c.wrap(err, "listing the open merge requests of %s", c.project)
 	}
 	return out, nil
 }

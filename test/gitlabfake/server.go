@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/imagebump/imagebump/test/forgefake"
 )
@@ -37,6 +38,8 @@ type Server struct {
 	// The strict behaviours below are switched by their methods; routes
 	// read them under mu (routes also run under the Store's lock).
 	mu       sync.Mutex
+	now      func() time.Time
+	used     int64
 	lag      forgefake.PushLag
 	free     bool
 	legacy13 bool
@@ -93,7 +96,8 @@ func New(t testing.TB, gitDir, path, base string) *Server {
 	deny := func(w http.ResponseWriter) {
 		forgefake.WriteJSON(w, http.StatusUnauthorized, map[string]string{"message": "401 Unauthorized"})
 	}
-	srv := httptest.NewServer(s.Handler(auth, deny, s.serve))
+	s.now = time.Now
+	srv := httptest.NewServer(s.rateHeaders(s.Handler(auth, deny, s.serve)))
 	t.Cleanup(srv.Close)
 	s.URL = srv.URL + "/api/v4"
 	return s
@@ -103,16 +107,102 @@ func New(t testing.TB, gitDir, path, base string) *Server {
 // neither as PRIVATE-TOKEN nor as a bearer token.
 func (s *Server) RequireToken(token string) { s.token.Store(&token) }
 
-// RateLimit answers the next n requests with GitLab's 429, Retry-After:
-// retryAfter seconds and the matching RateLimit-Reset.
+// RateLimitLimit is the requests a minute the fake's RateLimit-* headers
+// allow: GitLab.com's limit for authenticated API traffic.
+const RateLimitLimit = 2000
+
+// MaxDescription is the longest merge request description GitLab takes,
+// in characters: "description: … Limited to 1,048,576 characters" (GitLab's
+// merge requests API documentation, docs.gitlab.com/api/merge_requests/).
+// A longer one is refused with 400.
+const MaxDescription = 1048576
+
+// UseClock makes the fake read the time from now (default: time.Now) for
+// its RateLimit-* headers, so a test on a clock of its own knows the
+// reset they name.
+func (s *Server) UseClock(now func() time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now = now
+}
+
+// Reset is when the fake's rate-limit window ends, as its RateLimit-Reset
+// header says: the end of the current minute.
+func (s *Server) Reset() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reset()
+}
+
+func (s *Server) reset() time.Time { return s.now().Truncate(time.Minute).Add(time.Minute) }
+
+// rateHeaders adds the RateLimit-* headers GitLab.com sends on every API
+// answer ("The following example headers are included for all API
+// requests: RateLimit-Limit, RateLimit-Observed, RateLimit-Remaining,
+// RateLimit-Reset, RateLimit-ResetTime", docs.gitlab.com/user/gitlab_com/,
+// "Rate limits on GitLab.com"): a per-minute window that resets at the
+// end of the current minute, with the requests counted since the fake
+// started.
+func (s *Server) rateHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.used++
+		used, reset := s.used, s.reset()
+		s.mu.Unlock()
+		h := w.Header()
+		h.Set("RateLimit-Limit", strconv.Itoa(RateLimitLimit))
+		h.Set("RateLimit-Observed", strconv.FormatInt(used, 10))
+		h.Set("RateLimit-Remaining", strconv.FormatInt(max(RateLimitLimit-used, 1), 10))
+		h.Set("RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10))
+		h.Set("RateLimit-ResetTime", reset.UTC().Format(http.TimeFormat))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// RateLimit answers the next n requests with GitLab's 429 "Retry later",
+// the window spent (RateLimit-Remaining 0) and Retry-After: retryAfter
+// seconds; a negative retryAfter sends no Retry-After, leaving
+// RateLimit-Reset, the end of the window, as the only hint (GitLab sends
+// Retry-After only from some of its limiters; gitlab-org/gitlab#365728
+// reports 429s on GitLab.com without it).
 func (s *Server) RateLimit(n, retryAfter int) {
 	s.Limit(n, func(w http.ResponseWriter) {
-		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
-		w.Header().Set("RateLimit-Reset", strconv.FormatInt(time.Now().Add(time.Duration(retryAfter)*time.Second).Unix(), 10))
-		w.Header().Set("Content-Type", "text/plain")
-		w.WriteHeader(http.StatusTooManyRequests)
-		fmt.Fprintln(w, "Retry later")
+		h := w.Header()
+		if retryAfter >= 0 {
+			h.Set("Retry-After", strconv.Itoa(retryAfter))
+		}
+		h.Set("RateLimit-Observed", strconv.Itoa(RateLimitLimit+1))
+		h.Set("RateLimit-Remaining", "0")
+		tooMany(w)
 	})
+}
+
+// RateLimitBare answers the next n requests with a 429 that carries no
+// Retry-After and no RateLimit-* header at all, as GitLab.com's 429s
+// have been seen to (gitlab-org/gitlab#365728, gitlab-org/gitlab-ce#41308).
+func (s *Server) RateLimitBare(n int) {
+	s.Limit(n, func(w http.ResponseWriter) {
+		for _, k := range []string{"RateLimit-Limit", "RateLimit-Observed", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-ResetTime"} {
+			w.Header().Del(k)
+		}
+		tooMany(w)
+	})
+}
+
+func tooMany(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(http.StatusTooManyRequests)
+	fmt.Fprintln(w, "Retry later")
+}
+
+// descriptionTooLong answers GitLab's refusal of a description above
+// MaxDescription characters and reports whether it did.
+func descriptionTooLong(w http.ResponseWriter, description string) bool {
+	if utf8.RuneCountInString(description) <= MaxDescription {
+		return false
+	}
+	forgefake.WriteJSON(w, http.StatusBadRequest, map[string]any{"message": map[string][]string{"description": {fmt.Sprintf("is too long (maximum is %d characters)", MaxDescription)}}})
+	return true
 }
 
 // ClosePath is the path of the request that closes (and edits) merge
@@ -337,6 +427,9 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		forgefake.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "title, source_branch, target_branch are missing"})
 		return
 	}
+	if descriptionTooLong(w, req.Description) {
+		return
+	}
 	head, ok := s.Ref(req.SourceBranch)
 	if ok && s.lag.Lagging(req.SourceBranch, head) {
 		forgefake.WriteJSON(w, http.StatusBadRequest, map[string]any{"message": map[string][]string{"source_branch": {"does not exist"}}})
@@ -404,6 +497,9 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, pr *forgefake.Pu
 		TargetBranch *string         `json:"target_branch"`
 	}
 	if !forgefake.Decode(w, r, &req) {
+		return
+	}
+	if req.Description != nil && descriptionTooLong(w, *req.Description) {
 		return
 	}
 	if req.TargetBranch != nil && *req.TargetBranch != pr.Base {

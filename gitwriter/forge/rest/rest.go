@@ -78,6 +78,21 @@ func NewOptions(opts []Option) Options {
 // seconds) when no request is left or the count is not given; else
 // fallback, the forge's documented default.
 func RetryAfter(h http.Header, now time.Time, fallback time.Duration) time.Duration {
+	remaining := header(h, "X-RateLimit-Remaining", "RateLimit-Remaining")
+	return retryAfter(h, now, fallback, remaining == "" || remaining == "0")
+}
+
+// RetryAfterRefused reads how long an answer that refused the request for
+// its rate limit (GitLab's 429) asks to wait: Retry-After when present;
+// else the reset time whatever count of requests is said to be left (the
+// refusal itself says the window is spent: GitLab's counts may describe
+// another of its limits than the one that refused); else fallback.
+func RetryAfterRefused(h http.Header, now time.Time, fallback time.Duration) time.Duration {
+	return retryAfter(h, now, fallback, true)
+}
+
+// retryAfter is RetryAfter, taking the reset time only when useReset.
+func retryAfter(h http.Header, now time.Time, fallback time.Duration, useReset bool) time.Duration {
 	if v := h.Get("Retry-After"); v != "" {
 		if s, err := strconv.Atoi(v); err == nil && s >= 0 {
 			return time.Duration(s) * time.Second
@@ -86,8 +101,8 @@ func RetryAfter(h http.Header, now time.Time, fallback time.Duration) time.Durat
 			return max(t.Sub(now), 0)
 		}
 	}
-	reset, remaining := header(h, "X-RateLimit-Reset", "RateLimit-Reset"), header(h, "X-RateLimit-Remaining", "RateLimit-Remaining")
-	if s, err := strconv.ParseInt(reset, 10, 64); err == nil && (remaining == "" || remaining == "0") {
+	reset := header(h, "X-RateLimit-Reset", "RateLimit-Reset")
+	if s, err := strconv.ParseInt(reset, 10, 64); err == nil && useReset {
 		return max(time.Unix(s, 0).Sub(now), 0) + time.Second
 	}
 	return fallback

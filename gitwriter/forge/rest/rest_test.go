@@ -36,6 +36,29 @@ func TestRetryAfter(t *testing.T) {
 	}
 }
 
+// TestRetryAfterRefused checks the rule for GitLab's 429: the reset time
+// counts even when the headers say requests are left.
+func TestRetryAfterRefused(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	const fallback = time.Minute
+	for _, tc := range []struct {
+		name   string
+		header http.Header
+		want   time.Duration
+	}{
+		{"Retry-After wins over the reset", http.Header{"Retry-After": {"5"}, "Ratelimit-Reset": {"1700000030"}}, 5 * time.Second},
+		{"reset with requests said left", http.Header{"Ratelimit-Reset": {"1700000030"}, "Ratelimit-Remaining": {"1500"}}, 31 * time.Second},
+		{"reset with none left", http.Header{"Ratelimit-Reset": {"1700000030"}, "Ratelimit-Remaining": {"0"}}, 31 * time.Second},
+		{"nothing", http.Header{}, fallback},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := RetryAfterRefused(tc.header, now, fallback); got != tc.want {
+				t.Errorf("RetryAfterRefused = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestPages(t *testing.T) {
 	var seen []int
 	err := Pages(1, func(page int) (int, error) {
