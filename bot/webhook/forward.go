@@ -106,20 +106,8 @@ func (h *ForwardHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the forwarding secret cannot be read", http.StatusInternalServerError)
 		return
 	}
-	limit := h.MaxBody
-	if limit <= 0 {
-		limit = DefaultMaxBody
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		count(TooLarge)
-		http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
-		return
-	case err != nil:
-		count(BadRequest)
-		http.Error(w, "reading the request body failed", http.StatusBadRequest)
+	body, ok := readBody(w, r, h.MaxBody, count)
+	if !ok {
 		return
 	}
 	sig, found := strings.CutPrefix(r.Header.Get(ForwardSignatureHeader), "sha256=")

@@ -64,20 +64,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the webhook secret cannot be read", http.StatusInternalServerError)
 		return
 	}
-	limit := h.MaxBody
-	if limit <= 0 {
-		limit = DefaultMaxBody
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		count(TooLarge)
-		http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
-		return
-	case err != nil:
-		count(BadRequest)
-		http.Error(w, "reading the request body failed", http.StatusBadRequest)
+	body, ok := readBody(w, r, h.MaxBody, count)
+	if !ok {
 		return
 	}
 	if err := Verify(s, r.Header, pathSecret, body, secret); err != nil {
@@ -103,4 +91,26 @@ func (h *Handler) secret(s Source) ([]byte, bool, error) {
 		return nil, false, nil
 	}
 	return h.Secret(s)
+}
+
+// readBody reads r's body, at most limit bytes (DefaultMaxBody when 0 or
+// less). When it cannot, it answers (413 for a body over the limit, 400
+// otherwise), counts the result and returns false.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64, count func(result string)) ([]byte, bool) {
+	if limit <= 0 {
+		limit = DefaultMaxBody
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		count(TooLarge)
+		http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+		return nil, false
+	case err != nil:
+		count(BadRequest)
+		http.Error(w, "reading the request body failed", http.StatusBadRequest)
+		return nil, false
+	}
+	return body, true
 }
