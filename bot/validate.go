@@ -25,9 +25,10 @@ type Validation struct {
 }
 
 // Validate checks the policy files and markers of the checkout at root
-// without contacting a registry. The error is for a root that cannot be
-// read at all.
-func Validate(ctx context.Context, root string, opts ...config.LoadOption) (*Validation, error) {
+// without contacting a registry. Manifests larger than maxFileSize (0:
+// patcher.DefaultMaxFileSize) are not read, as in a pass. The error is for
+// a root that cannot be read at all.
+func Validate(ctx context.Context, root string, maxFileSize int64, opts ...config.LoadOption) (*Validation, error) {
 	v := &Validation{}
 	// What the policy files say even where they are invalid, so that one
 	// run reports every problem: an unknown field does not hide a marker
@@ -40,7 +41,7 @@ func Validate(ctx context.Context, root string, opts ...config.LoadOption) (*Val
 	if len(d.Problems) == 0 {
 		v.Policies = d.Policies
 	}
-	scan, err := patcher.ScanDir(ctx, root, nil)
+	scan, err := patcher.ScanDir(ctx, root, nil, patcher.WithMaxFileSize(maxFileSize))
 	if err != nil {
 		return nil, err
 	}

@@ -129,7 +129,7 @@ func TestExamplesValidate(t *testing.T) {
 				t.Fatalf("imagebump validate %s: %v\n%s", dir, err, out)
 			}
 
-			v, err := bot.Validate(context.Background(), dir)
+			v, err := bot.Validate(context.Background(), dir, 0)
 			if err != nil {
 				t.Fatal(err)
 			}

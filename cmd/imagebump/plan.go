@@ -24,9 +24,11 @@ type planConfig struct {
 	output   string
 	exitCode bool
 	noFlux   bool // do not read Flux image automation objects
-	write    bool // apply: write the files
-	registry registryFlags
-	log      *slog.Logger
+	// maxFileSize is --max-file-size: manifests above it are not read.
+	maxFileSize sizeFlag
+	write       bool // apply: write the files
+	registry    registryFlags
+	log         *slog.Logger
 }
 
 func newPlanCommand() *cobra.Command {
@@ -51,6 +53,7 @@ is still reported); 2 bad usage or an invalid policy file; 3 with
 	f.StringVarP(&cfg.output, "output", "o", "text", "output format: text or json")
 	f.BoolVar(&cfg.exitCode, "exit-code", false, "exit 3 when there are changes and nothing failed")
 	f.BoolVar(&cfg.noFlux, "no-flux", false, "do not read Flux ImageRepository, ImagePolicy and ImageUpdateAutomation objects")
+	f.Var(&cfg.maxFileSize, "max-file-size", maxFileSizeUsage)
 	cfg.registry.add(f)
 	return cmd
 }
@@ -75,6 +78,7 @@ Exit status as for plan, without 3; 1 when any file was not written.`,
 	f := cmd.Flags()
 	f.StringVarP(&cfg.output, "output", "o", "text", "output format: text or json")
 	f.BoolVar(&cfg.noFlux, "no-flux", false, "do not read Flux ImageRepository, ImagePolicy and ImageUpdateAutomation objects")
+	f.Var(&cfg.maxFileSize, "max-file-size", maxFileSizeUsage)
 	cfg.registry.add(f)
 	return cmd
 }
@@ -99,7 +103,7 @@ func runPlan(ctx context.Context, out io.Writer, cfg planConfig) error {
 	if err != nil {
 		return err
 	}
-	rv := &bot.Resolver{}
+	rv := &bot.Resolver{MaxFileSize: int64(cfg.maxFileSize)}
 	if cfg.noFlux {
 		rv.Load = []config.LoadOption{config.WithoutFlux()}
 	}

@@ -27,6 +27,8 @@ type validateConfig struct {
 	forge string
 	// noFlux skips Flux image objects.
 	noFlux bool
+	// maxFileSize is --max-file-size: manifests above it are not read.
+	maxFileSize sizeFlag
 }
 
 func newValidateCommand() *cobra.Command {
@@ -65,6 +67,7 @@ file (without --allow-empty); 2 any problem.`,
 	cmd.Flags().BoolVar(&cfg.allowEmpty, "allow-empty", false, "exit 0 when DIR holds no policy file")
 	cmd.Flags().StringVar(&cfg.forge, "forge", "", "check pull request settings against this forge: "+strings.Join(forges.All().Names(), ", "))
 	cmd.Flags().BoolVar(&cfg.noFlux, "no-flux", false, "do not read Flux ImageRepository, ImagePolicy and ImageUpdateAutomation objects")
+	cmd.Flags().Var(&cfg.maxFileSize, "max-file-size", maxFileSizeUsage)
 	return cmd
 }
 
@@ -85,7 +88,7 @@ func runValidate(ctx context.Context, out io.Writer, cfg validateConfig) error {
 	if cfg.noFlux {
 		opts = append(opts, config.WithoutFlux())
 	}
-	v, err := bot.Validate(ctx, dir, opts...)
+	v, err := bot.Validate(ctx, dir, int64(cfg.maxFileSize), opts...)
 	if err != nil {
 		return &exitError{code: exitInvalid, err: err}
 	}
