@@ -59,7 +59,7 @@ func TestCurrentValues(t *testing.T) {
 		{File: "apps/api.yaml", Line: 4, Policy: "api", Field: "digest", Value: "sha256:" + strings.Repeat("a", 64)},
 		{File: "apps/web.yaml", Line: 2, Policy: "web", Field: "ref", Value: "ghcr.io/acme/web:1.4.2"},
 	}
-	if diff := cmp.Diff(want, currentValues(context.Background(), tree, pols)); diff != "" {
+	if diff := cmp.Diff(want, currentValues(tree, pols)); diff != "" {
 		t.Errorf("current values (-want +got):\n%s", diff)
 	}
 }

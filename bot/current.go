@@ -1,9 +1,6 @@
 package bot
 
 import (
-	"context"
-	"strings"
-
 	"github.com/imagebump/imagebump/config"
 	"github.com/imagebump/imagebump/patcher"
 )
@@ -17,31 +14,15 @@ type Value struct {
 	Value  string `json:"value"`
 }
 
-// probeTarget is a target no manifest holds, so planning against it turns
-// every marked field into a change whose Old is the value the patcher read
-// (quotes taken off, as it parses them): the current values, with file
-// and line, without a reader of our own.
-var probeTarget = patcher.Target{
-	Image:  "imagebump.invalid/probe",
-	Tag:    "imagebump-probe",
-	Digest: "sha256:" + strings.Repeat("0", 64),
-}
-
 // currentValues lists the values the markers of known policies mark in
-// tree, sorted by file and line. It plans in memory; nothing is written.
-func currentValues(ctx context.Context, tree *patcher.Tree, pols *config.Policies) []Value {
-	t := patcher.Targets{}
-	for _, p := range pols.Policies {
-		pt := probeTarget
-		t[p.Name()] = &pt
-	}
-	plan, err := tree.Plan(ctx, t)
-	if err != nil {
-		return nil
-	}
-	out := make([]Value, 0, len(plan.Changes))
-	for _, c := range plan.Changes {
-		out = append(out, Value{File: c.File, Line: c.Line, Policy: c.Policy, Field: string(c.Field), Value: c.Old})
+// tree, sorted by file and line, as the patcher's scan reads them.
+func currentValues(tree *patcher.Tree, pols *config.Policies) []Value {
+	var out []Value
+	for _, m := range tree.Scan().Markers {
+		if pols.Lookup(m.Policy) == nil {
+			continue
+		}
+		out = append(out, Value{File: m.File, Line: m.Line, Policy: m.Policy, Field: string(m.Field), Value: m.Value})
 	}
 	return out
 }

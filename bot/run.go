@@ -308,7 +308,7 @@ func (r *Runner) plan(ctx context.Context, reg Registry, root string, repo confi
 		return nil, err
 	}
 	res.Policies, res.Plan = o.Policies, o.Patch
-	res.Current = currentValues(ctx, o.Tree, o.PolicyFiles)
+	res.Current = currentValues(o.Tree, o.PolicyFiles)
 	return o, nil
 }
 

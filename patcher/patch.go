@@ -41,6 +41,9 @@ type Marker struct {
 	Column int // 1-based column of the marked value, in characters
 	Policy string
 	Field  Field
+	// Value is the marked scalar's value (quotes taken off, as Change.Old
+	// has it), filled by Scan; References leaves it empty.
+	Value string
 }
 
 // Change is one rewritten value. Old and New are the values, not their
@@ -405,7 +408,7 @@ func (w *walker) walk(n *yaml.Node, isKey, inFlow bool) {
 		}
 		line, col := w.lines.position(w.src, start)
 		w.found = append(w.found, found{
-			marker: Marker{File: w.file, Line: line, Column: col, Policy: policy, Field: field},
+			marker: Marker{File: w.file, Line: line, Column: col, Policy: policy, Field: field, Value: n.Value},
 			node:   n, start: start, end: end, inFlow: inFlow,
 		})
 	}
