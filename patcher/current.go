@@ -15,10 +15,50 @@ import "bytes"
 // FuzzPatch checks that on every input that parses the shortcut agrees with
 // the full path.
 func current(src []byte, t Targets) bool {
+	s := summarize(src)
+	return s.current(t)
+}
+
+// summary is what current needs of a file, taken without parsing it: the
+// marker of each simple line that mentions $imagepolicy, and whether every
+// such line is simple. A Tree keeps it instead of the file's content.
+type summary struct {
+	simple  bool
+	markers []quick
+}
+
+// quick is the marker of one simple line and the value it marks.
+type quick struct {
+	policy string
+	field  Field
+	value  string
+}
+
+// current is current(src, t) for the src the summary was taken of.
+func (s summary) current(t Targets) bool {
+	if !s.simple {
+		return false
+	}
+	for _, q := range s.markers {
+		tg, known := t[q.policy]
+		if !known {
+			return false
+		}
+		if v := want(tg, q.field); v != "" && v != q.value {
+			return false
+		}
+	}
+	return true
+}
+
+// summarize takes the summary of src. Its strings are copies: it keeps
+// nothing of src alive.
+func summarize(src []byte) summary {
+	s := summary{simple: true}
 	for rest := src; ; {
 		i := bytes.Index(rest, markerBytes)
 		if i < 0 {
-			return true
+			return s
 		}
 		start := bytes.LastIndexAny(rest[:i], "\r\n") + 1
 		end := i + bytes.IndexAny(rest[i:], "\r\n")
@@ -29,20 +69,26 @@ func current(src []byte, t Targets) bool {
 		if start == 0 && len(rest) == len(src) {
 			line = bytes.TrimPrefix(line, bom)
 		}
-		if !currentLine(line, t) {
-			return false
+		q, marked, ok := simpleLine(line)
+		if !ok {
+			return summary{}
+		}
+		if marked {
+			s.markers = append(s.markers, q)
 		}
 		rest = rest[end:]
 	}
 }
 
-// currentLine checks one line for current.
-func currentLine(line []byte, t Targets) bool {
+// simpleLine reads one line for summarize: ok is false when the line is
+// not simple; marked is whether its comment is a marker, q that marker
+// and the value it marks.
+func simpleLine(line []byte) (q quick, marked, ok bool) {
 	// Other line breaks (NEL, LS, PS) and tabs are rare enough to leave to
 	// the parser.
 	if bytes.IndexByte(line, '\t') >= 0 || bytes.Contains(line, []byte("\u0085")) ||
 		bytes.Contains(line, []byte("\u2028")) || bytes.Contains(line, []byte("\u2029")) {
-		return false
+		return quick{}, false, false
 	}
 	p := 0
 	for p < len(line) && line[p] == ' ' {
@@ -70,20 +116,20 @@ func currentLine(line []byte, t Targets) bool {
 		}
 	}
 	if !structured || p >= len(line) {
-		return false
+		return quick{}, false, false
 	}
 	var value []byte
 	switch c := line[p]; {
 	case c == '\'':
 		end := bytes.IndexByte(line[p+1:], '\'')
 		if end < 0 || p+2+end < len(line) && line[p+2+end] == '\'' {
-			return false // unterminated, or an '' escape: let the parser decode it
+			return quick{}, false, false // unterminated, or an '' escape: let the parser decode it
 		}
 		value, p = line[p+1:p+1+end], p+2+end
 	case c == '"':
 		end := bytes.IndexByte(line[p+1:], '"')
 		if end < 0 || bytes.IndexByte(line[p+1:p+1+end], '\\') >= 0 {
-			return false
+			return quick{}, false, false
 		}
 		value, p = line[p+1:p+1+end], p+2+end
 	case isKeyStart(c):
@@ -93,33 +139,28 @@ func currentLine(line []byte, t Targets) bool {
 		}
 		value, p = line[p:end], end
 		if bytes.ContainsAny(value, ",[]{}#") || bytes.Contains(value, []byte(": ")) || bytes.HasSuffix(value, []byte(":")) {
-			return false
+			return quick{}, false, false
 		}
 	default:
-		return false
+		return quick{}, false, false
 	}
 	for p < len(line) && line[p] == ' ' {
 		p++
 	}
 	if p == len(line) {
-		return true // no comment: $imagepolicy is inside the value
+		return quick{}, false, true // no comment: $imagepolicy is inside the value
 	}
 	if line[p] != '#' || p > 0 && line[p-1] != ' ' {
-		return false
+		return quick{}, false, false
 	}
 	policy, field, err := parseMarker(string(bytes.TrimRight(line[p:], " ")))
 	if err == errNotMarker {
-		return true
+		return quick{}, false, true
 	}
 	if err != nil {
-		return false
+		return quick{}, false, false
 	}
-	tg, known := t[policy]
-	if !known {
-		return false
-	}
-	v := want(tg, field)
-	return v == "" || v == string(value)
+	return quick{policy: policy, field: field, value: string(value)}, true, true
 }
 
 func isKeyStart(c byte) bool {

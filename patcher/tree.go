@@ -3,23 +3,31 @@ package patcher
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"slices"
+	"sync"
+	"unique"
 
 	"github.com/imagebump/imagebump/problem"
 )
 
 // Tree is the YAML files of a directory tree (or of paths under it), read
 // once: a pass learns which policies the markers use (References), then
-// plans (Plan), without walking and reading the tree twice. Only the
-// contents of files that mention $imagepolicy are kept, with the warnings
-// of every file; a 5,000-file tree takes a few megabytes at most. A Tree
-// is what the disk held when it was read: Plan does not read files again,
-// but Plan.Write still checks each file against the disk before replacing
-// it. A Tree is safe for concurrent use.
+// plans (Plan), without walking the tree twice. A Tree keeps no file's
+// content, so that its memory follows the number of files, not their
+// size: of each file that mentions $imagepolicy it keeps its markers as
+// References finds them, what Plan needs to tell without parsing that the
+// file is current (see Apply), and its length and SHA-256; of every file,
+// its warnings. Scan, and Plan for a file that is not current, read the
+// file again, and a file whose content is no longer what the tree read is
+// a Problem of theirs, never scanned or planned: a Tree is what the disk
+// held when it was read. Plan.Write checks each file against the disk
+// once more before replacing it. A Tree is safe for concurrent use.
 type Tree struct {
 	root      string
 	files     []treeFile        // in path order
@@ -31,10 +39,42 @@ type Tree struct {
 // treeFile is one YAML file of a Tree.
 type treeFile struct {
 	name     string
-	src      []byte // nil unless the file mentions $imagepolicy
+	marked   *markedFile // nil unless the file mentions $imagepolicy
 	problem  *problem.Problem
 	warnings []Warning
 }
+
+// markedFile is what a Tree keeps of a file that mentions $imagepolicy.
+type markedFile struct {
+	size    int64
+	sum     [sha256.Size]byte
+	refs    []ref
+	summary summary
+}
+
+// ref is a Marker as References finds it, without the file's name.
+type ref struct {
+	line   int
+	policy string
+	field  Field
+}
+
+// intern makes the strings of m that repeat from file to file (policy
+// names, values) share their memory with every other file's.
+func (m *markedFile) intern() {
+	for i := range m.refs {
+		m.refs[i].policy = unique.Make(m.refs[i].policy).Value()
+	}
+	m.summary.markers = slices.Clip(m.summary.markers)
+	for i := range m.summary.markers {
+		q := &m.summary.markers[i]
+		q.policy, q.value = unique.Make(q.policy).Value(), unique.Make(q.value).Value()
+	}
+}
+
+// errChanged is the error of a file whose content is no longer what the
+// tree read.
+var errChanged = errors.New("the file changed on disk while the pass ran; it is not planned (run again)")
 
 // ReadTree reads the files PlanDir would read: every *.yaml and *.yml file
 // under root, or under the given paths (relative to root, which they may
@@ -88,8 +128,12 @@ func readTree(ctx context.Context, root string, paths []string, lint bool, o opt
 			return
 		}
 		if bytes.Contains(src, markerBytes) {
-			// Never nil, even when empty: nil means unmarked.
-			f.src = append(make([]byte, 0, len(src)), src...)
+			m := &markedFile{size: int64(len(src)), sum: sha256.Sum256(src), summary: summarize(src)}
+			for _, r := range References(name, src) {
+				m.refs = append(m.refs, ref{line: r.Line, policy: r.Policy, field: r.Field})
+			}
+			m.intern()
+			f.marked = m
 		}
 		if lint {
 			f.warnings = Lint(name, src)
@@ -110,19 +154,28 @@ func (t *Tree) Root() string { return t.root }
 func (t *Tree) References() []Marker {
 	var refs []Marker
 	for _, f := range t.files {
-		if f.src != nil {
-			refs = append(refs, References(f.name, f.src)...)
+		if f.marked != nil {
+			for _, r := range f.marked.refs {
+				refs = append(refs, Marker{File: f.name, Line: r.line, Policy: r.policy, Field: r.field})
+			}
 		}
 	}
 	return refs
 }
 
 // Scan lists the markers of the tree, with the problems that do not depend
-// on which policies exist, and the warnings.
+// on which policies exist, and the warnings. It reads every marked file
+// again.
 func (t *Tree) Scan() *ScanResult {
+	r := t.opener()
+	defer r.close()
 	// Without a context to stop it, each cannot fail.
-	w, _ := t.each(context.Background(), func(f *treeFile) fileResult {
-		m, p := Scan(f.name, f.src)
+	w, _ := t.each(context.Background(), func(wk *worker, f *treeFile) fileResult {
+		src, _, err := t.reread(wk, r, f)
+		if err != nil {
+			return fileResult{problems: []problem.Problem{{File: f.name, Message: err.Error()}}}
+		}
+		m, p := Scan(f.name, src)
 		return fileResult{markers: m, problems: p}
 	})
 	s := &ScanResult{}
@@ -134,25 +187,29 @@ func (t *Tree) Scan() *ScanResult {
 }
 
 // Plan applies targets to the tree's files and returns what would change,
-// as PlanDir does, without reading them again. The mode of a changed file
-// is the one it has on disk now. It may be called more than once, with
-// different targets.
+// as PlanDir does. A file that is current (see Apply) is not read again;
+// any other marked file is. The mode of a changed file is the one it has
+// on disk then. It may be called more than once, with different targets.
 func (t *Tree) Plan(ctx context.Context, targets Targets) (*Plan, error) {
-	w, err := t.each(ctx, func(f *treeFile) fileResult {
-		res := Apply(f.name, f.src, targets)
+	r := t.opener()
+	defer r.close()
+	w, err := t.each(ctx, func(wk *worker, f *treeFile) fileResult {
+		if f.marked.summary.current(targets) {
+			return fileResult{}
+		}
+		src, mode, err := t.reread(wk, r, f)
+		if err != nil {
+			return fileResult{problems: []problem.Problem{{File: f.name, Message: err.Error()}}}
+		}
+		res, _ := applyParsed(f.name, src, targets)
 		fr := fileResult{problems: res.Problems, skipped: res.Skipped, changes: res.Changes}
 		if res.Changed() {
-			// Old is the tree's own copy, not another: a write pass
-			// then holds each changed file twice (old and new), not
-			// three times. Capped, so an append cannot reach the tree.
-			fr.change = &FileChange{Path: f.name, Old: slices.Clip(f.src), New: res.Out, Changes: res.Changes}
+			// src is the worker's buffer, reused for the next file.
+			fr.change = &FileChange{Path: f.name, Mode: mode, Old: bytes.Clone(src), New: res.Out, Changes: res.Changes}
 		}
 		return fr
 	})
 	if err != nil {
-		return nil, err
-	}
-	if err := t.modes(w.files); err != nil {
 		return nil, err
 	}
 	p := &Plan{Root: t.root, Leftovers: w.leftovers}
@@ -167,53 +224,89 @@ func (t *Tree) Plan(ctx context.Context, targets Targets) (*Plan, error) {
 	return p, nil
 }
 
-// modes sets the Mode of every planned change from the disk; a file that
-// cannot be stat'ed any more is a problem instead of a change.
-func (t *Tree) modes(files []fileResult) error {
-	var r *os.Root
-	defer func() {
-		if r != nil {
-			r.Close()
-		}
-	}()
-	for i := range files {
-		fr := &files[i]
-		if fr.change == nil {
-			continue
-		}
-		if r == nil {
-			var err error
-			if r, err = os.OpenRoot(t.root); err != nil {
-				return fmt.Errorf("opening %s: %w", t.root, err)
-			}
-		}
-		fi, err := r.Lstat(filepath.FromSlash(fr.change.Path))
-		if err != nil {
-			*fr = fileResult{problems: []problem.Problem{{File: fr.change.Path, Message: err.Error()}}, warnings: fr.warnings}
-			continue
-		}
-		fr.change.Mode = fi.Mode()
+// reread reads the marked file f again through wk, with its mode now, and
+// checks that it is what the tree read. The content is wk's buffer: it
+// is valid until wk reads another file.
+func (t *Tree) reread(wk *worker, r *opener, f *treeFile) ([]byte, fs.FileMode, error) {
+	root, err := r.open()
+	if err != nil {
+		return nil, 0, err
 	}
-	return nil
+	dir, err := wk.dir(root, path.Dir(f.name))
+	if err != nil {
+		return nil, 0, fmt.Errorf("reading: %w", err)
+	}
+	m := f.marked
+	src, mode, err := wk.reread(dir, path.Base(f.name), m.size)
+	switch {
+	case errors.Is(err, errChanged):
+		return nil, 0, err
+	case err != nil:
+		return nil, 0, fmt.Errorf("reading: %w", err)
+	case int64(len(src)) != m.size || sha256.Sum256(src) != m.sum:
+		return nil, 0, errChanged
+	}
+	return src, mode, nil
+}
+
+// opener opens a tree's root once, when a file is first read again: a
+// plan with nothing to do touches no disk.
+type opener struct {
+	root string
+	once sync.Once
+	r    *os.Root
+	err  error
+}
+
+func (t *Tree) opener() *opener { return &opener{root: t.root} }
+
+func (o *opener) open() (*os.Root, error) {
+	o.once.Do(func() {
+		o.r, o.err = os.OpenRoot(o.root)
+		if o.err != nil {
+			o.err = fmt.Errorf("opening %s: %w", o.root, o.err)
+		}
+	})
+	return o.r, o.err
+}
+
+func (o *opener) close() {
+	if o.r != nil {
+		o.r.Close()
+	}
 }
 
 // each runs fn on every marked file of the tree, concurrently, and gathers
 // the results in path order with the tree's problems and warnings.
-func (t *Tree) each(ctx context.Context, fn func(f *treeFile) fileResult) (walkResult, error) {
-	w := walkResult{files: make([]fileResult, len(t.files)), problems: t.problems, warnings: t.warnings, leftovers: t.leftovers}
-	err := parallel(ctx, len(t.files), func(_ *worker, i int) {
+func (t *Tree) each(ctx context.Context, fn func(w *worker, f *treeFile) fileResult) (walkResult, error) {
+	// A result for each file that has one, in path order: a pointer per
+	// file, not a result, so that a tree of files with nothing to say
+	// costs little.
+	results := make([]*fileResult, len(t.files))
+	err := parallel(ctx, len(t.files), func(wk *worker, i int) {
 		f := &t.files[i]
-		if f.problem != nil {
-			w.files[i].problems = []problem.Problem{*f.problem}
-			return
+		var r fileResult
+		switch {
+		case f.problem != nil:
+			r.problems = []problem.Problem{*f.problem}
+		case f.marked != nil:
+			r = fn(wk, f)
+			r.warnings = f.warnings
+		default:
+			r.warnings = f.warnings
 		}
-		if f.src != nil {
-			w.files[i] = fn(f)
+		if !r.empty() {
+			results[i] = &r
 		}
-		w.files[i].warnings = f.warnings
 	})
 	if err != nil {
 		return walkResult{}, err
+	}
+	w := walkResult{problems: t.problems, warnings: t.warnings, leftovers: t.leftovers}
+	for _, r := range results {
+		if r != nil {
+			w.files = append(w.files, *r)
+		}
 	}
 	return w, nil
 }

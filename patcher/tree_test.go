@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -197,18 +199,24 @@ func compareTree(t *testing.T, root string, targets Targets) {
 	}
 }
 
-// TestTreePlanChecksDisk checks that a Tree is a snapshot only of contents:
-// Plan takes each changed file's mode from the disk as it is then, and
-// Write refuses a file that changed on disk since the tree was read.
+// TestTreePlanChecksDisk checks that a Tree is a snapshot of contents
+// that keeps none of them: Plan reads a marked file again, takes its mode
+// from the disk as it is then, and reports a file edited since the tree
+// was read as a problem instead of planning it; Scan does the same; and
+// Write refuses a file edited since it was planned.
 func TestTreePlanChecksDisk(t *testing.T) {
 	ctx := context.Background()
-	root := filetree.Write(t, map[string]string{"a.yaml": marked, "b.yaml": marked})
+	root := filetree.Write(t, map[string]string{"a.yaml": marked, "b.yaml": marked, "c.yaml": marked})
 	tree, err := ReadTree(ctx, root, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	must(t, os.Chmod(filepath.Join(root, "a.yaml"), 0o600))
-	edited := "# edited by hand\n" + marked
+	// Same length, other bytes: only the checksum tells.
+	edited := strings.Replace(marked, "1.0.0", "1.0.1", 1)
+	if len(edited) != len(marked) || edited == marked {
+		t.Fatalf("the edit must keep the length and change the content: %q", edited)
+	}
 	must(t, os.WriteFile(filepath.Join(root, "b.yaml"), []byte(edited), 0o644))
 	plan, err := tree.Plan(ctx, testTargets())
 	if err != nil {
@@ -218,12 +226,22 @@ func TestTreePlanChecksDisk(t *testing.T) {
 	for _, f := range plan.Files {
 		modes[f.Path] = f.Mode.Perm()
 	}
-	if diff := cmp.Diff(map[string]fs.FileMode{"a.yaml": 0o600, "b.yaml": 0o644}, modes); diff != "" {
+	if diff := cmp.Diff(map[string]fs.FileMode{"a.yaml": 0o600, "c.yaml": 0o644}, modes); diff != "" {
 		t.Errorf("planned modes (-want +got):\n%s", diff)
 	}
+	wantProblems := []problem.Problem{{File: "b.yaml", Message: errChanged.Error()}}
+	if diff := cmp.Diff(wantProblems, plan.Problems); diff != "" {
+		t.Errorf("Plan problems (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantProblems, tree.Scan().Problems); diff != "" {
+		t.Errorf("Scan problems (-want +got):\n%s", diff)
+	}
+
+	// Edited after the plan: Write leaves it and writes the others.
+	must(t, os.WriteFile(filepath.Join(root, "c.yaml"), []byte(edited), 0o644))
 	results, err := plan.Write(ctx)
 	if err == nil {
-		t.Fatal("Write over a file edited since the tree was read succeeded")
+		t.Fatal("Write over a file edited since it was planned succeeded")
 	}
 	got := map[string]string{}
 	for _, r := range results {
@@ -232,11 +250,41 @@ func TestTreePlanChecksDisk(t *testing.T) {
 			got[r.Path] = r.Err.Error()
 		}
 	}
-	if diff := cmp.Diff(map[string]string{"a.yaml": "written", "b.yaml": "the file changed since it was planned"}, got); diff != "" {
+	if diff := cmp.Diff(map[string]string{"a.yaml": "written", "c.yaml": "the file changed since it was planned"}, got); diff != "" {
 		t.Errorf("Write results (-want +got):\n%s", diff)
 	}
-	if b, err := os.ReadFile(filepath.Join(root, "b.yaml")); err != nil || string(b) != edited {
-		t.Errorf("b.yaml = %q, %v; want the hand edit kept", b, err)
+	for _, name := range []string{"b.yaml", "c.yaml"} {
+		if b, err := os.ReadFile(filepath.Join(root, name)); err != nil || string(b) != edited {
+			t.Errorf("%s = %q, %v; want the hand edit kept", name, b, err)
+		}
+	}
+}
+
+// TestTreeKeepsNoContent checks that a Tree does not hold the contents of
+// the files it read: its memory follows their number, not their size.
+func TestTreeKeepsNoContent(t *testing.T) {
+	const files = 40
+	big := marked + "# " + strings.Repeat("x", 256<<10) + "\n"
+	tree := map[string]string{}
+	for i := range files {
+		tree[fmt.Sprintf("f%02d.yaml", i)] = big
+	}
+	root := filetree.Write(t, tree)
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	tr, err := ReadTree(context.Background(), root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(tr)
+	if grew, read := int64(after.HeapAlloc)-int64(before.HeapAlloc), int64(files*len(big)); grew > read/10 {
+		t.Errorf("the heap holds %d bytes more with a tree of %d bytes of files read", grew, read)
+	}
+	if n := len(tr.References()); n != files {
+		t.Errorf("the tree kept %d references, want %d", n, files)
 	}
 }
 

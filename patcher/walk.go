@@ -40,9 +40,8 @@ type Plan struct {
 	Leftovers []string
 }
 
-// FileChange is the new content of one file. Old, the content planned
-// from, may share memory with the Tree it was planned from and with other
-// plans of that Tree: read it, never modify it.
+// FileChange is the new content of one file. Old is the content it was
+// planned from.
 type FileChange struct {
 	Path    string      // relative to the root, with forward slashes
 	Mode    fs.FileMode // when planned; Write keeps the mode the file has then
@@ -61,8 +60,12 @@ type fileResult struct {
 	warnings []Warning
 }
 
-// walkResult is what eachFile found: a result per file in path order, and
-// what the walk itself met.
+func (r *fileResult) empty() bool {
+	return r.change == nil && len(r.markers) == 0 && len(r.problems) == 0 && len(r.skipped) == 0 && len(r.changes) == 0 && len(r.warnings) == 0
+}
+
+// walkResult is what Tree.each found: the result of each file that has
+// one, in path order, and what the walk itself met.
 type walkResult struct {
 	files     []fileResult
 	problems  []problem.Problem // directories that could not be read
@@ -161,7 +164,8 @@ var ErrInterrupted = errors.New("interrupted before it was written")
 // Write removes the Leftovers and writes the planned files, and returns a
 // result for each file, in the order of Files. Each file is replaced
 // atomically (a temporary file in the same directory, renamed over it) and
-// keeps its mode; a file whose content is no longer the planned Old is not
+// keeps its mode; on Linux the temporary file is, where it can be, the
+// inode an earlier rename of the pass replaced (see writeFile); a file whose content is no longer the planned Old is not
 // overwritten. A file that cannot be written does not stop the others, but
 // once ctx is done no further file is started. The error joins every
 // failure; it is nil when every file was written. Files are not synced to
@@ -193,9 +197,11 @@ func (p *Plan) Write(ctx context.Context) ([]WriteResult, error) {
 	_ = parallel(ctx, len(p.Files), func(w *worker, i int) {
 		started[i] = true
 		f := &p.Files[i]
-		dir, err := w.dir(r, path.Dir(f.Path))
+		w.root = r
+		dirName := path.Dir(f.Path)
+		dir, err := w.dir(r, dirName)
 		if err == nil {
-			err = writeFile(dir, path.Base(f.Path), f)
+			err = w.writeFile(dir, dirName, path.Base(f.Path), f)
 		}
 		results[i].Err = err
 	})
@@ -256,8 +262,15 @@ func removeLeftover(r *os.Root, name string) error {
 	return err
 }
 
-// writeFile replaces name in dir with f.New, if it still holds f.Old.
-func writeFile(dir *os.Root, name string, f *FileChange) error {
+// writeFile replaces the file dirName/name, open as dir, with f.New, if it
+// still holds f.Old: it writes f.New to a temporary file in dir and
+// renames that over name. Where the platform allows (see reusable), the
+// inode being replaced is kept, by a hard link under a new temporary name,
+// as the temporary file of the worker's next write, moved to that write's
+// directory when it is another: a write pass then allocates about one
+// inode per worker instead of one per file, which on some file systems
+// costs more than everything else a write does.
+func (w *worker) writeFile(dir *os.Root, dirName, name string, f *FileChange) error {
 	fi, err := dir.Lstat(name)
 	if err != nil {
 		return err
@@ -275,26 +288,80 @@ func writeFile(dir *os.Root, name string, f *FileChange) error {
 		return errors.New("the file changed since it was planned")
 	}
 	mode := fi.Mode().Perm()
-	tmp := tempName()
-	w, err := dir.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	tmp, out, err := w.temp(dir, dirName, fi)
 	if err != nil {
 		return err
 	}
-	_, err = w.Write(f.New)
+	_, err = out.WriteAt(f.New, 0)
 	if err == nil {
-		// OpenFile's mode is subject to the umask; keep the file's own.
-		err = w.Chmod(mode)
+		// A reused inode may hold more than f.New.
+		err = out.Truncate(int64(len(f.New)))
 	}
-	if cerr := w.Close(); err == nil {
+	if err == nil {
+		// OpenFile's mode is subject to the umask, and a reused inode
+		// has another file's: keep this file's own.
+		err = out.Chmod(mode)
+	}
+	if cerr := out.Close(); err == nil {
 		err = cerr
-	}
-	if err == nil {
-		err = dir.Rename(tmp, name)
 	}
 	if err != nil {
 		_ = dir.Remove(tmp)
+		return err
 	}
-	return err
+	next := ""
+	if recycleInodes && !w.noLink {
+		next = tempName()
+		if dir.Link(name, next) != nil {
+			// No hard links here (or the file went): create
+			// temporary files from now on.
+			next, w.noLink = "", true
+		}
+	}
+	if err := dir.Rename(tmp, name); err != nil {
+		_ = dir.Remove(tmp)
+		if next != "" {
+			_ = dir.Remove(next)
+		}
+		return err
+	}
+	if next != "" {
+		w.spare = path.Join(dirName, next)
+	}
+	return nil
+}
+
+// temp returns a temporary file in dir (dirName under the worker's root),
+// open for writing, for a write that replaces target: the worker's spare
+// inode, moved into dir, when reusable says it carries nothing of its
+// former file but bytes; a new file otherwise.
+func (w *worker) temp(dir *os.Root, dirName string, target fs.FileInfo) (string, *os.File, error) {
+	if spare := w.spare; spare != "" {
+		w.spare = ""
+		name := path.Base(spare)
+		if path.Dir(spare) != dirName {
+			name = tempName()
+			if w.root.Rename(filepath.FromSlash(spare), filepath.FromSlash(path.Join(dirName, name))) != nil {
+				_ = w.root.Remove(filepath.FromSlash(spare))
+				name = ""
+			}
+		}
+		if name != "" {
+			f, err := dir.OpenFile(name, os.O_WRONLY|openNoFollow|openNonBlock, 0)
+			if err == nil {
+				if reusable(f, target) {
+					return name, f, nil
+				}
+				f.Close()
+			}
+			// Another link to it (or whatever it became) is left
+			// alone; only this name goes.
+			_ = dir.Remove(name)
+		}
+	}
+	name := tempName()
+	f, err := dir.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, target.Mode().Perm())
+	return name, f, err
 }
 
 // readAtMost reads up to n bytes of the file name in dir.
@@ -309,12 +376,19 @@ func readAtMost(dir *os.Root, name string, n int64) ([]byte, error) {
 
 // worker is what one goroutine of parallel keeps from file to file: the
 // directory it is in (files come in path order, so mostly from the same
-// directory as the last one) and a read buffer, since most files are
-// screened out by a byte search and never retained.
+// directory as the last one), a read buffer, since most files are screened
+// out by a byte search and never retained, and when writing, the inode its
+// last write replaced (see writeFile).
 type worker struct {
 	dirName string
 	dirRoot *os.Root
 	buf     []byte
+	// root is the tree a write pass writes, and spare a temporary file
+	// in it (a slash-separated path), the inode the worker's last write
+	// replaced, or "". noLink is set once a hard link failed.
+	root   *os.Root
+	spare  string
+	noLink bool
 }
 
 // dir returns the directory name under r opened as a root of its own:
@@ -327,7 +401,7 @@ func (w *worker) dir(r *os.Root, name string) (*os.Root, error) {
 	if w.dirRoot != nil && w.dirName == name {
 		return w.dirRoot, nil
 	}
-	w.close()
+	w.closeDir()
 	d, err := r.OpenRoot(filepath.FromSlash(name))
 	if err != nil {
 		return nil, err
@@ -336,7 +410,19 @@ func (w *worker) dir(r *os.Root, name string) (*os.Root, error) {
 	return d, nil
 }
 
+// close closes the worker's directory and removes its spare inode, if it
+// has one. Should that fail, the next Write removes it as a leftover.
 func (w *worker) close() {
+	if w.spare != "" {
+		_ = w.root.Remove(filepath.FromSlash(w.spare))
+		w.spare = ""
+	}
+	w.closeDir()
+}
+
+// closeDir closes the worker's directory; its spare inode, if any, stays
+// for a write in the next one.
+func (w *worker) closeDir() {
 	if w.dirRoot != nil {
 		w.dirRoot.Close()
 		w.dirRoot = nil
@@ -388,6 +474,38 @@ func (w *worker) read(dir *os.Root, name string, limit int64) ([]byte, *tooLarge
 		return nil, large, err
 	}
 	return b, nil, nil
+}
+
+// reread reads the file name in dir again, into the worker's buffer, for a
+// Tree that read it when it was size bytes long: its content, at most one
+// byte more than size, and its mode. A file that is no longer a regular
+// file of that size is errChanged, and not read.
+func (w *worker) reread(dir *os.Root, name string, size int64) ([]byte, fs.FileMode, error) {
+	f, err := dir.OpenFile(name, os.O_RDONLY|openNoFollow|openNonBlock, 0)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, 0, err
+	}
+	if !fi.Mode().IsRegular() || fi.Size() != size {
+		return nil, 0, errChanged
+	}
+	b := slices.Grow(w.buf[:0], int(size)+1)
+	for {
+		n, err := f.Read(b[len(b):min(cap(b), int(size)+1)])
+		b = b[:len(b)+n]
+		if errors.Is(err, io.EOF) || len(b) > int(size) {
+			break
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+	w.buf = b
+	return b, fi.Mode(), nil
 }
 
 // listing is what listFiles found.

@@ -9,7 +9,10 @@
 #       no-op    imagebump's pass, values current
 #       write    imagebump's pass, 2,500 files change (plan and write)
 #       floor    every marked file replaced atomically, unchanged, without
-#                planning (the write floor of a crash-safe writer)
+#                planning, recycling inodes as imagebump does (the write
+#                floor of a crash-safe writer)
+#       create   the same with a new inode for every file, as most
+#                crash-safe writers do
 #     with wall, user and sys time, peak RSS and the 1-minute load average
 #     beside each, and each wall and CPU time as a multiple of cat's.
 # The tree goes to $TMPDIR (default /tmp); timings depend on that file
@@ -27,6 +30,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 go build -o "$work/patcherbench" ./test/bench/cmd/patcherbench
 "$work/patcherbench" -gen "$work/tree"
+# Each round starts from a tree at rest on disk, as a checkout is, not
+# from one still being written back.
+sync
 files=$(find "$work/tree" -type f | wc -l)
 bytes=$(find "$work/tree" -type f -name '*.yaml' -exec cat {} + | wc -c)
 echo "tree: $files files, $bytes bytes; $(nproc) CPUs"
@@ -50,8 +56,10 @@ for round in $(seq "${ROUNDS:-3}"); do
 		measure no-op "$work/patcherbench" -dir "$work/tree" -version 1
 		measure write "$work/patcherbench" -dir "$work/tree" -version 2 -write
 		measure floor "$work/patcherbench" -dir "$work/tree" -floor
+		measure create "$work/patcherbench" -dir "$work/tree" -floor-create
 		# Back to version 1 for the next round, not measured.
 		"$work/patcherbench" -dir "$work/tree" -version 1 -write >/dev/null
+		sync
 	} >"$work/round"
 	awk -v round="$round" '
 		$1 == "cat" { cw = $2; cc = $3 + $4; if (cc < 0.01) cc = 0.01 }

@@ -5,11 +5,17 @@
 //	patcherbench -gen DIR [-files 5000]    generate the tree at version 1
 //	patcherbench -dir DIR -version N [-write]
 //	patcherbench -dir DIR -floor           the floor of an atomic write pass
+//	patcherbench -dir DIR -floor-create    the same with a new inode per file
+//
+// -cpuprofile FILE writes a CPU profile of the pass (go tool pprof).
 //
 // -floor reads every YAML file and replaces each marked one, unchanged,
-// as Plan.Write does (a temporary file in its directory, renamed over
-// it), with no parsing, no check and no planning: what any byte-exact,
-// crash-safe writer of those files pays on this file system.
+// as Plan.Write does (a temporary file in its directory, renamed over it,
+// the inode it replaced kept for the next file), with no parsing, no
+// check and no planning: what any byte-exact, crash-safe writer of those
+// files pays on this file system. -floor-create is the same writer giving
+// every file a new inode, as most do (file systems where creating a file
+// is costly show the difference).
 package main
 
 import (
@@ -20,6 +26,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -33,18 +40,29 @@ func main() {
 	dir := flag.String("dir", "", "tree to run the pass on")
 	version := flag.Int("version", 1, "version the policies resolve to")
 	write := flag.Bool("write", false, "write the planned changes")
-	floorPass := flag.Bool("floor", false, "read the tree and replace each marked file atomically, unchanged, without planning")
+	floorPass := flag.Bool("floor", false, "read the tree and replace each marked file atomically, unchanged, without planning, recycling inodes")
+	createPass := flag.Bool("floor-create", false, "as -floor, with a new inode for every file")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the pass to this file")
 	flag.Parse()
-	if *floorPass {
-		if err := floor(*dir); err != nil {
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
 			fmt.Fprintln(os.Stderr, "patcherbench:", err)
 			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if *floorPass || *createPass {
+		if err := floor(*dir, *createPass); err != nil {
+			fail(err)
 		}
 		return
 	}
 	if err := run(*gen, *files, *dir, *version, *write); err != nil {
-		fmt.Fprintln(os.Stderr, "patcherbench:", err)
-		os.Exit(1)
+		fail(err)
 	}
 }
 
@@ -70,9 +88,21 @@ func run(gen string, files int, dir string, version int, write bool) error {
 	return nil
 }
 
-// floor is -floor: one goroutine, the standard library only.
-func floor(dir string) error {
+// fail reports err and exits 1, after stopping a CPU profile so that it
+// is complete.
+func fail(err error) {
+	pprof.StopCPUProfile()
+	fmt.Fprintln(os.Stderr, "patcherbench:", err)
+	os.Exit(1)
+}
+
+// floor is -floor: one goroutine, the standard library only. Unless
+// create is set, it recycles inodes as Plan.Write does where it can: the
+// inode a rename replaced, kept by a hard link, takes the next file's
+// content; with create, every file gets a new inode.
+func floor(dir string, create bool) error {
 	replaced := 0
+	spare := "" // a file holding a replaced inode, or ""
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".yaml") {
 			return err
@@ -82,12 +112,40 @@ func floor(dir string) error {
 			return err
 		}
 		tmp := filepath.Join(filepath.Dir(p), ".floor.tmp")
-		if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		if spare != "" {
+			if err := os.Rename(spare, tmp); err != nil {
+				return err
+			}
+		}
+		f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE, 0o644)
+		if err != nil {
 			return err
+		}
+		_, err = f.WriteAt(b, 0)
+		if err == nil {
+			err = f.Truncate(int64(len(b)))
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+		spare = ""
+		if !create {
+			spare = filepath.Join(filepath.Dir(p), ".floor-spare.tmp")
+			if err := os.Link(p, spare); err != nil {
+				return err
+			}
 		}
 		replaced++
 		return os.Rename(tmp, p)
 	})
+	if spare != "" {
+		if rerr := os.Remove(spare); err == nil {
+			err = rerr
+		}
+	}
 	fmt.Printf("files replaced %d\n", replaced)
 	return err
 }
