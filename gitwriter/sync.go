@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/go-git/go-billy/v5/osfs"
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -102,7 +103,7 @@ func (r *Repo) update(ctx context.Context, follow string, tip plumbing.Hash, res
 	if _, err := os.Stat(r.dir); errors.Is(err, os.ErrNotExist) {
 		return "no working copy yet"
 	}
-	repo, err := git.PlainOpen(r.dir)
+	repo, err := openRepo(r.dir)
 	if err != nil {
 		return fmt.Sprintf("not a git repository: %v", err)
 	}
@@ -297,8 +298,7 @@ func (r *Repo) unchanged(commit plumbing.Hash) bool {
 			// Racily clean: written in the same clock tick as the index,
 			// so it could have changed since without its time showing it.
 			// Only its content can tell.
-			content, err := os.ReadFile(p)
-			if err != nil || plumbing.ComputeHash(plumbing.BlobObject, content) != e.Hash {
+			if h, err := blobHash(p, info.Size()); err != nil || h != e.Hash {
 				return errDirty
 			}
 		}
@@ -309,6 +309,22 @@ func (r *Repo) unchanged(commit plumbing.Hash) bool {
 }
 
 var errDirty = errors.New("worktree differs")
+
+// blobHash is the hash of the file p, size bytes long, as a git blob. It
+// reads the file as a stream: a large file of a hostile commit costs no
+// memory.
+func blobHash(p string, size int64) (plumbing.Hash, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	defer f.Close()
+	h := plumbing.NewHasher(plumbing.BlobObject, size)
+	if _, err := io.Copy(h, f); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	return h.Sum(), nil
+}
 
 // switchTo changes a worktree and index that are exactly commit from into
 // commit to, touching only the files that differ. It gives up (and the
@@ -499,7 +515,7 @@ func (r *Repo) clone(ctx context.Context, branch string) error {
 		return fmt.Errorf("creating a clone directory: %w", err)
 	}
 	defer os.RemoveAll(tmp) // a no-op once renamed
-	repo, err := git.PlainCloneContext(ctx, tmp, false, &git.CloneOptions{
+	repo, err := git.CloneContext(ctx, newStorage(osfs.New(filepath.Join(tmp, git.GitDirName))), osfs.New(tmp), &git.CloneOptions{
 		URL:           r.opts.URL,
 		Auth:          r.auth,
 		RemoteName:    "origin",
@@ -522,7 +538,7 @@ func (r *Repo) clone(ctx context.Context, branch string) error {
 	if err := os.Rename(tmp, r.dir); err != nil {
 		return fmt.Errorf("moving the clone into place: %w", err)
 	}
-	r.repo, err = git.PlainOpen(r.dir)
+	r.repo, err = openRepo(r.dir)
 	if err != nil {
 		return fmt.Errorf("opening the fresh clone: %w", err)
 	}

@@ -1,7 +1,6 @@
 package patcher
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -65,8 +64,7 @@ func scanLarge(r io.Reader, buf []byte) (*tooLarge, error) {
 		t.size += int64(n)
 		end := keep + n
 		if !t.mentions {
-			lower := bytes.ToLower(buf[:end])
-			t.mentions = bytes.Contains(lower, []byte(word))
+			t.mentions = containsFold(buf[:end], word)
 		}
 		if errors.Is(err, io.EOF) {
 			return t, nil
@@ -77,6 +75,23 @@ func scanLarge(r io.Reader, buf []byte) (*tooLarge, error) {
 		keep = min(end, len(word)-1)
 		copy(buf, buf[end-keep:end])
 	}
+}
+
+// containsFold reports whether b holds word, a lowercase ASCII word, in
+// any case of its letters. Unlike searching bytes.ToLower(b), it allocates
+// nothing: lowering bytes that are not UTF-8 (any large file's) turns each
+// into three.
+func containsFold(b []byte, word string) bool {
+	for i := 0; i+len(word) <= len(b); i++ {
+		j := 0
+		for j < len(word) && b[i+j]|0x20 == word[j] {
+			j++
+		}
+		if j == len(word) {
+			return true
+		}
+	}
+	return false
 }
 
 // formatSize writes n bytes the way limits are written: 4MiB, 1.5MiB,

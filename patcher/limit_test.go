@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -68,6 +69,8 @@ func TestScanLarge(t *testing.T) {
 		{"at the start", "imagepolicy" + strings.Repeat("a", 100<<10), true},
 		{"at the end", strings.Repeat("a", 100<<10) + "IMAGEPOLICY", true},
 		{"split at every place", strings.Repeat("a", 64<<10-5) + "ImagePolicy", true},
+		{"not UTF-8 around it", strings.Repeat("\xff\xfe", 40<<10) + "imagePOLICY\xc3", true},
+		{"one letter off", strings.Repeat("b", 1000) + "imagepolicx IMAGEPOLIC" + "\x89MAGEPOLICY", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// One byte a read, and the default pieces.
@@ -83,6 +86,24 @@ func TestScanLarge(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestScanLargeAllocates checks that scanning a large file costs a buffer,
+// not memory in proportion to the file: a file of random bytes (not
+// UTF-8) once cost three times its size in garbage, which a pass's peak
+// memory followed.
+func TestScanLargeAllocates(t *testing.T) {
+	src := make([]byte, 4<<20)
+	_, _ = rand.NewChaCha8([32]byte{}).Read(src)
+	buf := make([]byte, 64<<10)
+	allocs := testing.AllocsPerRun(5, func() {
+		if _, err := scanLarge(bytes.NewReader(src), buf); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 2 {
+		t.Errorf("scanning 4 MiB allocates %.0f times, want at most 2 (the result)", allocs)
 	}
 }
 

@@ -104,7 +104,7 @@ func BenchmarkFleet(b *testing.B) {
 				if shards > 1 {
 					args = append(args, "--shards", strconv.Itoa(shards), "--shard-index", strconv.Itoa(i))
 				}
-				cmd := exec.Command(bin, args...)
+				cmd, peak := measured(b, bin, args...)
 				var stderr bytes.Buffer
 				cmd.Stderr = &stderr
 				cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+dir)
@@ -116,7 +116,7 @@ func BenchmarkFleet(b *testing.B) {
 				mu.Lock()
 				defer mu.Unlock()
 				cpu += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-				maxRSSKiB = max(maxRSSKiB, ru.Maxrss)
+				maxRSSKiB = max(maxRSSKiB, peak())
 			})
 		}
 		wg.Wait()
@@ -179,7 +179,7 @@ func BenchmarkFleet(b *testing.B) {
 						if d := os.Getenv("FLEET_CPUPROFILE"); d != "" {
 							args = append(args, "-cpuprofile", filepath.Join(d, fmt.Sprintf("%s-%d.pprof", name, i)))
 						}
-						cmd := exec.Command(tickBin, args...)
+						cmd, peak := measured(b, tickBin, args...)
 						var stdout, stderr bytes.Buffer
 						cmd.Stdout, cmd.Stderr = &stdout, &stderr
 						cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+dir)
@@ -206,7 +206,7 @@ func BenchmarkFleet(b *testing.B) {
 								unchanged += u
 							}
 						}
-						rss = max(rss, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss)
+						rss = max(rss, peak())
 					})
 				}
 				wg.Wait()

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 
 	"github.com/imagebump/imagebump/test/gitserver"
@@ -69,14 +68,14 @@ func BenchmarkRunOnce(b *testing.B) {
 		b.Fatal(err)
 	}
 	once := func(b *testing.B) (maxRSSKiB int64) {
-		cmd := exec.Command(bin, "run", "--config", cfg, "--once")
+		cmd, peak := measured(b, bin, "run", "--config", cfg, "--once")
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+dir)
 		if err := cmd.Run(); err != nil {
 			b.Fatalf("run --once: %v\n%s", err, stderr.String())
 		}
-		return cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
+		return peak()
 	}
 	report := func(b *testing.B, rss int64) {
 		t := git.Traffic()
