@@ -29,6 +29,7 @@ func OpenWorkingCopy(b *config.Bot, repo config.Repository, log *slog.Logger, pr
 		MessageTemplate: b.Commit.MessageTemplate,
 		Logger:          log,
 		Progress:        progress,
+		MaxObjectSize:   b.Limits.MaxObjectSize,
 	})
 }
 

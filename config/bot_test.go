@@ -85,6 +85,7 @@ registries:
 limits:
   passTimeout: 3m
   maxFileSize: 2MiB
+  maxObjectSize: 1GiB
 `)
 	got, err := LoadBot(path, forges.All())
 	if err != nil {
@@ -106,7 +107,7 @@ limits:
 		Registries: Registries{DockerConfig: "/docker/config.json", Hosts: []RegistryHost{
 			{Host: "registry.internal:5000", Insecure: true, CAFile: dir + "/ca.pem", MaxConcurrency: 2, RequestsPerSecond: 5.5},
 		}},
-		Limits:      Limits{PassTimeout: 3 * time.Minute, MaxFileSize: 2 << 20},
+		Limits:      Limits{PassTimeout: 3 * time.Minute, MaxFileSize: 2 << 20, MaxObjectSize: 1 << 30},
 		Webhooks:    Webhooks{Debounce: 2 * time.Second, MaxBodyBytes: 1 << 20},
 		Pushgateway: Pushgateway{Job: "imagebump"},
 	}
@@ -128,7 +129,7 @@ func TestLoadBotDefaults(t *testing.T) {
 		Repositories: []Repository{{URL: "https://github.com/acme/fleet", Branch: "main", Mode: PullRequest, Forge: kind("github"), Owner: "acme", Name: "fleet", Line: 3}},
 		Commit:       Commit{AuthorName: "imagebump", AuthorEmail: "imagebump@users.noreply.github.com"},
 		// Half the schedule's interval, under DefaultPassTimeout.
-		Limits:      Limits{PassTimeout: 150 * time.Second, MaxFileSize: DefaultMaxFileSize},
+		Limits:      Limits{PassTimeout: 150 * time.Second, MaxFileSize: DefaultMaxFileSize, MaxObjectSize: DefaultMaxObjectSize},
 		Webhooks:    Webhooks{Debounce: 2 * time.Second, MaxBodyBytes: 1 << 20},
 		Pushgateway: Pushgateway{Job: "imagebump"},
 	}

@@ -185,22 +185,30 @@ type Limits struct {
 	// MaxFileSize is the size above which a manifest is reported as a
 	// problem and not read. Default DefaultMaxFileSize.
 	MaxFileSize int64
+	// MaxObjectSize is the size of the largest file (git object) a clone
+	// or fetch takes: a larger one fails the pass. Default
+	// DefaultMaxObjectSize.
+	MaxObjectSize int64
 }
 
 // Defaults of Limits.
 const (
 	DefaultPassTimeout = 10 * time.Minute
 	DefaultMaxFileSize = 4 << 20
+	// DefaultMaxObjectSize is the largest file GitHub accepts in a
+	// repository.
+	DefaultMaxObjectSize = 100 << 20
 )
 
 type limitsFile struct {
-	PassTimeout string `yaml:"passTimeout"`
-	MaxFileSize string `yaml:"maxFileSize"`
+	PassTimeout   string `yaml:"passTimeout"`
+	MaxFileSize   string `yaml:"maxFileSize"`
+	MaxObjectSize string `yaml:"maxObjectSize"`
 }
 
 // checkLimits fills in b.Limits from f, with defaults.
 func checkLimits(b *Bot, f limitsFile, now time.Time, bad func(path, format string, args ...any)) {
-	b.Limits = Limits{PassTimeout: DefaultPassTimeout, MaxFileSize: DefaultMaxFileSize}
+	b.Limits = Limits{PassTimeout: DefaultPassTimeout, MaxFileSize: DefaultMaxFileSize, MaxObjectSize: DefaultMaxObjectSize}
 	if f.PassTimeout == "" {
 		if b.Cron != nil {
 			if d := shortestInterval(b.Cron, now); d > 0 && d/2 < b.Limits.PassTimeout {
@@ -223,6 +231,17 @@ func checkLimits(b *Bot, f limitsFile, now time.Time, bad func(path, format stri
 			bad("limits.maxFileSize", "%q is less than 1KiB", f.MaxFileSize)
 		default:
 			b.Limits.MaxFileSize = n
+		}
+	}
+	if f.MaxObjectSize != "" {
+		n, err := ParseSize(f.MaxObjectSize)
+		switch {
+		case err != nil:
+			bad("limits.maxObjectSize", "%v", err)
+		case n < 1<<20:
+			bad("limits.maxObjectSize", "%q is less than 1MiB", f.MaxObjectSize)
+		default:
+			b.Limits.MaxObjectSize = n
 		}
 	}
 }

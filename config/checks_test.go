@@ -55,12 +55,14 @@ func TestLoadBotRefuses(t *testing.T) {
 		{"missing signing key and CA", schedule + repo + "commit: {signingKeyFile: '${S}/gpg.asc'}\nregistries: {hosts: [{host: r.io, caFile: '${S}/ca.pem'}]}\n", []string{
 			`F:4: commit.signingKeyFile: cannot read ${S}/gpg.asc: no such file or directory`,
 			`F:5: registries.hosts[0].caFile: cannot read ${S}/ca.pem: no such file or directory`}},
-		{"bad limits", schedule + repo + "limits: {passTimeout: soon, maxFileSize: 4MB}\n", []string{
+		{"bad limits", schedule + repo + "limits: {passTimeout: soon, maxFileSize: 4MB, maxObjectSize: lots}\n", []string{
 			`F:4: limits.passTimeout: "soon" is not a duration such as 72h or 3d`,
-			`F:4: limits.maxFileSize: "4MB" is not a size such as 4MiB, 512KiB or 1048576`}},
-		{"limits too small", schedule + repo + "limits:\n  passTimeout: 10ms\n  maxFileSize: '100'\n", []string{
+			`F:4: limits.maxFileSize: "4MB" is not a size such as 4MiB, 512KiB or 1048576`,
+			`F:4: limits.maxObjectSize: "lots" is not a size such as 4MiB, 512KiB or 1048576`}},
+		{"limits too small", schedule + repo + "limits:\n  passTimeout: 10ms\n  maxFileSize: '100'\n  maxObjectSize: 512KiB\n", []string{
 			`F:5: limits.passTimeout: "10ms" is shorter than a second`,
-			`F:6: limits.maxFileSize: "100" is less than 1KiB`}},
+			`F:6: limits.maxFileSize: "100" is less than 1KiB`,
+			`F:7: limits.maxObjectSize: "512KiB" is less than 1MiB`}},
 		{"an unknown field does not hide the rest", "schedule: '@every 1s'\nrepositories:\n  - url: https://TOKEN@github.com/acme/fleet.git\n    brnach: main\n    auth: {tokenFile: '${S}/nothing'}\n", []string{
 			`F:1: schedule: "@every 1s": runs every 1s; the shortest interval is 1m0s`,
 			`F:3: repositories[0].url: "https://REDACTED@github.com/acme/fleet.git" holds user information before the host; credentials come from auth.tokenFile or auth.sshKeyFile`,

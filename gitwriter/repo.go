@@ -55,6 +55,24 @@ type Options struct {
 	// fetching (git's "Counting objects: 100% (5005/5005), done."); nil
 	// discards them.
 	Progress io.Writer
+	// MaxObjectSize is the size of the largest object (file, mostly) a
+	// clone or fetch takes: a larger one fails it with an
+	// *ObjectTooLargeError as soon as its header arrives. go-git holds
+	// each object of a pack it receives in memory whole, once, so this
+	// bounds what a hostile commit can cost. 0 means
+	// DefaultMaxObjectSize.
+	MaxObjectSize int64
+}
+
+// DefaultMaxObjectSize is Options.MaxObjectSize when it is 0: the largest
+// file GitHub accepts in a repository.
+const DefaultMaxObjectSize = 100 << 20
+
+func (o Options) maxObjectSize() int64 {
+	if o.MaxObjectSize > 0 {
+		return o.MaxObjectSize
+	}
+	return DefaultMaxObjectSize
 }
 
 // Auth is how to authenticate to the remote: a token (HTTPS basic auth,

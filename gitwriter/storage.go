@@ -3,6 +3,7 @@ package gitwriter
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path/filepath"
 
@@ -24,16 +25,35 @@ const largeObject = 1 << 20
 // (its default is 96 MiB): a pass reads a few trees and small blobs.
 const objectCacheSize = 16 * cache.MiByte
 
-// newStorage is the object and reference storage of the working copy whose
-// .git directory is dot.
-func newStorage(dot billy.Filesystem) *filesystem.Storage {
-	return filesystem.NewStorageWithOptions(dot, cache.NewObjectLRU(objectCacheSize), filesystem.Options{LargeObjectThreshold: largeObject})
+// storage is the object and reference storage of a working copy: go-git's,
+// with every pack a clone or fetch receives checked by a packGuard.
+type storage struct {
+	*filesystem.Storage
+	maxObject int64
+}
+
+// newStorage is the storage of the working copy whose .git directory is
+// dot, refusing objects larger than maxObject.
+func newStorage(dot billy.Filesystem, maxObject int64) *storage {
+	return &storage{
+		Storage:   filesystem.NewStorageWithOptions(dot, cache.NewObjectLRU(objectCacheSize), filesystem.Options{LargeObjectThreshold: largeObject}),
+		maxObject: maxObject,
+	}
+}
+
+// PackfileWriter is what go-git writes a received pack to.
+func (s *storage) PackfileWriter() (io.WriteCloser, error) {
+	w, err := s.Storage.PackfileWriter()
+	if err != nil {
+		return nil, err
+	}
+	return guardPack(w, s.maxObject), nil
 }
 
 // openRepo opens the working copy in dir, as git.PlainOpen does for a
 // .git directory (never a .git file, which no clone of Sync has), with
 // newStorage.
-func openRepo(dir string) (*git.Repository, error) {
+func openRepo(dir string, maxObject int64) (*git.Repository, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
@@ -52,5 +72,5 @@ func openRepo(dir string) (*git.Repository, error) {
 	if err != nil {
 		return nil, err
 	}
-	return git.Open(newStorage(dot), wt)
+	return git.Open(newStorage(dot, maxObject), wt)
 }

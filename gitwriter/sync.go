@@ -103,7 +103,7 @@ func (r *Repo) update(ctx context.Context, follow string, tip plumbing.Hash, res
 	if _, err := os.Stat(r.dir); errors.Is(err, os.ErrNotExist) {
 		return "no working copy yet"
 	}
-	repo, err := openRepo(r.dir)
+	repo, err := openRepo(r.dir, r.opts.maxObjectSize())
 	if err != nil {
 		return fmt.Sprintf("not a git repository: %v", err)
 	}
@@ -515,7 +515,7 @@ func (r *Repo) clone(ctx context.Context, branch string) error {
 		return fmt.Errorf("creating a clone directory: %w", err)
 	}
 	defer os.RemoveAll(tmp) // a no-op once renamed
-	repo, err := git.CloneContext(ctx, newStorage(osfs.New(filepath.Join(tmp, git.GitDirName))), osfs.New(tmp), &git.CloneOptions{
+	repo, err := git.CloneContext(ctx, newStorage(osfs.New(filepath.Join(tmp, git.GitDirName)), r.opts.maxObjectSize()), osfs.New(tmp), &git.CloneOptions{
 		URL:           r.opts.URL,
 		Auth:          r.auth,
 		RemoteName:    "origin",
@@ -538,7 +538,7 @@ func (r *Repo) clone(ctx context.Context, branch string) error {
 	if err := os.Rename(tmp, r.dir); err != nil {
 		return fmt.Errorf("moving the clone into place: %w", err)
 	}
-	r.repo, err = openRepo(r.dir)
+	r.repo, err = openRepo(r.dir, r.opts.maxObjectSize())
 	if err != nil {
 		return fmt.Errorf("opening the fresh clone: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -585,6 +586,35 @@ func TestRunFailuresStayLocal(t *testing.T) {
 	}
 	if got := w.git.ReadFile(t, runRepo, "main", "apps/down/deployment.yaml"); !strings.Contains(got, ":1.0.0 #") {
 		t.Errorf("the failing policy's field changed:\n%s", got)
+	}
+}
+
+// TestRunRefusesLargeObject checks limits.maxObjectSize end to end: a
+// repository whose tip holds a larger file fails its pass (exit 1) with a
+// message naming the limit, and the other repositories are updated.
+func TestRunRefusesLargeObject(t *testing.T) {
+	w := newRunWorld(t)
+	w.reg.Seed(t, "acme/web", "1.4.2", "1.5.0")
+	w.fleet(nil)
+	big := make([]byte, 2<<20)
+	_, _ = rand.NewChaCha8([32]byte{3}).Read(big)
+	large := w.git.NewRepo(t, "acme/large", map[string]string{
+		".imagebump.yaml": "policies:\n  - name: web\n    image: " + w.reg.Repo("acme/web") + "\n    semver: ^1\n",
+		"web.yaml":        "image: " + w.reg.Repo("acme/web") + ":1.4.2 # {\"$imagepolicy\": \"web\"}\n",
+		"assets/blob.bin": string(big),
+	})
+	out := w.once(w.config("push", "limits: {maxObjectSize: 1MiB}\n", w.url, large))
+	if out.code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", out.code, out.stderr)
+	}
+	if !strings.Contains(out.stderr, "of 2MiB, more than the 1MiB limits.maxObjectSize allows") {
+		t.Errorf("stderr does not say the file is over limits.maxObjectSize:\n%s", out.stderr)
+	}
+	if got := w.git.ReadFile(t, runRepo, "main", "apps/web/deployment.yaml"); !strings.Contains(got, ":1.5.0 #") {
+		t.Errorf("web was not updated in %s:\n%s", runRepo, got)
+	}
+	if got := w.git.ReadFile(t, "acme/large", "main", "web.yaml"); !strings.Contains(got, ":1.4.2 #") {
+		t.Errorf("the refused repository changed:\n%s", got)
 	}
 }
 
