@@ -46,7 +46,8 @@ func envInt(b *testing.B, name string, def int) int {
 // per repository of a tick without memory of the last pass and of one
 // with it (bot.Memo: every repository unchanged, none planned);
 // FLEET_CPUPROFILE=DIR writes a CPU profile of each process's ticks with
-// memory there.
+// memory there, FLEET_MEMPROFILE=DIR a heap profile of what each keeps
+// after them.
 //
 //	FLEET_REPOS=1000 go test -run '^$' -bench '^BenchmarkFleet$' -benchtime 3x -timeout 60m ./test/bench/
 func BenchmarkFleet(b *testing.B) {
@@ -178,6 +179,9 @@ func BenchmarkFleet(b *testing.B) {
 						args := []string{"-config", cfg, "-ticks", "2", "-shards", strconv.Itoa(shards), "-shard-index", strconv.Itoa(i)}
 						if d := os.Getenv("FLEET_CPUPROFILE"); d != "" {
 							args = append(args, "-cpuprofile", filepath.Join(d, fmt.Sprintf("%s-%d.pprof", name, i)))
+						}
+						if d := os.Getenv("FLEET_MEMPROFILE"); d != "" {
+							args = append(args, "-memprofile", filepath.Join(d, fmt.Sprintf("%s-%d.heap", name, i)))
 						}
 						cmd, peak := measured(b, tickBin, args...)
 						var stdout, stderr bytes.Buffer

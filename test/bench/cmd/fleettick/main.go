@@ -4,7 +4,7 @@
 // its memory of the last pass (bot.Memo). It is a benchmark driver, not
 // part of imagebump.
 //
-//	fleettick -config F [-ticks 2] [-shards N -shard-index I] [-cpuprofile FILE]
+//	fleettick -config F [-ticks 2] [-shards N -shard-index I] [-cpuprofile FILE] [-memprofile FILE]
 //
 // The first tick has no memory (what run --once does, without process
 // start-up); the later ones have it. It prints one line per tick:
@@ -12,7 +12,9 @@
 //	tick=0 repos=1000 unchanged=0 failed=0 cpu_ns=123
 //
 // cpu_ns is the process's user+system time during the tick (getrusage).
-// -cpuprofile writes a CPU profile of the ticks after the first.
+// -cpuprofile writes a CPU profile of the ticks after the first;
+// -memprofile a heap profile after the last tick, of what the process then
+// keeps (the daemon's memory between ticks).
 package main
 
 import (
@@ -20,6 +22,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 
@@ -35,8 +38,9 @@ func main() {
 	shards := flag.Int("shards", 1, "shard count")
 	index := flag.Int("shard-index", 0, "shard index")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of the ticks after the first to `FILE`")
+	memProfile := flag.String("memprofile", "", "write a heap profile after the last tick to `FILE`")
 	flag.Parse()
-	if err := run(*cfgPath, *ticks, bot.Shard{Index: *index, Count: *shards}, *profile); err != nil {
+	if err := run(*cfgPath, *ticks, bot.Shard{Index: *index, Count: *shards}, *profile, *memProfile); err != nil {
 		fmt.Fprintln(os.Stderr, "fleettick:", err)
 		os.Exit(1)
 	}
@@ -50,7 +54,7 @@ func cpu() int64 {
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
-func run(path string, ticks int, shard bot.Shard, profile string) error {
+func run(path string, ticks int, shard bot.Shard, profile, memProfile string) error {
 	b, err := config.LoadBot(path, forges.All())
 	if err != nil {
 		return err
@@ -92,5 +96,17 @@ func run(path string, ticks int, shard bot.Shard, profile string) error {
 		}
 		fmt.Printf("tick=%d repos=%d unchanged=%d failed=%d cpu_ns=%d\n", t, len(results), unchanged, failed, spent)
 	}
+	if memProfile != "" {
+		f, err := os.Create(memProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		runtime.GC()
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			return err
+		}
+	}
+	runtime.KeepAlive(r)
 	return nil
 }
