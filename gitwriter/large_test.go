@@ -31,7 +31,9 @@ func TestSyncLargeFileMemory(t *testing.T) {
 		name string
 		max  uint64
 	}{
-		{"clone", 2 * size},
+		// go-git's pack parser holds the file once, twice with -race
+		// (whose sync.Pool drops buffers); seven times before.
+		{"clone", 3 * size},
 		// A new Repo, as a new process has.
 		{"unchanged", size / 8},
 	} {

@@ -4,8 +4,6 @@ import (
 	"io/fs"
 	"os"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // recycleInodes is whether writeFile keeps the inode it replaced for its
@@ -39,8 +37,12 @@ func reusable(f *os.File, target fs.FileInfo) bool {
 	if err != nil {
 		return false
 	}
-	size, xerr := -1, error(nil)
-	if err := rc.Control(func(fd uintptr) { size, xerr = unix.Flistxattr(int(fd), nil) }); err != nil || xerr != nil {
+	// flistxattr(fd, NULL, 0) answers the size of the list of names.
+	var size uintptr
+	var errno syscall.Errno
+	if err := rc.Control(func(fd uintptr) {
+		size, _, errno = syscall.Syscall(syscall.SYS_FLISTXATTR, fd, 0, 0)
+	}); err != nil || errno != 0 {
 		return false
 	}
 	return size == 0

@@ -5,8 +5,6 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
-
-	"golang.org/x/sys/unix"
 )
 
 // TestWriteRecyclesInodes checks the rules of writeFile's inode
@@ -33,8 +31,8 @@ func TestWriteRecyclesInodes(t *testing.T) {
 			must(t, os.Link(filepath.Join(root, "a.yaml"), filepath.Join(root, "a.link")))
 		}},
 		{name: "extended attribute", reuse: false, prepare: func(t *testing.T, root string) {
-			err := unix.Setxattr(filepath.Join(root, "a.yaml"), "user.imagebump-test", []byte("x"), 0)
-			if err == unix.ENOTSUP {
+			err := syscall.Setxattr(filepath.Join(root, "a.yaml"), "user.imagebump-test", []byte("x"), 0)
+			if err == syscall.ENOTSUP {
 				t.Fatalf("the file system of %s has no user extended attributes; set TMPDIR to one that has", root)
 			}
 			must(t, err)

@@ -59,8 +59,10 @@ func TestImports(t *testing.T) {
 		{"registry", []string{"github.com/google/go-containerregistry", "github.com/docker/cli/cli/config", "github.com/docker/docker-credential-helpers", "golang.org/x/sync", "golang.org/x/time/rate", "github.com/awslabs/amazon-ecr-credential-helper/ecr-login", "github.com/Azure/azure-sdk-for-go/sdk/azidentity", "github.com/Azure/azure-sdk-for-go/sdk/azcore"}},
 		// gitwriter speaks git through go-git alone (no git binary in the
 		// image) and signs with the OpenPGP library go-git's signing uses;
-		// the bot maps its config onto gitwriter.Options.
-		{"gitwriter", []string{"github.com/go-git/go-git/v5", "github.com/ProtonMail/go-crypto", "golang.org/x/crypto/ssh"}},
+		// the bot maps its config onto gitwriter.Options. go-billy is
+		// go-git's own file system type, which its storage constructor
+		// (with the large-object option) and CloneContext take.
+		{"gitwriter", []string{"github.com/go-git/go-git/v5", "github.com/go-git/go-billy/v5", "github.com/ProtonMail/go-crypto", "golang.org/x/crypto/ssh"}},
 		// The pull-request lifecycle is forge-neutral and pure apart from
 		// its two interfaces; each forge is one client library on top.
 		{"gitwriter/pullrequest", nil},
