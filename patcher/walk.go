@@ -165,9 +165,10 @@ var ErrInterrupted = errors.New("interrupted before it was written")
 // result for each file, in the order of Files. Each file is replaced
 // atomically (a temporary file in the same directory, renamed over it) and
 // keeps its mode; on Linux the temporary file is, where it can be, the
-// inode an earlier rename of the pass replaced (see writeFile); a file whose content is no longer the planned Old is not
-// overwritten. A file that cannot be written does not stop the others, but
-// once ctx is done no further file is started. The error joins every
+// inode an earlier rename of the pass replaced (see writeFile). A file
+// whose content is no longer the planned Old is not overwritten. A file
+// that cannot be written does not stop the others, but once ctx is done no
+// further file is started. The error joins every
 // failure; it is nil when every file was written. Files are not synced to
 // disk: a killed process leaves either the old or the new content, never a
 // mix, and at most a temporary file that the next Write removes.

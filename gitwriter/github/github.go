@@ -82,7 +82,7 @@ func New(apiURL, owner, repo, token string, opts ...Option) (*Client, error) {
 	// client-wide lock-out never blocks later requests (see limits);
 	// writes are spaced below that (see spacing).
 	hc := *o.HTTPClient
-	hc.Transport = limits{next: &spacing{next: hc.Transport, now: o.Now, sleep: o.Sleep}}
+	hc.Transport = limits{next: &spacing{next: hc.Transport, now: o.Now, sleep: o.Sleep, gate: gateFor(apiURL, token)}}
 	c := gh.NewClient(&hc).WithAuthToken(token)
 	if apiURL != "" {
 		if err := forge.CheckAPIURL(apiURL); err != nil {

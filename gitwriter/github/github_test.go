@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -364,6 +366,71 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// TestWritesSpacedAcrossClients checks that the spacing is per token, as
+// GitHub counts: the clients of two repositories on one token (two passes
+// at once) space their writes against each other, serially, while a
+// client on another token does not wait for theirs.
+func TestWritesSpacedAcrossClients(t *testing.T) {
+	ctx := context.Background()
+	repo := githubfake.InitRepo(t, "main", map[string]string{"app.yaml": "image: web:1\n"})
+	main := githubfake.Git(t, repo, "rev-parse", "main")
+	if _, err := githubfake.CommitFiles(repo, main, "imagebump/web", map[string]string{"app.yaml": "image: web:2\n"}, "bot@example.com", "bump"); err != nil {
+		t.Fatal(err)
+	}
+	s := githubfake.New(t, repo, "acme", "fleet", "main")
+	clock := githubfake.NewClock(time.Unix(1_700_000_000, 0))
+	s.UseClock(clock.Now)
+	var mu sync.Mutex
+	slept := map[string][]time.Duration{}
+	client := func(name, token string) *Client {
+		c, err := New(s.URL, "acme", "fleet", token, WithClock(clock.Now), WithSleep(func(ctx context.Context, d time.Duration) error {
+			mu.Lock()
+			slept[name] = append(slept[name], d)
+			mu.Unlock()
+			return clock.Sleep(ctx, d)
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	a, b := client("a", "tok"), client("b", "tok")
+	pr, err := a.Create(ctx, pullrequest.NewPullRequest{Head: "imagebump/web", Base: "main", Title: "t", Body: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for _, c := range []*Client{a, b} {
+		wg.Go(func() {
+			for i := range 3 {
+				if err := c.Comment(ctx, pr.Number, fmt.Sprintf("comment %d", i)); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	writes := s.WriteTimes()
+	if len(writes) != 7 {
+		t.Fatalf("the fake timed %d writes, want 7", len(writes))
+	}
+	for i := 1; i < len(writes); i++ {
+		if gap := writes[i].At.Sub(writes[i-1].At); gap < WriteGap {
+			t.Errorf("write %d came %s after the one before on the same token, want at least %s", i, gap, WriteGap)
+		}
+	}
+	if len(slept["b"]) == 0 {
+		t.Error("the second client on the token never waited for the first's writes")
+	}
+	other := client("other", "another token")
+	if err := other.Comment(ctx, pr.Number, "elsewhere"); err != nil {
+		t.Fatal(err)
+	}
+	if len(slept["other"]) != 0 {
+		t.Errorf("a client on another token waited %v after the first token's writes", slept["other"])
+	}
 }
 
 // TestWritesSpaced checks GitHub's best practice for content-creating
