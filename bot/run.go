@@ -276,6 +276,11 @@ func (r *Runner) pass(ctx context.Context, reg passRegistry, repo config.Reposit
 		}
 	}
 	log.Debug("planned", "policyFiles", len(st.PolicyFiles.Files), "policies", len(st.Policies), "files", len(st.Patch.Files), "changes", len(st.Patch.Changes), "problems", len(st.Patch.Problems), "skipped", len(st.Patch.Skipped))
+	// What plan and validate print as warnings (near-miss markers, Flux
+	// settings read otherwise); at debug level, as they repeat every pass.
+	for _, w := range st.Patch.Warnings {
+		log.Debug("warning", "file", w.File, "line", w.Line, "message", w.Message)
+	}
 	// 6. Write. One forge client serves the pass (see passForge).
 	pf := r.passForge(repo, log)
 	if repo.Mode == config.Push {
@@ -297,8 +302,10 @@ func (r *Runner) pass(ctx context.Context, reg passRegistry, repo config.Reposit
 func (r *Runner) plan(ctx context.Context, reg Registry, root string, repo config.Repository, res *Result) (*Outcome, error) {
 	rv := r.Resolver
 	rv.Check = func(pols *config.Policies) error { return checkForge(repo, pols) }
+	// Flux automations of other repositories are passed over.
+	rv.Load = append(slices.Clip(rv.Load), config.ForRepository(repo.URL))
 	if repo.NoFlux {
-		rv.Load = append(slices.Clip(rv.Load), config.WithoutFlux())
+		rv.Load = append(rv.Load, config.WithoutFlux())
 	}
 	if rv.MaxFileSize == 0 {
 		rv.MaxFileSize = r.Config.Limits.MaxFileSize

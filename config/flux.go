@@ -78,6 +78,10 @@ type Automation struct {
 	// push options, a checkout by tag or commit); run writes nothing for
 	// the repository while they are there.
 	Unsupported problem.List
+	// Source is the namespace/name of the GitRepository it updates, and
+	// SourceURL that GitRepository's spec.url, when the repository holds
+	// it; "" otherwise.
+	Source, SourceURL string
 
 	message  *fluxMessage
 	selector *labelSelector
@@ -486,7 +490,7 @@ func scalar(n *yaml.Node) string {
 // loadFlux turns the Flux objects under fsys into policies and the
 // automation. Problems make the repository invalid, as a bad policy file
 // does.
-func loadFlux(fsys fs.FS) (*Flux, []*Policy, problem.List, error) {
+func loadFlux(fsys fs.FS, repoURL string) (*Flux, []*Policy, problem.List, error) {
 	objs, problems, notes, err := findFluxObjects(fsys)
 	if err != nil {
 		return nil, nil, nil, err
@@ -542,6 +546,15 @@ func loadFlux(fsys fs.FS) (*Flux, []*Policy, problem.List, error) {
 	var active []*Automation
 	for _, o := range autos {
 		a, ps := fluxAutomation(o, gitRepos)
+		if a != nil && repoURL != "" {
+			if same, ok := SameRepository(a.SourceURL, repoURL); ok && !same {
+				// In a fleet repository holding the automations of
+				// other repositories, each is theirs to follow.
+				fx.Notes = append(fx.Notes, problem.Problem{File: a.File, Line: a.Line,
+					Message: fmt.Sprintf("ImageUpdateAutomation %s updates GitRepository %s (%s), not this repository: imagebump passes it over here", a, a.Source, RedactURL(a.SourceURL))})
+				continue
+			}
+		}
 		problems = append(problems, ps...)
 		if a == nil {
 			continue
@@ -795,15 +808,22 @@ func fluxAutomation(o *fluxObject, gitRepos map[string]*fluxObject) (*Automation
 	if g := spec.Git; g == nil {
 		problems = append(problems, o.problem("spec", "git is missing: it says how to commit"))
 	} else {
+		var gs struct {
+			Ref gitRef `yaml:"ref"`
+			URL string `yaml:"url"`
+		}
+		src, found := gitRepos[sourceKey(spec.SourceRef.Namespace, spec.SourceRef.Name, o.meta.Namespace)]
+		if found {
+			if s := valueOf(src.doc, "spec"); s == nil || s.Decode(&gs) != nil {
+				found = false
+			} else {
+				a.Source, a.SourceURL = src.meta.Namespace+"/"+src.meta.Name, gs.URL
+			}
+		}
 		if g.Checkout != nil {
 			a.CheckoutBranch = checkoutBranch(g.Checkout.Ref, "spec.git.checkout.ref", unsupported)
-		} else if src, ok := gitRepos[sourceKey(spec.SourceRef.Namespace, spec.SourceRef.Name, o.meta.Namespace)]; ok {
-			var gs struct {
-				Ref gitRef `yaml:"ref"`
-			}
-			if s := valueOf(src.doc, "spec"); s != nil && s.Decode(&gs) == nil {
-				a.CheckoutBranch = checkoutBranch(gs.Ref, "spec.sourceRef", unsupported)
-			}
+		} else if found {
+			a.CheckoutBranch = checkoutBranch(gs.Ref, "spec.sourceRef", unsupported)
 		}
 		c := g.Commit
 		a.AuthorName, a.AuthorEmail = c.Author.Name, c.Author.Email
@@ -881,7 +901,7 @@ func FluxPolicy(file, ref string) (*Policy, error) {
 	if dir == "" {
 		dir = "."
 	}
-	_, pols, problems, err := loadFlux(os.DirFS(dir))
+	_, pols, problems, err := loadFlux(os.DirFS(dir), "")
 	if err != nil {
 		return nil, err
 	}

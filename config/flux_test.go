@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"github.com/imagebump/imagebump/gitwriter/forges"
 
 	"errors"
@@ -381,6 +382,8 @@ func TestLoadFluxAutomation(t *testing.T) {
 			}
 			got := *a
 			got.message, got.selector = nil, nil
+			// Every case updates the GitRepository of clusters/sync.yaml.
+			tc.want.Source, tc.want.SourceURL = "flux-system/flux-system", "https://example.com/fleet"
 			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(Automation{})); diff != "" {
 				t.Errorf("automation (-want +got):\n%s", diff)
 			}
@@ -392,6 +395,76 @@ func TestLoadFluxAutomation(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.inactive, inactive); diff != "" {
 				t.Errorf("inactive policies (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestLoadFluxAutomationForRepository checks ForRepository: in a fleet
+// repository holding the ImageUpdateAutomations of other repositories,
+// only the one whose GitRepository is this repository is followed; the
+// others are passed over with a note, and one of them does not make the
+// repository invalid as a second automation would.
+func TestLoadFluxAutomationForRepository(t *testing.T) {
+	source := func(name, url string) string {
+		return "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: " + name + ", namespace: flux-system}\nspec:\n  ref: {branch: main}\n  url: " + url + "\n"
+	}
+	auto := func(name, src string) string {
+		return strings.Replace(automation(name, ""), "name: flux-system\n", "name: "+src+"\n", 1)
+	}
+	files := map[string]string{
+		"clusters/sync.yaml":   source("fleet", "ssh://git@github.com/acme/fleet.git") + "---\n" + source("app", "https://github.com/acme/app"),
+		"clusters/fleet.yaml":  auto("fleet-auto", "fleet"),
+		"clusters/app.yaml":    auto("app-auto", "app"),
+		"clusters/images.yaml": fluxRepo("v1", "flux-system", "web", "ghcr.io/acme/web", ""),
+	}
+	for _, tc := range []struct {
+		name, url string
+		want      string // the automation followed; "" for none
+		notes     []string
+		invalid   bool
+	}{
+		{name: "this repository's, in another URL form", url: "https://github.com/Acme/fleet", want: "flux-system/fleet-auto",
+			notes: []string{"clusters/app.yaml:4: ImageUpdateAutomation flux-system/app-auto updates GitRepository flux-system/app (https://github.com/acme/app), not this repository: imagebump passes it over here"}},
+		{name: "the other one's", url: "git@github.com:acme/app.git", want: "flux-system/app-auto",
+			notes: []string{"clusters/fleet.yaml:4: ImageUpdateAutomation flux-system/fleet-auto updates GitRepository flux-system/fleet (ssh://git@github.com/acme/fleet.git), not this repository: imagebump passes it over here"}},
+		{name: "neither", url: "https://github.com/acme/third", notes: []string{
+			"clusters/app.yaml:4: ImageUpdateAutomation flux-system/app-auto updates GitRepository flux-system/app (https://github.com/acme/app), not this repository: imagebump passes it over here",
+			"clusters/fleet.yaml:4: ImageUpdateAutomation flux-system/fleet-auto updates GitRepository flux-system/fleet (ssh://git@github.com/acme/fleet.git), not this repository: imagebump passes it over here",
+		}},
+		{name: "not told the repository", invalid: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := filetree.Write(t, files)
+			var opts []LoadOption
+			if tc.url != "" {
+				opts = append(opts, ForRepository(tc.url))
+			}
+			ps, err := LoadPolicies(root, opts...)
+			if tc.invalid {
+				if err == nil || !strings.Contains(err.Error(), "imagebump follows one ImageUpdateAutomation per repository") {
+					t.Errorf("LoadPolicies = %v, want the two automations refused", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			if a := ps.Flux.Auto(); a != nil {
+				got = a.String()
+			}
+			if got != tc.want {
+				t.Errorf("automation followed %q, want %q", got, tc.want)
+			}
+			var notes []string
+			for _, n := range ps.Flux.Notes {
+				if strings.Contains(n.Message, "GitRepository") {
+					notes = append(notes, fmt.Sprintf("%s:%d: %s", n.File, n.Line, n.Message))
+				}
+			}
+			if diff := cmp.Diff(tc.notes, notes); diff != "" {
+				t.Errorf("notes (-want +got):\n%s", diff)
 			}
 		})
 	}

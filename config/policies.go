@@ -111,14 +111,21 @@ type policyFile struct {
 type LoadOption func(*loadOptions)
 
 type loadOptions struct {
-	noFlux    bool // LoadPolicies
-	skipFiles bool // LoadBot, LoadRegistries
+	noFlux    bool   // LoadPolicies
+	repoURL   string // LoadPolicies
+	skipFiles bool   // LoadBot, LoadRegistries
 }
 
 // WithoutFlux stops LoadPolicies reading Flux ImageRepository, ImagePolicy
 // and ImageUpdateAutomation objects. By default they are read whenever the
 // repository holds some, unless its root policy file says flux: false.
 func WithoutFlux() LoadOption { return func(o *loadOptions) { o.noFlux = true } }
+
+// ForRepository tells LoadPolicies the URL of the repository it reads: an
+// ImageUpdateAutomation whose GitRepository (held in the repository) has
+// another URL is for another repository, and is passed over with a note
+// (SameRepository; a URL it cannot read is never another).
+func ForRepository(url string) LoadOption { return func(o *loadOptions) { o.repoURL = url } }
 
 type policyEntry struct {
 	Name         string      `yaml:"name"`
@@ -245,7 +252,7 @@ func ReadPolicies(root string, opts ...LoadOption) (*Draft, error) {
 		}
 	}
 	if readFlux {
-		fx, ps, probs, err := loadFlux(r.FS())
+		fx, ps, probs, err := loadFlux(r.FS(), o.repoURL)
 		if err != nil {
 			return nil, fmt.Errorf("looking for Flux objects in %s: %w", root, err)
 		}

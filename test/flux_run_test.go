@@ -153,3 +153,52 @@ func TestRunFluxAutomationRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestRunFluxAutomationOfAnotherRepository checks that an
+// ImageUpdateAutomation whose GitRepository (in the repository) is another
+// repository is passed over by the pass: the bot config says where and how
+// to commit, as without an automation.
+func TestRunFluxAutomationOfAnotherRepository(t *testing.T) {
+	w := newRunWorld(t)
+	w.reg.Seed(t, "acme/web", "1.4.2", "1.5.0")
+	fluxFleet(w, `  git:
+    commit:
+      author:
+        name: fluxcdbot
+        email: fluxcdbot@users.noreply.github.com
+    push:
+      branch: image-updates
+  update:
+    path: ./apps
+    strategy: Setters
+---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata:
+  name: flux-system
+  namespace: flux-system
+spec:
+  interval: 1m
+  ref:
+    branch: main
+  url: ssh://git@github.com/acme/app-config.git
+`)
+	out := w.once(w.config("push", ""))
+	if out.code != 0 {
+		t.Fatalf("pass: exit %d\n%s", out.code, out.stderr)
+	}
+	if ref := w.git.Ref(t, runRepo, "refs/heads/image-updates"); ref != "" {
+		t.Errorf("the pass pushed to image-updates (%s), the branch of another repository's automation", ref)
+	}
+	for _, f := range []string{"apps/web/deployment.yaml", "staging/web/deployment.yaml"} {
+		if got := w.git.ReadFile(t, runRepo, "main", f); !strings.Contains(got, ":1.5.0 #") {
+			t.Errorf("%s on main was not updated by the bot's own settings:\n%s", f, got)
+		}
+	}
+	if c := w.git.Log(t, runRepo, "main")[0]; c.Author.Email == "fluxcdbot@users.noreply.github.com" {
+		t.Errorf("the commit is the other automation's author's: %+v", c.Author)
+	}
+	if !strings.Contains(out.stderr, "updates GitRepository flux-system/flux-system (ssh://git@github.com/acme/app-config.git), not this repository") {
+		t.Errorf("the pass does not say it passed the automation over:\n%s", out.stderr)
+	}
+}
