@@ -422,6 +422,10 @@ func (r *Repo) setRefs(follow string, tip plumbing.Hash) error {
 		plumbing.NewHashReference(plumbing.NewRemoteReferenceName("origin", follow), tip),
 		plumbing.NewSymbolicReference(plumbing.HEAD, local),
 	} {
+		// An unchanged tip, the daemon's usual tick, writes nothing.
+		if cur, err := r.repo.Storer.Reference(ref.Name()); err == nil && cur.Type() == ref.Type() && cur.Hash() == ref.Hash() && cur.Target() == ref.Target() {
+			continue
+		}
 		if err := r.repo.Storer.SetReference(ref); err != nil {
 			return err
 		}

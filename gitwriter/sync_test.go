@@ -31,7 +31,15 @@ func TestSyncCycle(t *testing.T) {
 		t.Errorf(".git/shallow = %q, %v; want the clone shallow at %s", shallow, err, first.Head)
 	}
 
-	t.Run("unchanged remote: no fetch", func(t *testing.T) {
+	t.Run("unchanged remote: no fetch, no ref written", func(t *testing.T) {
+		// Dated in the past, the refs show whether Sync rewrote them.
+		past := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+		refs := []string{"HEAD", "refs/heads/main", "refs/remotes/origin/main"}
+		for _, ref := range refs {
+			if err := os.Chtimes(filepath.Join(r.Dir(), ".git", ref), past, past); err != nil {
+				t.Fatal(err)
+			}
+		}
 		s.ResetTraffic()
 		res := mustSync(t, r)
 		if res.Cloned || res.Fetched || res.Head != first.Head {
@@ -39,6 +47,11 @@ func TestSyncCycle(t *testing.T) {
 		}
 		if tr := s.Traffic(); tr.UploadPackPosts != 0 || tr.PackBytes != 0 {
 			t.Errorf("Traffic = %+v, want no upload-pack POST", tr)
+		}
+		for _, ref := range refs {
+			if fi, err := os.Stat(filepath.Join(r.Dir(), ".git", ref)); err != nil || !fi.ModTime().Equal(past) {
+				t.Errorf(".git/%s was written by a Sync of an unchanged remote (%v)", ref, err)
+			}
 		}
 	})
 
