@@ -334,6 +334,28 @@ func TestRateLimitWaits(t *testing.T) {
 	}
 }
 
+// TestIssueDescriptionCapped checks that an issue description above
+// GitLab's limit (the dashboard's, were it ever that long) is cut to fit
+// on create and edit, keeping its end's marker line.
+func TestIssueDescriptionCapped(t *testing.T) {
+	ctx := context.Background()
+	s, c := fixture(t)
+	const marker = "<!-- imagebump-dashboard -->"
+	body := strings.Repeat("| `web` | `1` | `2` |\n", gitlabfake.MaxDescription/20+10) + marker + "\n"
+	is, err := c.CreateIssue(ctx, "Dashboard", body)
+	if err != nil {
+		t.Fatalf("CreateIssue with a %d-character description: %v", len(body), err)
+	}
+	if err := c.EditIssue(ctx, is.Number, "Dashboard", "x"+body, false); err != nil {
+		t.Fatalf("EditIssue with a %d-character description: %v", len(body)+1, err)
+	}
+	for _, got := range s.Issues() {
+		if n := utf8.RuneCountInString(got.Body); n > gitlabfake.MaxDescription || !strings.Contains(got.Body, "GitLab takes at most 1,048,576 characters") || !strings.HasSuffix(got.Body, marker+"\n") {
+			t.Errorf("issue description of %d characters, want at most %d, saying it was cut and ending with the marker", n, gitlabfake.MaxDescription)
+		}
+	}
+}
+
 // TestDescriptionCapped checks that a description above GitLab's limit is
 // cut to fit on create, edit and close, keeping the hidden marker, and
 // that editing with the same oversized description writes nothing.

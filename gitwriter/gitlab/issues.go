@@ -30,8 +30,10 @@ func (c *Client) OpenIssues(ctx context.Context) ([]forge.Issue, error) {
 	return out, nil
 }
 
-// CreateIssue opens an issue.
+// CreateIssue opens an issue; a description above MaxDescription (GitLab's
+// limit for issues too) is cut as a merge request's is.
 func (c *Client) CreateIssue(ctx context.Context, title, body string) (forge.Issue, error) {
+	body = capDescription(body)
 	i, _, err := c.gl.Issues.CreateIssue(c.project, &gl.CreateIssueOptions{Title: &title, Description: &body}, c.ctx(ctx))
 	if err != nil {
 		return forge.Issue{}, c.wrap(err, "opening an issue on %s", c.project)
@@ -42,6 +44,7 @@ func (c *Client) CreateIssue(ctx context.Context, title, body string) (forge.Iss
 // EditIssue replaces an issue's title and description, and closes it when
 // close is set.
 func (c *Client) EditIssue(ctx context.Context, number int, title, body string, close bool) error {
+	body = capDescription(body)
 	opts := &gl.UpdateIssueOptions{Title: &title, Description: &body}
 	if close {
 		opts.StateEvent = gl.Ptr("close")

@@ -53,6 +53,10 @@ func (s *Server) serveIssues(w http.ResponseWriter, r *http.Request, rest []stri
 			forgefake.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "title is missing"})
 			return true
 		}
+		// Issues take descriptions up to the merge requests' limit.
+		if descriptionTooLong(w, req.Description) {
+			return true
+		}
 		forgefake.WriteJSON(w, http.StatusCreated, render(s.issues.Create(req.Title, req.Description)))
 	case len(rest) == 2 && r.Method == http.MethodPut:
 		n, err := strconv.Atoi(rest[1])
@@ -66,6 +70,9 @@ func (s *Server) serveIssues(w http.ResponseWriter, r *http.Request, rest []stri
 			StateEvent  *string `json:"state_event"`
 		}
 		if !forgefake.Decode(w, r, &req) {
+			return true
+		}
+		if req.Description != nil && descriptionTooLong(w, *req.Description) {
 			return true
 		}
 		var state *string
