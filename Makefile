@@ -62,8 +62,12 @@ build:
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 
+# OUTPUT is where build-static writes the binary (binaries sets it per
+# platform).
+OUTPUT ?= imagebump
+
 build-static:
-	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o imagebump ./cmd/imagebump
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o $(OUTPUT) ./cmd/imagebump
 
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -124,8 +128,7 @@ binaries:
 	@set -e; mkdir -p $(DIST); for p in $(PLATFORMS); do \
 	  os=$${p%%/*}; arch=$${p#*/}; \
 	  echo "build-static $$os/$$arch"; \
-	  GOOS=$$os GOARCH=$$arch $(MAKE) --no-print-directory build-static VERSION="$(VERSION)" COMMIT="$(COMMIT)"; \
-	  mv imagebump $(DIST)/imagebump-$$os-$$arch; \
+	  GOOS=$$os GOARCH=$$arch $(MAKE) --no-print-directory build-static VERSION="$(VERSION)" COMMIT="$(COMMIT)" OUTPUT=$(DIST)/imagebump-$$os-$$arch; \
 	done
 
 # The multi-platform image of those binaries on BASE_IMAGE, pushed to IMAGE
