@@ -103,6 +103,9 @@ func (r *Repo) update(ctx context.Context, follow string, tip plumbing.Hash, res
 	if _, err := os.Stat(r.dir); errors.Is(err, os.ErrNotExist) {
 		return "no working copy yet"
 	}
+	if reason := overgrown(r.dir); reason != "" {
+		return reason
+	}
 	repo, err := openRepo(r.dir, r.opts.maxObjectSize())
 	if err != nil {
 		return fmt.Sprintf("not a git repository: %v", err)
@@ -309,6 +312,36 @@ func (r *Repo) unchanged(commit plumbing.Hash) bool {
 }
 
 var errDirty = errors.New("worktree differs")
+
+// Limits on what a working copy gathers over weeks of fetches and commits
+// before it is cloned afresh (overgrown): go-git reads the index of every
+// pack a lookup may need (an unchanged Sync took 10 ms with one pack, 25
+// with 51 and 62 with 201 on a 500-file repository), and each commit the
+// bot makes adds loose objects, files that no one removes. git gc --auto
+// packs at 6,700 loose objects (estimated as it does, from one of the 256
+// object directories); packs are bounded lower than its 50, as go-git
+// has no multi-pack index. A fresh clone is shallow: its history is one
+// commit.
+const (
+	maxPacks        = 16
+	maxLooseObjects = 6700
+)
+
+// overgrown says why the working copy in dir should be cloned afresh, or
+// "" when it should not.
+func overgrown(dir string) string {
+	objects := filepath.Join(dir, ".git", "objects")
+	packs, _ := filepath.Glob(filepath.Join(objects, "pack", "*.pack"))
+	if len(packs) > maxPacks {
+		return fmt.Sprintf("%d packs from earlier fetches (more than %d): cloned afresh to compact the copy", len(packs), maxPacks)
+	}
+	// As git gc --auto estimates: the loose objects of one of the 256
+	// directories their hashes spread them over.
+	if sample, err := os.ReadDir(filepath.Join(objects, "17")); err == nil && len(sample)*256 > maxLooseObjects {
+		return fmt.Sprintf("about %d loose objects from earlier commits (more than %d): cloned afresh to compact the copy", len(sample)*256, maxLooseObjects)
+	}
+	return ""
+}
 
 // blobHash is the hash of the file p, size bytes long, as a git blob. It
 // reads the file as a stream: a large file of a hostile commit costs no

@@ -415,3 +415,57 @@ func TestSyncProgress(t *testing.T) {
 		t.Errorf("fetch wrote no progress")
 	}
 }
+
+// TestSyncCompactsOvergrownCopy checks that a working copy does not grow
+// without bound over weeks: once fetches have left more than maxPacks
+// packs, or commits about maxLooseObjects loose objects, the next Sync
+// clones it afresh (one pack, no loose objects, the same tip and files),
+// and not before.
+func TestSyncCompactsOvergrownCopy(t *testing.T) {
+	s := gitserver.Start(t)
+	s.NewRepo(t, "acme/grow", map[string]string{"a.yaml": "a: 0\n"})
+	r := mustNew(t, tokenOptions(t, s, "acme/grow", t.TempDir(), nil))
+	mustSync(t, r)
+	packs := func() int {
+		t.Helper()
+		p, err := filepath.Glob(filepath.Join(r.Dir(), ".git", "objects", "pack", "*.pack"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(p)
+	}
+	for i := 1; packs() <= maxPacks; i++ {
+		s.Commit(t, "acme/grow", "main", "change", map[string]string{"a.yaml": fmt.Sprintf("a: %d\n", i)})
+		if res := mustSync(t, r); res.Cloned {
+			t.Fatalf("Sync %d cloned with %d packs, at most %d: %+v", i, packs(), maxPacks, res)
+		}
+	}
+	s.Commit(t, "acme/grow", "main", "one more", map[string]string{"a.yaml": "a: last\n"})
+	res := mustSync(t, r)
+	if !res.Cloned || !strings.Contains(res.Reason, "packs from earlier fetches") || packs() != 1 {
+		t.Errorf("Sync with %d packs = %+v, %d packs after; want a fresh clone, one pack", maxPacks+1, res, packs())
+	}
+	if got := readWorkFile(t, r, "a.yaml"); got != "a: last\n" || res.Head != s.Ref(t, "acme/grow", "main") {
+		t.Errorf("after the fresh clone a.yaml = %q at %s, want the tip's", got, res.Head)
+	}
+
+	// Loose objects, as the bot's own commits leave them: estimated from
+	// one object directory, as git gc --auto does.
+	sample := filepath.Join(r.Dir(), ".git", "objects", "17")
+	if err := os.MkdirAll(sample, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := range maxLooseObjects/256 + 1 {
+		writeTo(t, filepath.Join(sample, fmt.Sprintf("%038x", i)), "")
+	}
+	res = mustSync(t, r)
+	if !res.Cloned || !strings.Contains(res.Reason, "loose objects") {
+		t.Errorf("Sync with about %d loose objects = %+v; want a fresh clone", (maxLooseObjects/256+1)*256, res)
+	}
+	if _, err := os.Stat(sample); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the loose objects are still there after the fresh clone: %v", err)
+	}
+	if res := mustSync(t, r); res.Cloned {
+		t.Errorf("the Sync after the fresh clone cloned again: %+v", res)
+	}
+}
