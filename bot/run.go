@@ -82,6 +82,12 @@ type Runner struct {
 	// Config.Repositories should hold only the repositories it owns
 	// (Shard.Filter); the zero value owns all.
 	Shard Shard
+	// Status is whether passes gather what only the status page shows:
+	// the values the markers hold (Result.Current), which costs a parse of
+	// every marked file, about a quarter of a warm pass's CPU. The daemon
+	// sets it; run --once, whose results no page shows, does not. A
+	// repository with a dashboard issue gets them either way.
+	Status bool
 	// Memo, when set, remembers each repository's last successful pass
 	// so that a pass finding nothing changed does not plan again (see
 	// Memo); nil plans every pass, as run --once does.
@@ -315,7 +321,9 @@ func (r *Runner) plan(ctx context.Context, reg Registry, root string, repo confi
 		return nil, err
 	}
 	res.Policies, res.Plan = o.Policies, o.Patch
-	res.Current = currentValues(o.Tree, o.PolicyFiles)
+	if r.Status || o.PolicyFiles.Dashboard.Enabled {
+		res.Current = currentValues(o.Tree, o.PolicyFiles)
+	}
 	return o, nil
 }
 

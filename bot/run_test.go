@@ -176,6 +176,42 @@ func TestPushPass(t *testing.T) {
 	}
 }
 
+// TestPassCurrentValues checks Runner.Status: the values the markers hold
+// are gathered for the status page (the daemon) and for a dashboard
+// issue, and not when nothing shows them (run --once), which saves the
+// parse of every marked file.
+func TestPassCurrentValues(t *testing.T) {
+	manifest := "image: ghcr.io/acme/web:1.5.0 # {\"$imagepolicy\": \"web\"}\n"
+	want := []Value{{File: "deploy.yaml", Line: 1, Policy: "web", Field: "ref", Value: "ghcr.io/acme/web:1.5.0"}}
+	for _, tc := range []struct {
+		name      string
+		status    bool
+		dashboard bool
+		want      []Value
+	}{
+		{name: "status page", status: true, want: want},
+		{name: "nothing shows them"},
+		{name: "dashboard issue", dashboard: true, want: want},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pols := "policies:\n  - name: web\n    image: ghcr.io/acme/web\n    semver: ^1\n"
+			if tc.dashboard {
+				pols += "dashboard: {enabled: true}\n"
+			}
+			dir := filetree.Write(t, map[string]string{".imagebump.yaml": pols, "deploy.yaml": manifest})
+			r := runner(t, config.Push, &fakeCopy{dir: dir}, false)
+			r.Status = tc.status
+			res := r.pass(context.Background(), dedupe(newFake()), r.Config.Repositories[0])
+			if res.Err != nil {
+				t.Fatal(res.Err)
+			}
+			if diff := cmp.Diff(tc.want, res.Current); diff != "" {
+				t.Errorf("Result.Current (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestPassInvalidPolicies(t *testing.T) {
 	dir := filetree.Write(t, map[string]string{".imagebump.yaml": "policies:\n  - name: web\n    nope: 1\n"})
 	wc := &fakeCopy{dir: dir}

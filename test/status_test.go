@@ -149,3 +149,53 @@ func TestRunStatusAndDashboard(t *testing.T) {
 		t.Errorf("the daemon's pass wrote to the forge: %v", writes)
 	}
 }
+
+// TestRunStatusShowsValuesWithoutDashboard checks that the daemon's status
+// shows the values the markers hold for a repository without a dashboard
+// issue (run --once does not gather them: nothing shows them there).
+func TestRunStatusShowsValuesWithoutDashboard(t *testing.T) {
+	w := newRunWorld(t)
+	w.reg.Seed(t, "acme/web", "1.4.2")
+	w.fleet(nil)
+	cfg := w.config("push", "")
+	addr := closedPort(t)
+	withListen(t, cfg, addr)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary(t), "run", "--config", cfg)
+	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+w.dir)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	for ctx.Err() == nil {
+		if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	resp, err := http.Get("http://" + addr + "/api/v1/status")
+	if err != nil {
+		t.Fatalf("GET /api/v1/status: %v\n%s", err, stderr.String())
+	}
+	defer resp.Body.Close()
+	var o bot.Overview
+	if err := json.NewDecoder(resp.Body).Decode(&o); err != nil {
+		t.Fatal(err)
+	}
+	if len(o.Repositories) != 1 || len(o.Repositories[0].Policies) != 1 {
+		t.Fatalf("status: %+v", o)
+	}
+	web := o.Repositories[0].Policies[0]
+	if len(web.Current) != 1 || web.Current[0].File != "apps/web/deployment.yaml" || !strings.HasSuffix(web.Current[0].Value, ":1.4.2") {
+		t.Errorf("web's values in the manifests: %+v; want apps/web/deployment.yaml's 1.4.2", web.Current)
+	}
+}

@@ -132,6 +132,8 @@ func runBot(ctx context.Context, stdout, stderr io.Writer, cfg runConfig) error 
 	if cfg.once {
 		return once(ctx, stdout, b, runner, cfg.dryRun, log)
 	}
+	// The status page shows the values the markers hold.
+	runner.Status = true
 	return serve(ctx, b, runner, fwd, log)
 }
 
