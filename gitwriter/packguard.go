@@ -2,12 +2,12 @@ package gitwriter
 
 import (
 	"bufio"
-	"bytes"
 	"compress/zlib"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // ObjectTooLargeError is the error of a clone or fetch whose pack holds an
@@ -33,7 +33,7 @@ func formatBytes(n int64) string {
 	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
 		if n >= u.size {
 			s := fmt.Sprintf("%.1f", float64(n)/float64(u.size))
-			return string(bytes.TrimSuffix([]byte(s), []byte(".0"))) + u.unit
+			return strings.TrimSuffix(s, ".0") + u.unit
 		}
 	}
 	return fmt.Sprintf("%d bytes", n)
@@ -42,8 +42,10 @@ func formatBytes(n int64) string {
 // packGuard is the writer a pack is fetched into: it hands each piece of
 // the pack on to w only once a scan of the pack (scanPack, on a goroutine
 // of its own) has read it, and refuses the rest of the pack once the scan
-// fails, with an object too large or a pack it cannot read. The object is
-// thus refused on its header, before a byte of it reaches w.
+// fails, with an object too large or a pack it cannot read. An object
+// stored whole is thus refused on its header, before a byte of it reaches
+// w; a delta once its first bytes are inflated (at most one read of the
+// inflater, 32 KiB, goes on before).
 type packGuard struct {
 	w      io.WriteCloser
 	chunks chan []byte // to the scan
