@@ -92,6 +92,7 @@ func (r *Repo) Sync(ctx context.Context) (SyncResult, error) {
 	}
 	r.follow, r.head = follow, tip
 	res.Skipped = r.skipped
+	r.markUsed()
 	r.log.Info("working copy synced", "url", r.opts.URL, "branch", follow, "head", tip.String(),
 		"cloned", res.Cloned, "reason", res.Reason, "fetched", res.Fetched, "worktree", res.Worktree)
 	return res, nil

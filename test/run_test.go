@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imagebump/imagebump/bot"
+	"github.com/imagebump/imagebump/gitwriter"
 	"github.com/imagebump/imagebump/test/forgefake"
 	"github.com/imagebump/imagebump/test/giteaserver"
 	"github.com/imagebump/imagebump/test/githubfake"
@@ -615,6 +617,47 @@ func TestRunRefusesLargeObject(t *testing.T) {
 	}
 	if got := w.git.ReadFile(t, "acme/large", "main", "web.yaml"); !strings.Contains(got, ":1.4.2 #") {
 		t.Errorf("the refused repository changed:\n%s", got)
+	}
+}
+
+// TestRunPrunesIdleCopies checks that run removes from workDir the
+// working copy of a repository no longer in the config once no pass has
+// used it for a week, and that a dry run removes nothing.
+func TestRunPrunesIdleCopies(t *testing.T) {
+	w := newRunWorld(t)
+	w.reg.Seed(t, "acme/web", "1.4.2")
+	w.fleet(nil)
+	stale := filepath.Join(w.workDir, gitwriter.DirName("https://github.com/acme/removed.git", "main"))
+	stamp := filepath.Join(stale, ".git", "imagebump-used")
+	if err := os.MkdirAll(filepath.Dir(stamp), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(stamp, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	longAgo := time.Now().Add(-bot.IdleCopyAge - time.Hour)
+	if err := os.Chtimes(stamp, longAgo, longAgo); err != nil {
+		t.Fatal(err)
+	}
+	cfg := w.config("push", "")
+	if out := w.once(cfg, "--dry-run"); out.code != 0 {
+		t.Fatalf("dry run: exit %d\n%s", out.code, out.stderr)
+	}
+	if _, err := os.Stat(stale); err != nil {
+		t.Fatalf("a dry run removed the unused copy: %v", err)
+	}
+	out := w.once(cfg)
+	if out.code != 0 {
+		t.Fatalf("exit %d\n%s", out.code, out.stderr)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("the unused copy is still there: %v", err)
+	}
+	if !strings.Contains(out.stderr, "removed a working copy no repository of the config has used for a week") {
+		t.Errorf("the removal is not logged:\n%s", out.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(w.workDir, gitwriter.DirName(w.url, "main"), ".git")); err != nil {
+		t.Errorf("the configured repository's copy is gone: %v", err)
 	}
 }
 

@@ -129,6 +129,11 @@ func runBot(ctx context.Context, stdout, stderr io.Writer, cfg runConfig) error 
 			return &progressLines{w: stderr, prefix: config.RedactURL(repo.URL)}
 		}
 	}
+	if !cfg.dryRun {
+		// Copies left by repositories taken out of the config (or moved
+		// to another shard); a dry run changes nothing.
+		bot.PruneWorkDir(b, time.Now(), log)
+	}
 	if cfg.once {
 		return once(ctx, stdout, b, runner, cfg.dryRun, log)
 	}
