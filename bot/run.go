@@ -84,9 +84,10 @@ type Runner struct {
 	Shard Shard
 	// Status is whether passes gather what only the status page shows:
 	// the values the markers hold (Result.Current), which costs a parse of
-	// every marked file, about a quarter of a warm pass's CPU. The daemon
-	// sets it; run --once, whose results no page shows, does not. A
-	// repository with a dashboard issue gets them either way.
+	// every marked file, half the CPU of a warm pass over a 500-file
+	// repository (BenchmarkOnceWarm). The daemon sets it; run --once,
+	// whose results no page shows, does not. A repository with a
+	// dashboard issue gets them either way.
 	Status bool
 	// Memo, when set, remembers each repository's last successful pass
 	// so that a pass finding nothing changed does not plan again (see
