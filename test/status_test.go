@@ -71,21 +71,7 @@ func TestRunStatusAndDashboard(t *testing.T) {
 	}
 
 	// The daemon's status.
-	addr := closedPort(t)
-	withListen(t, cfg, addr)
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary(t), "run", "--config", cfg)
-	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+w.dir)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}()
+	addr, stderr := w.daemon(cfg)
 	get := func(path string) (*http.Response, string) {
 		resp, err := http.Get("http://" + addr + path)
 		if err != nil {
@@ -95,12 +81,6 @@ func TestRunStatusAndDashboard(t *testing.T) {
 		var b bytes.Buffer
 		b.ReadFrom(resp.Body)
 		return resp, b.String()
-	}
-	for ctx.Err() == nil {
-		if resp, _ := get("/readyz"); resp != nil && resp.StatusCode == 200 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 	resp, raw := get("/api/v1/status")
 	if resp == nil || resp.StatusCode != 200 {
@@ -157,31 +137,7 @@ func TestRunStatusShowsValuesWithoutDashboard(t *testing.T) {
 	w := newRunWorld(t)
 	w.reg.Seed(t, "acme/web", "1.4.2")
 	w.fleet(nil)
-	cfg := w.config("push", "")
-	addr := closedPort(t)
-	withListen(t, cfg, addr)
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary(t), "run", "--config", cfg)
-	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+w.dir)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}()
-	for ctx.Err() == nil {
-		if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	addr, stderr := w.daemon(w.config("push", ""))
 	resp, err := http.Get("http://" + addr + "/api/v1/status")
 	if err != nil {
 		t.Fatalf("GET /api/v1/status: %v\n%s", err, stderr.String())
@@ -198,4 +154,37 @@ func TestRunStatusShowsValuesWithoutDashboard(t *testing.T) {
 	if len(web.Current) != 1 || web.Current[0].File != "apps/web/deployment.yaml" || !strings.HasSuffix(web.Current[0].Value, ":1.4.2") {
 		t.Errorf("web's values in the manifests: %+v; want apps/web/deployment.yaml's 1.4.2", web.Current)
 	}
+}
+
+// daemon starts run (no --once) on cfg, listening on a free port of
+// 127.0.0.1, stops it when the test ends, and returns once /readyz says
+// every repository has had its first pass: the address, and what the
+// daemon writes to stderr.
+func (w *runWorld) daemon(cfg string) (string, *bytes.Buffer) {
+	t := w.t
+	t.Helper()
+	addr := closedPort(t)
+	withListen(t, cfg, addr)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	cmd := exec.CommandContext(ctx, binary(t), "run", "--config", cfg)
+	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+w.dir)
+	stderr := &bytes.Buffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		cancel()
+	})
+	for ctx.Err() == nil {
+		if code, _ := httpGet(addr, "/readyz"); code == 200 {
+			return addr, stderr
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("the daemon was not ready in time\n%s", stderr.String())
+	return "", nil
 }
