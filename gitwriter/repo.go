@@ -112,6 +112,11 @@ type Repo struct {
 	head   plumbing.Hash   // tip of follow at the last Sync or push
 	// skipped are the paths of head the last checkout left out.
 	skipped []SkippedPath
+	// found is the last commit hasCommit found, and in which repository.
+	found struct {
+		repo   *git.Repository
+		commit plumbing.Hash
+	}
 }
 
 // New checks opts and reads the token, key and template files. It does no

@@ -142,9 +142,19 @@ func (r *Repo) update(ctx context.Context, follow string, tip plumbing.Hash, res
 	return ""
 }
 
+// hasCommit reports whether the working copy holds commit h. The last
+// commit found is remembered for the repository it was found in (objects
+// are only ever added to it): an unchanged Sync asks for its tip twice,
+// and decoding a commit is most of what that costs.
 func (r *Repo) hasCommit(h plumbing.Hash) bool {
-	_, err := object.GetCommit(r.repo.Storer, h)
-	return err == nil
+	if r.found.repo == r.repo && r.found.commit == h {
+		return true
+	}
+	if _, err := object.GetCommit(r.repo.Storer, h); err != nil {
+		return false
+	}
+	r.found.repo, r.found.commit = r.repo, h
+	return true
 }
 
 // fetch fetches the given remote branches into their tracking refs, depth
