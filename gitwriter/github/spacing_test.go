@@ -10,7 +10,9 @@ import (
 // was made with for gateIdle (a rotated token's), but never one a write
 // holds, and that one token keeps one gate meanwhile.
 func TestGatePruning(t *testing.T) {
-	key := func(token string) [sha256.Size]byte { return sha256.Sum256([]byte("https://ghe.example/api/v3/\x00" + token)) }
+	key := func(token string) [sha256.Size]byte {
+		return sha256.Sum256([]byte("https://ghe.example/api/v3/\x00" + token))
+	}
 	present := func(token string) bool {
 		gates.Lock()
 		defer gates.Unlock()
